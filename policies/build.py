@@ -138,7 +138,7 @@ def _known_category(
             f"unknown category {value!r}; known: {', '.join(sorted(categories))}",
             kind,
             key,
-            str(value),
+            f'"{value}"',  # quoted, so a rule id that contains the word is not mistaken for it
         )
     return value
 
