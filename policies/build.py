@@ -267,7 +267,9 @@ def _families(
         identifiers = list(_identifiers(check, fid, value, set(unverified)))
         if not identifiers:
             raise check.fail(f"app family '{fid}' lists no identifiers", "family", fid)
-        listed = {i.value for i in identifiers}
+        listed = {i.value for i in identifiers} | {
+            f"{i.platform}.{i.kind}:{i.value}" for i in identifiers
+        }
         for u in unverified:
             if u not in listed:
                 raise check.fail(
@@ -328,7 +330,9 @@ def _identifiers(
                         platform=platform,
                         kind=cast(IdentifierKind, kind),
                         value=v.strip(),
-                        unverified=v in unverified,
+                        # An entry is a bare value, or platform.kind:value where a value
+                        # appears under several kinds and only one of them is unverified.
+                        unverified=v in unverified or f"{platform}.{kind}:{v}" in unverified,
                     )
                 )
     return out
