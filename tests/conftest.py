@@ -30,5 +30,7 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         time.tzset()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("LESSONWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+def pytest_configure() -> None:
+    os.environ.setdefault(
+        "LESSONWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
