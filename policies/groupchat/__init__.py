@@ -23,7 +23,7 @@ from policies.groupchat.chat import (
     validate_chat,
     validate_school,
 )
-from policies.groupchat.check import ChatFinding, active_findings, check_chat
+from policies.groupchat.check import CODES, ChatFinding, active_findings, check_chat
 from policies.groupchat.platforms import (
     ChatPlatform,
     Confidence,
@@ -36,6 +36,7 @@ from policies.groupchat.platforms import (
 __all__ = [
     "ACCOUNTS",
     "ALTERNATIVES",
+    "CODES",
     "PURPOSES",
     "Account",
     "Alternative",

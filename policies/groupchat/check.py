@@ -18,6 +18,19 @@ B1 = ("b1-group-chat", "B.1")
 A6 = ("a6-private-account", "A.6")
 CONSENT_AGE = 16  # UAVG art. 5: the Dutch digital age of consent
 
+# Every code the check can give, with its rule and article and how serious it is.
+CODES: dict[str, tuple[tuple[str, str], Severity]] = {
+    "whatsapp": (B1, "violation"),
+    "closed_platform_available": (B1, "violation"),
+    "below_minimum_age": (B1, "violation"),
+    "no_parental_consent": (B1, "violation"),
+    "non_members_not_informed": (B1, "violation"),
+    "private_account": (A6, "violation"),
+    "not_school_platform": (B1, "warning"),
+    "purpose_outside_class_matters": (B1, "warning"),
+    "platform_not_in_catalog": (B1, "warning"),
+}
+
 _KIND = {
     "messaging": Text(nl="een berichtenapp", en="a messaging app"),
     "social_media": Text(nl="sociale media", en="social media"),
@@ -49,12 +62,12 @@ def check_chat(chat: Chat, school: School, catalog: PlatformCatalog) -> list[Cha
         found.extend(_platform_findings(chat, school, catalog, platform))
     missing = chat.pupils_in_class - chat.pupils_in_chat
     if missing > 0 and chat.alternative == "none":
-        found.append(_b1("violation", "non_members_not_informed", _not_informed(chat, missing)))
+        found.append(_found("non_members_not_informed", _not_informed(chat, missing)))
     if chat.account == "private":
         name = platform.name if platform else chat.platform
-        found.append(_finding(A6, "violation", "private_account", _private(chat, name)))
+        found.append(_found("private_account", _private(chat, name)))
     if "other" in chat.purposes:
-        found.append(_b1("warning", "purpose_outside_class_matters", _purpose(chat)))
+        found.append(_found("purpose_outside_class_matters", _purpose(chat)))
     return sorted(found, key=lambda f: f.severity != "violation")
 
 
@@ -71,19 +84,19 @@ def _platform_findings(
     own = school.closed_platform
     own_name = _name(catalog, own) if own else None
     if platform.id == WHATSAPP:
-        found.append(_b1("violation", "whatsapp", _whatsapp(chat, own_name)))
+        found.append(_found("whatsapp", _whatsapp(chat, own_name)))
     if own_name is not None and platform.id != own:
         # Another closed platform is still under a processor agreement: at risk, not broken.
         if platform.closed:
             text = _other_closed(chat, platform, own_name)
-            found.append(_b1("warning", "not_school_platform", text))
+            found.append(_found("not_school_platform", text))
         else:
             text = _closed(chat, platform, own_name)
-            found.append(_b1("violation", "closed_platform_available", text))
+            found.append(_found("closed_platform_available", text))
     if platform.minimum_age is not None and chat.youngest_age < platform.minimum_age:
-        found.append(_b1("violation", "below_minimum_age", _too_young(chat, platform)))
+        found.append(_found("below_minimum_age", _too_young(chat, platform)))
     if platform.consent_under_16 and chat.youngest_age < CONSENT_AGE and not chat.parental_consent:
-        found.append(_b1("violation", "no_parental_consent", _no_consent(chat, platform)))
+        found.append(_found("no_parental_consent", _no_consent(chat, platform)))
     return found
 
 
@@ -92,14 +105,9 @@ def _name(catalog: PlatformCatalog, platform_id: str) -> str:
     return platform.name if platform else platform_id
 
 
-def _finding(rule: tuple[str, str], severity: Severity, code: str, text: Text) -> ChatFinding:
-    return ChatFinding(
-        rule=rule[0], article=rule[1], severity=severity, code=code, explanation=text
-    )
-
-
-def _b1(severity: Severity, code: str, text: Text) -> ChatFinding:
-    return _finding(B1, severity, code, text)
+def _found(code: str, text: Text) -> ChatFinding:
+    (rule, article), severity = CODES[code]
+    return ChatFinding(rule=rule, article=article, severity=severity, code=code, explanation=text)
 
 
 # --- Explanations: what is wrong with this chat, which article says so, what to do ------------
@@ -203,8 +211,7 @@ def _purpose(chat: Chat) -> Text:
 
 
 def _unknown_platform(chat: Chat) -> ChatFinding:
-    return _b1(
-        "warning",
+    return _found(
         "platform_not_in_catalog",
         Text(
             nl=f"Het platform '{chat.platform}' van de groepschat van {chat.group} staat niet "
