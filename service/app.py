@@ -1,0 +1,136 @@
+"""The FastAPI application, built by ``create_app(settings)``; nothing happens at import.
+
+Building the app opens the database and applies the migrations. Serving it starts one
+background thread that runs the retention purge every ``purge_interval_seconds``; with several
+processes on PostgreSQL the advisory lock in ``retention.purge`` lets only one run at a time.
+More routers (web pages, timetable import, group-chat register) are added with
+``app.include_router`` in ``create_app``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import db, retention
+from service.errors import RateLimited, ServiceError
+from service.routes import agent, lessons
+from service.runtime import Runtime, utc_now
+from service.settings import Settings
+
+log = logging.getLogger("lessonwatch.service")
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers or None
+    )
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    engine = db.make_engine(settings.db)
+    db.migrate(engine)
+    rt = Runtime(settings=settings, engine=engine, sessions=db.session_factory(engine), clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if settings.purge_interval_seconds:
+            worker = threading.Thread(
+                target=purge_loop, args=(rt, stop), name="lessonwatch-purge", daemon=True
+            )
+            worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=30)
+            engine.dispose()
+
+    app = FastAPI(title="lessonwatch collector", version="1", lifespan=lifespan)
+    app.state.runtime = rt
+    app.include_router(agent.router)
+    app.include_router(lessons.router)
+    _add_error_handlers(app)
+    _document_raw_bodies(app)
+    return app
+
+
+def purge_loop(rt: Runtime, stop: threading.Event) -> None:
+    while not stop.wait(rt.settings.purge_interval_seconds):
+        try:
+            with rt.sessions.begin() as session:
+                result = retention.purge(session, now=rt.clock())
+            log.info("retention purge: %s", result)
+        except Exception:
+            # The purge runs again next interval; a failure must not stop the server.
+            log.exception("retention purge failed")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def service_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ServiceError)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+        return error_response(exc.status, exc.code, exc.message, **headers)
+
+    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(p) for p in first["loc"])
+        return error_response(422, "invalid_request", f"{where}: {first['msg']}")
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "the collector failed; see its log")
+
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Add the models of the bodies the agent routes read themselves to the OpenAPI schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _, defs = models_json_schema(
+                [(m, "validation") for m in agent.DOCUMENTED_MODELS],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                defs.get("$defs", {})
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,373 @@
+"""The ``lessonwatch-service`` command: serve the collector and administer it from a shell.
+
+IT and admins script against this command, so its names, options and output are stable and
+documented in docs/cli.md. Every command takes ``--db URL`` (or ``LESSONWATCH_DB``) and applies
+the migrations first. Exit codes: 0 done, 1 refused (message on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import policies
+from policies import PolicyError
+from policies.document import read_override
+from service import db, devices, enrolment, lessons, retention, schools, users
+from service.errors import InvalidRequest, ServiceError
+from service.lesson_report import lesson_report
+from service.models import School
+from service.settings import Settings
+
+DEFAULT_PORT = 8470
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise InvalidRequest(f"not a duration: {text!r} (use for example 30m, 12h, 7d, 2w)")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_when(text: str, school: School) -> datetime:
+    """ISO 8601; a time without an offset is the school's local time."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=schools.check_timezone(school.timezone))
+    return value.astimezone(UTC)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_lessons_add(session: Session, school: School, args: argparse.Namespace) -> None:
+    teacher = users.by_username(session, args.teacher) if args.teacher else None
+    lesson = lessons.add_lesson(
+        session,
+        school=school,
+        group=args.group,
+        start=parse_when(args.start, school),
+        end=parse_when(args.end, school),
+        now=datetime.now(UTC),
+        teacher=teacher,
+        subject=args.subject,
+        room=args.room,
+        remote=args.remote,
+    )
+    print(lesson.id)
+
+
+def cmd_lessons_list(session: Session, school: School, args: argparse.Namespace) -> None:
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        raise InvalidRequest(f"not a date: {args.date!r} (use YYYY-MM-DD)") from None
+    rows = lessons.list_lessons(session, school=school, group=args.group, day=day)
+    if args.json:
+        _print_json([r.to_json() for r in rows])
+        return
+    for r in rows:
+        j = r.to_json()
+        flags = ",".join(k for k in ("remote", "cancelled") if j[k]) or "-"
+        print(
+            f"{j['id']}\t{j['group']}\t{j['start']}\t{j['end']}\t{j['teacher'] or '-'}\t"
+            f"{j['subject'] or '-'}\t{j['room'] or '-'}\t{flags}"
+        )
+
+
+def cmd_enroll_code(session: Session, school: School, args: argparse.Namespace) -> None:
+    print(
+        enrolment.create_code(
+            session,
+            school=school,
+            group=args.group,
+            uses=args.uses,
+            lifetime=parse_duration(args.expires_in),
+            now=datetime.now(UTC),
+        )
+    )
+
+
+def cmd_users_add(session: Session, school: School, args: argparse.Namespace) -> None:
+    password = sys.stdin.readline().rstrip("\r\n")
+    user = users.add_user(
+        session,
+        school=school,
+        username=args.username,
+        role=args.role,
+        password=password,
+        now=datetime.now(UTC),
+    )
+    print(user.username)
+
+
+def cmd_tokens_create(session: Session, _school: School, args: argparse.Namespace) -> None:
+    user = users.by_username(session, args.username)
+    print(users.create_token(session, user=user, now=datetime.now(UTC)))
+
+
+def cmd_tokens_revoke(session: Session, _school: School, args: argparse.Namespace) -> None:
+    user = users.by_username(session, args.username)
+    print(users.revoke_tokens(session, user=user, now=datetime.now(UTC)))
+
+
+def cmd_report(session: Session, _school: School, args: argparse.Namespace) -> None:
+    report = lesson_report(session, lesson_id=args.lesson_id, viewer=None, now=datetime.now(UTC))
+    if args.json:
+        _print_json(report)
+        return
+    print(
+        f"lesson {report['lesson']['id']} ({report['lesson']['group']}, "
+        f"{report['lesson']['start']} - {report['lesson']['end']})"
+    )
+    print(f"devices reporting: {report['devices_reporting']} of {report['devices_expected']}")
+    for row in report["families"]:
+        print(f"  {row['category']}/{row['family']}: {row['devices']} devices, {row['seconds']} s")
+
+
+def cmd_purge(session: Session, _school: School, _args: argparse.Namespace) -> None:
+    result = retention.purge(session, now=datetime.now(UTC))
+    if not result.ran:
+        print("another collector process is purging; nothing done")
+        return
+    print(
+        f"lessons frozen: {result.lessons_frozen}; summaries deleted: "
+        f"{result.summaries_deleted}; old lessons deleted: {result.lessons_deleted}"
+    )
+
+
+def cmd_devices_list(session: Session, school: School, args: argparse.Namespace) -> None:
+    rows = devices.list_devices(session, school=school, duplicates_only=args.duplicates)
+    if args.json:
+        _print_json([r.to_json() for r in rows])
+        return
+    for r in rows:
+        j = r.to_json()
+        state = "retired" if j["retired"] else ("DUPLICATE" if j["duplicate"] else "ok")
+        print(
+            f"{j['id']}\t{j['group']}\t{j['label'] or '-'}\t{j['platform']}\t"
+            f"{j['agent_version']}\t{j['last_seen'] or '-'}\t{(j['fingerprint'] or '-')[:12]}\t"
+            f"{state}"
+        )
+
+
+def cmd_devices_retire(session: Session, _school: School, args: argparse.Namespace) -> None:
+    devices.retire(session, device_id=args.device_id, now=datetime.now(UTC))
+
+
+def cmd_permissions_grant(session: Session, _school: School, args: argparse.Namespace) -> None:
+    lesson = lessons.get_lesson(session, args.lesson_id).lesson
+    granted_by = users.by_username(session, args.by) if args.by else None
+    categories = [c.strip() for c in args.categories.split(",") if c.strip()]
+    permission = lessons.grant_permission(
+        session,
+        lesson=lesson,
+        categories=categories,
+        now=datetime.now(UTC),
+        granted_by=granted_by,
+        note=args.note,
+    )
+    print(permission.id)
+
+
+def cmd_schools_show(_session: Session, school: School, _args: argparse.Namespace) -> None:
+    _print_json(
+        {
+            "name": school.name,
+            "timezone": school.timezone,
+            "retention_days": school.retention_days,
+            "disclosure": school.disclosure,
+            "small_count_threshold": school.small_count_threshold,
+            "closed_platform": school.closed_platform,
+            "holiday_region": school.holiday_region,
+            "policy_override": school.policy_override is not None,
+        }
+    )
+
+
+def cmd_schools_set(_session: Session, school: School, args: argparse.Namespace) -> None:
+    if args.timezone is not None:
+        schools.check_timezone(args.timezone)
+        school.timezone = args.timezone
+    if args.retention_days is not None:
+        if not 1 <= args.retention_days <= 366:
+            raise InvalidRequest("retention days must be from 1 to 366")
+        school.retention_days = args.retention_days
+    if args.small_count_threshold is not None:
+        if not 1 <= args.small_count_threshold <= 100:
+            raise InvalidRequest("the small-count threshold must be from 1 to 100")
+        school.small_count_threshold = args.small_count_threshold
+    if args.closed_platform is not None:
+        school.closed_platform = args.closed_platform or None
+    if args.policy_override is not None:
+        school.policy_override = _read_override(args.policy_override, school.id)
+
+
+def _read_override(path: str, school_id: int) -> str | None:
+    if path == "":
+        return None
+    try:
+        _, text = read_override(Path(path))
+        policies.effective_document([(f"school:{school_id}", text)])
+    except PolicyError as exc:
+        raise InvalidRequest(str(exc)) from None
+    return text
+
+
+Handler = Callable[[Session, School, argparse.Namespace], None]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lessonwatch-service", description="The lessonwatch collector and its administration."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        help="database URL (default: $LESSONWATCH_DB or a SQLite file in the data directory)",
+    )
+    common.add_argument(
+        "--school",
+        help="school name (default: $LESSONWATCH_SCHOOL or 'School'); created on first use",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the collector")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+
+    les = sub.add_parser("lessons", help="timetable").add_subparsers(dest="action", required=True)
+    add = les.add_parser("add", parents=[common], help="add one lesson; prints its id")
+    add.add_argument("--group", required=True)
+    add.add_argument("--start", required=True, help="ISO 8601; without offset: school time")
+    add.add_argument("--end", required=True)
+    add.add_argument("--teacher", help="username of the teaching user")
+    add.add_argument("--subject")
+    add.add_argument("--room")
+    add.add_argument("--remote", action="store_true")
+    add.set_defaults(handler=cmd_lessons_add)
+    lst = les.add_parser("list", parents=[common], help="list lessons")
+    lst.add_argument("--group")
+    lst.add_argument("--date", help="YYYY-MM-DD, in school time")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_lessons_list)
+
+    codes = sub.add_parser("enroll-code", help="enrolment codes").add_subparsers(
+        dest="action", required=True
+    )
+    create = codes.add_parser("create", parents=[common], help="create a code; prints it")
+    create.add_argument("--group", required=True)
+    create.add_argument("--uses", type=int, default=40)
+    create.add_argument("--expires-in", default="7d", help="30m, 12h, 7d, 2w, ...")
+    create.set_defaults(handler=cmd_enroll_code)
+
+    usr = sub.add_parser("users", help="staff accounts").add_subparsers(
+        dest="action", required=True
+    )
+    uadd = usr.add_parser("add", parents=[common], help="add a user; password on stdin")
+    uadd.add_argument("--username", required=True)
+    uadd.add_argument("--role", required=True, choices=["admin", "leader", "teacher", "it"])
+    uadd.set_defaults(handler=cmd_users_add)
+
+    tok = sub.add_parser("tokens", help="personal API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    tcreate = tok.add_parser("create", parents=[common], help="create a token; prints it")
+    tcreate.add_argument("--username", required=True)
+    tcreate.set_defaults(handler=cmd_tokens_create)
+    trevoke = tok.add_parser("revoke", parents=[common], help="revoke all of a user's tokens")
+    trevoke.add_argument("--username", required=True)
+    trevoke.set_defaults(handler=cmd_tokens_revoke)
+
+    rep = sub.add_parser("report", parents=[common], help="a lesson's report")
+    rep.add_argument("lesson_id")
+    rep.add_argument("--json", action="store_true", help="the JSON of the HTTP endpoint")
+    rep.set_defaults(handler=cmd_report)
+
+    purge = sub.add_parser("purge", parents=[common], help="run the retention purge now")
+    purge.set_defaults(handler=cmd_purge)
+
+    dev = sub.add_parser("devices", help="enrolled devices").add_subparsers(
+        dest="action", required=True
+    )
+    dlist = dev.add_parser("list", parents=[common], help="list devices")
+    dlist.add_argument("--duplicates", action="store_true", help="only cloned-image duplicates")
+    dlist.add_argument("--json", action="store_true")
+    dlist.set_defaults(handler=cmd_devices_list)
+    dretire = dev.add_parser("retire", parents=[common], help="revoke a device's token")
+    dretire.add_argument("device_id")
+    dretire.set_defaults(handler=cmd_devices_retire)
+
+    perm = sub.add_parser("permissions", help="permissions for lessons").add_subparsers(
+        dest="action", required=True
+    )
+    grant = perm.add_parser("grant", parents=[common], help="grant categories for one lesson")
+    grant.add_argument("lesson_id")
+    grant.add_argument("--categories", required=True, help="comma-separated category ids")
+    grant.add_argument("--note")
+    grant.add_argument("--by", help="username of the granting teacher or leader")
+    grant.set_defaults(handler=cmd_permissions_grant)
+
+    sch = sub.add_parser("schools", help="school settings").add_subparsers(
+        dest="action", required=True
+    )
+    show = sch.add_parser("show", parents=[common], help="print the school's settings as JSON")
+    show.set_defaults(handler=cmd_schools_show)
+    sset = sch.add_parser("set", parents=[common], help="change the school's settings")
+    sset.add_argument("--timezone")
+    sset.add_argument("--retention-days", type=int)
+    sset.add_argument("--small-count-threshold", type=int)
+    sset.add_argument("--closed-platform", help="'' to clear")
+    sset.add_argument("--policy-override", help="a TOML override file ('' to clear)")
+    sset.set_defaults(handler=cmd_schools_set)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(db=args.db) if args.db else Settings()
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "serve":
+            return _serve(settings, args)
+        engine = db.make_engine(settings.db)
+        try:
+            db.migrate(engine)
+            with db.session_factory(engine).begin() as session:
+                school = schools.school(
+                    session, args.school or os.environ.get("LESSONWATCH_SCHOOL") or "School"
+                )
+                args.handler(session, school, args)
+        finally:
+            engine.dispose()
+    except ServiceError as exc:
+        print(f"lessonwatch-service: {exc.message}", file=sys.stderr)
+        return 1
+    return 0

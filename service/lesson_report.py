@@ -1,0 +1,86 @@
+"""Gathering one lesson's report: access rules, stored numbers or live summaries, audit.
+
+The JSON route, the CLI ``report`` command and (later) the HTML page all call ``lesson_report``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from policies.wire import parse_summary
+from service import audit, lessons
+from service.errors import Forbidden
+from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School, User
+from service.reports import report_numbers, suppress_small_counts
+
+# Who may read which lesson's report. IT manages devices, not what pupils do in class.
+ALL_LESSONS = ("admin", "leader")
+OWN_LESSONS = ("teacher",)
+
+
+def check_access(viewer: User | None, lesson: Lesson) -> None:
+    """``viewer`` None is the local CLI, run by whoever administers the server."""
+    if viewer is None or viewer.role in ALL_LESSONS:
+        if viewer is not None and viewer.school_id != lesson.school_id:
+            raise Forbidden("this lesson belongs to another school")
+        return
+    if viewer.role in OWN_LESSONS and lesson.teacher_id == viewer.id:
+        return
+    raise Forbidden("you may only see reports of lessons you teach")
+
+
+def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
+    expected = session.scalar(
+        select(func.count())
+        .select_from(Device)
+        .where(
+            Device.group_id == lesson.group_id,
+            Device.retired.is_(False),
+            Device.enrolled_at < lesson.end,
+        )
+    )
+    rows = session.execute(
+        select(DeviceLessonSummary.device_id, DeviceLessonSummary.summary)
+        .where(DeviceLessonSummary.lesson_id == lesson.id)
+        .order_by(DeviceLessonSummary.id)
+    ).tuples()
+    return report_numbers(
+        lesson_start=lesson.start,
+        lesson_end=lesson.end,
+        devices_expected=expected or 0,
+        summaries=[(device, parse_summary(data)) for device, data in rows],
+    )
+
+
+def lesson_report(
+    session: Session, *, lesson_id: str, viewer: User | None, now: datetime
+) -> dict[str, Any]:
+    row = lessons.get_lesson(session, lesson_id)
+    check_access(viewer, row.lesson)
+    frozen = session.get(LessonAggregate, lesson_id)
+    numbers = frozen.data if frozen is not None else live_numbers(session, row.lesson)
+    report = {
+        "lesson": row.to_json(),
+        "source": "aggregate" if frozen is not None else "summaries",
+        **numbers,
+        "permissions": [
+            {**lessons.permission_json(p), "note": p.note}
+            for p in lessons.permissions_for(session, [lesson_id])
+        ],
+        "suppressed_below": None,
+    }
+    audit.record(
+        session,
+        actor=f"user:{viewer.username}" if viewer else "cli",
+        action="report.view",
+        obj=f"lesson:{lesson_id}",
+        now=now,
+    )
+    if viewer is not None and viewer.role in OWN_LESSONS:
+        school = session.get_one(School, row.lesson.school_id)
+        report = suppress_small_counts(report, school.small_count_threshold)
+    return report

@@ -1,0 +1,157 @@
+"""Lessons and the permissions granted for them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.wire import format_time
+from service import audit, credentials, schools
+from service.errors import InvalidRequest, NotFound
+from service.models import Group, Lesson, Permission, Room, School, User
+
+MAX_LESSON = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class LessonRow:
+    """A lesson with its names resolved, as listings and reports show it."""
+
+    lesson: Lesson
+    group: str
+    teacher: str | None
+    room: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.lesson.id,
+            "group": self.group,
+            "teacher": self.teacher,
+            "subject": self.lesson.subject,
+            "room": self.room,
+            "start": format_time(self.lesson.start),
+            "end": format_time(self.lesson.end),
+            "remote": self.lesson.remote,
+            "cancelled": self.lesson.cancelled,
+        }
+
+
+def add_lesson(
+    session: Session,
+    *,
+    school: School,
+    group: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    teacher: User | None = None,
+    subject: str | None = None,
+    room: str | None = None,
+    remote: bool = False,
+) -> Lesson:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidRequest("start and end need a time zone")
+    if not start < end <= start + MAX_LESSON:
+        raise InvalidRequest("end must follow start by at most 12 hours")
+    if subject is not None and len(subject) > 100:
+        raise InvalidRequest("subject must be at most 100 characters")
+    lesson = Lesson(
+        id=credentials.new_id("l_"),
+        school_id=school.id,
+        group_id=schools.group(session, school, group).id,
+        teacher_id=teacher.id if teacher else None,
+        subject=subject,
+        room_id=schools.room(session, school, room).id if room else None,
+        start=start,
+        end=end,
+        remote=remote,
+        cancelled=False,
+    )
+    session.add(lesson)
+    session.flush()
+    audit.record(session, actor="cli", action="lesson.add", obj=f"lesson:{lesson.id}", now=now)
+    return lesson
+
+
+def _rows(session: Session, query: Any) -> list[LessonRow]:
+    full = (
+        query.add_columns(Group.name, User.username, Room.name)
+        .join(Group, Group.id == Lesson.group_id)
+        .outerjoin(User, User.id == Lesson.teacher_id)
+        .outerjoin(Room, Room.id == Lesson.room_id)
+        .order_by(Lesson.start, Lesson.id)
+    )
+    return [LessonRow(r[0], r[1], r[2], r[3]) for r in session.execute(full)]
+
+
+def list_lessons(
+    session: Session, *, school: School, group: str | None = None, day: date | None = None
+) -> list[LessonRow]:
+    query = select(Lesson).where(Lesson.school_id == school.id)
+    if group is not None:
+        found = schools.find_group(session, school, group)
+        if found is None:
+            return []
+        query = query.where(Lesson.group_id == found.id)
+    if day is not None:
+        tz = schools.check_timezone(school.timezone)
+        first = datetime.combine(day, time(), tz)
+        query = query.where(Lesson.start >= first, Lesson.start < first + timedelta(days=1))
+    return _rows(session, query)
+
+
+def get_lesson(session: Session, lesson_id: str) -> LessonRow:
+    rows = _rows(session, select(Lesson).where(Lesson.id == lesson_id))
+    if not rows:
+        raise NotFound(f"no lesson {lesson_id[:64]!r}")
+    return rows[0]
+
+
+def grant_permission(
+    session: Session,
+    *,
+    lesson: Lesson,
+    categories: Sequence[str],
+    now: datetime,
+    granted_by: User | None = None,
+    note: str | None = None,
+) -> Permission:
+    if not categories:
+        raise InvalidRequest("a permission names at least one category")
+    permission = Permission(
+        lesson_id=lesson.id,
+        categories=sorted(set(categories)),
+        granted_by=granted_by.id if granted_by else None,
+        note=note,
+        granted_at=now,
+    )
+    session.add(permission)
+    session.flush()
+    who = granted_by.username if granted_by else "cli"
+    audit.record(session, actor=who, action="permission.grant", obj=f"lesson:{lesson.id}", now=now)
+    return permission
+
+
+def permissions_for(session: Session, lesson_ids: Sequence[str]) -> list[Permission]:
+    if not lesson_ids:
+        return []
+    query = (
+        select(Permission)
+        .where(Permission.lesson_id.in_(lesson_ids))
+        .order_by(Permission.granted_at, Permission.id)
+    )
+    return list(session.scalars(query))
+
+
+def permission_json(permission: Permission) -> dict[str, Any]:
+    return {
+        "lesson_id": permission.lesson_id,
+        "categories": list(permission.categories),
+        "granted_at": format_time(permission.granted_at),
+        "withdrawn_at": format_time(permission.withdrawn_at) if permission.withdrawn_at else None,
+    }

@@ -1,0 +1,175 @@
+"""The collector's tables as typed SQLAlchemy 2 models.
+
+Later issues (timetable import, web pages, group-chat register) extend these through new Alembic
+migrations in ``service/migrations/versions``; the first migration creates exactly what is here.
+Times are aware UTC (``UTCDateTime``). Devices are pseudonymous: nothing here names a pupil.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from service.db import UTCDateTime
+
+ROLES = ("admin", "leader", "teacher", "it")
+
+# Fixed constraint names, so migrations read the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class School(Base):
+    __tablename__ = "schools"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
+    closed_platform: Mapped[str | None] = mapped_column(String(100))
+    retention_days: Mapped[int] = mapped_column(default=28)
+    disclosure: Mapped[str] = mapped_column(String(20), default="aggregate")
+    small_count_threshold: Mapped[int] = mapped_column(default=3)
+    holiday_region: Mapped[str | None] = mapped_column(String(20))
+    policy_override: Mapped[str | None] = mapped_column(Text)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Lesson(Base):
+    __tablename__ = "lessons"
+    __table_args__ = (Index("ix_lessons_group_start", "group_id", "start"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    teacher_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    subject: Mapped[str | None] = mapped_column(String(100))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    remote: Mapped[bool] = mapped_column(default=False)
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    # Filled by the timetable importer (issue: iCalendar import): where a lesson came from.
+    source: Mapped[str | None] = mapped_column(String(200))
+    uid: Mapped[str | None] = mapped_column(String(255))
+    recurrence_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(20))
+    agent_version: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    enrolled_at: Mapped[datetime]
+    last_seen: Mapped[datetime | None]
+    retired: Mapped[bool] = mapped_column(default=False)
+
+
+class EnrolmentCode(Base):
+    __tablename__ = "enrolment_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    uses_left: Mapped[int]
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
+class Permission(Base):
+    __tablename__ = "permissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(ForeignKey("lessons.id"), index=True)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(500))
+    granted_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class DeviceLessonSummary(Base):
+    """One summary as received: device-level data, deleted after the school's retention."""
+
+    __tablename__ = "device_lesson_summaries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(36), unique=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    lesson_id: Mapped[str] = mapped_column(ForeignKey("lessons.id"), index=True)
+    received_at: Mapped[datetime]
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    seconds_monitored: Mapped[int]
+    gaps: Mapped[int]
+    dropped: Mapped[int]
+    summary: Mapped[dict[str, Any]]
+
+
+class LessonAggregate(Base):
+    """A lesson's report numbers, frozen when its device-level summaries are purged."""
+
+    __tablename__ = "lesson_aggregates"
+    lesson_id: Mapped[str] = mapped_column(ForeignKey("lessons.id"), primary_key=True)
+    frozen_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    object: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(String(500))

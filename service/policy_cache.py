@@ -1,0 +1,46 @@
+"""The effective policy of a school (shipped policy plus its override), built once per text.
+
+Caching by the override text is safe across processes: the result is a pure function of it
+and of the shipped files, so every process computes the same document and digest.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import policies
+from policies.wire import LessonSummary, check_against_policy
+from service.models import School
+
+
+@dataclass(frozen=True)
+class EffectivePolicy:
+    document: dict[str, Any]
+    digest: str
+    rules: Mapping[str, tuple[str, frozenset[str]]]
+    families: set[str]
+
+    def check(self, summary: LessonSummary) -> None:
+        """Raise WireError when a finding is not a match of this policy."""
+        check_against_policy(summary, self.rules, self.families)
+
+
+@functools.lru_cache(maxsize=64)
+def _build(school_id: int, override: str | None) -> EffectivePolicy:
+    overrides = [(f"school:{school_id}", override)] if override else []
+    document = policies.effective_document(overrides)
+    policy = policies.policy_from_document(document)
+    return EffectivePolicy(
+        document=document,
+        digest=policies.document_digest(document),
+        rules={r.id: (r.article, r.categories) for r in policy.rules},
+        families=set(policy.families) | set(policy.signals),
+    )
+
+
+def for_school(school: School) -> EffectivePolicy:
+    """The school's effective policy; PolicyError if its stored override does not validate."""
+    return _build(school.id, school.policy_override)

@@ -1,0 +1,129 @@
+"""The lesson report as plain data: pure functions, no database, no clock.
+
+``report_numbers`` turns the device summaries of one lesson into counts per category, app
+family and 5-minute bucket; those numbers are what retention freezes when it deletes the
+device-level rows, so a report reads the same before and after the purge. ``suppress_small_counts``
+is the one place the "fewer than N devices" disclosure rule is applied.
+
+Summaries are added up per device first (an agent restarted mid-lesson sends one per run), so
+a device counts once per category, family and bucket. A summary's buckets count from its own
+``started_at``; each is placed in the lesson bucket its start falls in, clamped to the lesson.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from policies.wire import BUCKET_SECONDS, PROBES, LessonSummary, format_time
+
+
+def _bucket_count(start: datetime, end: datetime) -> int:
+    return max(1, math.ceil((end - start).total_seconds() / BUCKET_SECONDS))
+
+
+def report_numbers(
+    *,
+    lesson_start: datetime,
+    lesson_end: datetime,
+    devices_expected: int,
+    summaries: Sequence[tuple[str, LessonSummary]],
+) -> dict[str, Any]:
+    """Counts for one lesson from ``(device_id, summary)`` pairs; device ids do not leave here."""
+    n_buckets = _bucket_count(lesson_start, lesson_end)
+    cat_devices: dict[str, set[str]] = defaultdict(set)
+    cat_seconds: dict[str, int] = defaultdict(int)
+    fam_devices: dict[tuple[str, str], set[str]] = defaultdict(set)
+    fam_seconds: dict[tuple[str, str], int] = defaultdict(int)
+    bucket_devices: list[dict[str, set[str]]] = [defaultdict(set) for _ in range(n_buckets)]
+    bucket_seconds: list[dict[str, int]] = [defaultdict(int) for _ in range(n_buckets)]
+    gaps: dict[str, int] = defaultdict(int)
+    unavailable: dict[str, set[str]] = defaultdict(set)
+    monitored = dropped = 0
+    for device, summary in summaries:
+        monitored += summary.coverage.seconds_monitored
+        dropped += summary.dropped
+        gaps[device] += summary.coverage.gaps
+        for probe, state in summary.coverage.probes.items():
+            if state == "unavailable":
+                unavailable[probe].add(device)
+        for f in summary.findings:
+            if f.seconds == 0:
+                continue
+            cat_devices[f.category].add(device)
+            cat_seconds[f.category] += f.seconds
+            fam_devices[(f.category, f.family)].add(device)
+            fam_seconds[(f.category, f.family)] += f.seconds
+            for i, seconds in enumerate(f.buckets):
+                if not seconds:
+                    continue
+                at = summary.started_at + timedelta(seconds=i * BUCKET_SECONDS)
+                offset = (at - lesson_start).total_seconds() // BUCKET_SECONDS
+                b = min(max(int(offset), 0), n_buckets - 1)
+                bucket_devices[b][f.category].add(device)
+                bucket_seconds[b][f.category] += seconds
+    reporting = len(gaps)
+    return {
+        "devices_expected": devices_expected,
+        "devices_reporting": reporting,
+        "categories": [
+            {"category": c, "devices": len(cat_devices[c]), "seconds": cat_seconds[c]}
+            for c in sorted(cat_devices)
+        ],
+        "families": [
+            {
+                "category": c,
+                "family": f,
+                "devices": len(fam_devices[(c, f)]),
+                "seconds": fam_seconds[(c, f)],
+            }
+            for c, f in sorted(fam_devices)
+        ],
+        "timeline": [
+            {
+                "start": format_time(lesson_start + timedelta(seconds=b * BUCKET_SECONDS)),
+                "categories": [
+                    {
+                        "category": c,
+                        "devices": len(bucket_devices[b][c]),
+                        "seconds": bucket_seconds[b][c],
+                    }
+                    for c in sorted(bucket_devices[b])
+                ],
+            }
+            for b in range(n_buckets)
+        ],
+        "coverage": {
+            "lesson_seconds": int((lesson_end - lesson_start).total_seconds()),
+            "seconds_monitored": monitored,
+            "devices_missing": max(devices_expected - reporting, 0),
+            "devices_with_gaps": sum(1 for g in gaps.values() if g),
+            "gaps": sum(gaps.values()),
+            "dropped": dropped,
+            "probes_unavailable": {p: len(unavailable[p]) for p in PROBES if unavailable[p]},
+        },
+    }
+
+
+def _counted_rows(report: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """Every row of a report that counts devices doing something."""
+    yield from report["categories"]
+    yield from report["families"]
+    for bucket in report["timeline"]:
+        yield from bucket["categories"]
+
+
+def suppress_small_counts(report: dict[str, Any], threshold: int) -> dict[str, Any]:
+    """A copy in which rows counting fewer than ``threshold`` devices show neither count nor
+    seconds, so no single pupil's behaviour can be read from them."""
+    result = copy.deepcopy(report)
+    for row in _counted_rows(result):
+        if 0 < row["devices"] < threshold:
+            row["devices"] = None
+            row["seconds"] = None
+    result["suppressed_below"] = threshold
+    return result

@@ -1,0 +1,79 @@
+"""The retention purge: device-level summaries go after the school's retention period, the
+per-lesson numbers stay until the school year is over.
+
+Before a lesson's summaries are deleted its report numbers are frozen into ``lesson_aggregates``;
+ingestion refuses summaries for lessons past the same cutoff, so nothing arrives after the
+freeze. Lessons of earlier school years (which start on 1 August, school time) are deleted with
+their permissions and numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from service import schools
+from service.db import PURGE_LOCK, job_lock
+from service.lesson_report import live_numbers
+from service.models import DeviceLessonSummary, Lesson, LessonAggregate, Permission, School
+
+SCHOOL_YEAR_START_MONTH = 8
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    ran: bool
+    lessons_frozen: int = 0
+    summaries_deleted: int = 0
+    lessons_deleted: int = 0
+
+
+def school_year_start(now: datetime, timezone: str) -> datetime:
+    local = now.astimezone(schools.check_timezone(timezone))
+    year = local.year if local.month >= SCHOOL_YEAR_START_MONTH else local.year - 1
+    return local.replace(
+        year=year, month=SCHOOL_YEAR_START_MONTH, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
+def purge(session: Session, *, now: datetime) -> PurgeResult:
+    """Run the purge once; on PostgreSQL a concurrent run elsewhere makes this one skip."""
+    with job_lock(session, PURGE_LOCK) as mine:
+        if not mine:
+            return PurgeResult(ran=False)
+        frozen = deleted = dropped = 0
+        for school in session.scalars(select(School).order_by(School.id)).all():
+            f, d, x = _purge_school(session, school, now)
+            frozen, deleted, dropped = frozen + f, deleted + d, dropped + x
+        return PurgeResult(True, frozen, deleted, dropped)
+
+
+def _purge_school(session: Session, school: School, now: datetime) -> tuple[int, int, int]:
+    cutoff = now - timedelta(days=school.retention_days)
+    due = session.scalars(
+        select(Lesson)
+        .outerjoin(LessonAggregate, LessonAggregate.lesson_id == Lesson.id)
+        .where(Lesson.school_id == school.id, Lesson.end < cutoff)
+        .where(LessonAggregate.lesson_id.is_(None))
+    ).all()
+    for lesson in due:
+        session.add(
+            LessonAggregate(lesson_id=lesson.id, frozen_at=now, data=live_numbers(session, lesson))
+        )
+    session.flush()
+    past = select(Lesson.id).where(Lesson.school_id == school.id, Lesson.end < cutoff)
+    deleted = session.execute(
+        delete(DeviceLessonSummary).where(DeviceLessonSummary.lesson_id.in_(past)),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    old = select(Lesson.id).where(
+        Lesson.school_id == school.id, Lesson.end < school_year_start(now, school.timezone)
+    )
+    no_sync = {"synchronize_session": False}
+    for table in (Permission, LessonAggregate, DeviceLessonSummary):
+        session.execute(delete(table).where(table.lesson_id.in_(old)), execution_options=no_sync)
+    gone = session.execute(delete(Lesson).where(Lesson.id.in_(old)), execution_options=no_sync)
+    return len(due), deleted or 0, gone.rowcount or 0

@@ -1,0 +1,1 @@
+"""HTTP routes: each module parses, calls one use case and maps its errors."""

@@ -1,0 +1,145 @@
+"""The agent API, ``/api/v1/agent/...`` (see docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from service import agent_config, devices, enrolment, ingest
+from service.errors import InvalidRequest
+from service.http_body import read_json
+from service.models import Device
+from service.runtime import Runtime, bearer_token, runtime
+from service.schemas import (
+    AgentConfigOut,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    ReportBatch,
+    ReportResults,
+)
+
+router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+def _body_doc(name: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{name}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
+
+
+def _authenticate(rt: Runtime, request: Request) -> Device:
+    token = bearer_token(request)
+    with rt.sessions.begin() as session:
+        device = devices.device_for_token(session, token)
+        devices.touch(session, device, rt.clock())
+    rt.limit(rt.device_limiter, device.id)
+    return device
+
+
+@router.post(
+    "/enroll",
+    status_code=201,
+    response_model=EnrollResponse,
+    responses=_errors(400, 403, 413, 422, 429),
+    openapi_extra=_body_doc("EnrollRequest"),
+)
+async def enroll(request: Request, rt: RuntimeDep) -> JSONResponse:
+    client = request.client.host if request.client else "unknown"
+    rt.limit(rt.enrol_limiter, client)
+    raw = await read_json(request, rt.settings.max_body_bytes)
+    try:
+        body = EnrollRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(first_error(exc)) from None
+
+    def work() -> enrolment.Enrolled:
+        with rt.sessions.begin() as session:
+            return enrolment.enroll(
+                session,
+                code=body.code,
+                platform=body.platform,
+                agent_version=body.agent_version,
+                label=body.label,
+                fingerprint=body.fingerprint,
+                now=rt.clock(),
+            )
+
+    done = await run_in_threadpool(work)
+    payload = {
+        "device_id": done.device_id,
+        "token": done.token,
+        "group": done.group,
+        "school": done.school,
+    }
+    return JSONResponse(payload, status_code=201)
+
+
+@router.get(
+    "/config",
+    response_model=AgentConfigOut,
+    responses={
+        304: {"description": "Not Modified: the If-None-Match ETag still holds"},
+        **_errors(401, 429),
+    },
+)
+async def config(request: Request, rt: RuntimeDep) -> Response:
+    def work() -> agent_config.AgentConfig:
+        device = _authenticate(rt, request)
+        with rt.sessions.begin() as session:
+            return agent_config.build_config(
+                session, device=device, settings=rt.settings, now=rt.clock()
+            )
+
+    built = await run_in_threadpool(work)
+    headers = {"ETag": built.etag, "Cache-Control": "no-cache"}
+    if agent_config.etag_matches(request.headers.get("if-none-match"), built.etag):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(built.body, headers=headers)
+
+
+@router.post(
+    "/reports",
+    response_model=ReportResults,
+    responses=_errors(400, 401, 413, 422, 429),
+    openapi_extra=_body_doc("ReportBatch"),
+)
+async def reports(request: Request, rt: RuntimeDep) -> JSONResponse:
+    device = await run_in_threadpool(_authenticate, rt, request)
+    raw = await read_json(request, rt.settings.max_body_bytes)
+    if not isinstance(raw, dict) or set(raw) != {"reports"} or not isinstance(raw["reports"], list):
+        raise InvalidRequest('the body must be {"reports": [ ... ]} and nothing else')
+    items = raw["reports"]
+    if len(items) > rt.settings.max_batch:
+        raise InvalidRequest(f"at most {rt.settings.max_batch} summaries per batch")
+
+    def work() -> list[ingest.ItemResult]:
+        with rt.sessions.begin() as session:
+            return ingest.ingest_batch(
+                session,
+                device=device,
+                items=items,
+                now=rt.clock(),
+                future_tolerance=rt.settings.future_tolerance,
+            )
+
+    results = await run_in_threadpool(work)
+    return JSONResponse({"results": [r.to_json() for r in results]})
+
+
+# Models referenced only from openapi_extra; create_app adds them to the components.
+DOCUMENTED_MODELS = (EnrollRequest, ReportBatch)

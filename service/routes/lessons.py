@@ -1,0 +1,37 @@
+"""Lesson reports for staff and their scripts, ``/api/v1/lessons/...``.
+
+Authenticated with a personal API token (``lwu_...``); the web pages (another issue) will add
+session cookies in front of the same use case.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from service import users
+from service.lesson_report import lesson_report
+from service.runtime import Runtime, bearer_token, runtime
+from service.schemas import ErrorBody, LessonReport
+
+router = APIRouter(prefix="/api/v1/lessons", tags=["reports"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+LessonId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+@router.get(
+    "/{lesson_id}/report",
+    response_model=LessonReport,
+    responses={code: {"model": ErrorBody} for code in (401, 403, 404, 422)},
+)
+async def report(lesson_id: LessonId, request: Request, rt: RuntimeDep) -> dict[str, Any]:
+    token = bearer_token(request)
+
+    def work() -> dict[str, Any]:
+        with rt.sessions.begin() as session:
+            viewer = users.user_for_token(session, token)
+            return lesson_report(session, lesson_id=lesson_id, viewer=viewer, now=rt.clock())
+
+    return await run_in_threadpool(work)

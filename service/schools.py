@@ -1,0 +1,90 @@
+"""Schools, groups and rooms: looked up by name, created on first use.
+
+Creation is race-safe across processes: insert inside a savepoint and, when another process won,
+read back its row (the unique constraints decide, not a check-then-insert).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.errors import InvalidRequest
+from service.models import Group, Room, School
+
+DEFAULT_SCHOOL = "School"
+_NAME_MAX = 64
+
+T = TypeVar("T", School, Group, Room)
+
+
+def _get_or_create(session: Session, find: Callable[[], T | None], make: Callable[[], T]) -> T:
+    found = find()
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found
+    return row
+
+
+def school(session: Session, name: str = DEFAULT_SCHOOL, timezone: str | None = None) -> School:
+    name = _clean(name, "school name", 200)
+    if timezone is not None:
+        check_timezone(timezone)
+    return _get_or_create(
+        session,
+        lambda: session.scalar(select(School).where(School.name == name)),
+        lambda: School(name=name, timezone=timezone or "Europe/Amsterdam"),
+    )
+
+
+def group(session: Session, school_row: School, name: str) -> Group:
+    name = _clean(name, "group name", _NAME_MAX)
+    return _get_or_create(
+        session,
+        lambda: session.scalar(
+            select(Group).where(Group.school_id == school_row.id, Group.name == name)
+        ),
+        lambda: Group(school_id=school_row.id, name=name),
+    )
+
+
+def find_group(session: Session, school_row: School, name: str) -> Group | None:
+    return session.scalar(select(Group).where(Group.school_id == school_row.id, Group.name == name))
+
+
+def room(session: Session, school_row: School, name: str) -> Room:
+    name = _clean(name, "room name", _NAME_MAX)
+    return _get_or_create(
+        session,
+        lambda: session.scalar(
+            select(Room).where(Room.school_id == school_row.id, Room.name == name)
+        ),
+        lambda: Room(school_id=school_row.id, name=name),
+    )
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequest(f"unknown time zone {name[:64]!r}") from None
+
+
+def _clean(value: str, what: str, limit: int) -> str:
+    value = value.strip()
+    if not value or len(value) > limit or not value.isprintable():
+        raise InvalidRequest(f"{what} must be 1 to {limit} printable characters")
+    return value

@@ -1,0 +1,57 @@
+"""Typed collector settings, read from ``LESSONWATCH_*`` environment variables or given in code.
+
+Built by the caller (``cli.main`` or a test), never at import time. ``SETTINGS_HELP`` lists every
+setting with its meaning; docs/cli.md documents each one (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SETTINGS_HELP = {
+    "db": "database URL; default a SQLite file in the platform data directory",
+    "max_body_bytes": "largest request body accepted (413 above it)",
+    "max_batch": "most lesson summaries in one report batch (422 above it)",
+    "device_rate_per_minute": "sustained requests per minute allowed per device",
+    "device_burst": "requests a device may make at once before the rate applies",
+    "enrol_rate_per_minute": "enrolment attempts per minute per client address",
+    "enrol_burst": "enrolment attempts at once per client address",
+    "config_past_hours": "how far back the agent config lists lessons",
+    "config_ahead_days": "how far ahead the agent config lists lessons",
+    "future_tolerance_seconds": "how far a lesson may lie in the future and still take reports",
+    "poll_in_lesson_seconds": "config poll interval agents are told to use during a lesson",
+    "poll_idle_seconds": "config poll interval agents are told to use outside lessons",
+    "purge_interval_seconds": "how often the serve process runs the retention purge (0: never)",
+}
+
+
+def default_db_url() -> str:
+    data_dir = Path(platformdirs.user_data_dir("lessonwatch", appauthor=False))
+    return f"sqlite:///{data_dir / 'collector.sqlite3'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LESSONWATCH_", extra="ignore")
+
+    db: str = Field(default_factory=default_db_url)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch: int = Field(default=500, ge=1)
+    device_rate_per_minute: float = Field(default=30.0, gt=0)
+    device_burst: int = Field(default=20, ge=1)
+    enrol_rate_per_minute: float = Field(default=10.0, gt=0)
+    enrol_burst: int = Field(default=20, ge=1)
+    config_past_hours: int = Field(default=12, ge=0)
+    config_ahead_days: int = Field(default=7, ge=1)
+    future_tolerance_seconds: int = Field(default=3600, ge=0)
+    poll_in_lesson_seconds: int = Field(default=60, ge=5)
+    poll_idle_seconds: int = Field(default=900, ge=5)
+    purge_interval_seconds: int = Field(default=3600, ge=0)
+
+    @property
+    def future_tolerance(self) -> timedelta:
+        return timedelta(seconds=self.future_tolerance_seconds)
