@@ -12,6 +12,7 @@ setting, the platform catalog (``catalog.digest``) or the policy changes.
 from policies.groupchat.chat import (
     ACCOUNTS,
     ALTERNATIVES,
+    FIELDS,
     PURPOSES,
     Account,
     Alternative,
@@ -37,6 +38,7 @@ __all__ = [
     "ACCOUNTS",
     "ALTERNATIVES",
     "CODES",
+    "FIELDS",
     "PURPOSES",
     "Account",
     "Alternative",

@@ -199,7 +199,8 @@ def _refuse_duplicates(text: str, source: str) -> None:
 
 
 def _line(text: str, key: str) -> int | None:
+    """The first line that starts the top-level key, as ``key = ...`` or ``[key...]``."""
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith(key):
+        if line.strip().lstrip("[").strip().startswith(key):
             return number
     return None
