@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Build lessonwatch-agent_<version>_<arch>.deb with standard Debian tools (dpkg-deb).
+#
+#   packaging/linux/build-deb.sh [OUTDIR]        (default OUTDIR: dist/)
+#
+# The agent goes into its own virtual environment under /opt/lessonwatch-agent, built here
+# against the target's /usr/bin/python3 (Debian 12: 3.11) and relocated from the staging
+# directory. Needs: python3 with venv, dpkg-deb, and network access to the package index.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${1:-$ROOT/dist}
+PY=${PYTHON:-/usr/bin/python3}
+PREFIX=/opt/lessonwatch-agent
+HERE="$ROOT/packaging/linux"
+
+VERSION=$("$PY" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$ROOT/pyproject.toml")
+PYMINOR=$("$PY" -c 'import sys; print(f"{sys.version_info.major}.{sys.version_info.minor}")')
+ARCH=$(dpkg --print-architecture)
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+
+"$PY" -m venv "$STAGE$PREFIX/venv"
+"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
+# A regular (not editable) install from the source tree; builds the wheel in isolation.
+"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "$ROOT[agent]"
+"$STAGE$PREFIX/venv/bin/python" -m pip uninstall --quiet --yes pip
+find "$STAGE$PREFIX/venv" -name __pycache__ -type d -prune -exec rm -rf {} +
+# Relocate: scripts and pyvenv.cfg name the staging path; the package installs at $PREFIX.
+grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 -r sed -i "s|$STAGE||g"
+
+install -D -m 0644 "$HERE/lessonwatch-agent.service" "$STAGE/lib/systemd/system/lessonwatch-agent.service"
+install -D -m 0644 "$HERE/enroll.conf.example" "$STAGE/usr/share/doc/lessonwatch-agent/enroll.conf.example"
+install -D -m 0644 "$ROOT/docs/agent.md" "$STAGE/usr/share/doc/lessonwatch-agent/agent.md" 2>/dev/null || true
+install -d -m 0755 "$STAGE/usr/bin"
+ln -s "$PREFIX/venv/bin/lessonwatch-agent" "$STAGE/usr/bin/lessonwatch-agent"
+
+install -d -m 0755 "$STAGE/DEBIAN"
+for script in postinst prerm postrm; do
+  install -m 0755 "$HERE/debian/$script" "$STAGE/DEBIAN/$script"
+done
+SIZE=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
+sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
+    -e "s/@PYMINOR@/$PYMINOR/g" -e "s/@PYNEXT@/${PYMINOR%.*}.$(( ${PYMINOR#*.} + 1 ))/" \
+    "$HERE/debian/control.in" > "$STAGE/DEBIAN/control"
+
+mkdir -p "$OUT"
+DEB="$OUT/lessonwatch-agent_${VERSION}_${ARCH}.deb"
+dpkg-deb --root-owner-group --build "$STAGE" "$DEB" >/dev/null
+echo "$DEB"
