@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build lessonwatch-agent-<version>.pkg on a Mac (pkgbuild and productbuild are macOS tools;
+# this cannot run on Linux). Usage: packaging/macos/build-pkg.sh [OUTDIR]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${1:-$ROOT/dist}
+PY=${PYTHON:-/Library/Frameworks/Python.framework/Versions/3.11/bin/python3}
+PREFIX="/Library/Application Support/lessonwatch"
+VERSION=$("$PY" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$ROOT/pyproject.toml")
+STAGE=$(mktemp -d); SCRIPTS=$(mktemp -d)
+trap 'rm -rf "$STAGE" "$SCRIPTS"' EXIT
+
+"$PY" -m venv "$STAGE$PREFIX/venv"
+"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "$ROOT[agent]"
+grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 sed -i '' "s|$STAGE||g"
+install -d "$STAGE/Library/LaunchDaemons" "$STAGE/Library/LaunchAgents"
+install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.agent.plist" "$STAGE/Library/LaunchDaemons/"
+install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.helper.plist" "$STAGE/Library/LaunchAgents/"
+
+cat > "$SCRIPTS/postinstall" <<'POST'
+#!/bin/sh
+# Service account, private state, enrolment from the MDM-delivered file, then load the daemon.
+set -e
+PREFIX="/Library/Application Support/lessonwatch"
+if ! dscl . -read /Users/_lessonwatch >/dev/null 2>&1; then
+  sysadminctl -addUser _lessonwatch -fullName "lessonwatch agent" -roleAccount -UID 492 -shell /usr/bin/false
+fi
+install -d -m 0700 -o _lessonwatch "$PREFIX/state"
+install -d -m 0755 /Library/Logs/lessonwatch
+CONF=/Library/Managed\ Preferences/nl.lessonwatch.agent.plist
+if [ -r "$CONF" ]; then
+  SERVER=$(defaults read "$CONF" Server); CODE=$(defaults read "$CONF" EnrollmentCode)
+  sudo -u _lessonwatch "$PREFIX/venv/bin/lessonwatch-agent" enroll --state-dir "$PREFIX/state" \
+    --server "$SERVER" --code "$CODE" --label "$(scutil --get ComputerName)" || true
+fi
+launchctl bootstrap system /Library/LaunchDaemons/nl.lessonwatch.agent.plist || true
+POST
+chmod +x "$SCRIPTS/postinstall"
+mkdir -p "$OUT"
+pkgbuild --root "$STAGE" --scripts "$SCRIPTS" --identifier nl.lessonwatch.agent \
+  --version "$VERSION" --install-location / "$OUT/lessonwatch-agent-$VERSION.pkg"

@@ -1,0 +1,35 @@
+<#
+  Installs the lessonwatch agent as a Windows service (WinSW) and enrols it.
+  Run elevated (Intune Win32 app, install command):
+    powershell.exe -ExecutionPolicy Bypass -File install.ps1 -Server https://lessonwatch.school.example -Code ABCD-EFGH-JKLM
+  The package folder holds: install.ps1, uninstall.ps1, lessonwatch-agent.xml,
+  lessonwatch-agent-service.exe (WinSW v3, renamed), wheels\ (lessonwatch and its dependencies),
+  and python\ (an embeddable or full CPython 3.11 for Windows). See docs/deploy.md.
+#>
+param(
+    [Parameter(Mandatory = $true)][string]$Server,
+    [Parameter(Mandatory = $true)][string]$Code,
+    [string]$Label = $env:COMPUTERNAME
+)
+$ErrorActionPreference = 'Stop'
+$Base = Join-Path $env:ProgramFiles 'lessonwatch'
+$Data = Join-Path $env:ProgramData 'lessonwatch'
+$Here = Split-Path -Parent $MyInvocation.MyCommand.Definition
+
+New-Item -ItemType Directory -Force -Path $Base, "$Data\state", "$Data\logs" | Out-Null
+Copy-Item -Recurse -Force "$Here\python" "$Base\python"
+& "$Base\python\python.exe" -m venv "$Base\venv"
+& "$Base\venv\Scripts\python.exe" -m pip install --no-index --find-links "$Here\wheels" 'lessonwatch[agent]'
+Copy-Item -Force "$Here\lessonwatch-agent.xml", "$Here\lessonwatch-agent-service.exe" $Base
+
+# Only SYSTEM and Administrators may read or change the state (device token) and the program.
+foreach ($path in @($Base, $Data)) {
+    icacls $path /inheritance:r /grant:r 'SYSTEM:(OI)(CI)F' 'Administrators:(OI)(CI)F' | Out-Null
+}
+icacls $Base /grant 'Users:(OI)(CI)RX' | Out-Null   # pupils may run "lessonwatch-agent explain"
+
+& "$Base\venv\Scripts\lessonwatch-agent.exe" enroll --state-dir "$Data\state" --server $Server --code $Code --label $Label
+if ($LASTEXITCODE -ne 0) { throw "enrolment failed (exit $LASTEXITCODE)" }
+
+& "$Base\lessonwatch-agent-service.exe" install
+& "$Base\lessonwatch-agent-service.exe" start

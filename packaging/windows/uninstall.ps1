@@ -1,0 +1,16 @@
+<#
+  Removes the lessonwatch agent service and program. Intune uninstall command:
+    powershell.exe -ExecutionPolicy Bypass -File uninstall.ps1 [-Purge]
+  -Purge also deletes the state (device identity, token, queue); without it a reinstall keeps
+  the device's identity.
+#>
+param([switch]$Purge)
+$ErrorActionPreference = 'Continue'
+$Base = Join-Path $env:ProgramFiles 'lessonwatch'
+$Data = Join-Path $env:ProgramData 'lessonwatch'
+if (Test-Path "$Base\lessonwatch-agent-service.exe") {
+    & "$Base\lessonwatch-agent-service.exe" stop
+    & "$Base\lessonwatch-agent-service.exe" uninstall
+}
+Remove-Item -Recurse -Force $Base -ErrorAction SilentlyContinue
+if ($Purge) { Remove-Item -Recurse -Force $Data -ErrorAction SilentlyContinue }
