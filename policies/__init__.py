@@ -16,6 +16,7 @@ from policies.engine import (
     evaluate,
 )
 from policies.errors import PolicyError
+from policies.groupchat import ChatFinding, check_chat, load_platforms, validate_chat
 from policies.load import (
     document_digest,
     effective_document,
@@ -36,6 +37,7 @@ from policies.observations import (
 __all__ = [
     "CaptureFileSeen",
     "CatalogIndex",
+    "ChatFinding",
     "Compiled",
     "DeviceInUse",
     "DomainSeen",
@@ -50,12 +52,15 @@ __all__ = [
     "Rule",
     "Settings",
     "WindowSeen",
+    "check_chat",
     "classify",
     "compile_policy",
     "document_digest",
     "effective_document",
     "evaluate",
+    "load_platforms",
     "load_policy",
     "merged_from_texts",
     "policy_from_document",
+    "validate_chat",
 ]
