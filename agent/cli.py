@@ -1,0 +1,281 @@
+"""``lessonwatch-agent``: enroll, run, status, explain, scan (documented in docs/agent.md).
+
+Exit codes: 0 done; 1 a fatal condition (the message says what IT should do); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from agent import __version__
+from agent.errors import CollectorError, FatalError
+from agent.paths import StatePaths, default_state_dir
+
+log = logging.getLogger("agent")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lessonwatch-agent",
+        description="The lessonwatch device agent: checks only during scheduled lessons.",
+    )
+    parser.add_argument("--version", action="version", version=f"lessonwatch-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=text, description=text)
+        cmd.add_argument(
+            "--state-dir",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="where identity, config and outbox live (default: $LESSONWATCH_STATE_DIR, "
+            "else the platform's per-user state directory)",
+        )
+        return cmd
+
+    enroll = command("enroll", "enrol this device with a code from IT")
+    enroll.add_argument("--server", required=True, metavar="URL", help="the collector, https://")
+    enroll.add_argument("--code", required=True, help="the enrolment code")
+    enroll.add_argument("--label", default=None, metavar="ASSET_TAG", help="asset label")
+
+    run = command("run", "run in the foreground (for systemd, launchd or a Windows service)")
+    for flag, help_text in (
+        ("--sample-seconds", "seconds between samples during a lesson"),
+        ("--grace-seconds", "shorter than this in one go does not count"),
+        ("--upload-delay-max", "upload at most this many seconds after the lesson ends"),
+    ):
+        run.add_argument(
+            flag, type=int, default=None, metavar="N", help=f"{help_text} (overrides the policy)"
+        )
+
+    status = command("status", "say whether monitoring is active now, and what is queued")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    explain = command("explain", "what is checked, when, what leaves the device, the last summary")
+    explain.add_argument("--lang", choices=("nl", "en"), default="nl")
+
+    scan = command("scan", "one sample now, evaluated as if a lesson were running; sends nothing")
+    scan.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _paths(args: argparse.Namespace) -> StatePaths:
+    return StatePaths(args.state_dir or default_state_dir(os.environ))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        handler = {
+            "enroll": _enroll,
+            "run": _run,
+            "status": _status,
+            "explain": _explain,
+            "scan": _scan,
+        }
+        return handler[args.command](args)
+    except FatalError as exc:
+        print(f"lessonwatch-agent: {exc}", file=sys.stderr)
+        return 1
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from agent import identity
+    from agent.client import Collector, Unreachable
+
+    paths = _paths(args)
+    server = identity.check_server_url(args.server)
+    collector = Collector(server)
+    mark = identity.fingerprint(identity.machine_id())
+    try:
+        answer = collector.enroll(code=args.code, label=args.label, fingerprint=mark)
+    except Unreachable as exc:
+        raise FatalError(f"cannot reach {server}: {exc}") from None
+    except CollectorError as exc:
+        raise FatalError(f"enrolment refused: {exc}") from None
+    finally:
+        collector.close()
+    me = identity.Identity(
+        server=server,
+        device_id=answer["device_id"],
+        group=str(answer.get("group", "")),
+        school=str(answer.get("school", "")),
+        fingerprint=mark,
+        label=args.label,
+    )
+    paths.ensure()
+    for stale in (paths.config, paths.status):
+        stale.unlink(missing_ok=True)
+    identity.save(paths, me, answer["token"])
+    print(f"enrolled: device {me.device_id}, group {me.group}, school {me.school}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from agent import identity
+    from agent.config import Overrides
+    from agent.runner import Agent, Options
+
+    paths = _paths(args).ensure()
+    me, token = identity.load(paths, identity.fingerprint(identity.machine_id()))
+    for name in ("sample_seconds", "grace_seconds", "upload_delay_max"):
+        value = getattr(args, name)
+        if (value is not None and not 0 <= value <= 86400) or (
+            name == "sample_seconds" and value == 0
+        ):
+            raise FatalError(f"--{name.replace('_', '-')} must be a whole number of seconds")
+    overrides = Overrides(args.sample_seconds, args.grace_seconds, args.upload_delay_max)
+    agent = Agent(paths, me.server, token, Options(overrides=overrides))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del frame
+        log.info("signal %d: stopping", signum)
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("lessonwatch-agent %s: device %s, state in %s", __version__, me.device_id, paths.root)
+    agent.start()
+    agent.wait()
+    agent.shutdown()
+    log.info("stopped; queued summaries are kept in %s", paths.outbox.name)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Worker threads may sit in an HTTP call; everything that matters is committed, so leave
+    # now instead of waiting for them (SIGTERM must finish within 5 s).
+    os._exit(0)
+
+
+def _load_config(paths: StatePaths) -> Any:
+    from agent.config import load_cache
+
+    return load_cache(paths.config) if paths.config.exists() else None
+
+
+def _status(args: argparse.Namespace) -> int:
+    from agent.schedule import current_lesson, next_windows
+    from agent.status import process_alive, read_status
+
+    paths = _paths(args)
+    config = _load_config(paths)
+    running = read_status(paths.status)
+    alive = bool(running) and process_alive(running.get("pid")) if running else False
+    now = datetime.now(UTC)
+    scheduled = current_lesson(config.lessons, now) if config else None
+    counts = None
+    if paths.outbox.exists():
+        from agent.outbox import Outbox
+
+        box = Outbox(paths.outbox)
+        counts = box.counts()
+        box.close()
+    monitoring = running.get("monitoring") if alive and running else None
+    data = {
+        "enrolled": paths.identity.exists(),
+        "agent_running": alive,
+        "monitoring": monitoring,
+        "lesson_scheduled_now": scheduled.id if scheduled else None,
+        "next_lessons": [
+            {"id": x.id, "start": x.start.isoformat(), "end": x.end.isoformat()}
+            for x in (next_windows(config.lessons, now) if config else [])
+        ],
+        "probes": running.get("probes") if alive and running else {},
+        "upload": running.get("upload") if running else None,
+        "outbox": counts,
+    }
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    if not data["enrolled"]:
+        print("not enrolled")
+    if monitoring:
+        print(f"monitoring: ACTIVE, lesson {monitoring['lesson_id']} until {monitoring['end']}")
+    else:
+        print("monitoring: not active" + ("" if alive else " (the agent is not running)"))
+    for x in data["next_lessons"]:
+        print(f"  lesson {x['id']}: {x['start']} – {x['end']}")
+    if counts:
+        print(
+            f"outbox: {counts['queued']} queued, {counts['parked']} refused, "
+            f"{counts['dropped']} dropped"
+        )
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from agent.explain import render, zone
+    from agent.schedule import next_windows
+    from policies import load_policy
+
+    paths = _paths(args)
+    config = _load_config(paths)
+    policy = config.compiled.policy if config else load_policy()
+    now = datetime.now(UTC)
+    lessons = next_windows(config.lessons, now) if config else []
+    school = config.body.get("school") if config else None
+    tz = zone(school.get("timezone") if isinstance(school, dict) else None)
+    last = None
+    if paths.outbox.exists():
+        from agent.outbox import Outbox
+
+        box = Outbox(paths.outbox)
+        last = box.last_sent()
+        box.close()
+    sys.stdout.write(render(policy, args.lang, lessons, now, tz, last))
+    return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from agent.probes import safe_call
+    from agent.sampler import build_probes, sample
+    from policies import LessonContext, compile_policy, load_policy
+
+    config = _load_config(_paths(args))
+    compiled = config.compiled if config else compile_policy(load_policy())
+    now = datetime.now(UTC)
+    audience = "staff" if config and config.audience == "staff" else "pupil"
+    lesson = LessonContext(
+        "scan", now - timedelta(seconds=1), now + timedelta(hours=1), audience=audience
+    )
+    probes = build_probes(compiled)
+    for probe in probes:
+        safe_call(f"{probe.name} start", probe.start)
+    try:
+        findings, states = sample(probes, compiled, lesson, (), now)
+    finally:
+        for probe in probes:
+            safe_call(f"{probe.name} stop", probe.stop)
+    rows = [
+        {"rule": f.rule, "category": f.category, "family": f.family, "signal": f.signal}
+        for f in findings
+    ]
+    if args.json:
+        print(json.dumps({"findings": rows, "probes": states}, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['rule']}\t{row['category']}\t{row['family']}\t({row['signal']})")
+    if not rows:
+        print("no findings")
+    print("probes: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

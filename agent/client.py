@@ -1,0 +1,134 @@
+"""Talking to the collector over HTTP (docs/api.md, agent API), and nothing else.
+
+TLS verification is always on (requests' default, never switched off here); ``check_server_url``
+refuses plain http except to loopback before any request is made. Every failure becomes one of
+three outcomes the caller can act on: ``Unreachable`` (retry later), ``CollectorError`` with the
+status (the caller decides), or a parsed answer.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from agent import __version__
+from agent.errors import CollectorError
+from agent.identity import check_server_url
+
+TIMEOUT = (5.0, 15.0)  # connect, read
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class Unreachable(Exception):
+    """No answer: connection refused or reset, DNS, timeout, TLS failure. Retry later."""
+
+
+def platform_name() -> str:
+    if sys.platform == "win32":
+        return "windows"
+    if sys.platform == "darwin":
+        return "macos"
+    return "linux"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    sent: datetime
+    received: datetime
+
+
+def _error(answer: Answer) -> CollectorError:
+    code = message = None
+    if isinstance(answer.body, dict) and isinstance(answer.body.get("error"), dict):
+        code = answer.body["error"].get("code")
+        message = answer.body["error"].get("message")
+    return CollectorError(
+        f"collector answered {answer.status}: {message or code or 'no reason given'}",
+        status=answer.status,
+        code=code if isinstance(code, str) else None,
+    )
+
+
+class Collector:
+    def __init__(self, server: str, token: str | None = None):
+        self.server = check_server_url(server)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = (
+            f"lessonwatch-agent/{__version__} ({platform.system()})"
+        )
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Answer:
+        sent = datetime.now(UTC)
+        try:
+            response = self.session.request(
+                method,
+                self.server + path,
+                timeout=TIMEOUT,
+                verify=True,
+                allow_redirects=False,
+                **kwargs,
+            )
+            raw = response.content[:MAX_ANSWER_BYTES]
+        except requests.RequestException as exc:
+            # Every transport failure, including ConnectionError (refused), is "try later": only
+            # treating ConnectTimeout so dropped queued data in aw-client.
+            raise Unreachable(f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
+        received = datetime.now(UTC)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        return Answer(response.status_code, body, dict(response.headers), sent, received)
+
+    def enroll(self, *, code: str, label: str | None, fingerprint: str) -> dict[str, Any]:
+        payload = {
+            "code": code,
+            "platform": platform_name(),
+            "agent_version": __version__,
+            "fingerprint": fingerprint,
+        }
+        if label:
+            payload["label"] = label
+        answer = self._call("POST", "/api/v1/agent/enroll", json=payload)
+        if answer.status != 201:
+            raise _error(answer)
+        body = answer.body
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) and body.get(k) for k in ("device_id", "token")
+        ):
+            raise CollectorError("enrolment answer lacks device_id or token", status=answer.status)
+        return body
+
+    def config(self, etag: str | None) -> Answer:
+        """200 with a body, or 304; anything else raises CollectorError."""
+        headers = {"If-None-Match": etag} if etag else {}
+        answer = self._call("GET", "/api/v1/agent/config", headers=headers)
+        if answer.status not in (200, 304) or (
+            answer.status == 200 and not isinstance(answer.body, dict)
+        ):
+            raise _error(answer)
+        return answer
+
+    def reports(self, bodies: list[str]) -> Answer:
+        """POST stored summaries verbatim; the caller reads the status and per-item results."""
+        data = ('{"reports":[' + ",".join(bodies) + "]}").encode()
+        return self._call(
+            "POST",
+            "/api/v1/agent/reports",
+            data=data,
+            headers={"Content-Type": "application/json"},
+        )

@@ -1,0 +1,72 @@
+"""``explain`` for pupils: the policy in plain words, the next lesson windows, the last summary.
+
+The rules come from ``policies.explain`` (the same text the collector's policy page shows); this
+module adds what only the device knows: when it will check next and, verbatim, the last summary
+it sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agent.config import Lesson
+from policies.explain import explain_data, render_text
+from policies.model import Lang, Policy
+
+_T: dict[str, dict[Lang, str]] = {
+    "windows": {"nl": "Wanneer er gecontroleerd wordt", "en": "When checking happens"},
+    "no_windows": {
+        "nl": "Er staan geen lessen gepland: er wordt nu niets gecontroleerd.",
+        "en": "No lessons are scheduled: nothing is being checked.",
+    },
+    "now": {"nl": "nu bezig", "en": "running now"},
+    "last": {
+        "nl": "De laatste verstuurde samenvatting, precies zoals verstuurd",
+        "en": "The last summary sent, exactly as sent",
+    },
+    "none_sent": {
+        "nl": "Er is nog geen samenvatting verstuurd.",
+        "en": "No summary has been sent yet.",
+    },
+    "sent_at": {"nl": "verstuurd op", "en": "sent at"},
+}
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def windows_text(lessons: Sequence[Lesson], now: datetime, tz: ZoneInfo, lang: Lang) -> list[str]:
+    if not lessons:
+        return [f"  {_T['no_windows'][lang]}"]
+    out = []
+    for x in lessons:
+        start, end = x.start.astimezone(tz), x.end.astimezone(tz)
+        running = f" ({_T['now'][lang]})" if x.start <= now < x.end else ""
+        out.append(f"  {start:%Y-%m-%d %H:%M}–{end:%H:%M}{running}")
+    return out
+
+
+def render(
+    policy: Policy,
+    lang: Lang,
+    lessons: Sequence[Lesson],
+    now: datetime,
+    tz: ZoneInfo,
+    last_sent: tuple[str, str] | None,
+) -> str:
+    out = [render_text(explain_data(policy, lang)).rstrip("\n"), ""]
+    out += [_T["windows"][lang] + f" ({tz.key}):", *windows_text(lessons, now, tz, lang), ""]
+    out.append(_T["last"][lang] + ":")
+    if last_sent is None:
+        out.append(f"  {_T['none_sent'][lang]}")
+    else:
+        body, sent_at = last_sent
+        out.append(f"  ({_T['sent_at'][lang]} {sent_at})")
+        out.append(body)
+    return "\n".join(out) + "\n"

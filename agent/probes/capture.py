@@ -1,0 +1,110 @@
+"""New image, video and audio files in the capture folders, during a lesson only (watchdog).
+
+The watcher runs from a lesson's start to its end. Of a new file only its extension is kept,
+and only if the policy knows it as a capture kind; its name is dropped in the event handler,
+because screenshot and Game Bar file names carry window titles. A capture folder that does not
+exist yet is watched for from its parent, so the first screenshot ever (which creates the
+folder) is seen too.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+from agent.probes import Unavailable
+from policies import CaptureFileSeen
+
+MAX_PER_SAMPLE = 64
+
+
+def extension(path: str) -> str:
+    name = os.path.basename(path)
+    stem, dot, ext = name.rpartition(".")
+    return "." + ext.casefold() if dot and stem.strip(".") else ""
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, probe: CaptureProbe):
+        self.probe = probe
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if isinstance(event, DirCreatedEvent):
+            self.probe._folder_created(os.fsdecode(event.src_path))
+        elif isinstance(event, FileCreatedEvent):
+            self.probe._file(os.fsdecode(event.src_path))
+        elif isinstance(event, FileMovedEvent):
+            self.probe._file(os.fsdecode(event.dest_path))
+
+
+class CaptureProbe:
+    name = "capture_files"
+
+    def __init__(self, folders: Sequence[Path], extensions: Collection[str]):
+        self.folders = [Path(f) for f in folders]
+        self.extensions = frozenset(e.casefold() for e in extensions)
+        self._lock = threading.Lock()
+        self._new: list[str] = []
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._watched: set[Path] = set()
+
+    def start(self) -> None:
+        self.stop()
+        observer = Observer()
+        handler = _Handler(self)
+        self._watched = set()
+        targets = set(self.folders)
+        for folder in targets:
+            for candidate in (folder, folder.parent):
+                if candidate.is_dir() and candidate not in self._watched:
+                    observer.schedule(handler, str(candidate), recursive=False)
+                    self._watched.add(candidate)
+                    break
+        observer.daemon = True
+        observer.start()
+        self._observer, self._handler = observer, handler
+
+    def stop(self) -> None:
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=5)
+        with self._lock:
+            self._new.clear()
+
+    def _folder_created(self, path: str) -> None:
+        folder = Path(path)
+        observer = self._observer
+        if observer is not None and folder in self.folders and folder not in self._watched:
+            observer.schedule(self._handler, str(folder), recursive=False)
+            self._watched.add(folder)
+
+    def _file(self, path: str) -> None:
+        if Path(path).parent not in self.folders:
+            return  # a file in a watched parent, not in a capture folder
+        ext = extension(path)
+        if ext in self.extensions:
+            with self._lock:
+                if len(self._new) < MAX_PER_SAMPLE:
+                    self._new.append(ext)
+
+    def sample(self) -> Sequence[CaptureFileSeen]:
+        if self._observer is None or not self._observer.is_alive():
+            raise Unavailable("capture watcher is not running")
+        if not self._watched:
+            raise Unavailable("no capture folder exists")
+        with self._lock:
+            kinds, self._new = sorted(set(self._new)), []
+        # Only the extension travels on, as a synthetic name the engine can classify.
+        return [CaptureFileSeen(f"new{ext}") for ext in kinds]

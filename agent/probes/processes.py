@@ -1,0 +1,116 @@
+"""Running processes: name and executable (and Flatpak/snap ids on Linux), via psutil.
+
+On Linux a sample costs little more than reading ``/proc/<pid>/comm`` for every process: full
+details (psutil ``name()`` with its cmdline fix for 15-character ``comm`` truncation, ``exe()``,
+the cgroup) are read once per process and reused while the pid keeps the same ``comm``.
+Elsewhere ``psutil.process_iter`` does the caching.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+from policies import ProcessSeen
+from policies.model import Platform
+
+_FLATPAK = re.compile(r"app-flatpak-([A-Za-z0-9_.-]+?)-\d+\.scope")
+_SNAP_SCOPE = re.compile(r"snap\.([a-z0-9][a-z0-9-]*)\.[^/\s]+\.scope")
+_SNAP_EXE = re.compile(r"^/snap/([a-z0-9][a-z0-9-]*)/")
+
+
+def flatpak_id(cgroup: str) -> str | None:
+    """The Flatpak app id from /proc/PID/cgroup (``app-flatpak-<APPID>-<n>.scope``)."""
+    match = _FLATPAK.search(cgroup)
+    return match.group(1) if match else None
+
+
+def snap_name(cgroup: str, exe: str | None) -> str | None:
+    """The snap name from the cgroup (``snap.<name>.<app>...scope``) or a ``/snap/<name>/`` exe."""
+    match = _SNAP_SCOPE.search(cgroup)
+    if match:
+        return match.group(1)
+    match = _SNAP_EXE.match(exe or "")
+    return match.group(1) if match else None
+
+
+def current_platform() -> Platform:
+    if sys.platform == "win32":
+        return "windows"
+    if sys.platform == "darwin":
+        return "macos"
+    return "linux"
+
+
+def describe(pid: int, platform: Platform) -> ProcessSeen | None:
+    """Everything the catalog can match for one process; None if it is gone."""
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            name = proc.name()
+            try:
+                exe = proc.exe() or None
+            except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+                exe = None
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return None
+    flatpak = snap = None
+    if platform == "linux":
+        try:
+            cgroup = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            cgroup = ""
+        flatpak, snap = flatpak_id(cgroup), snap_name(cgroup, exe)
+    return ProcessSeen(name=name, exe=exe, flatpak_id=flatpak, snap_name=snap, platform=platform)
+
+
+class ProcessProbe:
+    name = "processes"
+
+    def __init__(self, proc_root: str = "/proc"):
+        self.platform = current_platform()
+        self.proc_root = proc_root
+        self._known: dict[int, tuple[bytes, ProcessSeen]] = {}
+
+    def start(self) -> None:
+        self._known.clear()
+
+    def stop(self) -> None:
+        self._known.clear()
+
+    def sample(self) -> Sequence[ProcessSeen]:
+        if self.platform != "linux":
+            return list(
+                {
+                    ProcessSeen(name=p.info["name"], exe=p.info["exe"], platform=self.platform)
+                    for p in psutil.process_iter(["name", "exe"], ad_value=None)
+                }
+            )
+        return self._sample_linux()
+
+    def _sample_linux(self) -> list[ProcessSeen]:
+        seen: dict[int, tuple[bytes, ProcessSeen]] = {}
+        root = self.proc_root
+        for entry in os.listdir(root):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"{root}/{entry}/comm", "rb") as fh:
+                    comm = fh.read()
+            except OSError:
+                continue
+            pid = int(entry)
+            known = self._known.get(pid)
+            if known is not None and known[0] == comm:
+                seen[pid] = known
+                continue
+            described = describe(pid, self.platform)
+            if described is not None:
+                seen[pid] = (comm, described)
+        self._known = seen
+        return list({info for _, info in seen.values()})

@@ -1,0 +1,80 @@
+"""When to do what: pure functions of (config, now), so tests pick the times.
+
+All times here are collector time (UTC). The device clock may be off; ``clock_offset`` measures
+by how much from the HTTP ``Date`` header, and the runner converts back to device time only when
+it hands a moment to APScheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from agent.config import AgentConfig, Lesson
+
+# Device and collector clocks differing by less than this are treated as equal: the Date header
+# has whole-second resolution and a request takes time.
+OFFSET_TOLERANCE = timedelta(seconds=2)
+# A wall clock that moved this much more (or less) than the monotonic clock means sleep, resume
+# or someone setting the clock: re-plan.
+JUMP_TOLERANCE = timedelta(seconds=5)
+
+
+def current_lesson(lessons: Sequence[Lesson], now: datetime) -> Lesson | None:
+    """The lesson running at ``now`` (cancelled ones never run); the earliest if they overlap."""
+    running = [x for x in lessons if not x.cancelled and x.start <= now < x.end]
+    return min(running, key=lambda x: (x.start, x.id)) if running else None
+
+
+def boundaries(lessons: Sequence[Lesson], now: datetime) -> list[datetime]:
+    """Future starts and ends of lessons that will run, sorted, each once."""
+    points = {t for x in lessons if not x.cancelled for t in (x.start, x.end) if t > now}
+    return sorted(points)
+
+
+def next_windows(lessons: Sequence[Lesson], now: datetime, limit: int = 5) -> list[Lesson]:
+    """The running lesson and the next ones, for ``explain`` and ``status``."""
+    coming = [x for x in lessons if not x.cancelled and x.end > now]
+    return sorted(coming, key=lambda x: x.start)[:limit]
+
+
+@dataclass(frozen=True)
+class Plan:
+    lesson: Lesson | None  # the lesson to monitor now
+    wake_at: datetime  # the next moment something must be decided (boundary or config poll)
+    poll_at: datetime
+
+
+def plan(config: AgentConfig, now: datetime, last_poll: datetime) -> Plan:
+    """What to monitor now, and when to wake next: the next boundary or config poll."""
+    lesson = current_lesson(config.lessons, now)
+    interval = config.poll_in_lesson if lesson else config.poll_idle
+    poll_at = max(last_poll + timedelta(seconds=interval), now)
+    future = boundaries(config.lessons, now)
+    wake_at = min([poll_at, *future[:1]])
+    return Plan(lesson=lesson, wake_at=wake_at, poll_at=poll_at)
+
+
+def clock_offset(date_header: str | None, sent: datetime, received: datetime) -> timedelta | None:
+    """Collector time minus device time, from a response's ``Date`` header; None if unusable.
+
+    The collector stamped the header somewhere between ``sent`` and ``received``: the midpoint
+    is the best guess. Offsets within the header's resolution count as zero.
+    """
+    if not date_header:
+        return None
+    try:
+        server = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError):
+        return None
+    if server.tzinfo is None:
+        return None
+    offset = server - (sent + (received - sent) / 2)
+    return timedelta(0) if abs(offset) < OFFSET_TOLERANCE else offset
+
+
+def clock_jumped(wall: timedelta, monotonic: timedelta) -> bool:
+    """True when the wall clock moved differently from the monotonic one (sleep, resume, set)."""
+    return abs(wall - monotonic) > JUMP_TOLERANCE
