@@ -125,7 +125,7 @@ def _stored_owners(session: Session, report_ids: Sequence[str]) -> dict[str, str
     query = select(DeviceLessonSummary.report_id, DeviceLessonSummary.device_id).where(
         DeviceLessonSummary.report_id.in_(report_ids)
     )
-    return dict(session.execute(query).tuples())
+    return dict(session.execute(query).all())
 
 
 def _existing(report_id: str, owner: str, device: Device) -> ItemResult:

@@ -47,7 +47,7 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
         select(DeviceLessonSummary.device_id, DeviceLessonSummary.summary)
         .where(DeviceLessonSummary.lesson_id == lesson.id)
         .order_by(DeviceLessonSummary.id)
-    ).tuples()
+    )
     return report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
