@@ -143,7 +143,8 @@ def step(
         if key in seen and _joins(span, t, s):
             still_open[key] = Span(span.start, end, t)
         else:
-            _close(state, totals, key, span, span.end)
+            # Not seen at ``t``: it ended by ``t`` at the latest, even if samples came early.
+            _close(state, totals, key, span, min(span.end, t))
     for key in seen.keys() - still_open.keys():
         still_open[key] = Span(t, end, t)
     merged = {name: _merge_probe(state.probes.get(name), value) for name, value in probes.items()}
@@ -169,7 +170,9 @@ def finish(
     state: SummaryState, at: datetime, *, agent_version: str, dropped: int = 0
 ) -> LessonSummary:
     """The wire summary for everything up to ``at`` (cut at the lesson's end)."""
-    cut = max(0, min(int((at - state.started_at).total_seconds()), state.limit))
+    # A summary always covers the samples it holds, so it never ends before the last one.
+    last = state.run.last if state.run else 0
+    cut = max(0, last, min(int((at - state.started_at).total_seconds()), state.limit))
     covered = state.covered + (
         max(0, min(state.run.end, cut) - state.run.start) if state.run else 0
     )

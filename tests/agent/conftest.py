@@ -1,0 +1,137 @@
+"""Fixtures for the agent tests: a collector on loopback, an enrolled state dir, real processes.
+
+``collector`` is the one place that decides which collector the tests talk to. Today it is the
+stand-in in ``standin.py``; when the real collector (issue 3) lands, this fixture starts it on
+loopback instead and wraps it in the same test-facing methods (``url``, ``enrolment_code``,
+``add_lesson``, ``grant``, ``fail``, ``down``/``up``, ``reports``, ``traffic``), and every test
+here runs against it unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main as agent_main
+from tests.agent.standin import Standin
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def collector() -> Iterator[Standin]:
+    standin = Standin()
+    yield standin
+    standin.down()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def enrolled(collector: Standin, state_dir: Path) -> Path:
+    """A state dir enrolled with the collector, in group 3B."""
+    code = collector.enrolment_code("3B")
+    assert (
+        agent_main(
+            ["enroll", "--state-dir", str(state_dir), "--server", collector.url, "--code", code]
+        )
+        == 0
+    )
+    return state_dir
+
+
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05
+) -> None:
+    """Poll until ``predicate()`` is true; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+
+
+class Processes:
+    """Harmless real processes (copies of ``sleep``) under names of our choosing."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        folder = self.root / f"bin-{len(self.running)}"
+        folder.mkdir(parents=True)
+        exe = folder / name
+        shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
+        proc = subprocess.Popen([str(exe), "300"])
+        self.running.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.kill()
+        proc.wait(timeout=5)
+
+    def stop_all(self) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                self.stop(proc)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    procs = Processes(tmp_path / "procs")
+    yield procs
+    procs.stop_all()
+
+
+class AgentProcess:
+    """``lessonwatch-agent run`` as a real subprocess, with its stderr in a file."""
+
+    def __init__(self, state_dir: Path, log: Path, *args: str):
+        self.log = log
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "--state-dir", str(state_dir), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("ab"),
+            env=env,
+            cwd=REPO,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def agent_process(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
+    started: list[AgentProcess] = []
+
+    def start(state_dir: Path, *args: str) -> AgentProcess:
+        agent = AgentProcess(state_dir, tmp_path / f"agent-{len(started)}.log", *args)
+        started.append(agent)
+        return agent
+
+    yield start
+    for agent in started:
+        if agent.proc.poll() is None:
+            agent.kill()
