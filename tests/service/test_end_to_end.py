@@ -1,0 +1,170 @@
+"""End to end: the real CLI as a subprocess, the collector served by uvicorn in its own
+process on a free loopback port, and agents speaking HTTP with ``requests``, on both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from collector_helpers import finding, free_port, summary
+
+TIMEOUT = 10
+SCRIPT = Path(sys.executable).with_name("lessonwatch-service")
+
+
+def cli(db_url: str, *args: str, stdin: str | None = None) -> str:
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "service"]
+    done = subprocess.run(
+        [*command, *args, "--db", db_url],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@contextmanager
+def serving(db_url: str) -> Iterator[str]:
+    """The collector as a subprocess, stopped with SIGTERM as a supervisor would."""
+    port = free_port()
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "service"]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    proc = subprocess.Popen(
+        [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env={**os.environ, "LESSONWATCH_PURGE_INTERVAL_SECONDS": "0"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if requests.get(url + "/openapi.json", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"collector did not start: {log.read()[-2000:]!r}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.slow
+def test_collector_end_to_end(db_url: str) -> None:
+    """CLI sets up, agents enrol, fetch config (then 304), send a batch twice; counts are right."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, end = now - timedelta(minutes=10), now + timedelta(minutes=40)
+    cli(db_url, "users", "add", "--username", "head", "--role", "admin", stdin="long enough pw\n")
+    token = cli(db_url, "tokens", "create", "--username", "head")
+    assert token.startswith("lwu_")
+    lesson = cli(
+        db_url,
+        "lessons",
+        "add",
+        "--group",
+        "3B",
+        "--start",
+        iso(start),
+        "--end",
+        iso(end),
+        "--subject",
+        "biologie",
+        "--room",
+        "B2",
+    )
+    listed = json.loads(cli(db_url, "lessons", "list", "--group", "3B", "--json"))
+    assert [row["id"] for row in listed] == [lesson]
+    code = cli(
+        db_url, "enroll-code", "create", "--group", "3B", "--uses", "5", "--expires-in", "1h"
+    )
+
+    with serving(db_url) as url:
+        agents = []
+        for i in range(3):
+            answer = requests.post(
+                url + "/api/v1/agent/enroll",
+                json={
+                    "code": code,
+                    "platform": "linux",
+                    "agent_version": "0.1.0",
+                    "label": f"LAPTOP-{i}",
+                },
+                timeout=TIMEOUT,
+            )
+            assert answer.status_code == 201, answer.text
+            agents.append({"Authorization": f"Bearer {answer.json()['token']}"})
+        config = requests.get(url + "/api/v1/agent/config", headers=agents[0], timeout=TIMEOUT)
+        assert config.status_code == 200
+        assert [item["id"] for item in config.json()["lessons"]] == [lesson]
+        again = requests.get(
+            url + "/api/v1/agent/config",
+            headers={**agents[0], "If-None-Match": config.headers["ETag"]},
+            timeout=TIMEOUT,
+        )
+        assert again.status_code == 304
+
+        batches = [
+            [summary(lesson, [finding("telegram", 300)], started=start, ended=end)],
+            [
+                summary(
+                    lesson,
+                    [finding("telegram", 600), finding("tiktok", 120)],
+                    started=start,
+                    ended=end,
+                )
+            ],
+            [summary(lesson, started=start, ended=end)],
+        ]
+        for headers, batch in zip(agents, batches, strict=True):
+            for expected in ("accepted", "duplicate"):
+                answer = requests.post(
+                    url + "/api/v1/agent/reports",
+                    json={"reports": batch},
+                    headers=headers,
+                    timeout=TIMEOUT,
+                )
+                assert answer.status_code == 200
+                assert {r["status"] for r in answer.json()["results"]} == {expected}
+
+        report = requests.get(
+            url + f"/api/v1/lessons/{lesson}/report",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=TIMEOUT,
+        )
+        assert report.status_code == 200, report.text
+        body = report.json()
+    assert (body["devices_expected"], body["devices_reporting"]) == (3, 3)
+    assert body["categories"] == [{"category": "social_media", "devices": 2, "seconds": 1020}]
+    assert {(r["family"], r["devices"], r["seconds"]) for r in body["families"]} == {
+        ("telegram", 2, 900),
+        ("tiktok", 1, 120),
+    }
+    assert json.loads(cli(db_url, "report", lesson, "--json")) == body
