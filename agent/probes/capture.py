@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from agent.probes import Unavailable
 from policies import CaptureFileSeen
 
 MAX_PER_SAMPLE = 64
+MAX_ANCESTORS = 3  # watch at most this far up for a folder that does not exist yet
 
 
 def extension(path: str) -> str:
@@ -58,22 +60,17 @@ class CaptureProbe:
         self._new: list[str] = []
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._watched: set[Path] = set()
+        self._started = 0.0
 
     def start(self) -> None:
         self.stop()
         observer = Observer()
-        handler = _Handler(self)
-        self._watched = set()
-        targets = set(self.folders)
-        for folder in targets:
-            for candidate in (folder, folder.parent):
-                if candidate.is_dir() and candidate not in self._watched:
-                    observer.schedule(handler, str(candidate), recursive=False)
-                    self._watched.add(candidate)
-                    break
         observer.daemon = True
+        self._observer, self._handler = observer, _Handler(self)
+        self._watched = set()
+        self._started = time.time()
+        self._rewatch(initial=True)
         observer.start()
-        self._observer, self._handler = observer, handler
 
     def stop(self) -> None:
         observer, self._observer = self._observer, None
@@ -83,12 +80,39 @@ class CaptureProbe:
         with self._lock:
             self._new.clear()
 
+    def _rewatch(self, initial: bool = False) -> None:
+        """Watch each capture folder, or its nearest existing ancestor until it exists."""
+        observer = self._observer
+        if observer is None:
+            return
+        for folder in self.folders:
+            for candidate in (folder, *folder.parents[:MAX_ANCESTORS]):
+                if not candidate.is_dir():
+                    continue
+                if candidate not in self._watched:
+                    observer.schedule(self._handler, str(candidate), recursive=False)
+                    self._watched.add(candidate)
+                    if candidate == folder and not initial:
+                        self._catch_up(folder)
+                break
+
+    def _catch_up(self, folder: Path) -> None:
+        """Files written into a folder before its watch was in place (``mkdir -p`` then save)."""
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if entry.is_file() and entry.stat().st_ctime >= self._started:
+                    self._file(entry.path)
+            except OSError:
+                continue
+
     def _folder_created(self, path: str) -> None:
         folder = Path(path)
-        observer = self._observer
-        if observer is not None and folder in self.folders and folder not in self._watched:
-            observer.schedule(self._handler, str(folder), recursive=False)
-            self._watched.add(folder)
+        if any(folder == f or folder in f.parents for f in self.folders):
+            self._rewatch()
 
     def _file(self, path: str) -> None:
         if Path(path).parent not in self.folders:

@@ -12,9 +12,11 @@ recorded raw, so tests can search the traffic for things that must never be sent
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -74,6 +76,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.standin.lock:
+            self.server.standin.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.standin.lock:
+            self.server.standin.connections.discard(self.connection)
+        super().finish()
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         skew = self.server.standin.state.clock_skew
@@ -222,6 +234,7 @@ class Standin:
         self.lock = threading.RLock()
         self.state = State()
         self.port = 0
+        self.connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self.up()
 
@@ -244,6 +257,13 @@ class Standin:
         if server is not None:
             server.shutdown()
             server.server_close()
+        # Kept-alive connections would otherwise go on being served: a collector that is down
+        # answers nothing at all.
+        with self.lock:
+            for conn in list(self.connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self.connections.clear()
 
     close = down
 

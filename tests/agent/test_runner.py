@@ -1,0 +1,195 @@
+"""The running agent against a collector on loopback, with real processes and real files.
+
+Lessons here are a few seconds long, sampled every second with a 2-second grace period.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent import identity
+from agent.config import Overrides
+from agent.paths import StatePaths
+from agent.runner import Agent, Options
+from policies.wire import parse_summary
+from tests.agent.conftest import Processes, wait_for
+from tests.agent.standin import Standin
+
+pytestmark = pytest.mark.slow
+
+FAST = Overrides(sample_seconds=1, grace_seconds=2, upload_delay_max_seconds=0)
+
+
+def make_agent(state_dir: Path, **options: object) -> Agent:
+    paths = StatePaths(state_dir)
+    me, token = identity.load(paths, identity.fingerprint(identity.machine_id()))
+    opts = Options(overrides=FAST, checkpoint_seconds=1, backoff_base=0.2, backoff_cap=1.0)
+    for key, value in options.items():
+        setattr(opts, key, value)
+    return Agent(paths, me.server, token, opts)
+
+
+@pytest.fixture
+def running(enrolled: Path) -> Iterator[list[Agent]]:
+    agents: list[Agent] = []
+    yield agents
+    for agent in agents:
+        if not agent.stopping.is_set():
+            agent.shutdown()
+
+
+def start_agent(running: list[Agent], state_dir: Path, **options: object) -> Agent:
+    agent = make_agent(state_dir, **options)
+    running.append(agent)
+    agent.start()
+    return agent
+
+
+def lesson_soon(
+    collector: Standin, lead: float = 2.0, length: float = 6.0, **kw: bool
+) -> tuple[str, datetime, datetime]:
+    start = datetime.now(UTC) + timedelta(seconds=lead + collector.state.clock_skew)
+    end = start + timedelta(seconds=length)
+    return collector.add_lesson("3B", start, end, **kw), start, end
+
+
+def until(moment: datetime, skew: float = 0.0) -> None:
+    delay = (moment - datetime.now(UTC)).total_seconds() - skew
+    if delay > 0:
+        time.sleep(delay)
+
+
+def families(report: dict) -> dict[str, str]:
+    return {f["family"]: f["category"] for f in report["findings"]}
+
+
+def test_lesson_end_to_end(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """Apps and a screenshot during the lesson are reported by family; nothing private leaves."""
+    lesson_id, start, end = lesson_soon(collector, lead=2.5, length=6.0)
+    before = processes.start("signal-desktop")
+    agent = start_agent(running, enrolled)
+    until(start - timedelta(seconds=0.6))
+    processes.stop(before)
+    wait_for(lambda: agent.active is not None, timeout=5)
+    for name in ("telegram-desktop", "Discord", "obs", "huiswerk-van-sanne"):
+        processes.start(name)
+    shots = Path(os.environ["HOME"]) / "Pictures" / "Screenshots"
+    time.sleep(0.5)
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / "Screenshot From 2026-11-24 - Chat met Sanne.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    until(end)
+    processes.start("audacity")  # after the lesson: not counted
+    wait_for(lambda: len(collector.reports()) == 1, timeout=15)
+    (report,) = collector.reports()
+    parse_summary(report)
+    assert report["lesson_id"] == lesson_id
+    assert families(report) == {
+        "telegram": "social_media",
+        "discord": "social_media",
+        "obs": "screen_recording",
+        "image_file": "capture_file",
+    }
+    assert report["coverage"]["samples"] >= 4
+    assert report["coverage"]["probes"]["processes"] == "ok"
+    assert report["coverage"]["probes"]["capture_files"] == "ok"
+    assert report["coverage"]["probes"]["window_title"] == "off"
+    traffic = collector.traffic()
+    for private in (
+        b"huiswerk-van-sanne",
+        b"Chat met Sanne",
+        b"Screenshot From",
+        b"signal",
+        b"audacity",
+        os.environ["HOME"].encode(),
+    ):
+        assert private not in traffic
+    assert agent.active is None and agent.state is None
+
+
+def test_collector_down_for_the_whole_lesson(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """Down during the lesson and after it, back later: the summary arrives exactly once."""
+    lesson_id, start, end = lesson_soon(collector, lead=1.5, length=4.0)
+    agent = start_agent(running, enrolled)
+    wait_for(lambda: agent.config is not None and agent.config.lesson(lesson_id), timeout=5)
+    collector.down()
+    processes.start("telegram-desktop")
+    until(end + timedelta(seconds=2.5))
+    assert agent.outbox.counts()["queued"] == 1
+    assert agent.uploader.attempt >= 1  # it tried, and is backing off
+    collector.up()
+    wait_for(lambda: agent.outbox.counts()["queued"] == 0, timeout=15)
+    time.sleep(1.5)
+    (report,) = collector.reports()
+    assert report["lesson_id"] == lesson_id and "telegram" in families(report)
+    assert collector.statuses("/api/v1/agent/reports").count(200) == 1
+
+
+def test_permission_lifts_the_rule(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """A teacher's permission for social media means Telegram is no finding; OBS still is."""
+    lesson_id, start, _ = lesson_soon(collector, lead=1.5, length=4.0)
+    collector.grant(lesson_id, ["social_media"], start - timedelta(minutes=1))
+    processes.start("telegram-desktop")
+    processes.start("obs")
+    start_agent(running, enrolled)
+    wait_for(lambda: len(collector.reports()) == 1, timeout=15)
+    assert families(collector.reports()[0]) == {"obs": "screen_recording"}
+
+
+def test_cancelled_lesson_and_idle_time_are_not_sampled(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """A cancelled lesson is not monitored; outside lessons no sampling job exists at all."""
+    lesson_id, _, end = lesson_soon(collector, lead=0.5, length=2.0, cancelled=True)
+    processes.start("telegram-desktop")
+    agent = start_agent(running, enrolled)
+    wait_for(lambda: agent.config is not None, timeout=5)
+    until(end + timedelta(seconds=1))
+    assert agent.active is None and agent.scheduler.get_job("sample") is None
+    job_ids = {job.id for job in agent.scheduler.get_jobs()}
+    assert job_ids <= {"config", "upload", "replan"}  # nothing periodic
+    assert collector.reports() == [] and agent.outbox.counts()["queued"] == 0
+
+
+def test_clock_offset_from_the_date_header(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """The collector's clock is 30 minutes ahead: lessons still start on the collector's time."""
+    collector.state.clock_skew = 1800.0
+    lesson_id, start, end = lesson_soon(collector, lead=1.5, length=4.0)
+    processes.start("Discord")
+    agent = start_agent(running, enrolled)
+    wait_for(lambda: agent.active is not None, timeout=6)
+    assert abs(agent.offset.total_seconds() - 1800) < 3
+    wait_for(lambda: len(collector.reports()) == 1, timeout=15)
+    report = collector.reports()[0]
+    assert report["lesson_id"] == lesson_id and "discord" in families(report)
+
+
+def test_shutdown_mid_lesson_commits_the_partial_summary(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """Stopping during a lesson commits what was seen so far to the outbox, sent after the lesson."""
+    lesson_id, start, end = lesson_soon(collector, lead=1.0, length=30.0)
+    processes.start("telegram-desktop")
+    agent = start_agent(running, enrolled)
+    wait_for(lambda: agent.state is not None and agent.state.samples >= 4, timeout=10)
+    agent.shutdown()
+    box = agent.outbox
+    assert box.counts()["queued"] == 1 and box.running() is None
+    (row,) = box.due(end + timedelta(seconds=1))
+    body = json.loads(row.body)
+    assert body["lesson_id"] == lesson_id and "telegram" in families(body)
+    assert box.due(datetime.now(UTC)) == []  # not before the lesson has ended
