@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Result, delete, select
 from sqlalchemy.orm import Session
 
 from service import schools
@@ -65,10 +66,12 @@ def _purge_school(session: Session, school: School, now: datetime) -> tuple[int,
         )
     session.flush()
     past = select(Lesson.id).where(Lesson.school_id == school.id, Lesson.end < cutoff)
-    deleted = session.execute(
-        delete(DeviceLessonSummary).where(DeviceLessonSummary.lesson_id.in_(past)),
-        execution_options={"synchronize_session": False},
-    ).rowcount
+    deleted = _rowcount(
+        session.execute(
+            delete(DeviceLessonSummary).where(DeviceLessonSummary.lesson_id.in_(past)),
+            execution_options={"synchronize_session": False},
+        )
+    )
     old = select(Lesson.id).where(
         Lesson.school_id == school.id, Lesson.end < school_year_start(now, school.timezone)
     )
@@ -76,4 +79,8 @@ def _purge_school(session: Session, school: School, now: datetime) -> tuple[int,
     for table in (Permission, LessonAggregate, DeviceLessonSummary):
         session.execute(delete(table).where(table.lesson_id.in_(old)), execution_options=no_sync)
     gone = session.execute(delete(Lesson).where(Lesson.id.in_(old)), execution_options=no_sync)
-    return len(due), deleted or 0, gone.rowcount or 0
+    return len(due), deleted, _rowcount(gone)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
