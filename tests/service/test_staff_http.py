@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +79,26 @@ def test_unknown_route_has_the_error_format(live: Live) -> None:
     answer = requests.get(live.url + "/api/v1/nothing", timeout=TIMEOUT)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.usefixtures("world")
+def test_serving_collector_purges_on_its_own(
+    db_url: str, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """With the clock past retention, the serve process's purge job freezes the lessons."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from service.models import LessonAggregate
+
+    clock.now += timedelta(days=60)
+    settings = Settings(db=db_url, purge_interval_seconds=1)
+    with live_server(create_app(settings, clock=clock)):
+        deadline = time.monotonic() + 20
+        frozen = 0
+        while frozen < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with sessions.begin() as session:
+                frozen = session.scalar(select(func.count()).select_from(LessonAggregate)) or 0
+    assert frozen == 2
