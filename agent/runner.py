@@ -260,7 +260,9 @@ class Agent:
             )
             self.state = summary.step(state, findings, states, now)
             self.probe_states = dict(states)
-            if (now - self.last_checkpoint).total_seconds() >= self.options.checkpoint_seconds:
+            # Every minute, or every five samples when sampling faster than every 12 s.
+            every = min(self.options.checkpoint_seconds, 5 * state.sample_seconds)
+            if (now - self.last_checkpoint).total_seconds() >= every:
                 self.outbox.checkpoint(summary.to_json(self.state), now)
                 self.last_checkpoint = now
                 write_status(self)

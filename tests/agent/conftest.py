@@ -102,13 +102,14 @@ class AgentProcess:
     def __init__(self, state_dir: Path, log: Path, *args: str):
         self.log = log
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "run", "--state-dir", str(state_dir), *args],
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("ab"),
-            env=env,
-            cwd=REPO,
-        )
+        with log.open("ab") as sink:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "agent", "run", "--state-dir", str(state_dir), *args],
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+                env=env,
+                cwd=REPO,
+            )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -62,6 +62,7 @@ class State:
     fail_next: list[tuple[int, int | None]] = field(default_factory=list)  # (status, retry_after)
     poll_seconds: dict[str, int] = field(default_factory=lambda: {"in_lesson": 60, "idle": 900})
     clock_skew: float = 0.0
+    hold_answers: float = 0.0  # seconds to wait after storing reports, before answering
     policy: dict[str, Any] = field(default_factory=effective_document)
 
 
@@ -185,7 +186,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(items, list) or len(items) > MAX_ITEMS:
             self._error(422, "invalid_request", "expected {'reports': [...]} of at most 500")
             return
-        self._send(200, {"results": [standin.ingest(device, item) for item in items]})
+        results = [standin.ingest(device, item) for item in items]
+        if standin.state.hold_answers:
+            time.sleep(standin.state.hold_answers)
+        self._send(200, {"results": results})
 
     def _enroll(self, body: bytes) -> None:
         standin = self.server.standin
@@ -225,6 +229,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     standin: Standin
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed mid-request (the SIGKILL tests) is expected here
 
 
 class Standin:
