@@ -46,6 +46,8 @@ class School(Base):
     small_count_threshold: Mapped[int] = mapped_column(default=3)
     holiday_region: Mapped[str | None] = mapped_column(String(20))
     policy_override: Mapped[str | None] = mapped_column(Text)
+    # Web pages (issue 5): what admins see of device-level data; leaders follow ``disclosure``.
+    admin_disclosure: Mapped[str] = mapped_column(String(20), default="aggregate")
 
 
 class Group(Base):
@@ -65,6 +67,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     disabled: Mapped[bool] = mapped_column(default=False)
+    # Web pages (issue 5): page language, the e-mail an SSO sign-in maps to, demo accounts.
+    lang: Mapped[str] = mapped_column(String(2), default="nl")
+    email: Mapped[str | None] = mapped_column(String(200), unique=True)
+    demo: Mapped[bool] = mapped_column(default=False)
 
 
 class ApiToken(Base):
@@ -173,3 +179,24 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     object: Mapped[str | None] = mapped_column(String(120))
     reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class WebSession(Base):
+    """A browser's session; the cookie holds a random token, only its hash is stored here."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    data: Mapped[dict[str, Any]]
+
+
+class SignInFailure(Base):
+    """One failed password sign-in, counted per account within the lock-out window."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime]
