@@ -1,0 +1,28 @@
+"""Collecting problems up to a limit, then either refusing the import or keeping the rest."""
+
+from __future__ import annotations
+
+from service.timetable.errors import ImportRefused, Problem
+
+
+class Problems:
+    def __init__(self, source: str, limit: int):
+        self.source = source
+        self.limit = limit
+        self.listed: list[Problem] = []
+        self.more = 0
+
+    def add(self, message: str, *, line: int | None = None, uid: str | None = None) -> None:
+        if len(self.listed) < self.limit:
+            self.listed.append(Problem(self.source, message, line, uid))
+        else:
+            self.more += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.listed)
+
+    def settle(self, partial: bool) -> tuple[Problem, ...]:
+        """Refuse the import when there were problems, unless the admin asked for the rest."""
+        if self.listed and not partial:
+            raise ImportRefused(self.listed, source=self.source, more=self.more)
+        return tuple(self.listed)
