@@ -1,4 +1,4 @@
-"""``lessonwatch-agent`` as a real process: signals, kill -9, damaged files, and the read commands."""
+"""``lessonwatch-agent`` as a real process: signals, kill -9, damaged files, read commands."""
 
 from __future__ import annotations
 
@@ -78,8 +78,8 @@ def test_kill_9_mid_lesson_loses_nothing_and_duplicates_nothing(
     agent_process: Callable[..., AgentProcess],
     processes: Processes,
 ) -> None:
-    """Killed with SIGKILL mid-lesson and restarted: the checkpoint and the rest both arrive, once each."""
-    lesson_id, start, end = lesson(collector, 1, 16)
+    """Killed with SIGKILL mid-lesson, restarted: checkpoint and rest both arrive, once each."""
+    lesson_id, _start, _end = lesson(collector, 1, 16)
     processes.start("telegram-desktop")
     first = agent_process(enrolled, *FAST)
     wait_for(lambda: monitoring(enrolled), timeout=10)
@@ -130,7 +130,7 @@ def test_damaged_cache_and_outbox_are_moved_aside_and_the_agent_runs_on(
     agent_process: Callable[..., AgentProcess],
     processes: Processes,
 ) -> None:
-    """Garbage in the config cache and the outbox: clear log lines, files moved aside, lessons still reported."""
+    """Garbage cache and outbox: clear log lines, files moved aside, lessons still reported."""
     paths = StatePaths(enrolled)
     paths.config.write_bytes(b"\x00not json at all")
     paths.outbox.write_bytes(b"not a database, just bytes" * 100)

@@ -111,7 +111,7 @@ def test_checkpoint_and_enqueue_are_one_transaction(tmp_path: Path) -> None:
     assert box.running() is None
 
     def failing(dropped: int) -> LessonSummary:
-        raise RuntimeError("boom")
+        raise RuntimeError(f"boom after {dropped} dropped")
 
     box.checkpoint({"report_id": "x", "lesson_id": "l_2"}, T0)
     with pytest.raises(RuntimeError):

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.probes import Off, Unavailable, gather
-from agent.probes import devices_linux, devices_macos, devices_windows
+from agent.probes import Off, Unavailable, devices_linux, devices_macos, devices_windows, gather
 from agent.probes.capture import CaptureProbe
 from agent.probes.folders_linux import capture_folders, user_dirs
 from agent.probes.processes import ProcessProbe, flatpak_id, snap_name
@@ -110,7 +109,10 @@ def test_process_probe_sees_real_processes(processes: Processes) -> None:
 
 def test_user_dirs_are_parsed_localized() -> None:
     """user-dirs.dirs with Dutch folder names and $HOME is read as the desktop writes it."""
-    text = '# comment\nXDG_PICTURES_DIR="$HOME/Afbeeldingen"\nXDG_VIDEOS_DIR="/data/Video\'s"\nXDG_MUSIC_DIR=broken "x\n'
+    text = (
+        '# comment\nXDG_PICTURES_DIR="$HOME/Afbeeldingen"\n'
+        'XDG_VIDEOS_DIR="/data/Video\'s"\nXDG_MUSIC_DIR=broken "x\n'
+    )
     dirs = user_dirs(text, Path("/home/pupil"))
     assert dirs == {
         "XDG_PICTURES_DIR": Path("/home/pupil/Afbeeldingen"),
@@ -118,7 +120,7 @@ def test_user_dirs_are_parsed_localized() -> None:
     }
 
 
-def test_capture_folders_follow_user_dirs(tmp_path: Path) -> None:
+def test_capture_folders_follow_user_dirs() -> None:
     """The screenshot folder lives under the localized Pictures folder."""
     home = Path(os.environ["HOME"])
     config = home / ".config"

@@ -37,7 +37,7 @@ def make_agent(state_dir: Path, **options: object) -> Agent:
 
 
 @pytest.fixture
-def running(enrolled: Path) -> Iterator[list[Agent]]:
+def running() -> Iterator[list[Agent]]:
     agents: list[Agent] = []
     yield agents
     for agent in agents:
@@ -119,7 +119,7 @@ def test_collector_down_for_the_whole_lesson(
     collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
 ) -> None:
     """Down during the lesson and after it, back later: the summary arrives exactly once."""
-    lesson_id, start, end = lesson_soon(collector, lead=1.5, length=4.0)
+    lesson_id, _start, end = lesson_soon(collector, lead=1.5, length=4.0)
     agent = start_agent(running, enrolled)
     wait_for(lambda: agent.config is not None and agent.config.lesson(lesson_id), timeout=5)
     collector.down()
@@ -152,7 +152,7 @@ def test_cancelled_lesson_and_idle_time_are_not_sampled(
     collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
 ) -> None:
     """A cancelled lesson is not monitored; outside lessons no sampling job exists at all."""
-    lesson_id, _, end = lesson_soon(collector, lead=0.5, length=2.0, cancelled=True)
+    _lesson_id, _, end = lesson_soon(collector, lead=0.5, length=2.0, cancelled=True)
     processes.start("telegram-desktop")
     agent = start_agent(running, enrolled)
     wait_for(lambda: agent.config is not None, timeout=5)
@@ -168,7 +168,7 @@ def test_clock_offset_from_the_date_header(
 ) -> None:
     """The collector's clock is 30 minutes ahead: lessons still start on the collector's time."""
     collector.state.clock_skew = 1800.0
-    lesson_id, start, end = lesson_soon(collector, lead=1.5, length=4.0)
+    lesson_id, _start, _end = lesson_soon(collector, lead=1.5, length=4.0)
     processes.start("Discord")
     agent = start_agent(running, enrolled)
     wait_for(lambda: agent.active is not None, timeout=6)
@@ -181,8 +181,8 @@ def test_clock_offset_from_the_date_header(
 def test_shutdown_mid_lesson_commits_the_partial_summary(
     collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
 ) -> None:
-    """Stopping during a lesson commits what was seen so far to the outbox, sent after the lesson."""
-    lesson_id, start, end = lesson_soon(collector, lead=1.0, length=30.0)
+    """Stopping mid-lesson commits what was seen so far to the outbox, sent after the lesson."""
+    lesson_id, _start, end = lesson_soon(collector, lead=1.0, length=30.0)
     processes.start("telegram-desktop")
     agent = start_agent(running, enrolled)
     wait_for(lambda: agent.state is not None and agent.state.samples >= 4, timeout=10)
