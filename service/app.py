@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import db, retention
 from service.errors import RateLimited, ServiceError
-from service.routes import agent, lessons
+from service.routes import agent, health, lessons
 from service.runtime import Runtime, utc_now
 from service.settings import Settings
 
@@ -72,6 +72,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
 
     app = FastAPI(title="lessonwatch collector", version="1", lifespan=lifespan)
     app.state.runtime = rt
+    app.include_router(health.router)
     app.include_router(agent.router)
     app.include_router(lessons.router)
     _add_error_handlers(app)
