@@ -28,6 +28,8 @@ from service.errors import RateLimited, ServiceError
 from service.routes import agent, health, lessons
 from service.runtime import Runtime, utc_now
 from service.settings import Settings
+from service.web import WebSettings
+from service.web import install as install_web
 
 log = logging.getLogger("lessonwatch.service")
 
@@ -48,7 +50,12 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
     )
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    web: WebSettings | None = None,
+) -> FastAPI:
     engine = db.make_engine(settings.db)
     db.migrate(engine)
     rt = Runtime(settings=settings, engine=engine, sessions=db.session_factory(engine), clock=clock)
@@ -75,6 +82,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.include_router(health.router)
     app.include_router(agent.router)
     app.include_router(lessons.router)
+    # The web pages read LESSONWATCH_WEB_* when the caller gives no settings (see docs/web.md).
+    install_web(app, web if web is not None else WebSettings())
     _add_error_handlers(app)
     _document_raw_bodies(app)
     return app

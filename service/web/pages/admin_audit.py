@@ -1,0 +1,119 @@
+"""The audit log page and the CSV export of lesson reports, for admins."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.wire import format_time
+from service import audit, lessons, schools
+from service.errors import InvalidRequest
+from service.models import AuditEntry, Lesson, School, User
+from service.reports import suppress_small_counts
+from service.web import access
+from service.web.pages.trend import _numbers
+
+PAGE = 200
+MAX_EXPORT_DAYS = 400
+
+
+def audit_page(session: Session, *, viewer: User, before: int | None) -> dict[str, Any]:
+    access.require_role(viewer, access.ADMIN)
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(PAGE)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    rows = session.scalars(query).all()
+    return {
+        "entries": [
+            {
+                "id": e.id,
+                "at": format_time(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "object": e.object,
+                "reason": e.reason,
+            }
+            for e in rows
+        ],
+        "older": rows[-1].id if len(rows) == PAGE else None,
+    }
+
+
+def parse_day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise InvalidRequest(f"{what} must be a date (YYYY-MM-DD)") from None
+
+
+def export_csv(session: Session, *, viewer: User, first: date, last: date, now: datetime) -> bytes:
+    """One row per lesson and category, small counts suppressed as on the pages."""
+    access.require_role(viewer, access.ADMIN)
+    if last < first or (last - first).days > MAX_EXPORT_DAYS:
+        raise InvalidRequest(f"choose a range of at most {MAX_EXPORT_DAYS} days, from before to")
+    school = session.get_one(School, viewer.school_id)
+    tz = schools.check_timezone(school.timezone)
+    start = datetime.combine(first, time(), tz)
+    end = datetime.combine(last + timedelta(days=1), time(), tz)
+    query = select(Lesson).where(
+        Lesson.school_id == school.id, Lesson.start >= start, Lesson.start < end
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "lesson_id",
+            "start",
+            "end",
+            "group",
+            "subject",
+            "devices_expected",
+            "devices_reporting",
+            "category",
+            "devices",
+            "seconds",
+        ]
+    )
+    threshold = school.small_count_threshold
+    for row in lessons._rows(session, query):
+        numbers = suppress_small_counts(
+            {**_numbers(session, row.lesson), "suppressed_below": None}, threshold
+        )
+        base = [
+            row.lesson.id,
+            format_time(row.lesson.start),
+            format_time(row.lesson.end),
+            _cell(row.group),
+            _cell(row.lesson.subject or ""),
+            numbers["devices_expected"],
+            numbers["devices_reporting"],
+        ]
+        cats = numbers["categories"] or [{"category": "", "devices": 0, "seconds": 0}]
+        for c in cats:
+            hidden = c["devices"] is None
+            writer.writerow(
+                [
+                    *base,
+                    c["category"],
+                    f"<{threshold}" if hidden else c["devices"],
+                    "" if hidden else c["seconds"],
+                ]
+            )
+    audit.record(
+        session,
+        actor=f"user:{viewer.username}",
+        action="report.export",
+        obj=f"{first}..{last}",
+        now=now,
+    )
+    return out.getvalue().encode("utf-8")
+
+
+def _cell(value: str) -> str:
+    # Spreadsheet programs run a cell starting with = + - @ as a formula (CSV injection).
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,0 +1,120 @@
+"""Admin pages for devices and enrolment codes: list, move to a group, label, retire, codes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import audit, devices, enrolment, schools
+from service.errors import InvalidRequest, NotFound
+from service.models import Device, EnrolmentCode, Group, School, User
+from service.web import access
+
+MAX_LABEL = 64
+
+
+def _school(session: Session, viewer: User) -> School:
+    access.require_role(viewer, access.ADMIN)
+    return session.get_one(School, viewer.school_id)
+
+
+def devices_page(session: Session, *, viewer: User) -> dict[str, Any]:
+    school = _school(session, viewer)
+    groups = session.scalars(
+        select(Group.name).where(Group.school_id == school.id).order_by(Group.name)
+    ).all()
+    return {
+        "devices": [r.to_json() for r in devices.list_devices(session, school=school)],
+        "groups": list(groups),
+    }
+
+
+def school_device(session: Session, *, viewer: User, device_id: str) -> Device:
+    school = _school(session, viewer)
+    device = session.get(Device, device_id[:40])
+    if device is None or device.school_id != school.id:
+        raise NotFound("no such device")
+    return device
+
+
+def update_device(
+    session: Session, *, viewer: User, device_id: str, group: str, label: str, now: datetime
+) -> None:
+    device = school_device(session, viewer=viewer, device_id=device_id)
+    label = label.strip()
+    if len(label) > MAX_LABEL or not label.isprintable():
+        raise InvalidRequest(f"a label is at most {MAX_LABEL} printable characters")
+    school = session.get_one(School, device.school_id)
+    found = schools.find_group(session, school, group.strip())
+    if found is None:
+        raise InvalidRequest("choose an existing group")
+    device.group_id = found.id
+    device.label = label or None
+    audit.record(
+        session,
+        actor=f"user:{viewer.username}",
+        action="device.update",
+        obj=f"device:{device.id}",
+        now=now,
+    )
+
+
+def retire_device(session: Session, *, viewer: User, device_id: str, now: datetime) -> None:
+    device = school_device(session, viewer=viewer, device_id=device_id)
+    if device.retired:
+        raise InvalidRequest("this device is retired already")
+    device.retired = True
+    audit.record(
+        session,
+        actor=f"user:{viewer.username}",
+        action="device.retire",
+        obj=f"device:{device.id}",
+        now=now,
+    )
+
+
+def codes_page(session: Session, *, viewer: User, now: datetime) -> dict[str, Any]:
+    school = _school(session, viewer)
+    rows = session.execute(
+        select(EnrolmentCode, Group.name)
+        .join(Group, Group.id == EnrolmentCode.group_id)
+        .where(Group.school_id == school.id)
+        .order_by(EnrolmentCode.created_at.desc())
+        .limit(100)
+    ).all()
+    groups = session.scalars(
+        select(Group.name).where(Group.school_id == school.id).order_by(Group.name)
+    ).all()
+    return {
+        "codes": [
+            {
+                "id": code.id,
+                "group": group,
+                "uses_left": code.uses_left,
+                "created_at": code.created_at.isoformat(),
+                "expires_at": code.expires_at.isoformat(),
+                "active": code.uses_left > 0 and code.expires_at > now,
+            }
+            for code, group in rows
+        ],
+        "groups": list(groups),
+    }
+
+
+def create_code(
+    session: Session, *, viewer: User, group: str, uses: int, days: int, now: datetime
+) -> str:
+    school = _school(session, viewer)
+    if schools.find_group(session, school, group.strip()) is None:
+        raise InvalidRequest("choose an existing group")
+    return enrolment.create_code(
+        session,
+        school=school,
+        group=group.strip(),
+        uses=uses,
+        lifetime=timedelta(days=days),
+        now=now,
+    )

@@ -1,0 +1,45 @@
+"""Shared pieces of the page builders: a lesson as a card, minutes, local times."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from policies.wire import parse_time
+
+Translate = Callable[..., str]
+
+
+def minutes(seconds: int) -> int:
+    """Whole minutes, rounded up: 20 seconds of a finding still shows as 1 minute."""
+    return -(-seconds // 60)
+
+
+def local(value: str, tz: ZoneInfo) -> datetime:
+    return parse_time(value, "time").astimezone(tz)
+
+
+def status(start: datetime, end: datetime, now: datetime, cancelled: bool) -> str:
+    if cancelled:
+        return "cancelled"
+    if now < start:
+        return "upcoming"
+    return "in_progress" if now < end else "done"
+
+
+def lesson_card(
+    lesson: Mapping[str, Any], *, tz: ZoneInfo, now: datetime, t: Translate
+) -> dict[str, Any]:
+    """A lesson's JSON plus what a page shows of it: local day and times, and its state."""
+    start, end = local(lesson["start"], tz), local(lesson["end"], tz)
+    state = status(start, end, now, lesson["cancelled"])
+    return {
+        **lesson,
+        "day": start.date().isoformat(),
+        "day_label": f"{t(f'weekday.{start.weekday()}')} {start.day} {t(f'month.{start.month}')}",
+        "time_label": f"{start:%H:%M}–{end:%H:%M}",
+        "status": state,
+        "status_label": t(f"status.{state}"),
+    }

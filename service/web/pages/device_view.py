@@ -1,0 +1,85 @@
+"""Per-device numbers of one lesson: only for roles the school's disclosure allows, only with
+a reason, and every view written to the audit log (who, when, which lesson, why).
+
+Devices are shown by their pseudonymous label (or id), sorted by it, never by amount.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.model import Lang
+from policies.wire import parse_summary
+from service import audit, lessons
+from service.errors import Forbidden, InvalidRequest
+from service.lesson_report import check_access
+from service.models import Device, DeviceLessonSummary, School, User
+from service.web import access, permissions
+from service.web.pages.common import minutes
+
+MAX_REASON = 500
+
+
+def clean_reason(reason: str) -> str:
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise InvalidRequest("give a reason of at least 5 characters")
+    if len(reason) > MAX_REASON:
+        raise InvalidRequest(f"the reason may be at most {MAX_REASON} characters")
+    if not reason.isprintable():
+        raise InvalidRequest("the reason contains control characters")
+    return reason
+
+
+def allowed(session: Session, *, lesson_id: str, viewer: User) -> School:
+    lesson = lessons.get_lesson(session, lesson_id).lesson
+    check_access(viewer, lesson)
+    school = session.get_one(School, lesson.school_id)
+    if not access.may_see_devices(viewer, school):
+        raise Forbidden("the school's disclosure level does not show per-device data to you")
+    return school
+
+
+def device_view(
+    session: Session, *, lesson_id: str, viewer: User, reason: str, now: datetime, lang: Lang
+) -> dict[str, Any]:
+    school = allowed(session, lesson_id=lesson_id, viewer=viewer)
+    reason = clean_reason(reason)
+    labels = {c: cat.label(lang) for c, cat in permissions.school_policy(school).categories.items()}
+    rows = session.execute(
+        select(Device.id, Device.label, DeviceLessonSummary.summary)
+        .join(Device, Device.id == DeviceLessonSummary.device_id)
+        .where(DeviceLessonSummary.lesson_id == lesson_id)
+    ).all()
+    per_device: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for device_id, label, data in rows:
+        for f in parse_summary(data).findings:
+            per_device[(label or device_id, device_id)][f.category] += f.seconds
+    audit.record(
+        session,
+        actor=f"user:{viewer.username}",
+        action="devices.view",
+        obj=f"lesson:{lesson_id}",
+        now=now,
+        reason=reason,
+    )
+    return {
+        "lesson_id": lesson_id,
+        "reason": reason,
+        "devices": [
+            {
+                "device": name,
+                "categories": [
+                    {"category": c, "label": labels.get(c, c), "minutes": minutes(s)}
+                    for c, s in sorted(cats.items())
+                    if s
+                ],
+            }
+            for (name, _id), cats in sorted(per_device.items())
+        ],
+    }

@@ -1,0 +1,62 @@
+"""Escalations for leaders and admins: the school's recent lessons with findings, in time
+order, as aggregate numbers with small counts suppressed; no ranking of anyone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.model import Lang
+from service import lessons, schools
+from service.models import Lesson, School, User
+from service.reports import suppress_small_counts
+from service.web import access, permissions
+from service.web.i18n import translator
+from service.web.pages.common import lesson_card, minutes
+from service.web.pages.trend import _numbers
+
+DAYS = 14
+
+
+def escalations_page(
+    session: Session, *, viewer: User, now: datetime, lang: Lang
+) -> dict[str, Any]:
+    access.require_role(viewer, access.SCHOOL_WIDE)
+    t = translator(lang)
+    school = session.get_one(School, viewer.school_id)
+    tz = schools.check_timezone(school.timezone)
+    labels = {c: cat.label(lang) for c, cat in permissions.school_policy(school).categories.items()}
+    query = select(Lesson).where(
+        Lesson.school_id == school.id,
+        Lesson.start >= now - timedelta(days=DAYS),
+        Lesson.start <= now,
+    )
+    out = []
+    fewer = t("count.fewer", n=school.small_count_threshold)
+    for row in lessons._rows(session, query):
+        numbers = _numbers(session, row.lesson)
+        if not numbers["categories"]:
+            continue
+        shown = suppress_small_counts(
+            {**numbers, "suppressed_below": None}, school.small_count_threshold
+        )
+        out.append(
+            {
+                "lesson": lesson_card(row.to_json(), tz=tz, now=now, t=t),
+                "devices_expected": numbers["devices_expected"],
+                "devices_reporting": numbers["devices_reporting"],
+                "categories": [
+                    {
+                        **c,
+                        "label": labels.get(c["category"], c["category"]),
+                        "devices_text": fewer if c["devices"] is None else str(c["devices"]),
+                        "minutes": None if c["seconds"] is None else minutes(c["seconds"]),
+                    }
+                    for c in shown["categories"]
+                ],
+            }
+        )
+    return {"days": DAYS, "lessons": out, "suppressed_below": school.small_count_threshold}

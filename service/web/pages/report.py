@@ -1,0 +1,109 @@
+"""The lesson report page: numbers per category and app family, the timeline chart, coverage
+gaps, the group's trend and the permission form, for one lesson the viewer may see.
+
+Counts of fewer devices than the school's threshold are suppressed here for every viewer (the
+one function ``suppress_small_counts``): rows then carry ``devices: null`` and a ``devices_text``
+such as "fewer than 3". Device-level numbers live on their own audited page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from policies.model import Lang
+from service import lessons, schools
+from service.lesson_report import lesson_report
+from service.models import Lesson, School, User
+from service.reports import suppress_small_counts
+from service.web import access, chart, permissions
+from service.web.i18n import translator
+from service.web.pages.common import lesson_card, minutes
+from service.web.pages.trend import group_trend
+
+
+def _with_text(rows: list[dict[str, Any]], fewer: str) -> list[dict[str, Any]]:
+    return [
+        {
+            **r,
+            "devices_text": fewer if r["devices"] is None else str(r["devices"]),
+            "minutes": None if r["seconds"] is None else minutes(r["seconds"]),
+        }
+        for r in rows
+    ]
+
+
+def report_page(
+    session: Session, *, lesson_id: str, viewer: User, now: datetime, lang: Lang
+) -> dict[str, Any]:
+    t = translator(lang)
+    raw = lesson_report(session, lesson_id=lesson_id, viewer=viewer, now=now)
+    lesson = session.get_one(Lesson, lesson_id)
+    school = session.get_one(School, lesson.school_id)
+    threshold = school.small_count_threshold
+    report = raw if raw["suppressed_below"] else suppress_small_counts(raw, threshold)
+    policy = permissions.school_policy(school)
+    labels = {c: cat.label(lang) for c, cat in policy.categories.items()}
+    names = {f: fam.name for f, fam in policy.families.items()}
+    names.update({s: sig.label(lang) for s, sig in policy.signals.items()})
+    fewer = t("count.fewer", n=threshold)
+    categories = [
+        {**r, "label": labels.get(r["category"], r["category"])}
+        for r in _with_text(report["categories"], fewer)
+    ]
+    families = [
+        {
+            **r,
+            "label": labels.get(r["category"], r["category"]),
+            "name": names.get(r["family"], r["family"]),
+        }
+        for r in _with_text(report["families"], fewer)
+    ]
+    cov = report["coverage"]
+    gaps = []
+    if cov["devices_missing"]:
+        gaps.append(t("gap.missing", n=cov["devices_missing"]))
+    if cov["devices_with_gaps"]:
+        gaps.append(t("gap.interrupted", n=cov["devices_with_gaps"]))
+    for probe, count in cov["probes_unavailable"].items():
+        gaps.append(t("gap.probe", n=count, probe=t(f"probe.{probe}")))
+    tz = schools.check_timezone(school.timezone)
+    perms = [
+        {
+            **lessons.permission_json(p),
+            "id": p.id,
+            "note": p.note,
+            "active": p.withdrawn_at is None,
+            "labels": [labels.get(c, c) for c in p.categories],
+        }
+        for p in lessons.permissions_for(session, [lesson_id])
+    ]
+    card = lesson_card(report["lesson"], tz=tz, now=now, t=t)
+    return {
+        "lesson": card,
+        "source": report["source"],
+        "devices_expected": report["devices_expected"],
+        "devices_reporting": report["devices_reporting"],
+        "suppressed_below": threshold,
+        "categories": categories,
+        "families": families,
+        "timeline": report["timeline"],
+        "chart_svg": chart.timeline_svg(
+            report["timeline"],
+            labels=labels,
+            devices_expected=report["devices_expected"],
+            threshold=threshold,
+            tz=tz,
+            title=t("report.chart"),
+            axis_devices=t("report.axis_devices"),
+        ),
+        "coverage": cov,
+        "coverage_gaps": gaps,
+        "trend": group_trend(session, lesson=lesson, school=school, now=now, t=t),
+        "permissions": perms,
+        "can_change_permissions": now < lesson.end and not lesson.cancelled,
+        "grantable": permissions.category_choices(policy, lang),
+        "may_see_devices": access.may_see_devices(viewer, school),
+    }

@@ -1,0 +1,76 @@
+"""A group's trend over recent weeks: per week the lessons, how many reported, and the device
+lessons with a finding and their minutes; aggregate numbers only, suppressed like a report."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service import schools
+from service.lesson_report import live_numbers
+from service.models import Lesson, LessonAggregate, School
+from service.web.pages.common import Translate, minutes
+
+WEEKS = 6
+
+
+def _numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
+    frozen = session.get(LessonAggregate, lesson.id)
+    return frozen.data if frozen is not None else live_numbers(session, lesson)
+
+
+def week_row(numbers: list[dict[str, Any]]) -> dict[str, int]:
+    """One week's aggregate: a device counts once per lesson in which it had any finding."""
+    with_finding = 0
+    seconds = 0
+    for n in numbers:
+        counted = [c for c in n["categories"] if c["devices"]]
+        with_finding += max((c["devices"] for c in counted), default=0)
+        seconds += sum(c["seconds"] for c in counted)
+    return {
+        "lessons": len(numbers),
+        "lessons_reported": sum(1 for n in numbers if n["devices_reporting"]),
+        "device_lessons_with_findings": with_finding,
+        "minutes": minutes(seconds),
+    }
+
+
+def group_trend(
+    session: Session, *, lesson: Lesson, school: School, now: datetime, t: Translate
+) -> list[dict[str, Any]]:
+    tz = schools.check_timezone(school.timezone)
+    local = lesson.start.astimezone(tz)
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0)
+    first = monday - timedelta(weeks=WEEKS - 1)
+    rows = session.scalars(
+        select(Lesson)
+        .where(Lesson.group_id == lesson.group_id, Lesson.cancelled.is_(False))
+        .where(Lesson.start >= first, Lesson.start < monday + timedelta(weeks=1))
+        .where(Lesson.start <= now)
+        .order_by(Lesson.start)
+    ).all()
+    weeks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        year, week, _ = row.start.astimezone(tz).isocalendar()
+        weeks[f"{year}-W{week:02d}"].append(_numbers(session, row))
+    out = []
+    threshold = school.small_count_threshold
+    for key in sorted(weeks):
+        numbers = week_row(weeks[key])
+        n = numbers["device_lessons_with_findings"]
+        hidden = 0 < n < threshold
+        out.append(
+            {
+                "week": key,
+                "label": t("trend.week", week=int(key[-2:])),
+                **numbers,
+                "device_lessons_with_findings": None if hidden else n,
+                "minutes": None if hidden else numbers["minutes"],
+                "devices_text": t("count.fewer", n=threshold) if hidden else str(n),
+            }
+        )
+    return out

@@ -1,0 +1,257 @@
+"""Admin pages: devices (with access requests and erasure), codes, users and tokens, policy,
+school settings, audit log and the CSV export."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from service import users
+from service.web import access
+from service.web.forms import Form
+from service.web.pages import admin_audit, admin_devices, admin_school, admin_users
+from service.web.pages.subject_access import erase_device, export_device
+from service.web.routes.base import Ctx, Download, Outcome, Page, Redirect, act, show
+
+router = APIRouter(prefix="/admin")
+
+
+@router.get("/devices")
+async def devices(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        page = admin_devices.devices_page(ctx.db, viewer=ctx.signed_in())
+        page["erase_note"] = ctx.t("admin.erase_note")
+        return Page("admin_devices.html", page)
+
+    return await show(request, build)
+
+
+@router.post("/devices/{device_id}")
+async def device_update(request: Request, device_id: str) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        admin_devices.update_device(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            device_id=device_id,
+            group=form.text("group", limit=64, required=True),
+            label=form.text("label", limit=200),
+            now=ctx.now,
+        )
+        ctx.flash("admin.saved_flash")
+        return Redirect("/admin/devices")
+
+    return await act(request, action)
+
+
+@router.post("/devices/{device_id}/retire")
+async def device_retire(request: Request, device_id: str) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        admin_devices.retire_device(
+            ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now
+        )
+        ctx.flash("admin.retired_flash", device=device_id[:40])
+        return Redirect("/admin/devices")
+
+    return await act(request, action)
+
+
+@router.post("/devices/{device_id}/export")
+async def device_export(request: Request, device_id: str) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        data = export_device(ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now)
+        body = json.dumps(data, indent=2, ensure_ascii=False).encode()
+        return Download(body, "application/json", f"lessonwatch-{data['device']['id']}.json")
+
+    return await act(request, action)
+
+
+@router.post("/devices/{device_id}/erase")
+async def device_erase(request: Request, device_id: str) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        n = erase_device(ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now)
+        ctx.flash("admin.erased_flash", device=device_id[:40], summaries=n)
+        return Redirect("/admin/devices")
+
+    return await act(request, action)
+
+
+@router.get("/codes")
+async def codes(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        return Page(
+            "admin_codes.html",
+            admin_devices.codes_page(ctx.db, viewer=ctx.signed_in(), now=ctx.now),
+        )
+
+    return await show(request, build)
+
+
+@router.post("/codes")
+async def code_create(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        group = form.text("group", limit=64, required=True)
+        code = admin_devices.create_code(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            group=group,
+            uses=form.integer("uses", low=1, high=100_000),
+            days=form.integer("days", low=1, high=366),
+            now=ctx.now,
+        )
+        ctx.flash("admin.code_flash", group=group, code=code)
+        return Redirect("/admin/codes")
+
+    return await act(request, action)
+
+
+@router.get("/users")
+async def users_list(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        return Page("admin_users.html", admin_users.users_page(ctx.db, viewer=ctx.signed_in()))
+
+    return await show(request, build)
+
+
+@router.post("/users")
+async def user_add(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        user = admin_users.add_user(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            username=form.text("username", limit=100, required=True),
+            role=form.get("role"),
+            password=form.get("password")[:1000],
+            email=form.text("email", limit=200),
+            now=ctx.now,
+        )
+        ctx.flash("admin.user_added", name=user.username)
+        return Redirect("/admin/users")
+
+    return await act(request, action)
+
+
+@router.post("/users/{user_id}/tokens")
+async def token_create(request: Request, user_id: str) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        user = admin_users.school_user(ctx.db, viewer=ctx.signed_in(), user_id=user_id)
+        token = users.create_token(ctx.db, user=user, now=ctx.now)
+        ctx.flash("admin.token_flash", name=user.username, token=token)
+        return Redirect("/admin/users")
+
+    return await act(request, action)
+
+
+@router.post("/users/{user_id}/tokens/revoke")
+async def tokens_revoke(request: Request, user_id: str) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        user = admin_users.school_user(ctx.db, viewer=ctx.signed_in(), user_id=user_id)
+        n = users.revoke_tokens(ctx.db, user=user, now=ctx.now)
+        ctx.flash("admin.tokens_revoked", n=n)
+        return Redirect("/admin/users")
+
+    return await act(request, action)
+
+
+@router.post("/users/{user_id}/disabled")
+async def user_disabled(request: Request, user_id: str) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        admin_users.set_disabled(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            user_id=user_id,
+            disabled=form.get("disabled") == "1",
+            now=ctx.now,
+        )
+        ctx.flash("admin.saved_flash")
+        return Redirect("/admin/users")
+
+    return await act(request, action)
+
+
+@router.get("/policy")
+async def policy(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        return Page("admin_policy.html", admin_school.policy_page(ctx.db, viewer=ctx.signed_in()))
+
+    return await show(request, build)
+
+
+@router.post("/policy")
+async def policy_save(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        page = admin_school.save_policy(
+            ctx.db, viewer=ctx.signed_in(), text=form.get("override"), now=ctx.now
+        )
+        if page["error"] is not None:
+            return Page("admin_policy.html", page, status=422)
+        ctx.flash("admin.policy_saved")
+        return Redirect("/admin/policy")
+
+    return await act(request, action)
+
+
+@router.get("/school")
+async def school(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        return Page("admin_school.html", admin_school.school_page(ctx.db, viewer=ctx.signed_in()))
+
+    return await show(request, build)
+
+
+@router.post("/school")
+async def school_save(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        admin_school.save_school(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            retention_days=form.integer("retention_days", low=1, high=3650),
+            disclosure=form.get("disclosure"),
+            admin_disclosure=form.get("admin_disclosure"),
+            threshold=form.integer("small_count_threshold", low=1, high=100),
+            now=ctx.now,
+        )
+        ctx.flash("admin.school_saved")
+        return Redirect("/admin/school")
+
+    return await act(request, action)
+
+
+@router.get("/audit")
+async def audit_log(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        raw = ctx.request.query_params.get("before", "")
+        before = int(raw) if raw.isdigit() and len(raw) < 12 else None
+        return Page(
+            "admin_audit.html",
+            admin_audit.audit_page(ctx.db, viewer=ctx.signed_in(), before=before),
+        )
+
+    return await show(request, build)
+
+
+@router.get("/export")
+async def export_form(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        access.require_role(ctx.signed_in(), access.ADMIN)
+        today = ctx.now.date()
+        return Page(
+            "admin_export.html",
+            {"first": today.replace(day=1).isoformat(), "last": today.isoformat()},
+        )
+
+    return await show(request, build)
+
+
+@router.post("/export")
+async def export_csv(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        first = admin_audit.parse_day(form.get("first"), "from")
+        last = admin_audit.parse_day(form.get("last"), "to")
+        body = admin_audit.export_csv(
+            ctx.db, viewer=ctx.signed_in(), first=first, last=last, now=ctx.now
+        )
+        return Download(body, "text/csv; charset=utf-8", f"lessonwatch-{first}-{last}.csv")
+
+    return await act(request, action)

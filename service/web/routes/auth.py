@@ -1,0 +1,151 @@
+"""Sign-in (password and school SSO), sign-out and the language choice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from service import audit
+from service.errors import InvalidRequest
+from service.web import oidc, signin, websessions
+from service.web.forms import Form
+from service.web.i18n import as_lang
+from service.web.routes.base import Ctx, Outcome, Page, Redirect, act, show
+
+router = APIRouter()
+
+
+def safe_next(value: str | None) -> str:
+    """Only a local path: an open redirect would let a phishing link borrow our sign-in."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/lessons"
+    if len(value) > 300 or any(c in value for c in "\r\n\t"):
+        return "/lessons"
+    return value
+
+
+def signin_page(ctx: Ctx, problem: str | None = None, username: str = "") -> dict[str, Any]:
+    return {
+        "problem": ctx.t(problem) if problem else None,
+        "username": username,
+        "next": safe_next(ctx.request.query_params.get("next")),
+        "sso": ctx.web.oidc_label if ctx.web.oidc_enabled else None,
+        "demo": ctx.web.demo,
+    }
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return await show(
+        request, lambda ctx: Redirect("/lessons" if ctx.user else "/signin"), public=True
+    )
+
+
+@router.get("/signin")
+async def signin_form(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        return Page("signin.html", signin_page(ctx))
+
+    return await show(request, build, public=True, want_session=True)
+
+
+@router.post("/signin")
+async def signin_submit(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        username = form.get("username")[:200]
+        result = signin.password_sign_in(
+            ctx.db, username=username, password=form.get("password"), now=ctx.now, settings=ctx.web
+        )
+        if result.user is None:
+            page = signin_page(ctx, result.problem, username.strip()[:100])
+            page["next"] = safe_next(form.get("next"))
+            return Page("signin.html", page, status=401)
+        ctx.replace_session(result.user)
+        ctx.lang = as_lang(result.user.lang) or ctx.lang
+        return Redirect(safe_next(form.get("next")))
+
+    return await act(request, action, public=True)
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        if ctx.ws is not None:
+            if ctx.user is not None:
+                audit.record(
+                    ctx.db,
+                    actor=f"user:{ctx.user.username}",
+                    action="signout",
+                    obj=None,
+                    now=ctx.now,
+                )
+            websessions.end(ctx.db, ctx.ws)
+            ctx.ws = None
+        ctx.end_session = True
+        return Redirect("/signin")
+
+    return await act(request, action, public=True)
+
+
+@router.post("/account/lang")
+async def set_language(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        lang = as_lang(form.get("lang"))
+        if lang is None:
+            raise InvalidRequest("lang must be nl or en")
+        ctx.signed_in().lang = lang
+        return Redirect(safe_next(form.get("next")))
+
+    return await act(request, action)
+
+
+@router.get("/auth/oidc/start")
+async def oidc_start(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        if not ctx.web.oidc_enabled:
+            raise InvalidRequest("school sign-in is not configured")
+        url, pending = oidc.start(ctx.web)
+        pending["next"] = safe_next(ctx.request.query_params.get("next"))
+        websessions.set_data(ctx.ensure_session(), oidc=pending)
+        return Redirect(url)
+
+    return await show(request, build, public=True)
+
+
+@router.get("/auth/oidc/callback")
+async def oidc_callback(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        ws = ctx.ensure_session()
+        pending = websessions.pop_data(ws, "oidc")
+        params = ctx.request.query_params
+        try:
+            claims = oidc.finish(
+                ctx.web, pending, code=params.get("code"), state=params.get("state"), now=ctx.now
+            )
+        except oidc.OidcError as exc:
+            audit.record(
+                ctx.db,
+                actor="oidc",
+                action="signin.sso_failed",
+                obj=None,
+                now=ctx.now,
+                reason=str(exc)[:500],
+            )
+            return Page(
+                "signin.html",
+                signin_page(ctx, None) | {"problem": ctx.t("signin.sso_failed", reason=str(exc))},
+                status=401,
+            )
+        user = oidc.user_for_claims(ctx.db, claims)
+        if user is None or user.disabled or (user.demo and not ctx.web.demo):
+            audit.record(ctx.db, actor="oidc", action="signin.sso_unknown", obj=None, now=ctx.now)
+            return Page("signin.html", signin_page(ctx, "signin.sso_unknown"), status=403)
+        audit.record(
+            ctx.db, actor=f"user:{user.username}", action="signin", obj="oidc", now=ctx.now
+        )
+        ctx.replace_session(user)
+        return Redirect(safe_next(pending.get("next") if isinstance(pending, dict) else None))
+
+    return await show(request, build, public=True)

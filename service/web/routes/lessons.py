@@ -1,0 +1,119 @@
+"""Teachers' and leaders' pages: the week, a lesson report, permissions, per-device data,
+escalations."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from service.errors import InvalidRequest, NotFound
+from service.web import permissions
+from service.web.forms import Form
+from service.web.pages.device_view import allowed, device_view
+from service.web.pages.escalations import escalations_page
+from service.web.pages.report import report_page
+from service.web.pages.week import week_page
+from service.web.routes.base import Ctx, Outcome, Page, Redirect, act, show
+
+router = APIRouter()
+_LESSON_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def lesson_id(value: str) -> str:
+    if not _LESSON_ID.match(value):
+        raise NotFound("no such lesson")
+    return value
+
+
+@router.get("/lessons")
+async def week(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        page = week_page(ctx.db, viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang)
+        return Page("week.html", page)
+
+    return await show(request, build)
+
+
+@router.get("/lessons/{lid}")
+async def report(request: Request, lid: str) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        page = report_page(
+            ctx.db, lesson_id=lesson_id(lid), viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang
+        )
+        return Page("report.html", page)
+
+    return await show(request, build)
+
+
+@router.post("/lessons/{lid}/permissions")
+async def grant(request: Request, lid: str) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        permissions.grant(
+            ctx.db,
+            lesson_id=lesson_id(lid),
+            viewer=ctx.signed_in(),
+            categories=form.all("category"),
+            note=form.get("note"),
+            now=ctx.now,
+        )
+        ctx.flash("perm.granted_flash")
+        return Redirect(f"/lessons/{lid}")
+
+    return await act(request, action)
+
+
+@router.post("/lessons/{lid}/permissions/{pid}/withdraw")
+async def withdraw(request: Request, lid: str, pid: str) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        if not pid.isdigit() or len(pid) > 12:
+            raise NotFound("no such permission for this lesson")
+        permissions.withdraw(
+            ctx.db,
+            lesson_id=lesson_id(lid),
+            permission_id=int(pid),
+            viewer=ctx.signed_in(),
+            now=ctx.now,
+        )
+        ctx.flash("perm.withdrawn_flash")
+        return Redirect(f"/lessons/{lid}")
+
+    return await act(request, action)
+
+
+@router.get("/lessons/{lid}/devices")
+async def devices_form(request: Request, lid: str) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        allowed(ctx.db, lesson_id=lesson_id(lid), viewer=ctx.signed_in())
+        return Page("devices_reason.html", {"lesson_id": lid})
+
+    return await show(request, build)
+
+
+@router.post("/lessons/{lid}/devices")
+async def devices_show(request: Request, lid: str) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        reason = form.get("reason")
+        if len(reason) > 2000:
+            raise InvalidRequest("the reason may be at most 500 characters")
+        page = device_view(
+            ctx.db,
+            lesson_id=lesson_id(lid),
+            viewer=ctx.signed_in(),
+            reason=reason,
+            now=ctx.now,
+            lang=ctx.lang,
+        )
+        return Page("devices.html", page)
+
+    return await act(request, action)
+
+
+@router.get("/escalations")
+async def escalations(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        page = escalations_page(ctx.db, viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang)
+        return Page("escalations.html", page)
+
+    return await show(request, build)

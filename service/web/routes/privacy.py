@@ -1,0 +1,20 @@
+"""The public page "what lessonwatch checks" (no sign-in), in Dutch or English."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from service.web.pages.privacy import privacy_page
+from service.web.routes.base import Ctx, Outcome, Page, show
+
+router = APIRouter()
+
+
+@router.get("/privacy")
+async def privacy(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        school = ctx.request.query_params.get("school")
+        return Page("privacy.html", privacy_page(ctx.db, school_name=school, lang=ctx.lang))
+
+    return await show(request, build, public=True)

@@ -1,0 +1,44 @@
+"""Settings of the web pages, read from ``LESSONWATCH_WEB_*`` environment variables.
+
+Kept apart from the collector's ``Settings`` so the agent API's settings stay as documented in
+docs/cli.md; docs/web.md documents each of these (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEB_SETTINGS_HELP = {
+    "secure_cookies": "always mark the session cookie Secure (it is whenever the request is https)",
+    "session_minutes": "how long a signed-in session lasts without use",
+    "lockout_failures": "failed sign-ins within the window that lock an account",
+    "lockout_minutes": "the lock-out window, and how long a lock lasts",
+    "max_form_bytes": "largest form body accepted (413 above it)",
+    "demo": "demo mode: the demo accounts with their printed passwords may sign in",
+    "oidc_issuer": "the SSO provider's issuer URL (Entra ID, Google); empty: no SSO button",
+    "oidc_client_id": "the client id registered at the SSO provider",
+    "oidc_client_secret": "the client secret registered at the SSO provider",
+    "oidc_redirect_url": "this collector's callback URL as registered (…/auth/oidc/callback)",
+    "oidc_label": "the text on the SSO sign-in button",
+}
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LESSONWATCH_WEB_", extra="ignore")
+
+    secure_cookies: bool = False
+    session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    lockout_failures: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    max_form_bytes: int = Field(default=256 * 1024, ge=1024)
+    demo: bool = False
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_redirect_url: str = ""
+    oidc_label: str = "School account"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_redirect_url)
