@@ -80,7 +80,10 @@ def _recurrence_id(occurrence: Component, series: Series, tz: ZoneInfo) -> str:
     occurrence; those are told apart by undoing the shift the modification applied.
     """
     prop = occurrence.get("RECURRENCE-ID")
-    if prop is None:
+    recurring = any(k in e for e, _ in series for k in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    if prop is None or not recurring:
+        # The library stamps every occurrence with a RECURRENCE-ID, also a single event's;
+        # keying a single event by its start would turn a moved lesson into a new one.
         return ""
     if str(prop.params.get("RANGE", "")).upper() != "THISANDFUTURE":
         return _rid_text(_dt(occurrence, "RECURRENCE-ID"), tz)
@@ -131,12 +134,16 @@ def import_ical(
     calendar, spans = parse_calendar(data, name=name, limits=limits)
     problems = Problems(name, limits.max_problems)
     usable: list[tuple[str, Series]] = []
-    total_steps = 0
+    total_steps = total_in_window = 0
     for uid, series in _series(calendar, spans).items():
         bad = False
         for event, span in series:
-            found, steps = event_problems(event, window.end, limits.max_expansion_steps)
-            total_steps += steps
+            found, steps, in_window = event_problems(
+                event, window.start, window.end, limits.max_expansion_steps
+            )
+            if not found:
+                total_steps += steps
+                total_in_window += in_window
             for message in found:
                 problems.add(message, line=span.line, uid=uid or None)
             bad = bad or bool(found)
@@ -154,6 +161,14 @@ def import_ical(
         raise LimitExceeded(
             f"the recurrences repeat about {total_steps:,} times up to {window.end.date()}, "
             f"over the limit of {limits.max_expansion_steps:,}",
+            source=name,
+        )
+    if total_in_window > limits.max_occurrences:
+        # Checked before expanding: one dense series could otherwise fill memory on its own.
+        raise LimitExceeded(
+            f"the events give up to {total_in_window:,} lessons in the window "
+            f"{window.start.date()} to {window.end.date()}, over the limit of "
+            f"{limits.max_occurrences:,}; import a shorter period",
             source=name,
         )
     tally = Tally()

@@ -41,16 +41,19 @@ def _unknown_zone(event: Component) -> str | None:
     return None
 
 
-def event_problems(event: Component, until: datetime, max_steps: int) -> tuple[list[str], int]:
-    """The problems of one event, and how many repetitions its rules generate up to ``until``."""
-    problems = [f"a line could not be read: {str(error)[:200]}" for _, error in event.errors]
+def event_problems(
+    event: Component, since: datetime, until: datetime, max_steps: int
+) -> tuple[list[str], int, int]:
+    """The problems of one event, how many repetitions its rules generate up to ``until``, and
+    at most how many of them overlap [since, until)."""
+    problems = [f"a value could not be read: {str(error)[:200]}" for _, error in event.errors]
     uid = str(event.get("UID", "")).strip()
     if not uid:
         problems.append("the event has no UID, so a re-import could not recognise it")
     elif len(uid) > MAX_UID:
         problems.append(f"the UID is longer than {MAX_UID} characters")
     if event.get("DTSTART") is None:
-        return [*problems, "the event has no DTSTART"], 0
+        return [*problems, "the event has no DTSTART"], 0, 0
     try:
         start = _read(event, "DTSTART")
         end = _read(event, "DTEND")
@@ -63,10 +66,12 @@ def event_problems(event: Component, until: datetime, max_steps: int) -> tuple[l
         for rule in rules:
             rule.get("FREQ")
     except (ValueError, TypeError, AttributeError) as exc:
-        return [*problems, f"a value could not be read: {str(exc)[:200]}"], 0
+        if event.errors:  # icalendar already said which value, in its own words
+            return problems, 0, 0
+        return [*problems, f"a value could not be read: {str(exc)[:200]}"], 0, 0
     zone = _unknown_zone(event)
     if zone:
-        return [*problems, zone], 0
+        return [*problems, zone], 0, 0
     if isinstance(start, datetime):
         if end is None and duration is None:
             problems.append("the event has no DTEND or DURATION, so it has no end")
@@ -84,13 +89,29 @@ def event_problems(event: Component, until: datetime, max_steps: int) -> tuple[l
             problems.append(f"DURATION {duration} is not a positive length of time")
     elif not isinstance(start, date):
         problems.append("DTSTART is not a date or a date and time")
-    steps = rdate_count
+    length = timedelta(0)
+    if isinstance(duration, timedelta):
+        length = duration
+    elif isinstance(start, datetime) and isinstance(end, datetime) and not problems:
+        length = end - start
+    # An occurrence overlaps the window when it starts less than its length before it.
+    first = max(_as_aware(start, since), since - length)
+    steps = in_window = rdate_count
     for rule in rules:
         steps += expansion_bound(rule, start, until)
+        in_window += expansion_bound(rule, first, until)
+    if not rules:
+        in_window += 1
     if steps > max_steps:
         freq = ",".join(str(f) for r in rules for f in r.get("FREQ", []))
         problems.append(
             f"the recurrence (FREQ={freq}) repeats about {steps:,} times from {start} up to "
             f"{until.date()}, over the limit of {max_steps:,}: give it an UNTIL or COUNT"
         )
-    return problems, steps
+    return problems, steps, in_window
+
+
+def _as_aware(value: date | datetime, like: datetime) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=like.tzinfo)
+    return value.replace(tzinfo=like.tzinfo) if value.tzinfo is None else value
