@@ -1,0 +1,183 @@
+"""The real collector (``lessonwatch-service serve``) on loopback, behind a recording proxy.
+
+Test-facing methods match ``Standin`` where the real collector can offer them: ``url``,
+``enrolment_code``, ``add_lesson``, ``grant``, ``down``/``up`` and ``traffic``; what the agent
+sent is read back through the collector's own ``report`` command and its database file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from policies.wire import format_time
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RecordingProxy:
+    """A TCP relay on loopback that keeps every byte the agent sends."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.sent = bytearray()
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()  # collector down: the agent sees the connection drop
+                continue
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if record:
+                    with self.lock:
+                        self.sent.extend(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            src.close()  # each socket is the source of exactly one pipe
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class RealCollector:
+    def __init__(self, root: Path):
+        self.root = root
+        self.db = root / "collector.sqlite3"
+        self.env = {
+            **os.environ,
+            "LESSONWATCH_DB": f"sqlite:///{self.db}",
+            "PYTHONPATH": str(REPO),
+        }
+        self.port = free_port()
+        self.proxy = RecordingProxy(self.port)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.cli("lessons", "list")  # creates the database and applies migrations
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "service", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    def up(self) -> None:
+        log = (self.root / "serve.log").open("ab")
+        with log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "service", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                cwd=REPO,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{self.port}/api/v1/agent/config", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise AssertionError("the collector did not come up")
+
+    def down(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+            self.proc = None
+
+    def close(self) -> None:
+        self.down()
+        self.proxy.close()
+
+    def enrolment_code(self, group: str, uses: int = 5) -> str:
+        return self.cli("enroll-code", "create", "--group", group, "--uses", str(uses))
+
+    def add_lesson(
+        self, group: str, start: datetime, end: datetime, *, remote: bool = False
+    ) -> str:
+        args = [
+            "lessons",
+            "add",
+            "--group",
+            group,
+            "--start",
+            format_time(start),
+            "--end",
+            format_time(end),
+        ]
+        return self.cli(*args, *(["--remote"] if remote else []))
+
+    def grant(self, lesson_id: str, categories: list[str]) -> None:
+        self.cli("permissions", "grant", lesson_id, "--categories", ",".join(categories))
+
+    def report(self, lesson_id: str) -> dict[str, Any]:
+        return json.loads(self.cli("report", lesson_id, "--json"))
+
+    def traffic(self) -> bytes:
+        with self.proxy.lock:
+            return bytes(self.proxy.sent)
+
+    def database_bytes(self) -> bytes:
+        return b"".join(p.read_bytes() for p in self.root.glob("collector.sqlite3*"))
+
+
+def stored_summaries(collector: RealCollector, lesson_id: str) -> list[str]:
+    """The report ids the collector stored for a lesson, read from its database."""
+    import sqlite3
+
+    db = sqlite3.connect(collector.db)
+    try:
+        rows = db.execute(
+            "SELECT report_id FROM device_lesson_summaries WHERE lesson_id = ?", (lesson_id,)
+        ).fetchall()
+    finally:
+        db.close()
+    return [r[0] for r in rows]

@@ -1,0 +1,119 @@
+"""End to end against the real collector (``lessonwatch-service serve``) on loopback.
+
+The collector runs on SQLite in the test's folder, behind a proxy that records every byte the
+agent sends; the agent is a real ``lessonwatch-agent run`` process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main as agent_main
+from tests.agent.conftest import AgentProcess, Processes, wait_for
+from tests.agent.real_collector import RealCollector, stored_summaries
+from tests.agent.test_cli import monitoring
+
+pytestmark = pytest.mark.slow
+FAST = ("--sample-seconds", "1", "--grace-seconds", "2", "--upload-delay-max", "0")
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> Iterator[RealCollector]:
+    collector = RealCollector(tmp_path / "collector")
+    yield collector
+    collector.close()
+
+
+def enrol(real: RealCollector, state: Path) -> None:
+    code = real.enrolment_code("3B")
+    assert (
+        agent_main(["enroll", "--state-dir", str(state), "--server", real.url, "--code", code]) == 0
+    )
+
+
+def lesson_in(real: RealCollector, seconds: float, length: float) -> tuple[str, datetime, datetime]:
+    start = (datetime.now(UTC) + timedelta(seconds=seconds + 1)).replace(microsecond=0)
+    end = start + timedelta(seconds=length)
+    return real.add_lesson("3B", start, end), start, end
+
+
+def until(moment: datetime) -> None:
+    delay = (moment - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def test_lesson_end_to_end(
+    real: RealCollector,
+    tmp_path: Path,
+    processes: Processes,
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """The collector's report shows the right families; private names are nowhere."""
+    state = tmp_path / "state"
+    enrol(real, state)
+    lesson_id, start, end = lesson_in(real, 5, 8)
+    before = processes.start("signal-desktop")
+    agent = agent_process(state, *FAST)
+    until(start - timedelta(seconds=0.7))
+    processes.stop(before)
+    wait_for(lambda: monitoring(state), timeout=10)
+    for name in ("telegram-desktop", "Discord", "obs", "dagboek-van-noor"):
+        processes.start(name)
+    shots = Path(os.environ["HOME"]) / "Pictures" / "Screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    time.sleep(0.5)
+    (shots / "Screenshot From 2026-11-24 - Chat met Noor.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    until(end)
+    processes.start("audacity")  # only after the lesson: not counted
+    wait_for(lambda: len(stored_summaries(real, lesson_id)) == 1, timeout=30, interval=0.5)
+    report = real.report(lesson_id)
+    families = {(f["category"], f["family"]) for f in report["families"]}
+    assert families == {
+        ("social_media", "telegram"),
+        ("social_media", "discord"),
+        ("screen_recording", "obs"),
+        ("capture_file", "image_file"),
+    }
+    assert report["devices_reporting"] == 1
+    for private in (
+        b"dagboek-van-noor",
+        b"Chat met Noor",
+        b"Screenshot From",
+        b"signal-desktop",
+        b"audacity",
+    ):
+        assert private not in real.traffic()
+        assert private not in real.database_bytes()
+    assert agent.terminate() == 0
+
+
+def test_collector_down_for_the_whole_lesson(
+    real: RealCollector,
+    tmp_path: Path,
+    processes: Processes,
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """Collector down through the lesson and after it, back later: stored exactly once."""
+    state = tmp_path / "state"
+    enrol(real, state)
+    lesson_id, _, end = lesson_in(real, 4, 4)
+    processes.start("telegram-desktop")
+    agent = agent_process(state, *FAST)
+    wait_for(lambda: (state / "config.v1.json").exists(), timeout=10)
+    real.down()
+    until(end + timedelta(seconds=3))
+    real.up()
+    wait_for(lambda: len(stored_summaries(real, lesson_id)) == 1, timeout=40, interval=0.5)
+    time.sleep(2)
+    assert len(stored_summaries(real, lesson_id)) == 1
+    report = real.report(lesson_id)
+    assert {f["family"] for f in report["families"]} == {"telegram"}
+    assert report["coverage"]["seconds_monitored"] <= 4
+    assert agent.terminate() == 0
