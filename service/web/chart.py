@@ -38,6 +38,7 @@ def timeline_svg(
     tz: ZoneInfo,
     title: str,
     axis_devices: str,
+    fewer_label: str,
 ) -> str:
     n = max(len(timeline), 1)
     cats = sorted({row["category"] for b in timeline for row in b["categories"]})
@@ -101,5 +102,11 @@ def timeline_svg(
             f'<text x="{x + 16}" y="{HEIGHT - 8}" class="legend">{label}</text>'
         )
         x += 28 + 7 * len(labels.get(c, c))
+    if any(r["devices"] is None for b in timeline for r in b["categories"]):
+        fewer = escape(fewer_label)
+        out.append(
+            f'<rect x="{x}" y="{HEIGHT - 18}" width="12" height="12" fill="url(#hatch)"/>'
+            f'<text x="{x + 16}" y="{HEIGHT - 8}" class="legend">{fewer}</text>'
+        )
     out.append("</svg>")
     return "".join(out)

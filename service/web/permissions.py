@@ -90,6 +90,10 @@ def grant(
     unknown = sorted(set(categories) - allowed)
     if unknown:
         raise InvalidRequest(f"no permission can be given for {unknown[0][:64]!r}")
+    wanted = sorted(set(categories))
+    for existing in lessons.permissions_for(session, [lesson.id]):
+        if existing.withdrawn_at is None and sorted(existing.categories) == wanted:
+            raise Conflict("this permission is in force already")
     return lessons.grant_permission(
         session,
         lesson=lesson,

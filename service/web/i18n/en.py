@@ -143,7 +143,7 @@ MESSAGES: dict[str, str] = {
     "admin.retired": "retired",
     "admin.duplicate": "duplicate (cloned image?)",
     "admin.save": "Save",
-    "admin.export": "Export (access request)",
+    "admin.export": "Access export",
     "admin.erase": "Erase",
     "admin.erase_confirm": "Erase everything about this device?",
     "admin.none": "No devices enrolled yet.",

@@ -98,6 +98,7 @@ def report_page(
             tz=tz,
             title=t("report.chart"),
             axis_devices=t("report.axis_devices"),
+            fewer_label=fewer,
         ),
         "coverage": cov,
         "coverage_gaps": gaps,

@@ -262,7 +262,8 @@ async def show(
             if want_session:
                 ctx.ensure_session()
             outcome = build(ctx)
-            return _Done(outcome, chrome(ctx), ctx.new_token)
+            shown = chrome(ctx) if isinstance(outcome, Page) else {}
+            return _Done(outcome, shown, ctx.new_token)
 
     try:
         done = await run_in_threadpool(work)
@@ -290,7 +291,9 @@ async def act(
             if not public:
                 ctx.signed_in()
             outcome = action(ctx, form)
-            return _Done(outcome, chrome(ctx), ctx.new_token, ctx.end_session)
+            # Only a page shows the chrome: taking it would consume a flash meant for the redirect.
+            shown = chrome(ctx) if isinstance(outcome, Page) else {}
+            return _Done(outcome, shown, ctx.new_token, ctx.end_session)
 
     try:
         done = await run_in_threadpool(work)
