@@ -2,10 +2,12 @@
 
 Stored lessons and imported occurrences are matched by ``(source, uid, recurrence_id)``, so a
 re-import updates a lesson in place instead of adding a second one. Only stored lessons of the
-same source inside the import's window take part: a re-import of this school year never
-touches last year, nor lessons another source brought in. Lessons that ended before ``now``
-are history (reports point at them) and are never changed or removed; imported occurrences
-that ended before ``now`` are not added either. Both are counted as ``frozen``.
+same source inside the import's window take part (or outside it, when the import has their key):
+a re-import of this school year never touches last year, nor lessons another source brought in.
+Stored lessons that ended before ``now`` are history (reports point at them) and are never
+changed or removed; imported occurrences that ended before ``now`` are not added either. Both
+are counted as ``frozen``. A lesson that has not ended yet is updated even when the source
+moves it into the past, so it is no longer monitored at its old time.
 """
 
 from __future__ import annotations
@@ -49,11 +51,16 @@ def _by_key(occurrences: Iterable[Occurrence], what: str) -> dict[Key, Occurrenc
 def plan_sync(existing: Iterable[Occurrence], imported: ImportResult, *, now: datetime) -> Plan:
     """Inserts, updates, cancellations and removals that make storage match the import."""
     window = imported.window
+    fresh = _by_key(imported.occurrences, "the import")
+    # A stored lesson outside the window still matches when the import has its key: it moved in.
     stored = _by_key(
-        (o for o in existing if o.source == imported.source and window.overlaps(o.start, o.end)),
+        (
+            o
+            for o in existing
+            if o.source == imported.source and (window.overlaps(o.start, o.end) or o.key in fresh)
+        ),
         "the stored lessons",
     )
-    fresh = _by_key(imported.occurrences, "the import")
     inserts, updates, cancellations, removals = [], [], [], []
     unchanged = frozen = 0
     for key, after in fresh.items():
