@@ -1,9 +1,11 @@
 """Storing a batch of lesson summaries from one device, with a result per item.
 
-Idempotency rests on the unique ``report_id`` column, not on looking first: each item is
-inserted in its own savepoint, and a unique-constraint failure means another request (in this
-or another collector process) stored it already. A bulk look-up first only spares the common
-retried batch its failed inserts.
+Idempotency rests on the unique ``report_id`` column, not on looking first: the new items go
+in with one ``INSERT ... ON CONFLICT (report_id) DO NOTHING RETURNING report_id`` (both
+backends), and an item the insert did not return was stored meanwhile by another request (in
+this or another collector process). A bulk look-up first only spares the common retried batch
+its conflicting rows. One executemany per batch rather than a savepoint per item: a batch of 50
+took about 100 ms on PostgreSQL with savepoints and 17 ms like this (bench/ingest).
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from policies.wire import LessonSummary, WireError, parse_summary
 from service import policy_cache
+from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School
 
 Status = Literal["accepted", "duplicate", "rejected"]
@@ -96,10 +100,12 @@ def ingest_batch(
         )
     )
     known = _stored_owners(session, [s.report_id for s in summaries])
-    results: list[ItemResult] = []
+    # First pass: decide every item; the new ones are inserted together afterwards.
+    decided: list[ItemResult | LessonSummary] = []
+    new: dict[str, LessonSummary] = {}
     for entry in parsed:
         if isinstance(entry, ItemResult):
-            results.append(entry)
+            decided.append(entry)
             continue
         problem = lesson_problem(
             lessons.get(entry.lesson_id),
@@ -110,12 +116,29 @@ def ingest_batch(
             now=now,
         )
         if problem is not None:
-            results.append(ItemResult(entry.report_id, "rejected", problem))
+            decided.append(ItemResult(entry.report_id, "rejected", problem))
         elif entry.report_id in known:
-            results.append(_existing(entry.report_id, known[entry.report_id], device))
+            decided.append(_existing(entry.report_id, known[entry.report_id], device))
+        elif entry.report_id in new:
+            # The same report twice in one batch: stored once, the repeat is a duplicate.
+            decided.append(ItemResult(entry.report_id, "duplicate"))
         else:
-            results.append(_insert(session, entry, device, now))
-            known.setdefault(entry.report_id, device.id)
+            new[entry.report_id] = entry
+            decided.append(entry)
+    inserted = _insert_new(session, list(new.values()), device, now)
+    lost = [rid for rid in new if rid not in inserted]
+    owners = _stored_owners(session, lost)
+    results: list[ItemResult] = []
+    for item in decided:
+        if isinstance(item, ItemResult):
+            results.append(item)
+        elif item.report_id in inserted:
+            results.append(ItemResult(item.report_id, "accepted"))
+        elif item.report_id in owners:
+            results.append(_existing(item.report_id, owners[item.report_id], device))
+        else:
+            # Neither inserted nor stored: cannot happen with a unique column; refuse loudly.
+            raise RuntimeError(f"report {item.report_id} was neither stored nor found")
     return results
 
 
@@ -134,26 +157,34 @@ def _existing(report_id: str, owner: str, device: Device) -> ItemResult:
     return ItemResult(report_id, "rejected", "report_id was already used by another device")
 
 
-def _insert(session: Session, summary: LessonSummary, device: Device, now: datetime) -> ItemResult:
-    row = DeviceLessonSummary(
-        report_id=summary.report_id,
-        device_id=device.id,
-        lesson_id=summary.lesson_id,
-        received_at=now,
-        started_at=summary.started_at,
-        ended_at=summary.ended_at,
-        seconds_monitored=summary.coverage.seconds_monitored,
-        gaps=summary.coverage.gaps,
-        dropped=summary.dropped,
-        summary=summary.to_json(),
+def _insert_new(
+    session: Session, summaries: Sequence[LessonSummary], device: Device, now: datetime
+) -> set[str]:
+    """Insert the summaries; the report ids actually inserted (a conflicting one is skipped)."""
+    if not summaries:
+        return set()
+    rows = [
+        {
+            "report_id": s.report_id,
+            "device_id": device.id,
+            "lesson_id": s.lesson_id,
+            "received_at": now,
+            "started_at": s.started_at,
+            "ended_at": s.ended_at,
+            "seconds_monitored": s.coverage.seconds_monitored,
+            "gaps": s.coverage.gaps,
+            "dropped": s.dropped,
+            "summary": s.to_json(),
+        }
+        for s in summaries
+    ]
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    table = cast(Table, DeviceLessonSummary.__table__)
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["report_id"])
+        .returning(table.c.report_id)
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Stored meanwhile by a concurrent request: decide by who stored it.
-        owner = _stored_owners(session, [summary.report_id]).get(summary.report_id)
-        if owner is None:
-            raise
-        return _existing(summary.report_id, owner, device)
-    return ItemResult(summary.report_id, "accepted")
+    # A Core executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") in
+    # batches within both backends' parameter limits, from one cached compiled statement.
+    return set(session.connection().execute(statement, rows).scalars())
