@@ -1,0 +1,173 @@
+"""The collector's ingestion rate next to its own bare endpoint, measured side by side in one run.
+
+    .venv/bin/python bench/ingest/ingest.py [--backends sqlite,postgres] [--workers 1,2]
+        [--seconds 10] [--concurrency 16] [--devices 64]
+
+For each backend (a fresh SQLite file; a fresh schema in the PostgreSQL test database) and each
+number of collector processes (real ``lessonwatch-service serve`` processes, each on its own
+loopback port, driven round-robin), a separate load-generator process (bench/ingest/load.py)
+drives, in turn: ``GET /healthz`` (no work: the baseline), report batches of 1 summary and
+batches of 50. It prints requests and summaries per second, p50 and p99 latency, and the ratio
+of each request rate to the bare endpoint's in the same configuration. After each run it reads
+the database: every summary the collector acknowledged as accepted must be stored, once.
+
+The load generator sends as fast as the collectors answer, so the per-device rate limit is
+raised for the run (LESSONWATCH_DEVICE_BURST); the output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.ingest import harness
+
+LOAD = Path(__file__).with_name("load.py")
+# Every device may send as fast as the generator can: the benchmark measures the server, and a
+# real school's devices each send one batch per lesson.
+UNLIMITED = {"LESSONWATCH_DEVICE_BURST": "100000000", "LESSONWATCH_DEVICE_RATE_PER_MINUTE": "1e9"}
+ENDPOINTS = (("healthz", 0), ("batch 1", 1), ("batch 50", 50))
+
+
+def drive(job: dict[str, Any]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="lwload-") as folder:
+        job_path, result_path = Path(folder) / "job.json", Path(folder) / "result.json"
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        subprocess.run(
+            [sys.executable, str(LOAD), str(job_path), str(result_path)],
+            check=True,
+            timeout=job["seconds"] + 600,
+        )
+        result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+        return result
+
+
+def max_requests(batch: int, seconds: float) -> int:
+    # Bounded in count as well as time; enough that the time bound is what ends a run here.
+    per_second = {0: 6000, 1: 2000, 50: 200}[batch]
+    return int(per_second * seconds) + 200
+
+
+def one_configuration(
+    backend: str, workers: int, args: argparse.Namespace
+) -> tuple[list[list[object]], list[str]]:
+    rows: list[list[object]] = []
+    problems: list[str] = []
+    now = datetime.now(UTC).replace(microsecond=0)
+    with harness.fresh_database(backend) as url:
+        seeded = harness.seed(url, groups=1, devices_per_group=args.devices, enrol=True, now=now)
+        lesson_id = next(iter(seeded.lessons.values()))
+        with harness.collectors(url, workers, UNLIMITED) as urls:
+            baseline = None
+            acked: list[str] = []
+            for name, batch in ENDPOINTS:
+                job = {
+                    "urls": urls,
+                    "batch": batch,
+                    "tokens": seeded.tokens,
+                    "template": harness.summary_template(lesson_id, now),
+                    "seconds": args.seconds,
+                    "max_requests": max_requests(batch, args.seconds),
+                    "warmup": 40,
+                    "concurrency": args.concurrency,
+                    "timeout": 60,
+                }
+                result = drive(job)
+                acked += result["accepted"]
+                rate = result["requests"] / result["elapsed"]
+                baseline = baseline or rate
+                lat = result["latencies"]
+                not_ok = {k: v for k, v in result["statuses"].items() if k != "200"}
+                items = result["items"]
+                if not_ok or result["failures"] or set(items) - {"accepted"}:
+                    problems.append(
+                        f"{backend} x{workers} {name}: statuses {result['statuses']}, "
+                        f"items {items}, connection failures {result['failures']}"
+                    )
+                rows.append(
+                    [
+                        backend,
+                        workers,
+                        name,
+                        result["requests"],
+                        f"{rate:,.0f}",
+                        f"{rate * batch:,.0f}" if batch else "-",
+                        f"{harness.percentile(lat, 50) * 1000:.1f}",
+                        f"{harness.percentile(lat, 99) * 1000:.1f}",
+                        f"{rate / baseline:.2f}",
+                    ]
+                )
+        stored = Counter(harness.stored_report_ids(url))
+    missing = [r for r in acked if stored[r] == 0]
+    doubled = [r for r, n in stored.items() if n > 1]
+    rows.append(
+        [
+            backend,
+            workers,
+            "durable",
+            f"acked {len(acked):,}",
+            f"stored {sum(stored.values()):,}",
+            f"missing {len(missing)}",
+            f"doubled {len(doubled)}",
+            "",
+            "",
+        ]
+    )
+    if missing or doubled:
+        problems.append(f"{backend} x{workers}: {len(missing)} acknowledged summaries missing")
+    return rows, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default=",".join(harness.BACKENDS))
+    parser.add_argument("--workers", default="1,2", help="collector process counts, e.g. 1,2")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint and setting")
+    parser.add_argument("--concurrency", type=int, default=16, help="open connections in all")
+    parser.add_argument("--devices", type=int, default=64, help="device tokens to rotate over")
+    args = parser.parse_args(argv)
+    for line in harness.machine_lines():
+        print(line)
+    print(
+        f"run       {args.seconds:g} s per endpoint, {args.concurrency} keep-alive connections "
+        f"from one load-generator process, {args.devices} devices; device rate limit raised "
+        "for the benchmark (LESSONWATCH_DEVICE_BURST)"
+    )
+    header = [
+        "backend",
+        "procs",
+        "endpoint",
+        "requests",
+        "req/s",
+        "summaries/s",
+        "p50 ms",
+        "p99 ms",
+        "vs healthz",
+    ]
+    rows: list[list[object]] = []
+    problems: list[str] = []
+    for backend in args.backends.split(","):
+        for workers in (int(w) for w in args.workers.split(",")):
+            got, bad = one_configuration(backend, workers, args)
+            rows += got
+            problems += bad
+            print(harness.table(header, got), flush=True)
+            print()
+    print(harness.table(header, rows))
+    print(f"load avg  {harness.load_average()} (1, 5, 15 min) after the run")
+    for problem in problems:
+        print("PROBLEM  ", problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
