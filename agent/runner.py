@@ -50,6 +50,7 @@ from agent.sampler import build_probes, sample
 from agent.schedule import clock_jumped, clock_offset, current_lesson
 from agent.status import write_status
 from agent.uploader import Uploader
+from agent.waker import Waker
 from policies import Compiled
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Agent:
         self.offset = timedelta(0)
         self.lock = threading.RLock()
         self.stopping = threading.Event()
+        self.waker = Waker()
         self.active: Lesson | None = None
         self.state: summary.SummaryState | None = None
         self.probes: Sequence[Probe] = ()
@@ -132,25 +134,32 @@ class Agent:
         self.schedule_upload()
 
     def wait(self) -> None:
-        """Block until ``stop()``; wakes only when the next job is due, to check the clock."""
+        """Block until ``stop()``, waking when the next job is due to check the clock.
+
+        APScheduler waits on the monotonic clock, which stands still while the laptop sleeps;
+        this loop waits on the wall clock (see ``agent.waker``), so after a resume or a clock
+        change ``check_clock`` re-plans at once instead of a sleep's length too late.
+        """
         while not self.stopping.is_set():
             jobs = [j.next_run_time for j in self.scheduler.get_jobs() if j.next_run_time]
             idle = self.config.poll_idle if self.config else 60
-            timeout = min([idle, *[(t - datetime.now(UTC)).total_seconds() + 1 for t in jobs]])
-            if self.stopping.wait(max(1.0, timeout)):
+            due = min([time.time() + idle, *[t.timestamp() + 0.5 for t in jobs]])
+            if self.waker.wait_until(due) == "stop":
                 break
             self.check_clock()
 
     def stop(self) -> None:
         self.stopping.set()
+        self.waker.stop()
 
     def shutdown(self) -> None:
         """Stop jobs, commit the running lesson's summary to the outbox, stop probes."""
-        self.stopping.set()
+        self.stop()
         self.scheduler.shutdown(wait=False)
         with self.lock:
             self._finish(self.now())
         self.collector.close()
+        self.waker.close()
 
     def recover(self) -> None:
         """A checkpoint left by a crash becomes its own summary; the lesson goes on in a new one."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -193,3 +194,23 @@ def test_shutdown_mid_lesson_commits_the_partial_summary(
     body = json.loads(row.body)
     assert body["lesson_id"] == lesson_id and "telegram" in families(body)
     assert box.due(datetime.now(UTC)) == []  # not before the lesson has ended
+
+
+def test_wall_clock_jump_replans(enrolled: Path, running: list[Agent]) -> None:
+    """When the wall clock moved an hour more than the monotonic one, the agent re-plans."""
+    agent = start_agent(running, enrolled)
+    wait_for(lambda: agent.config is not None, timeout=5)
+    assert agent.check_clock() is False
+    wall, mono = agent._clock
+    agent._clock = (wall - 3600, mono)  # as after an hour with the lid closed
+    assert agent.check_clock() is True
+    assert agent.scheduler.get_job("replan") is not None or agent.active is None
+
+
+def test_wait_returns_on_stop(enrolled: Path, running: list[Agent]) -> None:
+    """The agent's main wait ends promptly when it is told to stop (SIGTERM)."""
+    agent = start_agent(running, enrolled)
+    threading.Timer(0.5, agent.stop).start()
+    began = time.monotonic()
+    agent.wait()
+    assert time.monotonic() - began < 5
