@@ -23,8 +23,8 @@ def delay(
     cap: float = CAP_SECONDS,
 ) -> float:
     """Seconds to wait before retry number ``attempt`` (0 for the first retry)."""
-    window = min(cap, base * 2 ** min(attempt, 32))
-    return rand() * window
+    window = min(cap, base * float(2 ** min(attempt, 32)))
+    return float(rand() * window)
 
 
 def retry_after(header: str | None, now: datetime) -> float | None:

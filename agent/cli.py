@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 from agent import __version__
 from agent.errors import CollectorError, FatalError
@@ -187,7 +187,7 @@ def _status(args: argparse.Namespace) -> int:
         counts = box.counts()
         box.close()
     monitoring = running.get("monitoring") if alive and running else None
-    data = {
+    data: dict[str, Any] = {
         "enrolled": paths.identity.exists(),
         "agent_running": alive,
         "monitoring": monitoring,
@@ -250,7 +250,9 @@ def _scan(args: argparse.Namespace) -> int:
     config = _load_config(_paths(args))
     compiled = config.compiled if config else compile_policy(load_policy())
     now = datetime.now(UTC)
-    audience = "staff" if config and config.audience == "staff" else "pupil"
+    audience: Literal["pupil", "staff"] = (
+        "staff" if config and config.audience == "staff" else "pupil"
+    )
     lesson = LessonContext(
         "scan", now - timedelta(seconds=1), now + timedelta(hours=1), audience=audience
     )

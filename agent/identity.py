@@ -9,12 +9,14 @@ refuses to use it.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import ipaddress
 import json
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from agent.errors import ClonedIdentity, FatalError, NotEnrolled
@@ -58,7 +60,8 @@ def is_loopback(host: str) -> bool:
 
 def machine_id() -> str | None:
     """The OS's stable machine id, or None where it cannot be read."""
-    if sys.platform.startswith("linux"):
+    system: str = sys.platform  # a plain str: every branch is checked on every OS
+    if system.startswith("linux"):
         for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
             try:
                 value = Path(path).read_text().strip()
@@ -67,9 +70,8 @@ def machine_id() -> str | None:
             if value:
                 return value
         return None
-    if sys.platform == "win32":
-        import winreg
-
+    if system == "win32":
+        winreg: Any = importlib.import_module("winreg")
         try:
             with winreg.OpenKey(
                 winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\Microsoft\Cryptography"
@@ -77,7 +79,7 @@ def machine_id() -> str | None:
                 return str(winreg.QueryValueEx(key, "MachineGuid")[0])
         except OSError:
             return None
-    if sys.platform == "darwin":
+    if system == "darwin":
         try:
             out = subprocess.run(
                 ["ioreg", "-rd1", "-c", "IOPlatformExpertDevice"],

@@ -23,6 +23,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from agent.probes import Unavailable
 from policies import CaptureFileSeen
@@ -58,7 +59,7 @@ class CaptureProbe:
         self.extensions = frozenset(e.casefold() for e in extensions)
         self._lock = threading.Lock()
         self._new: list[str] = []
-        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._observer: BaseObserver | None = None
         self._watched: set[Path] = set()
         self._started = 0.0
 

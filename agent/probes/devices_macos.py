@@ -10,6 +10,7 @@ recorded fixtures; the ``_read_*`` functions need PyObjC and raise ``Unavailable
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,7 +43,7 @@ def processes_running_input(processes: Iterable[Mapping[str, Any]]) -> list[Proc
 
 def _read_video_devices() -> list[dict[str, Any]]:
     try:
-        import AVFoundation  # type: ignore[import-not-found]  # noqa: F401
+        importlib.import_module("AVFoundation")
     except ImportError:
         raise Unavailable("PyObjC (AVFoundation, CoreMediaIO) is not installed") from None
     raise Unavailable("CoreMediaIO reader not built yet")  # pragma: no cover
@@ -50,7 +51,7 @@ def _read_video_devices() -> list[dict[str, Any]]:
 
 def _read_audio_processes() -> list[dict[str, Any]]:
     try:
-        import CoreAudio  # type: ignore[import-not-found]  # noqa: F401
+        importlib.import_module("CoreAudio")
     except ImportError:
         raise Unavailable("PyObjC (CoreAudio) is not installed") from None
     raise Unavailable("CoreAudio process-object reader not built yet")  # pragma: no cover
@@ -58,7 +59,7 @@ def _read_audio_processes() -> list[dict[str, Any]]:
 
 def _read_input_devices() -> list[dict[str, Any]]:
     try:
-        import CoreAudio  # type: ignore[import-not-found]  # noqa: F401
+        importlib.import_module("CoreAudio")
     except ImportError:
         raise Unavailable("PyObjC (CoreAudio) is not installed") from None
     raise Unavailable("CoreAudio device reader not built yet")  # pragma: no cover

@@ -11,6 +11,7 @@ and tested with recorded fixtures; only the ``_read_*`` functions touch the OS.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -64,7 +65,7 @@ def _read_consent_store(
     capability: str,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     try:
-        import winreg
+        winreg: Any = importlib.import_module("winreg")
     except ImportError:
         raise Unavailable("no Windows registry here") from None
 
