@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from agent.errors import CollectorError
 from agent.identity import check_server_url
 
 TIMEOUT = (5.0, 15.0)  # connect, read
+_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,512}$")
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
@@ -80,14 +82,21 @@ class Collector:
                 timeout=TIMEOUT,
                 verify=True,
                 allow_redirects=False,
+                stream=True,
                 **kwargs,
             )
-            raw = response.content[:MAX_ANSWER_BYTES]
+            with response:
+                raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
         except requests.RequestException as exc:
             # Every transport failure, including ConnectionError (refused), is "try later": only
             # treating ConnectTimeout so dropped queued data in aw-client.
             raise Unreachable(f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
         received = datetime.now(UTC)
+        if len(raw) > MAX_ANSWER_BYTES:
+            # A collector never sends this much; whatever it is, it is not read into memory.
+            raise CollectorError(
+                f"answer larger than {MAX_ANSWER_BYTES} bytes", status=response.status_code
+            )
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -108,9 +117,10 @@ class Collector:
             raise _error(answer)
         body = answer.body
         if not isinstance(body, dict) or not all(
-            isinstance(body.get(k), str) and body.get(k) for k in ("device_id", "token")
+            isinstance(body.get(k), str) and _TOKEN.match(body[k]) for k in ("device_id", "token")
         ):
-            raise CollectorError("enrolment answer lacks device_id or token", status=answer.status)
+            # The token goes into a header and the id into files: only plain printable ASCII.
+            raise CollectorError("enrolment answer lacks a valid device_id or token", status=201)
         return body
 
     def config(self, etag: str | None) -> Answer:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +26,12 @@ from policies import (
     compile_policy,
     policy_from_document,
 )
-from policies.wire import WireError, parse_time
+from policies.wire import MAX_LESSON_SECONDS, WireError, parse_time
 
 log = logging.getLogger(__name__)
 
 MAX_LESSONS = 5000
+_LESSON_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as policies.wire accepts in a summary
 MAX_CACHE_BYTES = 8 * 1024 * 1024
 
 
@@ -107,8 +109,13 @@ def _lesson(obj: Any, i: int) -> Lesson:
     )
     if end <= start:
         raise ConfigError(f"{where}: end must follow start")
+    if (end - start).total_seconds() > MAX_LESSON_SECONDS:
+        raise ConfigError(f"{where}: a lesson lasts at most 12 hours")
+    lesson_id = _get(obj, "id", str, where)
+    if not _LESSON_ID.match(lesson_id):
+        raise ConfigError(f"{where}.id is not a valid lesson id")
     return Lesson(
-        id=_get(obj, "id", str, where),
+        id=lesson_id,
         start=start,
         end=end,
         remote=bool(obj.get("remote", False)),

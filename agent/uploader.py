@@ -16,6 +16,7 @@ from typing import Literal
 
 from agent import backoff
 from agent.client import Collector, Unreachable
+from agent.errors import CollectorError
 from agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ class Uploader:
             answer = self.collector.reports([r.body for r in rows])
         except Unreachable as exc:
             self._retry(now, f"collector unreachable ({exc})")
+            return self.next_time(now)
+        except CollectorError as exc:
+            self._retry(now, str(exc))
             return self.next_time(now)
         outcome = classify(answer.status)
         if outcome == "unauthorized":

@@ -63,6 +63,8 @@ class State:
     poll_seconds: dict[str, int] = field(default_factory=lambda: {"in_lesson": 60, "idle": 900})
     clock_skew: float = 0.0
     hold_answers: float = 0.0  # seconds to wait after storing reports, before answering
+    padding: int = 0  # hostile mode: bytes of junk added to config and report answers
+    enroll_token: str | None = None  # hostile mode: the token handed out at enrolment
     policy: dict[str, Any] = field(default_factory=effective_document)
 
 
@@ -140,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(401, "unauthorized", "unknown or revoked token")
             return
         body = self.server.standin.config_for(device)
+        if self.server.standin.state.padding:
+            body["junk"] = "x" * self.server.standin.state.padding
         etag = (
             '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
         )
@@ -189,7 +193,10 @@ class _Handler(BaseHTTPRequestHandler):
         results = [standin.ingest(device, item) for item in items]
         if standin.state.hold_answers:
             time.sleep(standin.state.hold_answers)
-        self._send(200, {"results": results})
+        answer: dict[str, Any] = {"results": results}
+        if standin.state.padding:
+            answer["junk"] = "x" * standin.state.padding
+        self._send(200, answer)
 
     def _enroll(self, body: bytes) -> None:
         standin = self.server.standin
@@ -207,9 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(403, "enrolment_code_invalid", "unknown, expired or used up")
                 return
             standin.state.codes[code] = (group, uses - 1)
+            token = standin.state.enroll_token or secrets.token_urlsafe(24)
             device = Device(
                 "d_" + secrets.token_hex(8),
-                secrets.token_urlsafe(24),
+                token,
                 group,
                 data.get("fingerprint"),
             )

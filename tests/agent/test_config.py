@@ -72,6 +72,9 @@ def _broken(change):
         (_broken(lambda b: b["policy"].update(extra=1)), "policy refused"),
         (_broken(lambda b: b.update(lessons=[b["lessons"][0]] * 5001)), "at most 5000"),
         (_broken(lambda b: b.update(permissions=[{"lesson_id": "l_1"}])), "missing 'categories'"),
+        (_broken(lambda b: b["lessons"][0].update(end="2026-11-25T08:30:00Z")), "at most 12 hours"),
+        (_broken(lambda b: b["lessons"][0].update(id="l_1/../../etc")), "not a valid lesson id"),
+        (_broken(lambda b: b["lessons"][0].update(id="x" * 65)), "not a valid lesson id"),
     ],
 )
 def test_malformed_config_is_refused_with_a_reason(body: object, reason: str) -> None:
