@@ -214,3 +214,22 @@ def test_wait_returns_on_stop(enrolled: Path, running: list[Agent]) -> None:
     began = time.monotonic()
     agent.wait()
     assert time.monotonic() - began < 5
+
+
+def test_permission_given_mid_lesson_counts_within_a_poll(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """A permission granted mid-lesson takes effect at the next in-lesson config poll."""
+    collector.state.poll_seconds = {"in_lesson": 1, "idle": 900}
+    lesson_id, start, _end = lesson_soon(collector, lead=1.0, length=9.0)
+    processes.start("telegram-desktop")
+    start_agent(running, enrolled)
+    until(start + timedelta(seconds=3))
+    collector.grant(lesson_id, ["social_media"], datetime.now(UTC))
+    wait_for(lambda: len(collector.reports()) == 1, timeout=20)
+    (finding,) = collector.reports()[0]["findings"]
+    assert finding["family"] == "telegram"
+    # Counted until the grant plus at most a poll and a sample, not for the whole lesson.
+    assert 2 <= finding["seconds"] <= 6
+    config_answers = collector.statuses("/api/v1/agent/config")
+    assert 304 in config_answers and config_answers.count(200) >= 2
