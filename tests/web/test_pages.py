@@ -1,0 +1,301 @@
+"""The pages' data as JSON over real HTTP: reports, suppression, access, disclosure, permissions
+reaching the agent config, admin pages, export and erasure, the public privacy page."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from web_helpers import TIMEOUT, Browser, Demo, signed_in
+
+from service import audit
+from service.models import Device, DeviceLessonSummary, Lesson, Permission, School
+
+
+def config(demo: Demo, etag: str | None = None) -> requests.Response:
+    token = next(iter(demo.school.device_tokens.values()))
+    headers = {"Authorization": f"Bearer {token}"}
+    if etag:
+        headers["If-None-Match"] = etag
+    return requests.get(demo.url + "/api/v1/agent/config", headers=headers, timeout=TIMEOUT)
+
+
+def test_report_json_counts_and_suppression(demo: Demo) -> None:
+    """The report counts devices per category; below 3 it reads "fewer than 3", never a number."""
+    teacher = signed_in(demo, "devries")
+    page = teacher.json(f"/lessons/{demo.school.lesson_in_progress}").json()
+    assert page["devices_expected"] == 24
+    assert 0 < page["devices_reporting"] <= 24
+    assert page["suppressed_below"] == 3
+    rows = page["categories"] + page["families"]
+    rows += [c for b in page["timeline"] for c in b["categories"]]
+    hidden = [r for r in rows if r["devices"] is None]
+    assert hidden, "the demo has small counts, which must be suppressed"
+    for row in rows:
+        if row["devices"] is None:
+            assert row.get("seconds") is None
+        else:
+            assert row["devices"] >= 3
+    for row in page["categories"] + page["families"]:
+        shown = "minder dan 3" if row["devices"] is None else str(row["devices"])
+        assert row["devices_text"] == shown
+    assert "<svg" in page["chart_svg"] and "minder dan 3" in page["chart_svg"]
+    assert page["coverage_gaps"][0].endswith("rapporteerden niet")
+    assert [w["week"] for w in page["trend"]] == ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("devries", 200), ("jansen", 403), ("leiding", 200), ("beheer", 200)]
+)
+def test_who_reads_a_report(demo_sqlite: Demo, who: str, status: int) -> None:
+    """The lesson's teacher, leaders and admins read it; another teacher gets 403."""
+    answer = signed_in(demo_sqlite, who).json(f"/lessons/{demo_sqlite.school.lesson_in_progress}")
+    assert answer.status_code == status
+    if status == 403:
+        assert answer.json()["error"]["code"] == "forbidden"
+
+
+def test_teacher_sees_only_own_lessons(demo_sqlite: Demo) -> None:
+    """The week page lists a teacher's own lessons; a leader's lists the school's."""
+    mine = signed_in(demo_sqlite, "devries").json("/lessons").json()
+    groups = {lesson["group"] for day in mine["week"] for lesson in day["lessons"]}
+    assert groups == {"3B"} and mine["scope"] == "own"
+    school = signed_in(demo_sqlite, "leiding").json("/lessons").json()
+    assert {lesson["group"] for day in school["week"] for lesson in day["lessons"]} == {"3B", "4A"}
+
+
+def test_permission_grant_and_withdraw_reach_the_agent_config(demo: Demo) -> None:
+    """A grant changes the config's ETag and lists the permission; a withdrawal does it again."""
+    lesson = demo.school.lesson_in_progress
+    first = config(demo)
+    assert config(demo, first.headers["ETag"]).status_code == 304
+    teacher = signed_in(demo, "devries")
+    answer = teacher.post(
+        f"/lessons/{lesson}/permissions", [("category", "social_media"), ("note", "project")]
+    )
+    assert answer.status_code == 303
+    granted = config(demo, first.headers["ETag"])
+    assert granted.status_code == 200
+    [perm] = [p for p in granted.json()["permissions"] if p["lesson_id"] == lesson]
+    assert perm["categories"] == ["social_media"] and perm["withdrawn_at"] is None
+    report = teacher.json(f"/lessons/{lesson}").json()
+    pid = report["permissions"][0]["id"]
+    assert teacher.post(f"/lessons/{lesson}/permissions/{pid}/withdraw", {}).status_code == 303
+    withdrawn = config(demo, granted.headers["ETag"])
+    assert withdrawn.status_code == 200
+    [perm] = [p for p in withdrawn.json()["permissions"] if p["lesson_id"] == lesson]
+    assert perm["withdrawn_at"] == "2026-11-24T09:45:00Z"
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "message"),
+    [
+        ([], 422, "choose at least one category"),
+        ([("category", "video_call")], 422, "no permission can be given"),
+        ([("category", "../../etc/passwd")], 422, "no permission can be given"),
+        ([("category", "social_media"), ("note", "x" * 501)], 422, "at most 500"),
+        ([("category", "social_media"), ("note", "a\x07b")], 422, "control characters"),
+    ],
+)
+def test_bad_permission_forms_change_nothing(
+    demo_sqlite: Demo, fields: list[tuple[str, str]], status: int, message: str
+) -> None:
+    """Each bad grant gets a clear message and stores no permission."""
+    lesson = demo_sqlite.school.lesson_in_progress
+    answer = signed_in(demo_sqlite, "devries").post(
+        f"/lessons/{lesson}/permissions", fields, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == status
+    assert message in answer.json()["error"]["message"]
+    with demo_sqlite.sessions.begin() as s:
+        assert s.scalar(select(func.count()).where(Permission.lesson_id == lesson)) == 0
+
+
+def test_replayed_grant_and_withdrawal_are_refused(demo_sqlite: Demo) -> None:
+    """The same grant posted twice and a withdrawal posted twice each answer 409 the second time."""
+    lesson = demo_sqlite.school.lesson_in_progress
+    teacher = signed_in(demo_sqlite, "devries")
+    form = [("category", "social_media")]
+    assert teacher.post(f"/lessons/{lesson}/permissions", form).status_code == 303
+    again = teacher.post(f"/lessons/{lesson}/permissions", form)
+    assert again.status_code == 409 and "in force already" in again.text
+    pid = teacher.json(f"/lessons/{lesson}").json()["permissions"][0]["id"]
+    path = f"/lessons/{lesson}/permissions/{pid}/withdraw"
+    assert teacher.post(path, {}).status_code == 303
+    twice = teacher.post(path, {})
+    assert twice.status_code == 409 and "withdrawn already" in twice.text
+    with demo_sqlite.sessions.begin() as s:
+        assert s.scalar(select(func.count()).where(Permission.lesson_id == lesson)) == 1
+
+
+def test_permissions_close_when_the_lesson_ends(demo_sqlite: Demo) -> None:
+    """After the lesson's end the form is gone and a grant is refused with 409."""
+    lesson = demo_sqlite.school.lesson_in_progress
+    with demo_sqlite.sessions.begin() as s:
+        end = s.get_one(Lesson, lesson).end
+    demo_sqlite.clock.now = end
+    teacher = signed_in(demo_sqlite, "devries")
+    assert teacher.json(f"/lessons/{lesson}").json()["can_change_permissions"] is False
+    answer = teacher.post(f"/lessons/{lesson}/permissions", [("category", "social_media")])
+    assert answer.status_code == 409
+
+
+def test_device_level_view_follows_disclosure_needs_a_reason_and_is_audited(
+    demo_sqlite: Demo,
+) -> None:
+    """Leaders see per-device data only at level pseudonymous, with a reason, audited."""
+    demo = demo_sqlite
+    lesson = demo.school.lesson_in_progress
+    leader = signed_in(demo, "leiding")
+    assert leader.get(f"/lessons/{lesson}/devices").status_code == 403
+    assert leader.json(f"/lessons/{lesson}").json()["may_see_devices"] is False
+    with demo.sessions.begin() as s:
+        s.scalars(select(School)).one().disclosure = "pseudonymous"
+    assert leader.get(f"/lessons/{lesson}/devices").status_code == 200
+    short = leader.post(f"/lessons/{lesson}/devices", {"reason": "x"}, csrf_from="/lessons")
+    assert short.status_code == 422
+    hostile = "<img src=x onerror=alert(1)> melding ouder"
+    answer = leader.post(f"/lessons/{lesson}/devices", {"reason": hostile})
+    assert answer.status_code == 200
+    assert "&lt;img src=x onerror=alert(1)&gt;" in answer.text and "<img src=x" not in answer.text
+    assert "3B-" in answer.text
+    with demo.sessions.begin() as s:
+        [entry] = audit.entries(s, action="devices.view")
+        assert (entry.actor, entry.object, entry.reason) == (
+            "user:leiding",
+            f"lesson:{lesson}",
+            hostile,
+        )
+    teacher = signed_in(demo, "devries")
+    assert teacher.get(f"/lessons/{lesson}/devices").status_code == 403
+
+
+def test_escalations_are_aggregate_and_for_leaders(demo_sqlite: Demo) -> None:
+    """Leaders see lessons with findings in time order, small counts hidden; teachers get 403."""
+    page = signed_in(demo_sqlite, "leiding").json("/escalations").json()
+    starts = [e["lesson"]["start"] for e in page["lessons"]]
+    assert starts == sorted(starts) and starts
+    for e in page["lessons"]:
+        for c in e["categories"]:
+            assert c["devices"] is None or c["devices"] >= 3
+    assert signed_in(demo_sqlite, "devries").json("/escalations").status_code == 403
+
+
+def test_policy_override_is_validated_before_saving(demo_sqlite: Demo) -> None:
+    """An invalid override shows the engine's line and problem, and nothing is stored."""
+    admin = signed_in(demo_sqlite, "beheer")
+    bad = '# ours\n\n[[rule]]\nid = "a1-social-media"\n'
+    answer = admin.post("/admin/policy", {"override": bad}, csrf_from="/admin/policy")
+    assert answer.status_code == 422
+    assert "Regel 4: duplicate rule id &#39;a1-social-media&#39;" in answer.text
+    with demo_sqlite.sessions.begin() as s:
+        assert s.scalars(select(School)).one().policy_override is None
+    good = '[rules."a1-video-streaming"]\nenabled = true\n'
+    answer = admin.post("/admin/policy", {"override": good}, csrf_from="/admin/policy")
+    assert answer.status_code == 303, answer.text
+    with demo_sqlite.sessions.begin() as s:
+        assert s.scalars(select(School)).one().policy_override == good
+
+
+def test_export_and_erasure_of_one_device(demo_sqlite: Demo) -> None:
+    """An access export holds the device's summaries; erasure removes them and the device."""
+    demo = demo_sqlite
+    admin = signed_in(demo, "beheer")
+    device_id = next(iter(demo.school.device_tokens))
+    export = admin.post(f"/admin/devices/{device_id}/export", {}, csrf_from="/admin/devices")
+    assert export.status_code == 200
+    assert "attachment" in export.headers["Content-Disposition"]
+    data = export.json()
+    assert data["device"]["id"] == device_id and data["summaries"]
+    assert "token" not in data["device"]
+    erased = admin.post(f"/admin/devices/{device_id}/erase", {}, csrf_from="/admin/devices")
+    assert erased.status_code == 303
+    with demo.sessions.begin() as s:
+        assert s.get(Device, device_id) is None
+        left = select(func.count()).where(DeviceLessonSummary.device_id == device_id)
+        assert s.scalar(left) == 0
+        actions = [e.action for e in audit.entries(s) if e.object == f"device:{device_id}"]
+        assert actions[-2:] == ["device.export", "device.erase"]
+    again = admin.post(f"/admin/devices/{device_id}/erase", {}, csrf_from="/admin/devices")
+    assert again.status_code == 404
+
+
+def test_csv_export_suppresses_small_counts_and_defuses_formulas(demo_sqlite: Demo) -> None:
+    """The CSV has a row per lesson and category; small counts read "<3"."""
+    admin = signed_in(demo_sqlite, "beheer")
+    answer = admin.post(
+        "/admin/export", {"first": "2026-11-23", "last": "2026-11-24"}, csrf_from="/admin/export"
+    )
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert rows and {r["group"] for r in rows} == {"3B", "4A"}
+    for r in rows:
+        assert r["devices"] == "<3" or r["devices"] == "0" or int(r["devices"]) >= 3
+    bad = admin.post("/admin/export", {"first": "x", "last": "y"}, csrf_from="/admin/export")
+    assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/devices",
+        "/admin/codes",
+        "/admin/users",
+        "/admin/policy",
+        "/admin/school",
+        "/admin/audit",
+        "/admin/export",
+    ],
+)
+def test_admin_pages_are_for_admins_only(demo_sqlite: Demo, path: str) -> None:
+    """Admins get each admin page; teachers and leaders 403; anonymous visitors go to sign-in."""
+    assert signed_in(demo_sqlite, "beheer").get(path).status_code == 200
+    assert signed_in(demo_sqlite, "devries").get(path).status_code == 403
+    assert signed_in(demo_sqlite, "leiding").get(path).status_code == 403
+    anonymous = Browser(demo_sqlite.url).get(path)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/signin")
+
+
+def test_admin_creates_code_user_and_token(demo_sqlite: Demo) -> None:
+    """An enrolment code and an API token are shown once (flash); a new user can sign in."""
+    admin = signed_in(demo_sqlite, "beheer")
+    answer = admin.post(
+        "/admin/codes", {"group": "4A", "uses": "5", "days": "3"}, csrf_from="/admin/codes"
+    )
+    assert answer.status_code == 303
+    assert "Nieuwe code voor 4A" in admin.get("/admin/codes").text
+    answer = admin.post(
+        "/admin/users",
+        {"username": "<b>pieter</b>", "role": "teacher", "password": "long enough pw", "email": ""},
+        csrf_from="/admin/users",
+    )
+    assert answer.status_code == 303
+    page = admin.get("/admin/users").text
+    assert "&lt;b&gt;pieter&lt;/b&gt;" in page and "<b>pieter</b>" not in page
+    assert Browser(demo_sqlite.url).sign_in("<b>pieter</b>", "long enough pw").status_code == 303
+    bad = admin.post(
+        "/admin/users",
+        {"username": "x", "role": "root", "password": "long enough pw"},
+        csrf_from="/admin/users",
+    )
+    assert bad.status_code == 422 and "role must be one of" in bad.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"), [("nl", "Wat lessonwatch controleert"), ("en", "What lessonwatch checks")]
+)
+def test_privacy_page_is_public_and_in_both_languages(
+    demo_sqlite: Demo, lang: str, title: str
+) -> None:
+    """Without signing in, the privacy page explains the active policy in the chosen language."""
+    answer = Browser(demo_sqlite.url).json(f"/privacy?lang={lang}")
+    assert answer.status_code == 200
+    page = answer.json()
+    assert page["title"] == title and page["lang"] == lang
+    assert any(r["article"] == "A.1" for r in page["rules"])
+    html = Browser(demo_sqlite.url).get(f"/privacy?lang={lang}")
+    assert f'<html lang="{lang}">' in html.text
+    assert html.cookies.get("lw_lang") == lang
