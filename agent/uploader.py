@@ -116,7 +116,8 @@ class Uploader:
                 log.error("summary %s rejected: %s", row.report_id, str(item.get("reason"))[:300])
         self.outbox.delete(answered)
         if answered:
-            self.outbox.remember_sent(rows[-1].body, now)
+            last = next(r for r in reversed(rows) if r.report_id in answered)
+            self.outbox.remember_sent(last.body, now)
         self.sent += len(answered)
         self.attempt = 0
         self.disabled_until = None

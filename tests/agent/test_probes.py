@@ -441,3 +441,28 @@ def test_a_failing_probe_is_unavailable_not_fatal(error: Exception, processes: P
     observations, states = gather([ProcessProbe(), Broken(error), Off("window_title")])
     assert states == {"processes": "ok", "camera": "unavailable", "window_title": "off"}
     assert "telegram" in {family(o) for o in observations}
+
+
+# -- window title ----------------------------------------------------------------------------
+
+
+def test_window_probe_is_off_unless_the_policy_turns_it_on() -> None:
+    """The foreground-window probe exists only when the policy's window_title_probe is on."""
+    import dataclasses
+
+    from agent.probes.window import WindowProbe
+    from agent.sampler import build_probes
+
+    assert isinstance(build_probes(COMPILED)[-1], Off)
+    settings = dataclasses.replace(COMPILED.policy.settings, window_title_probe=True)
+    on = compile_policy(dataclasses.replace(COMPILED.policy, settings=settings))
+    assert isinstance(build_probes(on)[-1], WindowProbe)
+
+
+@pytest.mark.parametrize("environ", [{}, {"WAYLAND_DISPLAY": "wayland-0"}])
+def test_window_probe_without_x11_is_unavailable(environ: dict[str, str]) -> None:
+    """Without an X11 display (Wayland, or no session) the signal is unavailable."""
+    from agent.probes.window_linux import foreground_window
+
+    with pytest.raises(Unavailable, match="no X11 display"):
+        foreground_window(environ)
