@@ -5,6 +5,8 @@ Lessons here are a few seconds long, sampled every second with a 2-second grace 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import threading
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent import identity
+from agent.cli import main as agent_main
 from agent.config import Overrides
 from agent.paths import StatePaths
 from agent.runner import Agent, Options
@@ -114,6 +117,14 @@ def test_lesson_end_to_end(
     ):
         assert private not in traffic
     assert agent.active is None and agent.state is None
+    # explain shows pupils the last summary exactly as the collector received it.
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert agent_main(["explain", "--state-dir", str(enrolled), "--lang", "en"]) == 0
+    shown = buffer.getvalue().split("The last summary sent, exactly as sent:\n", 1)[1]
+    body = shown.splitlines()[1]
+    assert json.loads(body)["report_id"] == report["report_id"]
+    assert body.encode() in traffic
 
 
 def test_collector_down_for_the_whole_lesson(
