@@ -1,0 +1,116 @@
+"""What the reliability suites share: PostgreSQL reachability, fresh schemas, a school with a
+lesson that has just ended and enrolled devices, and counting what was stored."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from service import credentials, db, enrolment, lessons, schools, users
+from service.models import DeviceLessonSummary, User
+
+PG_ENV = "LESSONWATCH_TEST_PG"
+
+
+def pg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pg_unreachable(reason: str) -> None:
+    message = f"PostgreSQL at {os.environ.get(PG_ENV)} is unreachable: {reason}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pg_admin() -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(pg_dsn(os.environ[PG_ENV]), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        text = str(exc).strip()
+        pg_unreachable(text.splitlines()[0] if text else "no answer")
+        raise
+
+
+def schema_url(base: str, schema: str) -> str:
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def migrate(url: str) -> None:
+    engine = db.make_engine(url)
+    try:
+        db.migrate(engine)
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class School:
+    """What the suites post against: a lesson that has just ended and devices of its group."""
+
+    url: str
+    lesson_id: str
+    lesson_start: datetime
+    lesson_end: datetime
+    device_tokens: tuple[str, ...]
+    admin_token: str
+    code: str
+
+
+def make_school(url: str, devices: int = 2) -> School:
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, end = now - timedelta(minutes=50), now
+    engine = db.make_engine(url)
+    try:
+        with db.session_factory(engine).begin() as session:
+            school = schools.school(session)
+            admin = User(
+                school_id=school.id,
+                username="root",
+                role="admin",
+                password_hash="not-used-here",
+                created_at=now,
+            )
+            session.add(admin)
+            session.flush()
+            lesson = lessons.add_lesson(
+                session, school=school, group="3B", start=start, end=end, now=now, teacher=admin
+            )
+            code = enrolment.create_code(
+                session, school=school, group="3B", uses=1000, lifetime=timedelta(days=1), now=now
+            )
+            tokens = tuple(
+                enrolment.enroll(
+                    session,
+                    code=code,
+                    platform="linux",
+                    agent_version="0.1.0",
+                    label=None,
+                    fingerprint=None,
+                    now=now,
+                ).token
+                for _ in range(devices)
+            )
+            admin_token = users.create_token(session, user=admin, now=now)
+        assert all(t.startswith(credentials.DEVICE_TOKEN_PREFIX) for t in tokens)
+        return School(url, lesson.id, start, end, tokens, admin_token, code)
+    finally:
+        engine.dispose()
+
+
+def stored_ids(url: str) -> Counter[str]:
+    """How often each report id is stored (a double would count 2)."""
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return Counter(conn.scalars(select(DeviceLessonSummary.report_id)))
+    finally:
+        engine.dispose()
