@@ -4,12 +4,20 @@ lesson that has just ended and enrolled devices, and counting what was stored.""
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -114,3 +122,57 @@ def stored_ids(url: str) -> Counter[str]:
             return Counter(conn.scalars(select(DeviceLessonSummary.report_id)))
     finally:
         engine.dispose()
+
+
+class CollectorProcess:
+    """``lessonwatch-service serve`` as a real subprocess on a fixed loopback port, which a test
+    can kill and start again as a supervisor would (``Restart=always``)."""
+
+    def __init__(self, db_url: str, port: int, env: dict[str, str] | None = None) -> None:
+        self.db_url, self.port = db_url, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, "LESSONWATCH_PURGE_INTERVAL_SECONDS": "0", **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
+
+    def start(self, timeout: float = 60.0) -> None:
+        script = Path(sys.executable).with_name("lessonwatch-service")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "service"]
+        self.proc = subprocess.Popen(
+            [*command, "serve", "--port", str(self.port), "--db", self.db_url],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            env=self.env,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise RuntimeError(f"collector did not start: {self.log.read()[-2000:]!r}")
+            time.sleep(0.05)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
