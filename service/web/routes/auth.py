@@ -106,7 +106,11 @@ async def oidc_start(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
         if not ctx.web.oidc_enabled:
             raise InvalidRequest("school sign-in is not configured")
-        url, pending = oidc.start(ctx.web)
+        try:
+            url, pending = oidc.start(ctx.web)
+        except oidc.OidcError as exc:
+            problem = ctx.t("signin.sso_failed", reason=str(exc))
+            return Page("signin.html", signin_page(ctx) | {"problem": problem}, status=502)
         pending["next"] = safe_next(ctx.request.query_params.get("next"))
         websessions.set_data(ctx.ensure_session(), oidc=pending)
         return Redirect(url)

@@ -1,0 +1,125 @@
+"""A small OpenID Connect provider on loopback for the SSO tests: its own RSA key and JWKS, a
+discovery document, an authorize endpoint that answers at once (as if the user signed in) and a
+token endpoint that checks the PKCE verifier. ``mode`` makes it misbehave in one chosen way."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+@dataclass
+class Provider:
+    url: str = ""
+    client_id: str = "lessonwatch-test"
+    email: str = "devries@school.example"
+    mode: str = "ok"  # ok, bad_nonce, wrong_key, wrong_audience, expired, unverified_email
+    key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+    other_key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+
+    def jwks(self) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+    def id_token(self, nonce: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.url,
+            "aud": "someone-else" if self.mode == "wrong_audience" else self.client_id,
+            "sub": "user-123",
+            "email": self.email,
+            "email_verified": self.mode != "unverified_email",
+            "nonce": "not-the-nonce" if self.mode == "bad_nonce" else nonce,
+            "iat": now - (7200 if self.mode == "expired" else 0),
+            "exp": now + (-3600 if self.mode == "expired" else 600),
+        }
+        key = self.other_key if self.mode == "wrong_key" else self.key
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+
+def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def _json(self, body: Any, status: int = 200) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            if url.path == "/.well-known/openid-configuration":
+                self._json(
+                    {
+                        "issuer": provider.url,
+                        "authorization_endpoint": provider.url + "/authorize",
+                        "token_endpoint": provider.url + "/token",
+                        "jwks_uri": provider.url + "/jwks",
+                    }
+                )
+            elif url.path == "/jwks":
+                self._json(provider.jwks())
+            elif url.path == "/authorize":
+                q = {k: v[0] for k, v in parse_qs(url.query).items()}
+                code = secrets.token_urlsafe(16)
+                provider.codes[code] = q
+                self.send_response(302)
+                target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
+                self.send_header("Location", target)
+                self.end_headers()
+            else:
+                self._json({"error": "not_found"}, 404)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            provider.token_requests.append(form)
+            asked = provider.codes.pop(form.get("code", ""), None)
+            if asked is None:
+                self._json({"error": "invalid_grant"}, 400)
+                return
+            digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+            challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if (
+                challenge != asked["code_challenge"]
+                or form.get("redirect_uri") != asked["redirect_uri"]
+            ):
+                self._json({"error": "invalid_grant"}, 400)
+                return
+            self._json({"id_token": provider.id_token(asked["nonce"]), "token_type": "Bearer"})
+
+    return Handler
+
+
+@contextmanager
+def oidc_provider() -> Iterator[Provider]:
+    provider = Provider()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(provider))
+    provider.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
