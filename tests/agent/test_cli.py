@@ -207,3 +207,27 @@ def test_state_dir_from_environment(
     code = collector.enrolment_code("3B")
     assert agent_main(["enroll", "--server", collector.url, "--code", code]) == 0
     assert (tmp_path / "from-env" / "identity.v1.json").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_slow_upload_still_exits_within_5_s(
+    collector: Standin,
+    enrolled: Path,
+    agent_process: Callable[..., AgentProcess],
+    processes: Processes,
+) -> None:
+    """An upload hanging on the collector does not hold up SIGTERM; the row is resent later."""
+    lesson(collector, 0.5, 2)
+    processes.start("obs")
+    collector.state.hold_answers = 10.0
+    agent = agent_process(enrolled, *FAST)
+    wait_for(lambda: len(collector.reports()) == 1, timeout=20)
+    began = time.monotonic()
+    assert agent.terminate() == 0
+    assert time.monotonic() - began < 5
+    assert len(queued(enrolled)) == 1  # never answered, so still queued
+    collector.state.hold_answers = 0.0
+    again = agent_process(enrolled, *FAST)
+    wait_for(lambda: queued(enrolled) == [], timeout=20)
+    assert len(collector.reports()) == 1
+    assert again.terminate() == 0

@@ -117,3 +117,28 @@ def test_collector_down_for_the_whole_lesson(
     assert {f["family"] for f in report["families"]} == {"telegram"}
     assert report["coverage"]["seconds_monitored"] <= 4
     assert agent.terminate() == 0
+
+
+def test_kill_9_mid_lesson(
+    real: RealCollector,
+    tmp_path: Path,
+    processes: Processes,
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """SIGKILL mid-lesson, restart: two summaries, each stored once, added up in the report."""
+    state = tmp_path / "state"
+    enrol(real, state)
+    lesson_id, start, _ = lesson_in(real, 3, 14)
+    processes.start("Discord")
+    first = agent_process(state, *FAST)
+    until(start + timedelta(seconds=7))  # past the first checkpoint (five samples)
+    first.kill()
+    second = agent_process(state, *FAST)
+    wait_for(lambda: len(stored_summaries(real, lesson_id)) == 2, timeout=40, interval=0.5)
+    time.sleep(2)
+    ids = stored_summaries(real, lesson_id)
+    assert len(ids) == len(set(ids)) == 2
+    report = real.report(lesson_id)
+    (discord,) = [f for f in report["families"] if f["family"] == "discord"]
+    assert discord["devices"] == 1 and 8 <= discord["seconds"] <= 15
+    assert second.terminate() == 0
