@@ -191,9 +191,13 @@ class Agent:
         def run() -> None:
             try:
                 fn()
-            except Exception:
+            except Exception as exc:
                 # The background path never takes the agent down; the next job tries again.
-                log.exception("job %s failed", getattr(fn, "__name__", fn))
+                # The class only: a message may quote what a probe saw (psutil names the
+                # process in AccessDenied); the traceback is there at debug level.
+                name = getattr(fn, "__name__", "job")
+                log.error("job %s failed: %s", name, exc.__class__.__name__)
+                log.debug("job %s failed", name, exc_info=True)
 
         return run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import threading
 import time
@@ -244,3 +245,34 @@ def test_permission_given_mid_lesson_counts_within_a_poll(
     assert 2 <= finding["seconds"] <= 6
     config_answers = collector.statuses("/api/v1/agent/config")
     assert 304 in config_answers and config_answers.count(200) >= 2
+
+
+class _Leaky:
+    """Not an observation: the engine trips over it, with a raw name in the message."""
+
+    @property
+    def path(self) -> str:
+        raise AttributeError("geheime-chat-van-sanne")
+
+
+class _LeakyProbe:
+    name = "processes"
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def sample(self) -> list[object]:
+        return [_Leaky()]
+
+
+def test_a_failing_job_is_logged_by_class_and_the_agent_goes_on(
+    collector: Standin, enrolled: Path, running: list[Agent], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job that raises is logged without its message, and later jobs still run."""
+    lesson_soon(collector, lead=0.5, length=3.0)
+    with caplog.at_level(logging.INFO):
+        agent = start_agent(running, enrolled, probes=lambda compiled: [_LeakyProbe()])
+        wait_for(lambda: "job take_sample failed: AttributeError" in caplog.text, timeout=10)
+        wait_for(lambda: agent.outbox.counts()["queued"] == 1 or collector.reports(), timeout=15)
+    assert "geheime-chat-van-sanne" not in caplog.text
