@@ -1,0 +1,141 @@
+"""Pure parts of the web pages: the message catalogs, the disclosure table, the chart, the
+settings' documentation, and which SSO claims name a person."""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.web import access, oidc
+from service.web.chart import timeline_svg
+from service.web.i18n import CATALOGS
+from service.web.settings import WEB_SETTINGS_HELP, WebSettings
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "web.md"
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_message_exists_in_both_languages_with_the_same_placeholders() -> None:
+    """Dutch and English have the same message ids, and each pair the same {placeholders}."""
+    nl, en = CATALOGS["nl"], CATALOGS["en"]
+    assert set(nl) == set(en)
+    for key in nl:
+        assert _fields(nl[key]) == _fields(en[key]), key
+
+
+def test_every_message_used_in_templates_and_code_exists() -> None:
+    """Each t("...") id named in a template or module is in the catalog."""
+    root = Path(__file__).resolve().parents[2] / "service" / "web"
+    used: set[str] = set()
+    for path in [*root.rglob("*.html"), *root.rglob("*.py")]:
+        used |= set(re.findall(r'\bt\("([a-z_]+\.[a-z_.0-9]+)"', path.read_text()))
+    assert used and used <= set(CATALOGS["nl"]), sorted(used - set(CATALOGS["nl"]))
+
+
+@pytest.mark.parametrize(
+    ("role", "disclosure", "admin_disclosure", "allowed"),
+    [
+        # Teachers and IT: never, whatever the school says.
+        ("teacher", "pseudonymous", "pseudonymous", False),
+        ("it", "pseudonymous", "pseudonymous", False),
+        # Leaders follow the school's disclosure level.
+        ("leader", "aggregate", "pseudonymous", False),
+        ("leader", "pseudonymous", "aggregate", True),
+        # Admins follow their own setting.
+        ("admin", "pseudonymous", "aggregate", False),
+        ("admin", "aggregate", "pseudonymous", True),
+    ],
+)
+def test_device_level_disclosure(
+    role: str, disclosure: str, admin_disclosure: str, allowed: bool
+) -> None:
+    """Who may see per-device data, by role and the school's two disclosure settings."""
+    assert (
+        access.device_level_allowed(role, disclosure=disclosure, admin_disclosure=admin_disclosure)
+        is allowed
+    )
+
+
+def _bucket(minute: int, devices: int | None) -> dict[str, object]:
+    start = datetime(2026, 11, 24, 9, minute, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row = {
+        "category": "social_media",
+        "devices": devices,
+        "seconds": None if devices is None else 60,
+    }
+    return {"start": start, "categories": [row]}
+
+
+def _svg(timeline: list[dict[str, object]], label: str = "social media") -> str:
+    return timeline_svg(
+        timeline,
+        labels={"social_media": label},
+        devices_expected=24,
+        threshold=3,
+        tz=ZoneInfo("Europe/Amsterdam"),
+        title="chart",
+        axis_devices="devices",
+        fewer_label="fewer than 3",
+    )
+
+
+def test_chart_has_axes_labels_and_hatches_suppressed_counts() -> None:
+    """The SVG has axis lines, times in school time, a legend, and hatched bars for "<3"."""
+    svg = _svg([_bucket(0, 5), _bucket(5, None), _bucket(10, 0)])
+    assert svg.count('class="axis"') == 2
+    assert (">10:00<" in svg and ">24<" not in svg) or ">20<" in svg
+    assert 'fill="url(#hatch)"' in svg and "fewer than 3" in svg
+    assert "social media: &lt;3" in svg
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_chart_escapes_every_label(label: str) -> None:
+    """Whatever a category label holds, it cannot open a tag inside the SVG."""
+    svg = _svg([_bucket(0, 5)], label=label)
+    body = svg.split("</defs>", 1)[1]
+    assert "<script" not in body.lower() or "<script" not in label.lower()
+    assert set(re.findall(r"<(/?[a-z]+)", body)) <= {
+        "line",
+        "text",
+        "/text",
+        "rect",
+        "/rect",
+        "title",
+        "/title",
+        "/svg",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(WebSettings.model_fields))
+def test_every_web_setting_is_documented(name: str) -> None:
+    """Each web setting has a help text and a row in docs/web.md."""
+    assert name in WEB_SETTINGS_HELP
+    assert f"| `{name}` |" in DOCS.read_text()
+
+
+@pytest.mark.parametrize(
+    ("claims", "names"),
+    [
+        ({"email": "A@School.example", "email_verified": True}, ["a@school.example"]),
+        ({"email": "a@school.example"}, ["a@school.example"]),
+        ({"email": "a@school.example", "email_verified": False}, []),
+        ({"preferred_username": "b@school.example"}, ["b@school.example"]),
+        ({"preferred_username": "not-an-address"}, []),
+        ({"email": 42}, []),
+        ({"email": "x" * 300}, []),
+        ({}, []),
+    ],
+)
+def test_which_claims_name_a_person(claims: dict[str, object], names: list[str]) -> None:
+    """Only a verified (or unmarked) e-mail and an address-shaped UPN map to a local user."""
+    assert oidc.identities(claims) == names
