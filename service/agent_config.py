@@ -20,6 +20,7 @@ from policies.wire import format_time
 from service import lessons, policy_cache
 from service.models import Device, Group, Lesson, School
 from service.settings import Settings
+from service.timetable_store import holidays
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def build_config(
         .order_by(Lesson.start, Lesson.id)
     )
     rows = list(session.scalars(query))
+    off = holidays.in_holiday(session, school, rows)  # not monitored in a school holiday
     body = {
         "device_id": device.id,
         "group": group.name,
@@ -68,7 +70,7 @@ def build_config(
                 "start": format_time(lesson.start),
                 "end": format_time(lesson.end),
                 "remote": lesson.remote,
-                "cancelled": lesson.cancelled,
+                "cancelled": lesson.cancelled or lesson.id in off,
             }
             for lesson in rows
         ],

@@ -3,6 +3,7 @@
 Building the app opens the database and applies the migrations. Serving it starts one
 background thread that runs the retention purge every ``purge_interval_seconds``; with several
 processes on PostgreSQL the advisory lock in ``retention.purge`` lets only one run at a time.
+A second thread syncs the timetable sources that are due (``service.timetable_store.sync``).
 More routers (web pages, timetable import, group-chat register) are added with
 ``app.include_router`` in ``create_app``.
 """
@@ -28,6 +29,7 @@ from service.errors import RateLimited, ServiceError
 from service.routes import agent, health, lessons
 from service.runtime import Runtime, utc_now
 from service.settings import Settings
+from service.timetable_store import sync
 from service.web import WebSettings
 from service.web import install as install_web
 
@@ -69,12 +71,19 @@ def create_app(
                 target=purge_loop, args=(rt, stop), name="lessonwatch-purge", daemon=True
             )
             worker.start()
+        syncer = None
+        if settings.timetable_sync_seconds:
+            syncer = threading.Thread(
+                target=timetable_loop, args=(rt, stop), name="lessonwatch-timetable", daemon=True
+            )
+            syncer.start()
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
-                worker.join(timeout=30)
+            for thread in (worker, syncer):
+                if thread is not None:
+                    thread.join(timeout=30)
             engine.dispose()
 
     app = FastAPI(title="lessonwatch collector", version="1", lifespan=lifespan)
@@ -98,6 +107,15 @@ def purge_loop(rt: Runtime, stop: threading.Event) -> None:
         except Exception:
             # The purge runs again next interval; a failure must not stop the server.
             log.exception("retention purge failed")
+
+
+def timetable_loop(rt: Runtime, stop: threading.Event) -> None:
+    while not stop.wait(rt.settings.timetable_sync_seconds):
+        try:
+            sync.run_due(rt.sessions, rt.settings, now=rt.clock())
+        except Exception:
+            # Sources are tried again next time; a failure must not stop the server.
+            log.exception("timetable sync failed")
 
 
 def _add_error_handlers(app: FastAPI) -> None:

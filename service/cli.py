@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from service.errors import InvalidRequest, ServiceError
 from service.lesson_report import lesson_report
 from service.models import School
 from service.settings import Settings
+from service.timetable import REGIONS
+from service.timetable_store import cli as timetable_cli
 
 DEFAULT_PORT = 8470
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -70,24 +72,6 @@ def cmd_lessons_add(session: Session, school: School, args: argparse.Namespace) 
         remote=args.remote,
     )
     print(lesson.id)
-
-
-def cmd_lessons_list(session: Session, school: School, args: argparse.Namespace) -> None:
-    try:
-        day = date.fromisoformat(args.date) if args.date else None
-    except ValueError:
-        raise InvalidRequest(f"not a date: {args.date!r} (use YYYY-MM-DD)") from None
-    rows = lessons.list_lessons(session, school=school, group=args.group, day=day)
-    if args.json:
-        _print_json([r.to_json() for r in rows])
-        return
-    for r in rows:
-        j = r.to_json()
-        flags = ",".join(k for k in ("remote", "cancelled") if j[k]) or "-"
-        print(
-            f"{j['id']}\t{j['group']}\t{j['start']}\t{j['end']}\t{j['teacher'] or '-'}\t"
-            f"{j['subject'] or '-'}\t{j['room'] or '-'}\t{flags}"
-        )
 
 
 def cmd_enroll_code(session: Session, school: School, args: argparse.Namespace) -> None:
@@ -195,6 +179,7 @@ def cmd_schools_show(_session: Session, school: School, _args: argparse.Namespac
             "small_count_threshold": school.small_count_threshold,
             "closed_platform": school.closed_platform,
             "holiday_region": school.holiday_region,
+            "holiday_advised": school.holiday_advised,
             "policy_override": school.policy_override is not None,
         }
     )
@@ -216,6 +201,8 @@ def cmd_schools_set(_session: Session, school: School, args: argparse.Namespace)
         school.closed_platform = args.closed_platform or None
     if args.policy_override is not None:
         school.policy_override = _read_override(args.policy_override, school.id)
+    if args.holiday_region is not None:
+        school.holiday_region = args.holiday_region
 
 
 def _read_override(path: str, school_id: int) -> str | None:
@@ -265,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--group")
     lst.add_argument("--date", help="YYYY-MM-DD, in school time")
     lst.add_argument("--json", action="store_true")
-    lst.set_defaults(handler=cmd_lessons_list)
+    timetable_cli.add_lesson_commands(les, lst, common)
 
     codes = sub.add_parser("enroll-code", help="enrolment codes").add_subparsers(
         dest="action", required=True
@@ -334,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     sset.add_argument("--small-count-threshold", type=int)
     sset.add_argument("--closed-platform", help="'' to clear")
     sset.add_argument("--policy-override", help="a TOML override file ('' to clear)")
+    sset.add_argument("--holiday-region", choices=REGIONS, help="noord, midden or zuid")
     sset.set_defaults(handler=cmd_schools_set)
+    timetable_cli.add_commands(sub, common)
     return parser
 
 
@@ -360,6 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = db.make_engine(settings.db)
         try:
             db.migrate(engine)
+            if getattr(args, "runner", None) is not None:
+                # Timetable commands open their own transactions (parse first, then write).
+                return int(args.runner(settings, db.session_factory(engine), args))
             with db.session_factory(engine).begin() as session:
                 school = schools.school(
                     session, args.school or os.environ.get("LESSONWATCH_SCHOOL") or "School"

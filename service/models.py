@@ -7,7 +7,7 @@ Times are aware UTC (``UTCDateTime``). Devices are pseudonymous: nothing here na
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
@@ -45,6 +45,8 @@ class School(Base):
     disclosure: Mapped[str] = mapped_column(String(20), default="aggregate")
     small_count_threshold: Mapped[int] = mapped_column(default=3)
     holiday_region: Mapped[str | None] = mapped_column(String(20))
+    # Timetables (issue 6): False when the school moved the advised autumn or spring holiday.
+    holiday_advised: Mapped[bool] = mapped_column(default=True)
     policy_override: Mapped[str | None] = mapped_column(Text)
     # Web pages (issue 5): what admins see of device-level data; leaders follow ``disclosure``.
     admin_disclosure: Mapped[str] = mapped_column(String(20), default="aggregate")
@@ -92,7 +94,13 @@ class Room(Base):
 
 class Lesson(Base):
     __tablename__ = "lessons"
-    __table_args__ = (Index("ix_lessons_group_start", "group_id", "start"),)
+    __table_args__ = (
+        Index("ix_lessons_group_start", "group_id", "start"),
+        # A re-import finds its lesson by the source's own identity (issue 6).
+        UniqueConstraint(
+            "school_id", "source", "uid", "recurrence_id", name="uq_lessons_source_key"
+        ),
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
@@ -107,6 +115,8 @@ class Lesson(Base):
     source: Mapped[str | None] = mapped_column(String(200))
     uid: Mapped[str | None] = mapped_column(String(255))
     recurrence_id: Mapped[str | None] = mapped_column(String(64))
+    # The source's teacher code; teacher_id is set when a user has that username.
+    teacher_code: Mapped[str | None] = mapped_column(String(64))
 
 
 class Device(Base):
@@ -200,3 +210,47 @@ class SignInFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     at: Mapped[datetime]
+
+
+class TimetableSource(Base):
+    """Where a school's lessons come from (issue 6); its secret lives in ``timetable_secrets``."""
+
+    __tablename__ = "timetable_sources"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # ical_file, ical_url, zermelo, csv
+    mapping: Mapped[str | None] = mapped_column(Text)  # a preset's name or a TOML document
+    default_group: Mapped[str | None] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]]  # non-secret settings: query parameters, days ahead
+    interval_seconds: Mapped[int] = mapped_column(default=3600)  # 0: only by hand
+    secret_hint: Mapped[str | None] = mapped_column(String(200))  # redacted, safe to show
+    created_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]  # a process is syncing it until then
+    last_sync_at: Mapped[datetime | None]
+    last_result: Mapped[str | None] = mapped_column(String(20))  # ok, refused, failed
+    last_counts: Mapped[dict[str, Any] | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class TimetableSecret(Base):
+    """A source's feed URL or API token, Fernet-encrypted with the collector's secret key."""
+
+    __tablename__ = "timetable_secrets"
+    source_id: Mapped[int] = mapped_column(ForeignKey("timetable_sources.id"), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+
+
+class SchoolHoliday(Base):
+    """One holiday period of one region (or "heel nederland"), from the Rijksoverheid data."""
+
+    __tablename__ = "school_holidays"
+    __table_args__ = (Index("ix_school_holidays_region_days", "region", "first_day", "last_day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(20))
+    schoolyear: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    first_day: Mapped[date]
+    last_day: Mapped[date]  # inclusive
+    compulsory: Mapped[bool]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SETTINGS_HELP = {
@@ -27,6 +27,10 @@ SETTINGS_HELP = {
     "poll_in_lesson_seconds": "config poll interval agents are told to use during a lesson",
     "poll_idle_seconds": "config poll interval agents are told to use outside lessons",
     "purge_interval_seconds": "how often the serve process runs the retention purge (0: never)",
+    "secret_key": "Fernet key(s) that encrypt timetable feed URLs and tokens; comma-separated, "
+    "the first encrypts (default: a key file in the platform data directory)",
+    "timetable_sync_seconds": "how often the serve process looks for timetable sources due to "
+    "sync (0: never)",
 }
 
 
@@ -51,6 +55,8 @@ class Settings(BaseSettings):
     poll_in_lesson_seconds: int = Field(default=60, ge=5)
     poll_idle_seconds: int = Field(default=900, ge=5)
     purge_interval_seconds: int = Field(default=3600, ge=0)
+    secret_key: SecretStr | None = None
+    timetable_sync_seconds: int = Field(default=60, ge=0)
 
     @property
     def future_tolerance(self) -> timedelta:

@@ -13,7 +13,7 @@ problems (every event of their UID) are left out and listed in the result.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,8 +125,12 @@ def import_ical(
     default_group: str | None = None,
     limits: Limits | None = None,
     partial: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Lesson occurrences of an iCalendar file within ``window``; pure apart from CPU time."""
+    """Lesson occurrences of an iCalendar file within ``window``; pure apart from CPU time.
+
+    ``progress(done, total)`` is called as the events are expanded (for a progress bar).
+    """
     name = name or source
     limits = limits or Limits()
     mapping = mapping or parse_mapping(None)
@@ -173,7 +177,7 @@ def import_ical(
         )
     tally = Tally()
     occurrences: list[Occurrence] = []
-    for uid, series in usable:
+    for done, (uid, series) in enumerate(usable, 1):
         occurrences.extend(
             _occurrences(
                 uid, series, source, tz, window, mapping, default_group, limits, problems, tally
@@ -185,6 +189,8 @@ def import_ical(
                 f"{window.start.date()} to {window.end.date()}; import a shorter period",
                 source=name,
             )
+        if progress is not None:
+            progress(done, len(usable))
     kept = problems.settle(partial)
     return tally.result(source, window, occurrences, kept)
 
