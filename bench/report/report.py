@@ -1,0 +1,171 @@
+"""Lesson report latency over a school year of data, on SQLite and PostgreSQL, next to the same
+server's bare endpoint.
+
+    .venv/bin/python bench/report/report.py [--scale 1] [--backends sqlite,postgres]
+        [--requests 300] [--drop]
+
+The data (bench/report/dataset.py; about 2.29 million summaries from 2,010 devices at scale 1)
+is generated once with bulk inserts and reused while its marker table says it is complete:
+SQLite in the user cache folder, PostgreSQL in the database ``lessonwatch_bench`` (a schema per
+scale). ``--drop`` removes it first. A real ``lessonwatch-service serve`` process answers
+``GET /api/v1/lessons/{id}/report`` for lessons drawn at random from the whole year, one request
+at a time, as an admin with an API token; each request is audited as in production. It prints
+p50/p95/p99 next to ``GET /healthz`` in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+import psycopg
+import requests
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.ingest import harness
+from bench.report import dataset
+from service import db, users
+from service.models import User
+
+PG_DATABASE = "lessonwatch_bench"
+TIMEOUT = 30
+
+
+def database_url(backend: str, scale: float, drop: bool) -> str:
+    tag = f"{scale:g}".replace(".", "_")
+    if backend == "sqlite":
+        folder = Path(platformdirs.user_cache_dir("lessonwatch-bench"))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"report-scale-{tag}.sqlite3"
+        if drop:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    base = harness.pg_base_url()
+    with psycopg.connect(harness.pg_dsn(base), autocommit=True, connect_timeout=5) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
+        if found.fetchone() is None:
+            admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    own = harness.make_url(base).set(database=PG_DATABASE).render_as_string(hide_password=False)
+    schema = f"report_scale_{tag}"
+    with psycopg.connect(harness.pg_dsn(own), autocommit=True, connect_timeout=5) as conn:
+        if drop:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return harness.schema_url(own, schema)
+
+
+def prepare(url: str, scale: float) -> tuple[int, float, str, list[str]]:
+    """The data (generated when missing): summaries, generation seconds (0 when reused), an
+    admin API token, and the lesson ids."""
+    engine = db.make_engine(url)
+    try:
+        began, generated = time.perf_counter(), 0.0
+        count = dataset.existing(engine, scale)
+        if count is None:
+            count = dataset.generate(engine, scale, progress=_progress)
+            generated = time.perf_counter() - began
+        with db.session_factory(engine).begin() as session:
+            admin = session.scalars(select(User).where(User.username == dataset.ADMIN)).one()
+            token = users.create_token(session, user=admin, now=datetime.now(UTC))
+        lesson_ids = [
+            lid for g in range(dataset.groups_for(scale)) for lid, _, _ in dataset.lesson_slots(g)
+        ]
+        return count, generated, token, lesson_ids
+    finally:
+        engine.dispose()
+
+
+def _progress(message: str) -> None:
+    print(message, flush=True)
+
+
+def timed_gets(base: str, paths: list[str], headers: dict[str, str]) -> list[float]:
+    http = requests.Session()
+    latencies = []
+    for path in paths:
+        began = time.perf_counter()
+        answer = http.get(base + path, headers=headers, timeout=TIMEOUT)
+        latencies.append(time.perf_counter() - began)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+    return latencies
+
+
+def one_backend(backend: str, args: argparse.Namespace) -> list[list[object]]:
+    url = database_url(backend, args.scale, args.drop)
+    count, generated, token, lesson_ids = prepare(url, args.scale)
+    rng = random.Random(2026)
+    chosen = [rng.choice(lesson_ids) for _ in range(args.requests)]
+    auth = {"Authorization": f"Bearer {token}"}
+    with harness.collectors(url, 1, {}) as urls:
+        base = urls[0]
+        sample = requests.get(f"{base}/api/v1/lessons/{chosen[0]}/report", headers=auth, timeout=30)
+        body = sample.json()
+        if body["devices_reporting"] != dataset.GROUP_SIZE:
+            raise RuntimeError(f"unexpected report: {body}")
+        timed_gets(base, ["/healthz"] * 20, {})  # warm-up
+        timed_gets(base, [f"/api/v1/lessons/{lid}/report" for lid in chosen[:20]], auth)
+        floor = timed_gets(base, ["/healthz"] * args.requests, {})
+        report = timed_gets(base, [f"/api/v1/lessons/{lid}/report" for lid in chosen], auth)
+    rows: list[list[object]] = []
+    for name, values in (("GET /healthz", floor), ("report JSON", report)):
+        rows.append(
+            [
+                backend,
+                f"{count:,}",
+                f"{generated:.0f}" if generated else "reused",
+                name,
+                len(values),
+                *(f"{harness.percentile(values, q) * 1000:.1f}" for q in (50, 95, 99)),
+                "yes" if harness.percentile(values, 95) <= 0.1 else "NO",
+            ]
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1 is 2,010 devices")
+    parser.add_argument("--backends", default=",".join(harness.BACKENDS))
+    parser.add_argument("--requests", type=int, default=300, help="timed reports per backend")
+    parser.add_argument("--drop", action="store_true", help="generate the data again")
+    args = parser.parse_args(argv)
+    for line in harness.machine_lines():
+        print(line)
+    groups = dataset.groups_for(args.scale)
+    print(
+        f"run       scale {args.scale:g}: {groups} groups of {dataset.GROUP_SIZE} devices, "
+        f"{dataset.WEEKS} weeks of 30 lessons; {args.requests} reports of random lessons per "
+        "backend, one at a time, as an admin (audited); JSON only: the HTML page needs a web "
+        "sign-in this benchmark does not do"
+    )
+    header = [
+        "backend",
+        "summaries",
+        "generated s",
+        "request",
+        "n",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p95<=100ms",
+    ]
+    rows: list[list[object]] = []
+    for backend in args.backends.split(","):
+        rows += one_backend(backend, args)
+    print(harness.table(header, rows))
+    print(f"load avg  {harness.load_average()} (1, 5, 15 min) after the run")
+    missed = [r for r in rows if r[3] != "GET /healthz" and r[-1] != "yes"]
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
