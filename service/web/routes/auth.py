@@ -62,6 +62,8 @@ async def signin_submit(request: Request) -> Response:
             page = signin_page(ctx, result.problem, username.strip()[:100])
             page["next"] = safe_next(form.get("next"))
             return Page("signin.html", page, status=401)
+        # Expired sessions are swept here: sign-ins are frequent enough, and no job is needed.
+        websessions.purge_expired(ctx.db, now=ctx.now)
         ctx.replace_session(result.user)
         ctx.lang = as_lang(result.user.lang) or ctx.lang
         return Redirect(safe_next(form.get("next")))
