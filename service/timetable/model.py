@@ -113,4 +113,7 @@ def name_problem(
     ):
         if value is not None and len(value) > limit:
             return f"{label} {value[:40]!r}... is longer than {limit} characters"
+        if value is not None and not value.isprintable():
+            # Control characters would reach pages, CSV exports and terminals.
+            return f"{label} {value[:40]!r} holds characters that are not printable"
     return None

@@ -94,7 +94,7 @@ class _Names:
                 User.school_id == school.id, User.username.in_(codes)
             )
         )
-        self.teachers: dict[str, int] = {str(n): int(i) for n, i in found.tuples()}
+        self.teachers: dict[str, int] = {str(n): int(i) for n, i in found}
 
     def row(self, o: Occurrence) -> dict[str, Any]:
         assert o.group is not None, "require_groups runs before a plan is applied"
@@ -177,6 +177,7 @@ def apply(
             .values(cancelled=True, source=None, uid=None, recurrence_id=None),
             execution_options={"synchronize_session": False},
         )
+    session.expire_all()  # the bulk statements bypassed the objects the session holds
     applied = Applied(
         inserted=len(inserts),
         updated=len(plan.updates),
