@@ -8,6 +8,7 @@ test can change between syncs, as the real timetable changes between hours.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Seen:
 class Replay:
     url: str
     responses: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before each answer, to make syncs overlap
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -58,6 +60,8 @@ def replay_server() -> Iterator[Replay]:
                 status, kind, body = replay.responses.get(
                     parts.path, (404, "text/plain", b"no such")
                 )
+            if replay.delay:
+                time.sleep(replay.delay)
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
