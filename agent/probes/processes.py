@@ -8,6 +8,7 @@ Elsewhere ``psutil.process_iter`` does the caching.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -19,6 +20,7 @@ import psutil
 from policies import ProcessSeen
 from policies.model import Platform
 
+INTERPRETERS = frozenset({"gjs", "gjs-console", "python3", "python", "perl"})
 _FLATPAK = re.compile(r"app-flatpak-([A-Za-z0-9_.-]+?)-\d+\.scope")
 _SNAP_SCOPE = re.compile(r"snap\.([a-z0-9][a-z0-9-]*)\.[^/\s]+\.scope")
 _SNAP_EXE = re.compile(r"^/snap/([a-z0-9][a-z0-9-]*)/")
@@ -47,6 +49,14 @@ def current_platform() -> Platform:
     return "linux"
 
 
+def script_name(cmdline: Sequence[str]) -> str | None:
+    """The script an interpreter runs: the first argument that is not an option."""
+    for arg in cmdline[1:]:
+        if arg and not arg.startswith("-"):
+            return os.path.basename(arg.rstrip("/")) or None
+    return None
+
+
 def describe(pid: int, platform: Platform) -> ProcessSeen | None:
     """Everything the catalog can match for one process; None if it is gone."""
     try:
@@ -57,6 +67,11 @@ def describe(pid: int, platform: Platform) -> ProcessSeen | None:
                 exe = proc.exe() or None
             except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
                 exe = None
+            if name in INTERPRETERS:
+                # Kazam runs as "python3 /usr/bin/kazam", GNOME's screencast service as "gjs
+                # .../org.gnome.Shell.Screencast": the script is the app (detection.md §2.2, §4).
+                with contextlib.suppress(psutil.AccessDenied, psutil.ZombieProcess, OSError):
+                    name = script_name(proc.cmdline()) or name
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
         return None
     flatpak = snap = None

@@ -15,7 +15,7 @@ import pytest
 from agent.probes import Off, Unavailable, devices_linux, devices_macos, devices_windows, gather
 from agent.probes.capture import CaptureProbe
 from agent.probes.folders_linux import capture_folders, user_dirs
-from agent.probes.processes import ProcessProbe, flatpak_id, snap_name
+from agent.probes.processes import ProcessProbe, flatpak_id, script_name, snap_name
 from policies import (
     CaptureFileSeen,
     DeviceInUse,
@@ -466,3 +466,38 @@ def test_window_probe_without_x11_is_unavailable(environ: dict[str, str]) -> Non
 
     with pytest.raises(Unavailable, match="no X11 display"):
         foreground_window(environ)
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "expected"),
+    [
+        (["python3", "/usr/bin/kazam"], "kazam"),
+        (["/usr/bin/python3", "-s", "/usr/bin/kazam", "--silent"], "kazam"),
+        (
+            ["gjs", "-m", "/usr/share/gnome-shell/org.gnome.Shell.Screencast"],
+            "org.gnome.Shell.Screencast",
+        ),
+        (["python3"], None),
+        (["python3", "-c"], None),
+    ],
+)
+def test_script_name(cmdline: list[str], expected: str | None) -> None:
+    """An interpreter's app is the script it runs."""
+    assert script_name(cmdline) == expected
+
+
+def test_script_run_by_an_interpreter_is_matched(tmp_path: Path) -> None:
+    """'python3 .../kazam' is Kazam, as the screen recorder really runs."""
+    import sys
+
+    script = tmp_path / "kazam"
+    script.write_text("import time\ntime.sleep(60)\n")
+    python = tmp_path / "python3"
+    python.symlink_to(sys.executable)
+    proc = subprocess.Popen([str(python), str(script)])
+    try:
+        wait_for(lambda: "kazam" in {family(s) for s in ProcessProbe().sample()}, timeout=10)
+        assert proc.poll() is None  # seen while running, not in a dying moment
+    finally:
+        proc.kill()
+        proc.wait()
