@@ -9,7 +9,9 @@ Elsewhere ``psutil.process_iter`` does the caching.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import plistlib
 import re
 import sys
 from collections.abc import Sequence
@@ -39,6 +41,25 @@ def snap_name(cgroup: str, exe: str | None) -> str | None:
         return match.group(1)
     match = _SNAP_EXE.match(exe or "")
     return match.group(1) if match else None
+
+
+@functools.lru_cache(maxsize=1024)
+def bundle_id_of(exe: str) -> str | None:
+    """macOS: the ``CFBundleIdentifier`` of the outermost ``.app`` around an executable.
+
+    iPhone and iPad apps on Apple-silicon Macs are known to the catalog only by bundle id, and a
+    service sees executables, not ``NSRunningApplication`` (detection.md §6).
+    """
+    parts = Path(exe).parts
+    for i, part in enumerate(parts):
+        if part.endswith(".app"):
+            try:
+                with open(Path(*parts[: i + 1]) / "Contents" / "Info.plist", "rb") as fh:
+                    value = plistlib.load(fh).get("CFBundleIdentifier")
+            except (OSError, ValueError, plistlib.InvalidFileException):
+                return None
+            return value if isinstance(value, str) else None
+    return None
 
 
 def current_platform() -> Platform:
@@ -99,14 +120,16 @@ class ProcessProbe:
         self._known.clear()
 
     def sample(self) -> Sequence[ProcessSeen]:
-        if self.platform != "linux":
-            return list(
-                {
-                    ProcessSeen(name=p.info["name"], exe=p.info["exe"], platform=self.platform)
-                    for p in psutil.process_iter(["name", "exe"], ad_value=None)
-                }
+        if self.platform == "linux":
+            return self._sample_linux()
+        seen: set[ProcessSeen] = set()
+        for p in psutil.process_iter(["name", "exe"], ad_value=None):
+            exe = p.info["exe"]
+            bundle = bundle_id_of(exe) if self.platform == "macos" and exe else None
+            seen.add(
+                ProcessSeen(name=p.info["name"], exe=exe, bundle_id=bundle, platform=self.platform)
             )
-        return self._sample_linux()
+        return list(seen)
 
     def _sample_linux(self) -> list[ProcessSeen]:
         seen: dict[int, tuple[bytes, ProcessSeen]] = {}

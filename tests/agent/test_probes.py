@@ -501,3 +501,22 @@ def test_script_run_by_an_interpreter_is_matched(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_macos_bundle_id_from_info_plist(tmp_path: Path) -> None:
+    """A macOS executable's bundle id is read from its .app's Info.plist, outermost bundle first."""
+    import plistlib
+
+    from agent.probes.processes import bundle_id_of
+
+    app = tmp_path / "Applications" / "Telegram.app"
+    helper = app / "Contents" / "Frameworks" / "Helper.app"
+    for bundle, ident in ((app, "ru.keepcoder.Telegram"), (helper, "ru.keepcoder.Telegram.Helper")):
+        (bundle / "Contents" / "MacOS").mkdir(parents=True)
+        with open(bundle / "Contents" / "Info.plist", "wb") as fh:
+            plistlib.dump({"CFBundleIdentifier": ident}, fh)
+    exe = str(helper / "Contents" / "MacOS" / "Helper")
+    assert bundle_id_of(exe) == "ru.keepcoder.Telegram"
+    assert family(ProcessSeen(bundle_id=bundle_id_of(exe), exe=exe, platform="macos")) == "telegram"
+    assert bundle_id_of(str(tmp_path / "Broken.app" / "Contents" / "MacOS" / "x")) is None
+    assert bundle_id_of("/usr/bin/python3") is None
