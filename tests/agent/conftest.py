@@ -114,8 +114,8 @@ class AgentProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
+    def terminate(self, signum: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(signum)
         return self.proc.wait(timeout=10)
 
     def kill(self) -> None:

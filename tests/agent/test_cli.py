@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import time
 from collections.abc import Callable
@@ -51,20 +52,22 @@ def seconds_of(report: dict, family: str) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_commits_the_lesson_and_exits_zero_fast(
     collector: Standin,
     enrolled: Path,
     agent_process: Callable[..., AgentProcess],
     processes: Processes,
+    signum: int,
 ) -> None:
-    """SIGTERM mid-lesson: the partial summary is in the outbox and the exit is 0 within 5 s."""
+    """SIGTERM or SIGINT mid-lesson: the partial summary is queued and the exit is 0 within 5 s."""
     lesson_id, _, _ = lesson(collector, -1, 120)
     processes.start("telegram-desktop")
     agent = agent_process(enrolled, *FAST)
     wait_for(lambda: monitoring(enrolled), timeout=10)
     time.sleep(2.5)
     began = time.monotonic()
-    assert agent.terminate() == 0
+    assert agent.terminate(signum) == 0
     assert time.monotonic() - began < 5
     (summary,) = queued(enrolled)
     assert summary["lesson_id"] == lesson_id and seconds_of(summary, "telegram") >= 2
@@ -231,3 +234,22 @@ def test_sigterm_during_a_slow_upload_still_exits_within_5_s(
     wait_for(lambda: queued(enrolled) == [], timeout=20)
     assert len(collector.reports()) == 1
     assert again.terminate() == 0
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the agent's version."""
+    with pytest.raises(SystemExit) as exc:
+        agent_main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == "lessonwatch-agent 0.1.0"
+
+
+def test_scan_text(
+    processes: Processes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scan without enrolment uses the shipped policy and prints one line per finding."""
+    processes.start("Discord")
+    assert agent_main(["scan", "--state-dir", str(tmp_path / "fresh")]) == 0
+    out = capsys.readouterr().out
+    assert "a1-social-media\tsocial_media\tdiscord\t(process)" in out
+    assert "probes: " in out and "processes ok" in out
