@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,26 +17,8 @@ from service import db
 from service.cli import main
 from service.models import Lesson, TimetableSource
 from service.timetable_store.progress import Bar
+from tests.timetable.feeds import MONDAY, stamp, weekly
 from tests.timetable.helpers import AMSTERDAM, VTIMEZONE_AMSTERDAM, calendar
-
-TODAY = datetime.now(AMSTERDAM).date()
-MONDAY = TODAY + timedelta(days=7 - TODAY.weekday())  # next week's Monday
-
-
-def stamp(day: date, at: str) -> str:
-    return f"{day:%Y%m%d}T{at.replace(':', '')}00"
-
-
-def weekly(uid: str, at: str = "08:30", summary: str = "wi - 3B - jdv", extra: str = "") -> str:
-    """A lesson every Monday from next week on, for four weeks, in Amsterdam time."""
-    end = (datetime.combine(MONDAY, time.fromisoformat(at)) + timedelta(minutes=50)).time()
-    return f"""UID:{uid}
-DTSTART;TZID=Europe/Amsterdam:{stamp(MONDAY, at)}
-DTEND;TZID=Europe/Amsterdam:{stamp(MONDAY, end.strftime("%H:%M"))}
-RRULE:FREQ=WEEKLY;COUNT=4
-SUMMARY:{summary}
-LOCATION:217
-{extra}"""
 
 
 def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:

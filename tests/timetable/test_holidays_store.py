@@ -1,0 +1,194 @@
+"""School holidays stored and applied: lessons in a holiday of the school's region are sent to
+devices as cancelled and listed as holiday; other regions' holidays change nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import agent_config, enrolment, lessons, schools
+from service.cli import main
+from service.models import Device
+from service.settings import Settings
+from tests.timetable.helpers import FIXTURES
+from tests.timetable.replay import Replay, replay_server
+
+FIXTURE = FIXTURES / "schoolholidays.json"
+OPEN_DATA = "/v1/sources/rijksoverheid/infotypes/schoolholidays"
+# 2025-2026 in the fixture: Herfstvakantie (advised) zuid 11-19 Oct, noord/midden 18-26 Oct;
+# Kerstvakantie (compulsory, nationwide) 20 Dec - 4 Jan.
+AUTUMN_ZUID = datetime(2025, 10, 13, 7, 30, tzinfo=UTC)  # 09:30 Amsterdam, a Monday
+CHRISTMAS = datetime(2025, 12, 22, 8, 30, tzinfo=UTC)
+SCHOOL_DAY = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
+
+
+def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--db", db_url])
+    out, err = capsys.readouterr()
+    return code, out.strip(), err.strip()
+
+
+@pytest.fixture
+def replay() -> Iterator[Replay]:
+    with replay_server() as server:
+        server.answer(OPEN_DATA, FIXTURE.read_bytes(), kind="application/json")
+        yield server
+
+
+def school_with_lessons(sessions: sessionmaker[Session]) -> tuple[Device, dict[datetime, str]]:
+    """A 3B device and three 3B lessons: autumn (zuid), Christmas, and a school day."""
+    with sessions.begin() as session:
+        school = schools.school(session)
+        ids = {
+            at: lessons.add_lesson(
+                session,
+                school=school,
+                group="3B",
+                start=at,
+                end=at + timedelta(minutes=50),
+                now=at,
+            ).id
+            for at in (AUTUMN_ZUID, CHRISTMAS, SCHOOL_DAY)
+        }
+        code = enrolment.create_code(
+            session, school=school, group="3B", uses=1, lifetime=timedelta(days=1), now=AUTUMN_ZUID
+        )
+        enrolled = enrolment.enroll(
+            session,
+            code=code,
+            platform="linux",
+            agent_version="0.1.0",
+            label=None,
+            fingerprint=None,
+            now=AUTUMN_ZUID,
+        )
+        device = session.get_one(Device, enrolled.device_id)
+        session.expunge(device)
+    return device, ids
+
+
+def cancelled_in_config(
+    sessions: sessionmaker[Session], device: Device, now: datetime
+) -> dict[str, bool]:
+    settings = Settings(db="sqlite://", config_ahead_days=120, config_past_hours=1)
+    with sessions.begin() as session:
+        body = agent_config.build_config(session, device=device, settings=settings, now=now).body
+    return {item["id"]: item["cancelled"] for item in body["lessons"]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "autumn", "christmas"),
+    [
+        (["--region", "zuid"], True, True),
+        (["--region", "noord"], False, True),
+        (["--region", "zuid", "--ignore-advised"], False, True),
+    ],
+)
+def test_holidays_of_the_region_cancel_lessons_in_the_agent_config(
+    capsys: pytest.CaptureFixture[str],
+    sessions: sessionmaker[Session],
+    db_url: str,
+    argv: list[str],
+    autumn: bool,
+    christmas: bool,
+) -> None:
+    """Lessons in the region's holidays (advised ones unless ignored) come as cancelled."""
+    device, ids = school_with_lessons(sessions)
+    before = AUTUMN_ZUID - timedelta(minutes=30)
+    assert set(cancelled_in_config(sessions, device, before).values()) == {False}
+    code, out, _ = run(capsys, db_url, "holidays", "import", str(FIXTURE), *argv)
+    assert code == 0 and "for 2025-2026" in out and f"region: {argv[1]}" in out
+    assert cancelled_in_config(sessions, device, before) == {
+        ids[AUTUMN_ZUID]: autumn,
+        ids[CHRISTMAS]: christmas,
+        ids[SCHOOL_DAY]: False,
+    }
+    listed = json.loads(run(capsys, db_url, "lessons", "list", "--json")[1])
+    assert [r.get("holiday") for r in listed] == [
+        "Herfstvakantie" if autumn else None,
+        "Kerstvakantie",
+        None,
+    ]
+    assert [r["cancelled"] for r in listed] == [False, False, False]  # as stored
+
+
+def test_no_region_means_no_holidays(
+    capsys: pytest.CaptureFixture[str], sessions: sessionmaker[Session], db_url: str
+) -> None:
+    """Without a region the school's lessons are never taken for holidays."""
+    device, _ = school_with_lessons(sessions)
+    code, out, _ = run(capsys, db_url, "holidays", "import", str(FIXTURE))
+    assert code == 0 and "region: not set" in out and "heel nederland, midden, noord, zuid" in out
+    assert set(cancelled_in_config(sessions, device, AUTUMN_ZUID).values()) == {False}
+    assert run(capsys, db_url, "schools", "set", "--holiday-region", "midden")[0] == 0
+    assert json.loads(run(capsys, db_url, "schools", "show")[1])["holiday_region"] == "midden"
+    assert list(cancelled_in_config(sessions, device, AUTUMN_ZUID).values()) == [False, True, False]
+
+
+def test_import_from_the_open_data_url_replaces_the_year(
+    capsys: pytest.CaptureFixture[str], db_url: str, replay: Replay
+) -> None:
+    """The open-data URL is read like the file; importing a year again replaces it."""
+    for _ in range(2):
+        code, out, _ = run(
+            capsys, db_url, "holidays", "import", replay.url + OPEN_DATA, "--region", "noord"
+        )
+        assert code == 0 and out.startswith("3 holiday periods stored")
+    listed = json.loads(run(capsys, db_url, "holidays", "list", "--json")[1])
+    assert len(listed) == 3 and {h["region"] for h in listed} == {"noord", "heel nederland"}
+    assert listed[0] == {
+        "name": "Herfstvakantie",
+        "schoolyear": "2025-2026",
+        "region": "noord",
+        "first_day": "2025-10-18",
+        "last_day": "2025-10-26",
+        "compulsory": False,
+    }
+    assert "advised" in run(capsys, db_url, "holidays", "list")[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[{", "holidays.json:1: not JSON"),
+        (
+            b'[{"content": [{"vacations": [{"type": "x", "regions": [{"region": "oost"}]}]}]}]',
+            "[0].content[0].vacations[0].regions[0].region 'oost'",
+        ),
+        (b"x" * (2 * 1024 * 1024 + 1), "larger than the limit"),
+    ],
+)
+def test_bad_holiday_files_are_refused(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path, data: bytes, message: str
+) -> None:
+    """A bad holiday file exits 1 with the place in the JSON; nothing is stored."""
+    path = tmp_path / "holidays.json"
+    path.write_bytes(data)
+    code, out, err = run(capsys, db_url, "holidays", "import", str(path), "--region", "zuid")
+    assert (code, out) == (1, "") and message in err, err
+    assert json.loads(run(capsys, db_url, "holidays", "list", "--json")[1]) == []
+    assert json.loads(run(capsys, db_url, "schools", "show")[1])["holiday_region"] is None
+
+
+def test_an_unreachable_holiday_url_exits_1(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    """A URL that cannot be fetched is refused with the reason."""
+    code, _, err = run(capsys, db_url, "holidays", "import", "http://127.0.0.1:9/x.json")
+    assert code == 1 and "could not fetch" in err
+
+
+def test_stdin_is_not_read_by_holiday_import(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """Only sources add reads stdin (its secret); other commands leave it alone."""
+    stream = io.StringIO("untouched\n")
+    monkeypatch.setattr("sys.stdin", stream)
+    assert run(capsys, db_url, "holidays", "import", str(FIXTURE))[0] == 0
+    assert stream.read() == "untouched\n"
