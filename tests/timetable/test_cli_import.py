@@ -355,3 +355,72 @@ def test_a_plain_import_writes_nothing_to_a_non_terminal_stderr(
     """Scripts get no progress bar on stderr."""
     ics = write(tmp_path, "r.ics", calendar(weekly("wi@school"), header=VTIMEZONE_AMSTERDAM))
     assert run(capsys, db_url, "lessons", "import", ics, "--group", "3B")[2] == ""
+
+
+def test_a_mapping_file_is_read_and_remembered(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path
+) -> None:
+    """--mapping FILE reads a TOML mapping; the source keeps it for the next import."""
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        'summary = {split = " / ", fields = ["group", "subject"]}\n'
+        'location = "room"\nremote_markers = ["online"]\n'
+    )
+    ics = write(
+        tmp_path,
+        "r.ics",
+        calendar(weekly("wi@school", summary="4A / wi online"), header=VTIMEZONE_AMSTERDAM),
+    )
+    assert run(capsys, db_url, "lessons", "import", ics, "--mapping", str(mapping))[0] == 0
+    listed = json.loads(run(capsys, db_url, "lessons", "list", "--json")[1])
+    assert {(r["group"], r["subject"], r["remote"]) for r in listed} == {("4A", "wi online", True)}
+    sources = json.loads(run(capsys, db_url, "sources", "list", "--json")[1])
+    assert sources[0]["mapping"] == "custom"
+    code, out, _ = run(capsys, db_url, "lessons", "import", ics)
+    assert code == 0 and "4 unchanged" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("summary = {split", "mapping.toml: not valid TOML"),
+        ('summary = {split = " - ", fields = ["subject", "subject"]}', "names subject more than"),
+        ('colour = "red"', "unknown keys ['colour']"),
+    ],
+)
+def test_a_bad_mapping_file_is_refused(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path, text: str, message: str
+) -> None:
+    """A mapping file with a mistake is refused with the file's name and the reason."""
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(text)
+    ics = write(tmp_path, "r.ics", calendar(weekly("wi@school"), header=VTIMEZONE_AMSTERDAM))
+    code, _, err = run(capsys, db_url, "lessons", "import", ics, "--mapping", str(mapping))
+    assert code == 1 and message in err, err
+    assert counts(db_url) == (0, 0)
+
+
+def test_a_saved_zermelo_answer_is_recognised(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path
+) -> None:
+    """A Zermelo appointments answer saved to a file imports like a sync would."""
+    start = int(datetime.combine(MONDAY, time(8, 30), AMSTERDAM).timestamp())
+    item = {
+        "id": 1,
+        "appointmentInstance": 9,
+        "start": start,
+        "end": start + 3000,
+        "type": "lesson",
+        "subjects": ["wi"],
+        "groups": ["h3b"],
+        "teachers": ["jdv"],
+        "locations": ["217"],
+        "valid": True,
+        "cancelled": True,
+    }
+    body = json.dumps({"response": {"status": 200, "data": [item]}}).encode()
+    path = write(tmp_path, "zermelo.json", body)
+    code, out, _ = run(capsys, db_url, "lessons", "import", path)
+    assert code == 0 and "1 new" in out
+    listed = json.loads(run(capsys, db_url, "lessons", "list", "--json")[1])
+    assert [(r["group"], r["cancelled"]) for r in listed] == [("h3b", True)]
