@@ -208,7 +208,9 @@ class Agent:
             if config is None:
                 return
             lesson = current_lesson(config.lessons, now)
-            if self.active is not None and (lesson is None or lesson.id != self.active.id):
+            # A lesson that ended, or was moved or lengthened by the timetable, closes its
+            # summary; the rest of a changed lesson goes into a new one (the report adds up).
+            if self.active is not None and lesson != self.active:
                 self._finish(now)
             if lesson is not None and self.active is None:
                 self._begin(config, lesson, now)

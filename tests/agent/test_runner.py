@@ -276,3 +276,20 @@ def test_a_failing_job_is_logged_by_class_and_the_agent_goes_on(
         wait_for(lambda: "job take_sample failed: AttributeError" in caplog.text, timeout=10)
         wait_for(lambda: agent.outbox.counts()["queued"] == 1 or collector.reports(), timeout=15)
     assert "geheime-chat-van-sanne" not in caplog.text
+
+
+def test_lesson_lengthened_mid_lesson_is_monitored_to_its_new_end(
+    collector: Standin, enrolled: Path, running: list[Agent], processes: Processes
+) -> None:
+    """The timetable moves the end later during the lesson: monitoring follows the new end."""
+    collector.state.poll_seconds = {"in_lesson": 1, "idle": 900}
+    lesson_id, start, end = lesson_soon(collector, lead=1.0, length=4.0)
+    processes.start("telegram-desktop")
+    start_agent(running, enrolled)
+    until(start + timedelta(seconds=1.5))
+    with collector.lock:
+        (stored,) = [x for x in collector.state.lessons if x.id == lesson_id]
+        stored.end = end + timedelta(seconds=4)
+    wait_for(lambda: sum(r["lesson_id"] == lesson_id for r in collector.reports()) == 2, timeout=20)
+    seconds = sum(f["seconds"] for r in collector.reports() for f in r["findings"])
+    assert seconds >= 6  # more than the original four seconds
