@@ -43,7 +43,12 @@ def test_report_json_counts_and_suppression(demo: Demo) -> None:
         shown = "minder dan 3" if row["devices"] is None else str(row["devices"])
         assert row["devices_text"] == shown
     assert "<svg" in page["chart_svg"] and "minder dan 3" in page["chart_svg"]
-    assert page["coverage_gaps"][0].endswith("rapporteerden niet")
+    missing = page["devices_expected"] - page["devices_reporting"]
+    assert page["coverage_gaps"][0] == (
+        "1 apparaat rapporteerde niet"
+        if missing == 1
+        else f"{missing} apparaten rapporteerden niet"
+    )
     assert [w["week"] for w in page["trend"]] == ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]
 
 

@@ -109,6 +109,7 @@ MESSAGES: dict[str, str] = {
     "these are the kept totals.",
     "report.devices_link": "View per-device data",
     "gap.missing": "{n} devices did not report",
+    "gap.missing.one": "1 device did not report",
     "gap.interrupted": "{n} devices had an interruption",
     "gap.probe": "{n} devices could not check {probe}",
     "probe.processes": "programs",

@@ -109,6 +109,7 @@ MESSAGES: dict[str, str] = {
     "dit zijn de bewaarde totalen.",
     "report.devices_link": "Gegevens per apparaat bekijken",
     "gap.missing": "{n} apparaten rapporteerden niet",
+    "gap.missing.one": "1 apparaat rapporteerde niet",
     "gap.interrupted": "{n} apparaten hadden een onderbreking",
     "gap.probe": "{n} apparaten konden {probe} niet controleren",
     "probe.processes": "programma's",

@@ -64,7 +64,8 @@ def report_page(
     cov = report["coverage"]
     gaps = []
     if cov["devices_missing"]:
-        gaps.append(t("gap.missing", n=cov["devices_missing"]))
+        missing = cov["devices_missing"]
+        gaps.append(t("gap.missing.one") if missing == 1 else t("gap.missing", n=missing))
     if cov["devices_with_gaps"]:
         gaps.append(t("gap.interrupted", n=cov["devices_with_gaps"]))
     for probe, count in cov["probes_unavailable"].items():
