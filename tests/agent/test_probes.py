@@ -87,21 +87,24 @@ def test_snap_name(cgroup: str, exe: str | None, expected: str | None) -> None:
 
 def test_process_probe_sees_real_processes(processes: Processes) -> None:
     """Copies of sleep named like Telegram, Discord and OBS are matched; a private name is not."""
-    for name in ("telegram-desktop", "Discord", "obs", "my-private-diary"):
-        processes.start(name)
+    started = {
+        name: processes.start(name)
+        for name in ("telegram-desktop", "Discord", "obs", "my-private-diary")
+    }
     probe = ProcessProbe()
     probe.start()
     seen = probe.sample()
     families = {family(s) for s in seen}
     assert {"telegram", "discord", "obs"} <= families
-    (telegram,) = [s for s in seen if (s.exe or "").endswith("/telegram-desktop")]
+    (telegram,) = [s for s in seen if s.exe == started["telegram-desktop"].args[0]]
     # comm is cut at 15 characters; psutil restores the full name from the command line.
     assert telegram.name == "telegram-desktop" and telegram.platform == "linux"
     private = [s for s in seen if s.name == "my-private-diary"]
     assert private and family(private[0]) is None
     # A second sample reuses what it learnt and sees a process that has gone as gone.
     processes.stop_all()
-    assert not {"telegram", "discord", "obs"} & {family(s) for s in probe.sample()}
+    ours = {p.args[0] for p in started.values()}
+    assert not [s for s in probe.sample() if s.exe in ours]
 
 
 # -- capture folders ------------------------------------------------------------------------
