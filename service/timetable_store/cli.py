@@ -86,6 +86,8 @@ def run_lessons_import(
     first, last = _day(args.from_date, "--from"), _day(args.to_date, "--to")
     if (first is None) != (last is None):
         raise InvalidRequest("give both --from and --to, or neither (the current school year)")
+    if first is not None and last is not None and last < first:
+        raise InvalidRequest(f"--to {last} is before its first day --from {first}")
     job = imports.FileImport(
         data=read_bounded(path, limits.max_bytes, path.name),
         name=path.name,
@@ -114,10 +116,6 @@ def run_lessons_import(
             limits=limits,
             progress=bar,
         )
-    except ValueError as exc:
-        if isinstance(exc, TimetableError):
-            raise
-        raise InvalidRequest(str(exc)) from None  # a window whose last day is before its first
     finally:
         bar.close()
     if done.applied is None:

@@ -11,7 +11,9 @@ show ``hint``: the scheme and host, never the path or the query.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,14 +40,16 @@ def key_file() -> Path:
 def _file_key(path: Path) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once must not each write a different key.
+        # Written whole under another name, then linked: two processes starting at once end up
+        # with the same key, and neither reads a half-written file.
+        fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
             with os.fdopen(fd, "wb") as stream:
                 stream.write(Fernet.generate_key() + b"\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(scratch, path)
+        finally:
+            os.unlink(scratch)
     return path.read_text().strip()
 
 
