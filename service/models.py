@@ -254,3 +254,32 @@ class SchoolHoliday(Base):
     first_day: Mapped[date]
     last_day: Mapped[date]  # inclusive
     compulsory: Mapped[bool]
+
+
+class GroupChat(Base):
+    """A class group chat a teacher declared (issue 7): facts and counts, never its content.
+
+    No message text, member names or phone numbers: the columns are the declaration of
+    ``policies.groupchat.Chat`` and the findings of its last check.
+    """
+
+    __tablename__ = "group_chats"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    group: Mapped[str] = mapped_column(String(40))
+    platform: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(10))
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    pupils_in_class: Mapped[int]
+    pupils_in_chat: Mapped[int]
+    youngest_age: Mapped[int]
+    parental_consent: Mapped[bool]
+    alternative: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # The last check: its findings, when it ran, and a digest of what it depended on (the
+    # catalog, the school's closed platform and its policy); a different digest means re-check.
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    checked_at: Mapped[datetime]
+    checked_against: Mapped[str] = mapped_column(String(64))

@@ -8,10 +8,11 @@ import json
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import users
+from service import groupchats, users
 from service.web import access
 from service.web.forms import Form
 from service.web.pages import admin_audit, admin_devices, admin_school, admin_users
+from service.web.pages import groupchats as groupchat_pages
 from service.web.pages.subject_access import erase_device, export_device
 from service.web.routes.base import Ctx, Download, Outcome, Page, Redirect, act, show
 
@@ -195,7 +196,11 @@ async def policy_save(request: Request) -> Response:
 @router.get("/school")
 async def school(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
-        return Page("admin_school.html", admin_school.school_page(ctx.db, viewer=ctx.signed_in()))
+        page = admin_school.school_page(ctx.db, viewer=ctx.signed_in())
+        page |= groupchat_pages.school_setting(
+            ctx.db, viewer=ctx.signed_in(), catalog=groupchats.shipped_catalog()
+        )
+        return Page("admin_school.html", page)
 
     return await show(request, build)
 

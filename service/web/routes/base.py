@@ -138,6 +138,7 @@ def nav(ctx: Ctx) -> list[dict[str, Any]]:
     items: list[tuple[str, str, tuple[str | None, ...]]] = [
         ("/lessons", "nav.lessons", ("admin", "leader", "teacher")),
         ("/escalations", "nav.escalations", ("admin", "leader")),
+        ("/groupchats", "nav.groupchats", ("admin", "leader", "teacher")),
         ("/admin/devices", "nav.devices", ("admin",)),
         ("/admin/codes", "nav.codes", ("admin",)),
         ("/admin/users", "nav.users", ("admin",)),
