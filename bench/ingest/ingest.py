@@ -7,8 +7,9 @@ For each backend (a fresh SQLite file; a fresh schema in the PostgreSQL test dat
 number of collector processes (real ``lessonwatch-service serve`` processes, each on its own
 loopback port, driven round-robin), a separate load-generator process (bench/ingest/load.py)
 drives, in turn: ``GET /healthz`` (no work: the baseline), report batches of 1 summary and
-batches of 50. It prints requests and summaries per second, p50 and p99 latency, and the ratio
-of each request rate to the bare endpoint's in the same configuration. After each run it reads
+batches of 50. It prints requests and summaries per second, p50 and p99 latency, and two ratios
+to the bare endpoint's request rate in the same configuration: requests per second, and
+summaries stored per second. After each run it reads
 the database: every summary the collector acknowledged as accepted must be stored, once.
 
 The load generator sends as fast as the collectors answer, so the per-device rate limit is
@@ -104,6 +105,7 @@ def one_configuration(
                         f"{harness.percentile(lat, 50) * 1000:.1f}",
                         f"{harness.percentile(lat, 99) * 1000:.1f}",
                         f"{rate / baseline:.2f}",
+                        f"{rate * batch / baseline:.2f}" if batch else "-",
                     ]
                 )
         stored = Counter(harness.stored_report_ids(url))
@@ -118,6 +120,7 @@ def one_configuration(
             f"stored {sum(stored.values()):,}",
             f"missing {len(missing)}",
             f"doubled {len(doubled)}",
+            "",
             "",
             "",
         ]
@@ -151,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "summaries/s",
         "p50 ms",
         "p99 ms",
-        "vs healthz",
+        "req/s vs healthz",
+        "summaries/s vs healthz req/s",
     ]
     rows: list[list[object]] = []
     problems: list[str] = []
