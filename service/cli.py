@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 import policies
 from policies import PolicyError
 from policies.document import read_override
-from service import db, devices, enrolment, lessons, retention, schools, users
+from service import db, demo, devices, enrolment, lessons, retention, schools, users
 from service.errors import InvalidRequest, ServiceError
 from service.lesson_report import lesson_report
 from service.models import School
@@ -324,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     sset.add_argument("--holiday-region", choices=REGIONS, help="noord, midden or zuid")
     sset.set_defaults(handler=cmd_schools_set)
     timetable_cli.add_commands(sub, common)
+    demo_cmd = sub.add_parser("demo", help="the demo school with a local agent (README)")
+    demo.add_arguments(demo_cmd)
     return parser
 
 
@@ -342,6 +344,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":  # its own fresh SQLite database; takes no --db
+        return demo.run(args)
     try:
         settings = _settings(args)
         if args.command == "serve":
