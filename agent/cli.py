@@ -10,16 +10,22 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import time
+import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent import __version__
 from agent.errors import CollectorError, FatalError
 from agent.paths import StatePaths, default_state_dir
+
+if TYPE_CHECKING:
+    from agent.identity import Identity
 
 log = logging.getLogger("agent")
 
@@ -58,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         run.add_argument(
             flag, type=int, default=None, metavar="N", help=f"{help_text} (overrides the policy)"
         )
+    run.add_argument(
+        "--enroll-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="enrol from this file (server, code, label) when this device is not enrolled yet, "
+        "or when its state was cloned from another machine",
+    )
 
     status = command("status", "say whether monitoring is active now, and what is queued")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -96,15 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
+    me = _enroll_as(_paths(args), args.server, args.code, args.label)
+    print(f"enrolled: device {me.device_id}, group {me.group}, school {me.school}")
+    return 0
+
+
+def _enroll_as(paths: StatePaths, server_url: str, code: str, label: str | None) -> Identity:
     from agent import identity
     from agent.client import Collector, Unreachable
 
-    paths = _paths(args)
-    server = identity.check_server_url(args.server)
+    server = identity.check_server_url(server_url)
     collector = Collector(server)
     mark = identity.fingerprint(identity.machine_id())
     try:
-        answer = collector.enroll(code=args.code, label=args.label, fingerprint=mark)
+        answer = collector.enroll(code=code, label=label, fingerprint=mark)
     except Unreachable as exc:
         raise FatalError(f"cannot reach {server}: {exc}") from None
     except CollectorError as exc:
@@ -117,14 +136,44 @@ def _enroll(args: argparse.Namespace) -> int:
         group=str(answer.get("group", "")),
         school=str(answer.get("school", "")),
         fingerprint=mark,
-        label=args.label,
+        label=label,
     )
     paths.ensure()
     for stale in (paths.config, paths.status):
         stale.unlink(missing_ok=True)
     identity.save(paths, me, answer["token"])
-    print(f"enrolled: device {me.device_id}, group {me.group}, school {me.school}")
-    return 0
+    return me
+
+
+def _enroll_from_file(paths: StatePaths, path: Path) -> None:
+    """First start of an installed agent, or of a cloned image: enrol from the deploy tool's
+    file. A state cloned from another machine is moved aside first, never reused or deleted."""
+    from agent import identity
+    from agent.errors import ClonedIdentity, NotEnrolled
+
+    try:
+        identity.load(paths, identity.fingerprint(identity.machine_id()))
+        return
+    except NotEnrolled:
+        pass
+    except ClonedIdentity:
+        aside = paths.root / f"cloned-{int(time.time())}"
+        aside.mkdir(mode=0o700)
+        for name in (paths.identity, paths.token, paths.config, paths.status, paths.outbox):
+            for part in paths.root.glob(name.name + "*"):
+                part.rename(aside / part.name)
+        log.warning("state cloned from another machine moved to %s; enrolling anew", aside)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FatalError(f"cannot read enrolment file {path}: {exc}") from None
+    server, code, label = data.get("server"), data.get("code"), data.get("label")
+    if not isinstance(server, str) or not isinstance(code, str):
+        raise FatalError(f'enrolment file {path} needs server = "https://..." and code = "..."')
+    if label is not None and not isinstance(label, str):
+        raise FatalError(f"enrolment file {path}: label must be a string")
+    me = _enroll_as(paths, server, code, label or socket.gethostname()[:64])
+    log.info("enrolled from %s: device %s, group %s", path, me.device_id, me.group)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -133,6 +182,8 @@ def _run(args: argparse.Namespace) -> int:
     from agent.runner import Agent, Options
 
     paths = _paths(args).ensure()
+    if args.enroll_file is not None and args.enroll_file.exists():
+        _enroll_from_file(paths, args.enroll_file)
     me, token = identity.load(paths, identity.fingerprint(identity.machine_id()))
     for name in ("sample_seconds", "grace_seconds", "upload_delay_max"):
         value = getattr(args, name)
