@@ -270,7 +270,7 @@ def owners(session: Session, rows: list[GroupChat]) -> dict[int, str]:
     if not ids:
         return {}
     found = session.execute(select(User.id, User.username).where(User.id.in_(ids)))
-    return dict(found.tuples().all())
+    return dict(found.all())
 
 
 def to_json(
