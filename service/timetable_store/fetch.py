@@ -15,7 +15,7 @@ from typing import IO, Any
 from urllib.parse import urlencode
 
 from service.errors import InvalidRequest
-from service.timetable import read_bounded
+from service.timetable import TimetableError, read_bounded
 from service.timetable_store.sources import check_url
 
 TIMEOUT = 30.0
@@ -63,11 +63,14 @@ def fetch(request: Request, *, limit: int, timeout: float = TIMEOUT) -> bytes:
     try:
         with opener.open(req, timeout=timeout) as response:
             return read_bounded(response, limit, request.name)
+    except TimetableError:
+        raise  # too large: the sync reports it as refused, like any bad content
     except urllib.error.HTTPError as exc:
         raise FetchFailed(
             f"the server answered HTTP {exc.code} {scrub(str(exc.reason), request.secrets)}"
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        # ValueError: http.client refuses some URLs (InvalidURL) and quotes them in the message.
         reason = getattr(exc, "reason", exc)
         raise FetchFailed(f"could not fetch: {scrub(str(reason), request.secrets)[:200]}") from None
 

@@ -53,6 +53,8 @@ def check_url(url: str, what: str) -> str:
     The URL or the request carries a token, which plain http would show to the network.
     """
     url = url.strip()
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise InvalidRequest(f"the {what} holds spaces or control characters")
     if url.lower().startswith("webcal://"):
         url = "https://" + url[len("webcal://") :]
     parts = urlsplit(url)
@@ -125,13 +127,21 @@ def add_source(
         default_group=default_group,
         options=options,
         interval_seconds=interval_seconds if kind in FETCHED else 0,
-        secret_hint=hint,
+        secret_hint=hint[:200] if hint else None,
         created_at=now,
     )
     session.add(row)
     session.flush()
     if secret is not None:
         session.add(TimetableSecret(source_id=row.id, ciphertext=secretbox.seal(settings, secret)))
+    audit.record(
+        session,
+        actor="cli",
+        action="timetable.source_add",
+        obj=f"source:{name}",
+        now=now,
+        reason=f"{kind} {hint or ''}".strip(),
+    )
     return row
 
 

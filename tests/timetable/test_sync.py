@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import db, enrolment, schools
 from service.app import create_app
+from service.errors import InvalidRequest
 from service.models import Lesson, TimetableSource
 from service.settings import Settings
 from service.timetable_store import sources, sync
@@ -288,3 +290,42 @@ def test_a_source_sealed_with_another_key_fails_clearly(
     assert outcome.result == "failed"
     assert "cannot be decrypted with this collector's secret key" in (outcome.error or "")
     assert replay.requests(APPOINTMENTS) == []
+
+
+def test_logs_never_hold_the_token(
+    db_url: str,
+    sessions: sessionmaker[Session],
+    replay: Replay,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Neither a good nor a failing sync logs the token, at any level."""
+    caplog.set_level(logging.DEBUG)
+    settings = settings_for(db_url)
+    add_zermelo(sessions, settings, replay)
+    replay.answer(APPOINTMENTS, answer(recorded_after()), kind="application/json")
+    assert [o.result for o in sync.run_due(sessions, settings, now=NOW)] == ["ok"]
+    replay.answer(APPOINTMENTS, b"{}", kind="application/json")
+    later = NOW + timedelta(hours=1)
+    assert [o.result for o in sync.run_due(sessions, settings, now=later)] == ["refused"]
+    assert "timetable sync of 'zermelo'" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url", ["https://school.example/feed ics?t=SEKRET", "https://school.example/\x00?t=SEKRET"]
+)
+def test_urls_with_spaces_or_control_characters_are_refused(
+    sessions: sessionmaker[Session], db_url: str, url: str
+) -> None:
+    """A feed URL that HTTP could not send is refused when it is added, without quoting it."""
+    with sessions.begin() as session, pytest.raises(InvalidRequest) as caught:
+        sources.add_source(
+            session,
+            school=schools.school(session),
+            settings=settings_for(db_url),
+            name="feed",
+            kind="ical_url",
+            now=NOW,
+            secret=url,
+        )
+    assert "SEKRET" not in caught.value.message
