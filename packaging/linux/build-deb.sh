@@ -30,7 +30,7 @@ grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 -r sed -i "s|$STAGE||g
 
 install -D -m 0644 "$HERE/lessonwatch-agent.service" "$STAGE/lib/systemd/system/lessonwatch-agent.service"
 install -D -m 0644 "$HERE/enroll.conf.example" "$STAGE/usr/share/doc/lessonwatch-agent/enroll.conf.example"
-install -D -m 0644 "$ROOT/docs/agent.md" "$STAGE/usr/share/doc/lessonwatch-agent/agent.md" 2>/dev/null || true
+install -D -m 0644 "$ROOT/docs/agent.md" "$STAGE/usr/share/doc/lessonwatch-agent/agent.md"
 install -d -m 0755 "$STAGE/usr/bin"
 ln -s "$PREFIX/venv/bin/lessonwatch-agent" "$STAGE/usr/bin/lessonwatch-agent"
 

@@ -1,0 +1,157 @@
+"""The agent's .deb: built with Debian's tools, installed with dpkg into a throwaway root, run
+from there, and removed and purged leaving only what docs/deploy.md says stays."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+PREFIX = "opt/lessonwatch-agent"
+ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+pytestmark = [pytest.mark.slow]
+
+
+def _needs_root() -> None:
+    if os.geteuid() != 0 and os.environ.get("CI") != "true":
+        pytest.skip("installing with dpkg --root needs root (CI runs as root)")
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the package once for this module, exactly as IT would."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        ["bash", str(REPO / "packaging/linux/build-deb.sh"), str(out)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    path = Path(built.stdout.strip().splitlines()[-1])
+    arch = subprocess.check_output(["dpkg", "--print-architecture"], text=True).strip()
+    assert path.name == f"lessonwatch-agent_{VERSION}_{arch}.deb"
+    return path
+
+
+def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Chrootless maintainer scripts get DPKG_ROOT; ours honour it. Dependencies (python3,
+    # passwd) are the host's, which the throwaway root's empty database does not know.
+    return subprocess.run(
+        ["dpkg", f"--root={root}", "--force-script-chrootless", "--force-depends",
+         f"--log={root.parent / 'dpkg.log'}", *args],
+        capture_output=True, text=True, timeout=300, check=False, env=ENV,
+    )  # fmt: skip
+
+
+def snapshot(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Path]:
+    """A throwaway root with the account files and an empty dpkg database."""
+    _needs_root()
+    r = tmp_path / "root"
+    (r / "etc").mkdir(parents=True)
+    (r / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (r / "etc/group").write_text("root:x:0:\n")
+    (r / "etc/shadow").write_text("root:*:19000:0:99999:7:::\n")
+    (r / "etc/gshadow").write_text("root:*::\n")
+    for sub in ("info", "updates", "triggers"):
+        (r / "var/lib/dpkg" / sub).mkdir(parents=True)
+    (r / "var/lib/dpkg/status").write_text("")
+    (r / "var/lib/dpkg/available").write_text("")
+    yield r
+    shutil.rmtree(r, ignore_errors=True)
+
+
+def installed_agent(root: Path, *args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script with the installed venv's interpreter."""
+    venv = root / PREFIX / "venv"
+    return subprocess.run(
+        [str(venv / "bin/python"), str(venv / "bin/lessonwatch-agent"), *args],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**ENV, "HOME": str(state), "LESSONWATCH_STATE_DIR": str(state)},
+        cwd=state,
+    )  # fmt: skip
+
+
+def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Path) -> None:
+    """Install into a throwaway root: files, account, private state, the enrolment file's
+    permissions; the installed agent runs; remove keeps state; purge leaves only the account."""
+    before = snapshot(root)
+    (root / "etc/lessonwatch").mkdir()
+    conf = root / "etc/lessonwatch/enroll.conf"
+    conf.write_text('server = "https://lessonwatch.school.example"\ncode = "ABCD-EFGH-JKLM"\n')
+    conf.chmod(0o644)
+
+    done = dpkg(root, "-i", str(deb))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    passwd = (root / "etc/passwd").read_text()
+    account = next(line for line in passwd.splitlines() if line.startswith("lessonwatch:"))
+    uid, gid = int(account.split(":")[2]), int(account.split(":")[3])
+    assert account.endswith(":/var/lib/lessonwatch-agent:/usr/sbin/nologin")
+    state = root / "var/lib/lessonwatch-agent"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert (state.stat().st_uid, state.stat().st_gid) == (uid, gid)
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o640 and conf.stat().st_gid == gid
+    unit = root / "lib/systemd/system/lessonwatch-agent.service"
+    assert "--enroll-file /etc/lessonwatch/enroll.conf" in unit.read_text()
+    assert (
+        os.readlink(root / "usr/bin/lessonwatch-agent") == f"/{PREFIX}/venv/bin/lessonwatch-agent"
+    )
+    assert (
+        f"#!/{PREFIX}/venv/bin/python" in (root / PREFIX / "venv/bin/lessonwatch-agent").read_text()
+    )
+    assert str(tmp_path) not in (root / PREFIX / "venv/pyvenv.cfg").read_text()
+
+    work = tmp_path / "work"
+    work.mkdir()
+    version = installed_agent(root, "--version", state=work)
+    assert version.returncode == 0, version.stderr
+    assert VERSION in version.stdout
+    scan = installed_agent(root, "scan", "--json", state=work)
+    assert scan.returncode == 0, scan.stderr
+    result = json.loads(scan.stdout)
+    assert isinstance(result["findings"], list)
+    assert result["probes"]["processes"] == "ok"
+
+    removed = dpkg(root, "--remove", "lessonwatch-agent")
+    assert removed.returncode == 0, removed.stderr
+    assert not (root / PREFIX).exists() and not unit.exists()
+    assert state.is_dir() and conf.exists(), "remove keeps the identity and the enrolment file"
+
+    purged = dpkg(root, "--purge", "lessonwatch-agent")
+    assert purged.returncode == 0, purged.stderr
+    left = snapshot(root) - before
+    stays = {p for p in left if p.startswith(("var/lib/dpkg", "etc/passwd", "etc/group",
+                                              "etc/shadow", "etc/gshadow"))}  # fmt: skip
+    assert left - stays == set(), "purge leaves only the system account and dpkg's records"
+    assert "lessonwatch:" in (root / "etc/passwd").read_text()
+
+
+def test_unit_file_passes_systemd_analyze_verify(deb: Path, root: Path) -> None:
+    """systemd's own checker accepts the installed unit."""
+    if not shutil.which("systemd-analyze"):
+        pytest.fail("systemd-analyze is missing (./dev test installs it)")
+    # The checker resolves dependencies such as sysinit.target inside the root: give it the
+    # host's systemd units, as a real system has them.
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    done = dpkg(root, "-i", str(deb))
+    assert done.returncode == 0, done.stderr
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", "lessonwatch-agent.service"],
+        capture_output=True, text=True, timeout=60, check=False, env=ENV,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "lessonwatch-agent.service" not in verify.stderr, verify.stderr
