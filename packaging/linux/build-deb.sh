@@ -22,7 +22,7 @@ trap 'rm -rf "$STAGE"' EXIT
 "$PY" -m venv "$STAGE$PREFIX/venv"
 "$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
 # A regular (not editable) install from the source tree; builds the wheel in isolation.
-"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "$ROOT[agent]"
+"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "${ROOT}[agent]"
 "$STAGE$PREFIX/venv/bin/python" -m pip uninstall --quiet --yes pip
 find "$STAGE$PREFIX/venv" -name __pycache__ -type d -prune -exec rm -rf {} +
 # Relocate: scripts and pyvenv.cfg name the staging path; the package installs at $PREFIX.

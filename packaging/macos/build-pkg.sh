@@ -11,11 +11,10 @@ STAGE=$(mktemp -d); SCRIPTS=$(mktemp -d)
 trap 'rm -rf "$STAGE" "$SCRIPTS"' EXIT
 
 "$PY" -m venv "$STAGE$PREFIX/venv"
-"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "$ROOT[agent]"
+"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "${ROOT}[agent]"
 grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 sed -i '' "s|$STAGE||g"
-install -d "$STAGE/Library/LaunchDaemons" "$STAGE/Library/LaunchAgents"
+install -d "$STAGE/Library/LaunchDaemons"
 install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.agent.plist" "$STAGE/Library/LaunchDaemons/"
-install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.helper.plist" "$STAGE/Library/LaunchAgents/"
 
 cat > "$SCRIPTS/postinstall" <<'POST'
 #!/bin/sh
@@ -27,12 +26,8 @@ if ! dscl . -read /Users/_lessonwatch >/dev/null 2>&1; then
 fi
 install -d -m 0700 -o _lessonwatch "$PREFIX/state"
 install -d -m 0755 /Library/Logs/lessonwatch
-CONF=/Library/Managed\ Preferences/nl.lessonwatch.agent.plist
-if [ -r "$CONF" ]; then
-  SERVER=$(defaults read "$CONF" Server); CODE=$(defaults read "$CONF" EnrollmentCode)
-  sudo -u _lessonwatch "$PREFIX/venv/bin/lessonwatch-agent" enroll --state-dir "$PREFIX/state" \
-    --server "$SERVER" --code "$CODE" --label "$(scutil --get ComputerName)" || true
-fi
+# The daemon enrols itself on first start from "$PREFIX/enroll.conf" (run --enroll-file),
+# which the MDM drops (root:_lessonwatch 0640).
 launchctl bootstrap system /Library/LaunchDaemons/nl.lessonwatch.agent.plist || true
 POST
 chmod +x "$SCRIPTS/postinstall"
