@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service.db import UTCDateTime
@@ -117,6 +126,8 @@ class Lesson(Base):
     recurrence_id: Mapped[str | None] = mapped_column(String(64))
     # The source's teacher code; teacher_id is set when a user has that username.
     teacher_code: Mapped[str | None] = mapped_column(String(64))
+    # Fields an admin changed by hand (issue 6): a sync leaves these as the admin set them.
+    edited: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Device(Base):
@@ -240,6 +251,31 @@ class TimetableSecret(Base):
     __tablename__ = "timetable_secrets"
     source_id: Mapped[int] = mapped_column(ForeignKey("timetable_sources.id"), primary_key=True)
     ciphertext: Mapped[str] = mapped_column(Text)
+
+
+class TimetableUpload(Base):
+    """A file an admin uploaded to import (issue 6), kept between its preview and the confirm.
+
+    Keyed to the browser session that uploaded it; ``data`` is dropped once it is imported or
+    discarded, and the row doubles as the progress the page polls while the import runs.
+    """
+
+    __tablename__ = "timetable_uploads"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    filename: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(100))
+    default_group: Mapped[str | None] = mapped_column(String(64))
+    mapping: Mapped[str | None] = mapped_column(String(40))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(20))  # reading, previewed, applying, done, failed
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    preview: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class SchoolHoliday(Base):
