@@ -100,17 +100,29 @@ async def enrol(client: httpx.AsyncClient, stats: Stats, device: Device, code: s
 
 
 async def upload(
-    client: httpx.AsyncClient, stats: Stats, device: Device, body: bytes, at: float, t0: float
+    client: httpx.AsyncClient,
+    gate: asyncio.Semaphore,
+    stats: Stats,
+    device: Device,
+    body: bytes,
+    at: float,
+    t0: float,
 ) -> None:
     await asyncio.sleep(max(0.0, at - (time.perf_counter() - t0)))
-    answer = await request(
-        client,
-        stats,
-        "POST",
-        device.base + "/api/v1/agent/reports",
-        content=body,
-        headers={"Authorization": f"Bearer {device.token}", "Content-Type": "application/json"},
-    )
+    # Waiting here, not inside httpx: its pool scans every queued request for every free
+    # connection, which made the simulator itself the bottleneck once requests piled up.
+    async with gate:
+        answer = await request(
+            client,
+            stats,
+            "POST",
+            device.base + "/api/v1/agent/reports",
+            content=body,
+            headers={
+                "Authorization": f"Bearer {device.token}",
+                "Content-Type": "application/json",
+            },
+        )
     if answer is None or answer.status_code != 200:
         return
     for result in answer.json()["results"]:
@@ -134,7 +146,9 @@ async def simulate(
     stats = Stats()
     groups = sorted(seeded.lessons)
     devices = [Device(urls[i % len(urls)], groups[i // PER_GROUP]) for i in range(args.devices)]
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=64)
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
     async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
         began = time.perf_counter()
         await bounded(
@@ -148,10 +162,11 @@ async def simulate(
         rng = random.Random(9)
         moments = [rng.uniform(0, args.spread) for _ in devices]
         stats.latencies.clear()
+        gate = asyncio.Semaphore(args.concurrency)
         t0 = time.perf_counter()
         await asyncio.gather(
             *(
-                upload(client, stats, d, b, at, t0)
+                upload(client, gate, stats, d, b, at, t0)
                 for d, b, at in zip(devices, bodies, moments, strict=True)
             )
         )
