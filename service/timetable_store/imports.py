@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service import schools
 from service.errors import Conflict, InvalidRequest
 from service.models import School, TimetableSource
-from service.timetable import ImportResult, Limits, Plan, Window, plan_sync, preview
+from service.timetable import ImportResult, Limits, Plan, Window, preview
 from service.timetable_store import inputs, sources, store
 
 FILE_KINDS = {"ical": "ical_file", "csv": "csv", "zermelo": "zermelo"}
@@ -34,6 +34,7 @@ class FileImport:
     group: str | None
     partial: bool = False
     dry_run: bool = False
+    actor: str = "cli"
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,18 @@ def _apply(
 ) -> Done:
     school = schools.school(session, school_name)
     stored = store.load(session, school=school, source=job.source)
-    plan: Plan = plan_sync(stored.occurrences, result, now=now)
+    plan: Plan = store.plan(stored, result, now=now)
     summary = preview(result, plan)
     if job.dry_run:
         return Done(summary, None)
     applied = store.apply(
-        session, school=school, plan=plan, stored=stored, now=now, actor="cli", source=job.source
+        session,
+        school=school,
+        plan=plan,
+        stored=stored,
+        now=now,
+        actor=job.actor,
+        source=job.source,
     )
     row = sources.find(session, school=school, name=job.source)
     if row is None:

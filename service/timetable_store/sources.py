@@ -94,6 +94,7 @@ def add_source(
     interval_seconds: int = DEFAULT_INTERVAL,
     days_ahead: int | None = None,
     params: Mapping[str, str] | None = None,
+    actor: str = "cli",
 ) -> TimetableSource:
     """Add a source; a fetched one needs its secret (the feed URL, or the Zermelo token)."""
     name = check_name(name)
@@ -136,7 +137,7 @@ def add_source(
         session.add(TimetableSecret(source_id=row.id, ciphertext=secretbox.seal(settings, secret)))
     audit.record(
         session,
-        actor="cli",
+        actor=actor,
         action="timetable.source_add",
         obj=f"source:{name}",
         now=now,
@@ -213,7 +214,9 @@ def to_json(source: TimetableSource) -> dict[str, Any]:
     }
 
 
-def remove_source(session: Session, *, school: School, name: str, now: datetime) -> store.Applied:
+def remove_source(
+    session: Session, *, school: School, name: str, now: datetime, actor: str = "cli"
+) -> store.Applied:
     """Remove a source and its lessons still to come; lessons that are over stay as history."""
     row = get(session, school=school, name=name)
     stored = store.load(session, school=school, source=row.name)
@@ -227,7 +230,7 @@ def remove_source(session: Session, *, school: School, name: str, now: datetime)
         frozen=len(stored.occurrences) - len(coming),
     )
     applied = store.apply(
-        session, school=school, plan=plan, stored=stored, now=now, actor="cli", source=row.name
+        session, school=school, plan=plan, stored=stored, now=now, actor=actor, source=row.name
     )
     secret = session.get(TimetableSecret, row.id)
     if secret is not None:
@@ -235,6 +238,6 @@ def remove_source(session: Session, *, school: School, name: str, now: datetime)
     session.flush()
     session.delete(row)
     audit.record(
-        session, actor="cli", action="timetable.source_remove", obj=f"source:{name[:100]}", now=now
+        session, actor=actor, action="timetable.source_remove", obj=f"source:{name[:100]}", now=now
     )
     return applied

@@ -11,7 +11,7 @@ detached from the source, so history stays as it was.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,18 +20,20 @@ from sqlalchemy.orm import Session, aliased
 
 from service import audit, credentials, schools
 from service.models import Base, Group, Lesson, Room, School, User
-from service.timetable.diff import Plan
-from service.timetable.model import Key, Occurrence
+from service.timetable.diff import Plan, plan_sync
+from service.timetable.edits import keep_edits
+from service.timetable.model import ImportResult, Key, Occurrence
 
 CHUNK = 500  # rows per statement: well under SQLite's and psycopg's parameter limits
 
 
 @dataclass(frozen=True)
 class Stored:
-    """The stored lessons of one source, as occurrences, and the id of each."""
+    """The stored lessons of one source, as occurrences, the id of each, and admins' edits."""
 
     occurrences: list[Occurrence]
     ids: dict[Key, str]
+    edits: dict[Key, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def load(session: Session, *, school: School, source: str) -> Stored:
         .outerjoin(room, room.id == Lesson.room_id)
         .where(Lesson.school_id == school.id, Lesson.source == source)
     )
-    occurrences, ids = [], {}
+    occurrences, ids, edits = [], {}, {}
     for lesson, group, room_name in session.execute(query):
         occurrence = Occurrence(
             source=source,
@@ -77,7 +79,15 @@ def load(session: Session, *, school: School, source: str) -> Stored:
         )
         occurrences.append(occurrence)
         ids[occurrence.key] = lesson.id
-    return Stored(occurrences, ids)
+        if lesson.edited:
+            edits[occurrence.key] = tuple(lesson.edited)
+    return Stored(occurrences, ids, edits)
+
+
+def plan(stored: Stored, imported: ImportResult, *, now: datetime) -> Plan:
+    """The sync plan, leaving alone what an admin edited by hand (``service.timetable.edits``)."""
+    kept = keep_edits(imported, stored.occurrences, stored.edits)
+    return plan_sync(stored.occurrences, kept, now=now)
 
 
 class _Names:

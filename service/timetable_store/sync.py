@@ -23,7 +23,7 @@ from service.db import job_lock
 from service.errors import ServiceError
 from service.models import School, TimetableSource
 from service.settings import Settings
-from service.timetable import ImportResult, Limits, TimetableError, Window, plan_sync
+from service.timetable import ImportResult, Limits, TimetableError, Window
 from service.timetable_store import fetch, inputs, sources, store
 
 log = logging.getLogger("lessonwatch.timetable")
@@ -152,7 +152,7 @@ def _apply(
     with sessions.begin() as session:
         school = session.get_one(School, session.get_one(TimetableSource, source_id).school_id)
         stored = store.load(session, school=school, source=name)
-        plan = plan_sync(stored.occurrences, result, now=now)
+        plan = store.plan(stored, result, now=now)
         applied = store.apply(
             session, school=school, plan=plan, stored=stored, now=now, actor=actor, source=name
         )
