@@ -16,6 +16,7 @@ from service import audit, lessons
 from service.errors import Forbidden
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School, User
 from service.reports import report_numbers, suppress_small_counts
+from service.timetable_store import holidays
 
 # Who may read which lesson's report. IT manages devices, not what pupils do in class.
 ALL_LESSONS = ("admin", "leader")
@@ -61,10 +62,14 @@ def lesson_report(
 ) -> dict[str, Any]:
     row = lessons.get_lesson(session, lesson_id)
     check_access(viewer, row.lesson)
+    school = session.get_one(School, row.lesson.school_id)
+    # Nothing is monitored in a holiday of the school's region: the report says why it is empty.
+    holiday = holidays.in_holiday(session, school, [row.lesson]).get(lesson_id)
     frozen = session.get(LessonAggregate, lesson_id)
     numbers = frozen.data if frozen is not None else live_numbers(session, row.lesson)
     report = {
         "lesson": row.to_json(),
+        "holiday": holiday,
         "source": "aggregate" if frozen is not None else "summaries",
         **numbers,
         "permissions": [
@@ -81,6 +86,5 @@ def lesson_report(
         now=now,
     )
     if viewer is not None and viewer.role in OWN_LESSONS:
-        school = session.get_one(School, row.lesson.school_id)
         report = suppress_small_counts(report, school.small_count_threshold)
     return report

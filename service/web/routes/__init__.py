@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.web.routes import admin, auth, groupchat_api, groupchats, lessons, privacy
+from service.web.routes import (
+    admin,
+    auth,
+    groupchat_api,
+    groupchats,
+    lessons,
+    privacy,
+    timetable,
+)
 
 
 def router() -> APIRouter:
     top = APIRouter(include_in_schema=False)
-    for module in (auth, lessons, groupchats, admin, privacy, groupchat_api):
+    for module in (auth, lessons, groupchats, admin, privacy, groupchat_api, timetable):
         top.include_router(module.router)
     return top

@@ -8,7 +8,7 @@ wrong), runs the action and answers with a redirect or a page. A failing action 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -146,8 +146,7 @@ def nav(ctx: Ctx) -> list[dict[str, Any]]:
         ("/admin/school", "nav.school", ("admin",)),
         ("/admin/audit", "nav.audit", ("admin",)),
         ("/admin/export", "nav.export", ("admin",)),
-        # Filled by the timetable issue: the import and holiday pages go here.
-        ("", "nav.timetable", ("admin",)),
+        ("/admin/timetable", "nav.timetable", ("admin",)),
     ]
     path = ctx.request.url.path
     return [
@@ -274,13 +273,20 @@ async def show(
 
 
 async def act(
-    request: Request, action: Callable[[Ctx, Form], Outcome], *, public: bool = False
+    request: Request,
+    action: Callable[[Ctx, Form], Outcome],
+    *,
+    public: bool = False,
+    read: Callable[[Request], Awaitable[Form]] | None = None,
 ) -> Response:
-    """Answer a form POST: CSRF first, then ``action``; any error leaves the database as it was."""
+    """Answer a form POST: CSRF first, then ``action``; any error leaves the database as it was.
+
+    ``read`` reads another kind of form (a file upload); the default is a urlencoded form.
+    """
     rt: Runtime = request.app.state.runtime
     web = web_settings(request)
     try:
-        form = await read_form(request, web.max_form_bytes)
+        form = await (read(request) if read else read_form(request, web.max_form_bytes))
     except ServiceError as exc:
         return _error(request, exc)
 

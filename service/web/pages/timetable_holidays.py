@@ -1,0 +1,91 @@
+"""School holidays for admins: the school's region, the stored holidays per region, and an
+import of the Rijksoverheid open-data file, uploaded or fetched from its URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service import audit
+from service.errors import InvalidRequest
+from service.models import User
+from service.timetable import REGIONS, TimetableError, parse_holidays
+from service.timetable.holidays import MAX_BYTES, NATIONWIDE
+from service.timetable_store import fetch, holidays, sources
+from service.web.pages.timetable_sources import school_of
+
+
+def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict[str, Any]:
+    school = school_of(session, viewer)
+    if region is not None and region not in REGIONS:
+        raise InvalidRequest(f"region must be one of {', '.join(REGIONS)}")
+    shown = region or (school.holiday_region if school.holiday_region in REGIONS else None)
+    return {
+        "regions": list(REGIONS),
+        "school_region": school.holiday_region,
+        "advised": school.holiday_advised,
+        "region": shown,
+        "max_bytes": MAX_BYTES,
+        "holidays": [
+            {
+                "name": h.name,
+                "schoolyear": h.schoolyear,
+                "region": h.region,
+                "nationwide": h.region == NATIONWIDE,
+                "first_day": h.first_day.isoformat(),
+                "last_day": h.last_day.isoformat(),
+                "compulsory": h.compulsory,
+            }
+            for h in holidays.stored(session, region=shown)
+        ],
+    }
+
+
+def fetch_file(url: str) -> tuple[bytes, str]:
+    """The holiday file at ``url`` (https, or http to this machine), at most MAX_BYTES."""
+    checked = sources.check_url(url, "holiday URL")
+    try:
+        data = fetch.fetch(fetch.Request(url=checked, name="holidays"), limit=MAX_BYTES)
+    except fetch.FetchFailed as exc:
+        raise InvalidRequest(str(exc)) from None
+    return data, checked.rsplit("/", 1)[-1][:100] or "holidays"
+
+
+def import_holidays(
+    session: Session, *, viewer: User, data: bytes, name: str, now: datetime
+) -> holidays.Imported:
+    school_of(session, viewer)
+    try:
+        found = parse_holidays(data, name=name)
+    except TimetableError as exc:
+        raise InvalidRequest(str(exc)) from None
+    result = holidays.store(session, found, region=None)
+    audit.record(
+        session,
+        actor=f"user:{viewer.username}",
+        action="holidays.import",
+        obj=f"holidays:{','.join(result.schoolyears)[:100]}",
+        now=now,
+        reason=f"{result.stored} stored, {result.replaced} replaced",
+    )
+    return result
+
+
+def save_region(
+    session: Session, *, viewer: User, region: str, advised: bool, now: datetime
+) -> None:
+    school = school_of(session, viewer)
+    if region and region not in REGIONS:
+        raise InvalidRequest(f"region must be one of {', '.join(REGIONS)}")
+    school.holiday_region = region or None
+    school.holiday_advised = advised
+    audit.record(
+        session,
+        actor=f"user:{viewer.username}",
+        action="school.holiday_region",
+        obj=f"school:{school.id}",
+        now=now,
+        reason=f"{region or 'none'}{'' if advised else ', advised holidays moved'}",
+    )

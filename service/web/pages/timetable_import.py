@@ -1,0 +1,88 @@
+"""Importing a timetable file from the browser: the upload form, its progress and its preview.
+
+The upload is kept server-side with the browser session (``service.timetable_store.uploads``)
+between the preview and the admin's confirm; the page shows what the import will insert,
+update, cancel and remove, and each entry it cannot import, by line or UID.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import InvalidRequest
+from service.models import Group, TimetableUpload, User, WebSession
+from service.timetable import PRESETS
+from service.timetable_store import uploads
+from service.web.pages.timetable_sources import school_of
+
+MAX_BYTES = uploads.MAX_BYTES
+
+
+def groups_of(session: Session, school_id: int) -> list[str]:
+    query = select(Group.name).where(Group.school_id == school_id).order_by(Group.name)
+    return list(session.scalars(query))
+
+
+def import_page(session: Session, *, viewer: User) -> dict[str, Any]:
+    school = school_of(session, viewer)
+    return {
+        "presets": list(PRESETS),
+        "groups": groups_of(session, school.id),
+        "max_bytes": MAX_BYTES,
+        "max_megabytes": MAX_BYTES // (1024 * 1024),
+    }
+
+
+def upload(
+    session: Session,
+    *,
+    viewer: User,
+    ws: WebSession,
+    file: tuple[str, bytes] | None,
+    source: str,
+    group: str,
+    mapping: str,
+    now: datetime,
+) -> TimetableUpload:
+    school = school_of(session, viewer)
+    if file is None:
+        raise InvalidRequest("choose a file to import")
+    filename, data = file
+    cleaned = uploads.clean_filename(filename)
+    return uploads.create(
+        session,
+        school=school,
+        session_id=ws.id,
+        uploaded_by=viewer.username,
+        filename=cleaned,
+        data=data,
+        source=source or cleaned[:100],
+        group=group or None,
+        mapping=mapping or None,
+        now=now,
+    )
+
+
+def upload_page(
+    session: Session, *, viewer: User, ws: WebSession | None, upload_id: str
+) -> dict[str, Any]:
+    school = school_of(session, viewer)
+    row = uploads.get(session, upload_id=upload_id, session_id=ws.id if ws else "", school=school)
+    page = uploads.to_json(row)
+    preview = row.preview or {}
+    page["working"] = row.state in ("reading", "applying")
+    page["percent"] = 100 * row.done // row.total if row.total else None
+    page["problems"] = preview.get("problems", [])
+    page["plan"] = preview.get("plan")
+    return page
+
+
+def upload_row(
+    session: Session, *, viewer: User, ws: WebSession | None, upload_id: str
+) -> TimetableUpload:
+    school = school_of(session, viewer)
+    return uploads.get(session, upload_id=upload_id, session_id=ws.id if ws else "", school=school)

@@ -1,0 +1,132 @@
+"""The timetable sources page: each source with its last sync result; add, sync now, remove.
+
+A feed URL or Zermelo token is typed once into a password field, sealed by
+``service.timetable_store.sources`` and never shown again: the page shows only its hint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service import schools
+from service.errors import InvalidRequest, NotFound
+from service.models import School, TimetableSource, User
+from service.settings import Settings
+from service.timetable import PRESETS
+from service.timetable_store import sources
+from service.web import access
+from service.web.pages.common import Translate
+
+INTERVALS = (0, 900, 3600, 4 * 3600, 86400)  # the choices the page offers
+
+
+def school_of(session: Session, viewer: User) -> School:
+    access.require_role(viewer, access.ADMIN)
+    return session.get_one(School, viewer.school_id)
+
+
+def _row(source: TimetableSource, t: Translate, tz: Any) -> dict[str, Any]:
+    shown = sources.to_json(source)
+    last = (
+        source.last_sync_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        if source.last_sync_at
+        else None
+    )
+    return {
+        **shown,
+        "id": source.id,
+        "kind_label": t(f"tt.kind.{source.kind}"),
+        "interval_label": t("tt.by_hand")
+        if not source.interval_seconds
+        else t("tt.every_minutes", n=source.interval_seconds // 60),
+        "last_sync_label": last,
+        "result_label": t(f"tt.result.{source.last_result}") if source.last_result else None,
+        "syncable": source.kind in sources.FETCHED,
+    }
+
+
+def sources_page(session: Session, *, viewer: User, t: Translate) -> dict[str, Any]:
+    school = school_of(session, viewer)
+    tz = schools.check_timezone(school.timezone)
+    return {
+        "sources": [_row(s, t, tz) for s in sources.list_sources(session, school=school)],
+        "presets": list(PRESETS),
+        "intervals": [
+            {"seconds": s, "label": t("tt.by_hand") if not s else t("tt.every_minutes", n=s // 60)}
+            for s in INTERVALS
+        ],
+    }
+
+
+def add_source(
+    session: Session,
+    *,
+    viewer: User,
+    settings: Settings,
+    kind: str,
+    name: str,
+    secret: str,
+    portal: str,
+    mapping: str,
+    group: str,
+    interval: str,
+    now: datetime,
+) -> TimetableSource:
+    school = school_of(session, viewer)
+    if kind not in sources.FETCHED:
+        raise InvalidRequest("kind must be ical_url or zermelo")
+    if mapping and mapping not in PRESETS:
+        raise InvalidRequest(f"mapping must be one of {', '.join(PRESETS)}")
+    if not interval.isdigit() or int(interval) not in INTERVALS:
+        raise InvalidRequest("choose one of the sync intervals offered")
+    if len(group) > 64 or (group and not group.isprintable()):
+        raise InvalidRequest("the group is at most 64 printable characters")
+    return sources.add_source(
+        session,
+        school=school,
+        settings=settings,
+        name=name,
+        kind=kind,
+        now=now,
+        secret=secret,
+        portal=portal if kind == "zermelo" else None,
+        mapping=(mapping or None) if kind == "ical_url" else None,
+        default_group=group or None,
+        interval_seconds=int(interval),
+        actor=f"user:{viewer.username}",
+    )
+
+
+def source_by_id(session: Session, *, viewer: User, source_id: str) -> TimetableSource:
+    school = school_of(session, viewer)
+    row = (
+        session.get(TimetableSource, int(source_id))
+        if source_id.isdigit() and len(source_id) < 10
+        else None
+    )
+    if row is None or row.school_id != school.id:
+        raise NotFound("no such timetable source")
+    return row
+
+
+def remove_source(session: Session, *, viewer: User, source_id: str, now: datetime) -> str:
+    row = source_by_id(session, viewer=viewer, source_id=source_id)
+    name = row.name
+    sources.remove_source(
+        session,
+        school=school_of(session, viewer),
+        name=name,
+        now=now,
+        actor=f"user:{viewer.username}",
+    )
+    return name
+
+
+def sync_target(session: Session, *, viewer: User, source_id: str) -> TimetableSource:
+    row = source_by_id(session, viewer=viewer, source_id=source_id)
+    if row.kind not in sources.FETCHED:
+        raise InvalidRequest("only feed and Zermelo sources sync; import a file again instead")
+    return row
