@@ -25,7 +25,11 @@ def calendar_bytes(*events: str) -> bytes:
 
 def weekly(uid: str, at: str = "0830", summary: str = "wi - 4A - devries", count: int = 2) -> str:
     """A lesson every Monday from ``MONDAY`` on, 50 minutes, in Amsterdam time."""
-    end = f"{int(at[:2]):02d}{int(at[2:]) + 50:02d}" if int(at[2:]) < 10 else f"{int(at[:2]) + 1:02d}{int(at[2:]) - 10:02d}"
+    end = (
+        f"{int(at[:2]):02d}{int(at[2:]) + 50:02d}"
+        if int(at[2:]) < 10
+        else f"{int(at[:2]) + 1:02d}{int(at[2:]) - 10:02d}"
+    )
     return f"""UID:{uid}
 DTSTART;TZID=Europe/Amsterdam:{MONDAY:%Y%m%d}T{at}00
 DTEND;TZID=Europe/Amsterdam:{MONDAY:%Y%m%d}T{end}00
@@ -56,7 +60,9 @@ def upload(
     )
 
 
-def wait_for(browser: Browser, path: str, states: tuple[str, ...], limit: float = 30) -> dict[str, Any]:
+def wait_for(
+    browser: Browser, path: str, states: tuple[str, ...], limit: float = 30
+) -> dict[str, Any]:
     """Poll the upload's JSON until its state is one of ``states`` (or fail after ``limit`` s)."""
     deadline = time.monotonic() + limit
     while True:

@@ -88,7 +88,7 @@ def week_view(
     day = parse_day(week, "the week") if week else now.astimezone(tz).date()
     monday = day - timedelta(days=day.weekday())
     first = datetime.combine(monday, time(), tz)
-    rows = []
+    rows: list[tuple[Lesson, str | None, str | None]] = []
     if chosen is not None:
         query = (
             select(Lesson, User.username, Room.name)
@@ -103,7 +103,7 @@ def week_view(
             )
             .order_by(Lesson.start, Lesson.id)
         )
-        rows = list(session.execute(query).tuples())
+        rows = [(r[0], r[1], r[2]) for r in session.execute(query)]
     off = holidays.in_holiday(session, school, [r[0] for r in rows])
     days = [monday + timedelta(days=i) for i in range(7)]
     used = {r[0].start.astimezone(tz).weekday() for r in rows}
