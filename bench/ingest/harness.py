@@ -119,10 +119,16 @@ def service_command() -> list[str]:
 
 @contextlib.contextmanager
 def collectors(
-    url: str, count: int, env: Mapping[str, str], timeout: float = 60.0
+    url: str,
+    count: int,
+    env: Mapping[str, str],
+    timeout: float = 60.0,
+    errors: list[str] | None = None,
 ) -> Iterator[list[str]]:
     """``count`` real collector processes (``lessonwatch-service serve``), each on its own
-    loopback port, sharing the database; stopped with SIGTERM as a supervisor would."""
+    loopback port, sharing the database; stopped with SIGTERM as a supervisor would. What they
+    logged besides access lines is added to ``errors`` when they have stopped."""
+    errors = [] if errors is None else errors
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     logs = []
@@ -152,7 +158,11 @@ def collectors(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+        # Errors the collectors logged (uvicorn's access lines left out), for the run's output.
         for log in logs:
+            log.seek(0)
+            lines = log.read().decode("utf-8", "replace").splitlines()
+            errors.extend(line for line in lines if not line.startswith("INFO:"))
             log.close()
 
 
