@@ -23,4 +23,5 @@ password_hash = _web.password_hash
 web_clock = _web.web_clock
 demo = _web.demo
 demo_sqlite = _web.demo_sqlite
+chromium = _web.chromium
 sessions = _web._service_fixtures.sessions

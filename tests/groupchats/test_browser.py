@@ -6,64 +6,17 @@ LESSONWATCH_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
+import browser_helpers
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from browser_helpers import new_page, shoot
+from playwright.sync_api import Browser, Page
 from web_helpers import Demo
-
-CHROMIUM = Path("/usr/bin/chromium")
-_ROOT = Path(__file__).resolve().parents[2]
-SHOTS = (
-    _ROOT / "docs" / "screenshots"
-    if os.environ.get("LESSONWATCH_UPDATE_SCREENSHOTS") == "1"
-    else _ROOT / "test-artifacts" / "screenshots"
-)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def new_page(chromium: Browser) -> Page:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
-
-
-def shoot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def sign_in(page: Page, demo: Demo, username: str) -> None:
-    page.goto(demo.url + "/signin")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", demo.school.passwords[username])
-    page.click("button[type=submit].primary")
-    page.wait_for_url(demo.url + "/lessons")
+    browser_helpers.sign_in(page, demo.url, username, demo.school.passwords[username])
 
 
 def register(page: Page, demo: Demo, *, group: str, platform: str, youngest: str) -> None:

@@ -14,7 +14,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "service"))
 
+import browser_helpers  # noqa: E402
 from collector_helpers import FakeClock  # noqa: E402
+from playwright.sync_api import Browser  # noqa: E402
 from web_helpers import NOW, Demo, start_demo  # noqa: E402
 
 from service.web import WebSettings  # noqa: E402
@@ -47,3 +49,9 @@ def demo_sqlite(tmp_path: Path, web_clock: FakeClock) -> Iterator[Demo]:
     yield from start_demo(
         f"sqlite:///{tmp_path / 'web.sqlite3'}", web_clock, WebSettings(demo=True)
     )
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module (see browser_helpers)."""
+    yield from browser_helpers.launch()

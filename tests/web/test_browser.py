@@ -3,77 +3,23 @@
 Covers the issue's "done when": a teacher signs in, reads a populated lesson report (chart and
 counts), grants a permission that an agent's next config fetch carries; another teacher gets 403;
 a device label holding ``<script>`` is shown as text and never runs; a form posted without its
-CSRF token is refused and changes nothing. Screenshots of the main pages go to docs/screenshots/.
+CSRF token is refused and changes nothing. Screenshots of the main pages: see browser_helpers.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, sync_playwright
+from browser_helpers import new_page, shoot, sign_in
+from playwright.sync_api import Browser
 from sqlalchemy import select
 from web_helpers import TIMEOUT, Demo, signed_in
 
 from service.models import Device, Permission
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Screenshots go to test-artifacts/ on every run; the committed ones in docs/screenshots/ are
-# refreshed only on request (LESSONWATCH_UPDATE_SCREENSHOTS=1), so a test run leaves the tree
-# clean.
-_ROOT = Path(__file__).resolve().parents[2]
-SHOTS = (
-    _ROOT / "docs" / "screenshots"
-    if os.environ.get("LESSONWATCH_UPDATE_SCREENSHOTS") == "1"
-    else _ROOT / "test-artifacts" / "screenshots"
-)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 HOSTILE_LABEL = "<script>window.__pwned=1</script>"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def new_page(chromium: Browser) -> Page:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
-
-
-def shoot(page: Page, name: str, *, full_page: bool = True) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
-
-
-def sign_in(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(base + "/signin")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(base + "/lessons")
 
 
 def agent_config(demo: Demo) -> requests.Response:
