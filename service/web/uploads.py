@@ -2,13 +2,14 @@
 
 The body is counted as it streams in and refused past the cap before it is held whole; one
 file and a few small text fields are accepted, so a hostile form cannot make the collector
-spool many parts.
+spool many parts. A body that does not end with its closing boundary is refused unparsed.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -44,17 +45,25 @@ async def read_upload(request: Request, limit: int) -> UploadForm:
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise BodyTooLarge(f"the file is larger than {limit:,} bytes")
 
-    async def capped() -> AsyncIterator[bytes]:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise BodyTooLarge(f"the file is larger than {limit:,} bytes")
-            yield chunk
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge(f"the file is larger than {limit:,} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    _, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary", b"")
+    # A body cut off mid-part would leave the parser's temporary file open: refuse it first.
+    if not boundary or not body.rstrip().endswith(b"--" + boundary + b"--"):
+        raise InvalidRequest("the upload is incomplete or has no multipart boundary")
+
+    async def whole() -> AsyncIterator[bytes]:
+        yield body
 
     parser = MultiPartParser(
         request.headers,
-        capped(),  # type: ignore[arg-type]
+        whole(),  # type: ignore[arg-type]
         max_files=1,
         max_fields=MAX_FIELDS,
         max_part_size=MAX_FIELD_BYTES,

@@ -61,6 +61,8 @@ def import_holidays(
         found = parse_holidays(data, name=name)
     except TimetableError as exc:
         raise InvalidRequest(str(exc)) from None
+    if not found:
+        raise InvalidRequest(f"{name}: the file holds no school holidays")
     result = holidays.store(session, found, region=None)
     audit.record(
         session,
