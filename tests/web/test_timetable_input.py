@@ -115,13 +115,15 @@ def test_a_file_over_the_limit_is_refused(demo_sqlite: Demo) -> None:
         (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:2026113", "rooster.ics"),
         (
             calendar_bytes(
-                "UID:z\nDTSTART;TZID=Mars/Olympus:20261130T083000\nDTEND;TZID=Mars/Olympus:20261130T092000\nSUMMARY:wi - 4A - x"
+                "UID:z\nDTSTART;TZID=Mars/Olympus:20261130T083000\n"
+                "DTEND;TZID=Mars/Olympus:20261130T092000\nSUMMARY:wi - 4A - x"
             ),
             "Mars/Olympus",
         ),
         (
             calendar_bytes(
-                "UID:r\nDTSTART:20261130T083000Z\nDTEND:20261130T092000Z\nRRULE:FREQ=MINUTELY\nSUMMARY:wi - 4A - x"
+                "UID:r\nDTSTART:20261130T083000Z\nDTEND:20261130T092000Z\n"
+                "RRULE:FREQ=MINUTELY\nSUMMARY:wi - 4A - x"
             ),
             "rooster.ics",
         ),
