@@ -7,16 +7,18 @@ update, cancel and remove, and each entry it cannot import, by line or UID.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import schools
 from service.errors import InvalidRequest
 from service.models import Group, TimetableUpload, User, WebSession
 from service.timetable import PRESETS
 from service.timetable_store import uploads
+from service.web.pages.common import local
 from service.web.pages.timetable_sources import school_of
 
 MAX_BYTES = uploads.MAX_BYTES
@@ -74,6 +76,17 @@ def upload_page(
     row = uploads.get(session, upload_id=upload_id, session_id=ws.id if ws else "", school=school)
     page = uploads.to_json(row)
     preview = row.preview or {}
+    tz = schools.check_timezone(school.timezone)
+    if "window" in preview:
+        # Admins read school time: the window's days and each example's start, local.
+        first = local(preview["window"]["start"], tz).date()
+        last = local(preview["window"]["end"], tz).date() - timedelta(days=1)  # [start, end)
+        page["window_local"] = {"first": first.isoformat(), "last": last.isoformat()}
+    for examples in (preview.get("plan") or {}).get("examples", {}).values():
+        for example in examples:
+            for lesson in (example.get("before"), example.get("after"), example):
+                if lesson and "start" in lesson:
+                    lesson["local"] = f"{local(lesson['start'], tz):%Y-%m-%d %H:%M}"
     page["working"] = row.state in ("reading", "applying")
     page["percent"] = 100 * row.done // row.total if row.total else None
     page["problems"] = preview.get("problems", [])

@@ -45,6 +45,9 @@ def _row(source: TimetableSource, t: Translate, tz: Any) -> dict[str, Any]:
         "last_sync_label": last,
         "result_label": t(f"tt.result.{source.last_result}") if source.last_result else None,
         "syncable": source.kind in sources.FETCHED,
+        "counts_label": " · ".join(
+            f"{t(f'tt.count.{k}')} {v}" for k, v in (source.last_counts or {}).items() if v
+        ),
     }
 
 
