@@ -67,9 +67,8 @@ def lesson_report(
     holiday = holidays.in_holiday(session, school, [row.lesson]).get(lesson_id)
     frozen = session.get(LessonAggregate, lesson_id)
     numbers = frozen.data if frozen is not None else live_numbers(session, row.lesson)
-    report = {
+    report: dict[str, Any] = {
         "lesson": row.to_json(),
-        "holiday": holiday,
         "source": "aggregate" if frozen is not None else "summaries",
         **numbers,
         "permissions": [
@@ -78,6 +77,8 @@ def lesson_report(
         ],
         "suppressed_below": None,
     }
+    if holiday is not None:
+        report["holiday"] = holiday  # present only then, as in the lesson listings
     audit.record(
         session,
         actor=f"user:{viewer.username}" if viewer else "cli",

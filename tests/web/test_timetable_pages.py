@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tt_helpers import WEEK, calendar_bytes, upload, wait_for, weekly
 from web_helpers import Demo, signed_in
 
+from service.lesson_report import lesson_report
 from service.models import AuditEntry, Lesson, TimetableSource, TimetableUpload
 from tests.timetable.replay import replay_server
 
@@ -158,8 +159,15 @@ def test_holidays_mark_the_week_and_the_lesson_report(demo: Demo) -> None:
     report = admin.json(f"/lessons/{lesson['id']}").json()
     assert report["holiday"] == "Studieweek"
     assert "Studieweek" in admin.get(f"/lessons/{lesson['id']}").text
+    with demo.sessions.begin() as s:  # the report JSON of the API and CLI says it too
+        raw = lesson_report(s, lesson_id=lesson["id"], viewer=None, now=demo.clock())
+        assert raw["holiday"] == "Studieweek"
+        usual = lesson_report(
+            s, lesson_id=demo.school.lesson_in_progress, viewer=None, now=demo.clock()
+        )
+        assert "holiday" not in usual
     other = admin.json(f"/lessons/{demo.school.lesson_in_progress}").json()
-    assert other["holiday"] is None
+    assert other["holiday"] is None  # the page's JSON always has the field
 
 
 def test_weekly_pattern_generates_and_regenerates(demo: Demo) -> None:

@@ -85,7 +85,7 @@ def report_page(
     return {
         "lesson": card,
         "source": report["source"],
-        "holiday": report["holiday"],
+        "holiday": report.get("holiday"),
         "devices_expected": report["devices_expected"],
         "devices_reporting": report["devices_reporting"],
         "suppressed_below": threshold,
