@@ -57,6 +57,12 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
     )
 
 
+def stored_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
+    """The report numbers: frozen by the retention purge, else counted from the summaries."""
+    frozen = session.get(LessonAggregate, lesson.id)
+    return frozen.data if frozen is not None else live_numbers(session, lesson)
+
+
 def lesson_report(
     session: Session, *, lesson_id: str, viewer: User | None, now: datetime
 ) -> dict[str, Any]:

@@ -30,6 +30,7 @@ _service_fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_service_fixtures)
 db_url = _service_fixtures.db_url
 password_hash = _service_fixtures.password_hash
+sessions = _service_fixtures.sessions
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from policies.wire import format_time
 from service import audit, lessons, schools
 from service.errors import InvalidRequest
+from service.lesson_report import stored_numbers
 from service.models import AuditEntry, Lesson, School, User
 from service.reports import suppress_small_counts
 from service.web import access
-from service.web.pages.trend import _numbers
 
 PAGE = 200
 MAX_EXPORT_DAYS = 400
@@ -82,7 +82,7 @@ def export_csv(session: Session, *, viewer: User, first: date, last: date, now: 
     threshold = school.small_count_threshold
     for row in lessons._rows(session, query):
         numbers = suppress_small_counts(
-            {**_numbers(session, row.lesson), "suppressed_below": None}, threshold
+            {**stored_numbers(session, row.lesson), "suppressed_below": None}, threshold
         )
         base = [
             row.lesson.id,

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from policies.model import Lang
 from service import lessons, schools
+from service.lesson_report import stored_numbers
 from service.models import Lesson, School, User
 from service.reports import suppress_small_counts
 from service.web import access, permissions
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card, minutes
-from service.web.pages.trend import _numbers
 
 DAYS = 14
 
@@ -37,7 +37,7 @@ def escalations_page(
     out = []
     fewer = t("count.fewer", n=school.small_count_threshold)
     for row in lessons._rows(session, query):
-        numbers = _numbers(session, row.lesson)
+        numbers = stored_numbers(session, row.lesson)
         if not numbers["categories"]:
             continue
         shown = suppress_small_counts(
