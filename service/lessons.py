@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -78,7 +78,8 @@ def add_lesson(
     return lesson
 
 
-def _rows(session: Session, query: Any) -> list[LessonRow]:
+def lesson_rows(session: Session, query: Any) -> list[LessonRow]:
+    """The lessons a ``select(Lesson)`` query finds, with group, teacher and room names."""
     full = (
         query.add_columns(Group.name, User.username, Room.name)
         .join(Group, Group.id == Lesson.group_id)
@@ -89,24 +90,8 @@ def _rows(session: Session, query: Any) -> list[LessonRow]:
     return [LessonRow(r[0], r[1], r[2], r[3]) for r in session.execute(full)]
 
 
-def list_lessons(
-    session: Session, *, school: School, group: str | None = None, day: date | None = None
-) -> list[LessonRow]:
-    query = select(Lesson).where(Lesson.school_id == school.id)
-    if group is not None:
-        found = schools.find_group(session, school, group)
-        if found is None:
-            return []
-        query = query.where(Lesson.group_id == found.id)
-    if day is not None:
-        tz = schools.check_timezone(school.timezone)
-        first = datetime.combine(day, time(), tz)
-        query = query.where(Lesson.start >= first, Lesson.start < first + timedelta(days=1))
-    return _rows(session, query)
-
-
 def get_lesson(session: Session, lesson_id: str) -> LessonRow:
-    rows = _rows(session, select(Lesson).where(Lesson.id == lesson_id))
+    rows = lesson_rows(session, select(Lesson).where(Lesson.id == lesson_id))
     if not rows:
         raise NotFound(f"no lesson {lesson_id[:64]!r}")
     return rows[0]

@@ -80,7 +80,7 @@ def export_csv(session: Session, *, viewer: User, first: date, last: date, now: 
         ]
     )
     threshold = school.small_count_threshold
-    for row in lessons._rows(session, query):
+    for row in lessons.lesson_rows(session, query):
         numbers = suppress_small_counts(
             {**stored_numbers(session, row.lesson), "suppressed_below": None}, threshold
         )

@@ -36,7 +36,7 @@ def escalations_page(
     )
     out = []
     fewer = t("count.fewer", n=school.small_count_threshold)
-    for row in lessons._rows(session, query):
+    for row in lessons.lesson_rows(session, query):
         numbers = stored_numbers(session, row.lesson)
         if not numbers["categories"]:
             continue

@@ -33,7 +33,7 @@ def week_page(session: Session, *, viewer: User, now: datetime, lang: Lang) -> d
     )
     if viewer.role == "teacher":
         query = query.where(Lesson.teacher_id == viewer.id)
-    rows = lessons._rows(session, query)
+    rows = lessons.lesson_rows(session, query)
     granted = _with_active_permission(session, [r.lesson.id for r in rows])
     cards = [
         {**lesson_card(r.to_json(), tz=tz, now=now, t=t), "permission": r.lesson.id in granted}
