@@ -60,7 +60,7 @@ def prepare(directory: Path, url: str) -> DemoRun:
     return DemoRun(url, database, demo.lesson_in_progress, demo.passwords, code)
 
 
-def _serve(run: DemoRun, host: str, port: int) -> uvicorn.Server:
+def _serve(run: DemoRun, host: str, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     # Imported here so the CLI stays quick for every other command.
     import uvicorn
 
@@ -76,7 +76,7 @@ def _serve(run: DemoRun, host: str, port: int) -> uvicorn.Server:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise SystemExit(f"lessonwatch-service demo: the collector did not start on {port}")
         time.sleep(0.05)
-    return server
+    return server, thread
 
 
 def _agent_command() -> str | None:
@@ -120,7 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}"
     demo = prepare(args.dir.resolve(), url)
-    server = _serve(demo, args.host, args.port)
+    server, serving = _serve(demo, args.host, args.port)
     print("lessonwatch demo: Demo school, with one lesson of group 3B in progress")
     print(f"  lesson report:  {url}/lessons/{demo.lesson}")
     print(f"  sign in as:     devries / {demo.passwords['devries']} (teacher of 3B)")
@@ -146,5 +146,5 @@ def run(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             agent.kill()
     server.should_exit = True
-    time.sleep(0.5)
+    serving.join(timeout=10)
     return 0
