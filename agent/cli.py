@@ -1,4 +1,4 @@
-"""``lessonwatch-agent``: enroll, run, status, explain, scan (documented in docs/agent.md).
+"""``lessonwatch-agent``: enroll, run, status, explain, scan, helper (docs/agent.md).
 
 Exit codes: 0 done; 1 a fatal condition (the message says what IT should do); 2 bad usage.
 """
@@ -6,6 +6,7 @@ Exit codes: 0 done; 1 a fatal condition (the message says what IT should do); 2 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -72,6 +73,41 @@ def _parser() -> argparse.ArgumentParser:
         help="enrol from this file (server, code, label) when this device is not enrolled yet, "
         "or when its state was cloned from another machine",
     )
+    run.add_argument(
+        "--helper-socket",
+        default=None,
+        metavar="PATH",
+        help="listen here for the per-user helper (the installed services pass the platform's "
+        "channel; without it no helper is heard)",
+    )
+    run.add_argument(
+        "--helper-required",
+        action="store_true",
+        default=None,
+        help="the window title and capture folders come from the helper only, and are "
+        "'unavailable' without one (the default on Windows and macOS)",
+    )
+    run.add_argument(
+        "--helper-user",
+        action="append",
+        type=int,
+        default=None,
+        metavar="UID",
+        help="accept helpers of this uid instead of the console user's (for tests; repeatable)",
+    )
+
+    helper = sub.add_parser(
+        "helper",
+        help="the per-user helper: started at login, reports to the service during lessons",
+        description="The per-user helper: started at login in the user's session; idle until "
+        "the service says a lesson is monitored.",
+    )
+    helper.add_argument(
+        "--socket",
+        default=None,
+        metavar="PATH",
+        help="the service's channel (default: the platform's, see docs/agent.md)",
+    )
 
     status = command("status", "say whether monitoring is active now, and what is queued")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -91,7 +127,7 @@ def _paths(args: argparse.Namespace) -> StatePaths:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
+        level=logging.INFO if args.command in ("run", "helper") else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -102,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "status": _status,
             "explain": _explain,
             "scan": _scan,
+            "helper": _helper,
         }
         return handler[args.command](args)
     except FatalError as exc:
@@ -192,7 +229,8 @@ def _run(args: argparse.Namespace) -> int:
         ):
             raise FatalError(f"--{name.replace('_', '-')} must be a whole number of seconds")
     overrides = Overrides(args.sample_seconds, args.grace_seconds, args.upload_delay_max)
-    agent = Agent(paths, me.server, token, Options(overrides=overrides))
+    options = Options(overrides=overrides, helper=_helper_settings(args))
+    agent = Agent(paths, me.server, token, options)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         del frame
@@ -212,6 +250,30 @@ def _run(args: argparse.Namespace) -> int:
     # Worker threads may sit in an HTTP call; everything that matters is committed, so leave
     # now instead of waiting for them (SIGTERM must finish within 5 s).
     os._exit(0)
+
+
+def _helper_settings(args: argparse.Namespace) -> Any:
+    if args.helper_socket is None:
+        return None
+    from agent.hub import HelperSettings
+    from agent.probes.helped import required_by_default
+
+    required = required_by_default() if args.helper_required is None else True
+    console = frozenset(args.helper_user) if args.helper_user else None
+    return HelperSettings(args.helper_socket, required, console)
+
+
+def _helper(args: argparse.Namespace) -> int:
+    import threading
+
+    from agent import helper
+    from agent.channel import default_address
+
+    address = args.socket or default_address(sys.platform)
+    log.info("lessonwatch-agent %s helper: channel %s", __version__, address)
+    with contextlib.suppress(KeyboardInterrupt):
+        helper.run(address, os.environ, Path.home(), threading.Event())
+    return 0
 
 
 def _load_config(paths: StatePaths) -> Any:

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -53,6 +54,9 @@ from agent.uploader import Uploader
 from agent.waker import Waker
 from policies import Compiled
 
+if TYPE_CHECKING:  # the helper channel is imported only when it is used (run --helper-socket)
+    from agent.hub import HelperSettings, Hub, Transport
+
 log = logging.getLogger(__name__)
 
 ProbeFactory = Callable[[Compiled], Sequence[Probe]]
@@ -68,6 +72,7 @@ class Options:
     backoff_cap: float = 900.0
     rand: Callable[[], float] = random.random
     probes: ProbeFactory = build_probes
+    helper: HelperSettings | None = None  # listen for the per-user helper (run --helper-socket)
 
 
 class Agent:
@@ -93,6 +98,8 @@ class Agent:
         self.probes: Sequence[Probe] = ()
         self.probe_states: dict[str, str] = {}
         self.last_checkpoint = datetime.min.replace(tzinfo=UTC)
+        self.hub: Hub | None = None
+        self.channel: Transport | None = None
         self._clock = (time.time(), time.monotonic())
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -128,6 +135,7 @@ class Agent:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         self.recover()
+        self._listen()
         self.scheduler.start()
         self._run_soon(self.poll_config, "config", executor="net")
         self._run_soon(self.replan, "replan")
@@ -160,6 +168,26 @@ class Agent:
             self._finish(self.now())
         self.collector.close()
         self.waker.close()
+        if self.channel is not None:
+            self.channel.close()
+
+    def _listen(self) -> None:
+        """Open the helper channel; if it cannot be opened the agent runs without it (and
+        where the service depends on the helper, those probes are "unavailable")."""
+        settings = self.options.helper
+        if settings is None:
+            return
+        from agent.hub import Hub, listen
+
+        self.hub = Hub(settings.required)
+        try:
+            channel = listen(settings, self.hub)
+            channel.start()
+        except Exception as exc:
+            log.error("helper channel not opened: %s", exc.__class__.__name__)
+            log.debug("helper channel not opened", exc_info=True)
+            return
+        self.channel = channel
 
     def recover(self) -> None:
         """A checkpoint left by a crash becomes its own summary; the lesson goes on in a new one."""
@@ -247,6 +275,17 @@ class Agent:
             grace_seconds=settings.grace_seconds,
         )
         self.probes = list(self.options.probes(config.compiled))
+        if self.hub is not None and self.options.helper is not None:
+            from agent.probes.helped import with_helper
+
+            self.probes = with_helper(self.probes, self.hub, self.options.helper.required)
+            self.hub.monitor(
+                until=self.device(lesson.end).timestamp(),
+                sample_seconds=settings.sample_seconds,
+                titles=settings.window_title_probe,
+                extensions=config.compiled.policy.capture_extensions,
+                now=time.monotonic(),
+            )
         for probe in self.probes:
             safe_call(f"{probe.name} start", probe.start)
         log.info("lesson %s: monitoring until %s", lesson.id, lesson.end.isoformat())
@@ -288,6 +327,8 @@ class Agent:
             self.scheduler.remove_job("sample")
         for probe in self.probes:
             safe_call(f"{probe.name} stop", probe.stop)
+        if self.hub is not None:
+            self.hub.idle()
         state, lesson = self.state, self.active
         self.state, self.active, self.probes = None, None, ()
         if state is not None:

@@ -14,34 +14,22 @@ from collections.abc import Mapping
 
 from agent.probes import Unavailable
 from agent.probes.processes import describe
-from policies import WindowSeen
+from agent.probes.window import Foreground
 
-BROWSERS = frozenset(
-    {
-        "firefox",
-        "firefox-esr",
-        "chrome",
-        "google-chrome",
-        "chromium",
-        "chromium-browser",
-        "msedge",
-        "microsoft-edge",
-        "brave",
-        "brave-browser",
-        "opera",
-        "vivaldi",
-        "vivaldi-bin",
-    }
-)
 _WINDOW_ID = re.compile(r"window id # (0x[0-9a-fA-F]+)")
 _PID = re.compile(r"_NET_WM_PID\(CARDINAL\) = (\d+)")
 _NAME = re.compile(r'_NET_WM_NAME\(UTF8_STRING\) = "(.*)"$', re.MULTILINE)
 
 
-def _xprop(*args: str) -> str:
+def _xprop(environ: Mapping[str, str], *args: str) -> str:
     try:
         out = subprocess.run(
-            ["xprop", *args], capture_output=True, text=True, timeout=3, check=False
+            ["xprop", *args],
+            capture_output=True,
+            text=True,
+            timeout=3,
+            check=False,
+            env=dict(environ),
         )
     except (OSError, subprocess.SubprocessError):
         raise Unavailable("xprop failed") from None
@@ -50,18 +38,15 @@ def _xprop(*args: str) -> str:
     return out.stdout
 
 
-def foreground_window(environ: Mapping[str, str]) -> WindowSeen | None:
+def foreground(environ: Mapping[str, str]) -> Foreground | None:
     if not environ.get("DISPLAY"):
         raise Unavailable("no X11 display (Wayland or no session)")
-    if not shutil.which("xprop"):
+    if not shutil.which("xprop", path=environ.get("PATH")):
         raise Unavailable("xprop is not installed")
-    match = _WINDOW_ID.search(_xprop("-root", "_NET_ACTIVE_WINDOW"))
+    match = _WINDOW_ID.search(_xprop(environ, "-root", "_NET_ACTIVE_WINDOW"))
     if not match or int(match.group(1), 16) == 0:
         return None
-    props = _xprop("-id", match.group(1), "_NET_WM_PID", "_NET_WM_NAME")
+    props = _xprop(environ, "-id", match.group(1), "_NET_WM_PID", "_NET_WM_NAME")
     pid, name = _PID.search(props), _NAME.search(props)
-    if not pid or not name:
-        return None
-    owner = describe(int(pid.group(1)), "linux")
-    browser = owner is not None and (owner.name or "").casefold() in BROWSERS
-    return WindowSeen(title=name.group(1), browser=browser, platform="linux")
+    owner = describe(int(pid.group(1)), "linux") if pid else None
+    return Foreground(app=owner, title=name.group(1) if name else None)

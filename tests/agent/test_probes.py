@@ -467,10 +467,10 @@ def test_window_probe_is_off_unless_the_policy_turns_it_on() -> None:
 @pytest.mark.parametrize("environ", [{}, {"WAYLAND_DISPLAY": "wayland-0"}])
 def test_window_probe_without_x11_is_unavailable(environ: dict[str, str]) -> None:
     """Without an X11 display (Wayland, or no session) the signal is unavailable."""
-    from agent.probes.window_linux import foreground_window
+    from agent.probes.window_linux import foreground
 
     with pytest.raises(Unavailable, match="no X11 display"):
-        foreground_window(environ)
+        foreground(environ)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,306 @@
+"""The service's side of the helper channel, without sockets: who is connected, what to tell
+them, and the latest report. ``hub_posix`` (Unix socket) and ``hub_windows`` (named pipe) move
+the bytes and call ``opened``/``received``/``closed``; the agent's probes read ``view`` and
+``take_captures`` under the same lock. Every decision takes ``now`` (monotonic seconds).
+
+- A connection whose peer is not the console user is refused before it can say anything.
+- An accepted one must say ``hello`` within ``HELLO_SECONDS``; then it is *the* helper, and an
+  earlier helper is closed (newest wins: a helper restarted at login replaces the old one).
+- During a lesson the helper is told ``monitor`` with a fresh nonce; its samples must carry
+  that nonce and a rising ``n``. A sample for a nonce it was never given, or an ``n`` it used
+  before, is a replay; silence for ``3 * sample_seconds + 5`` s during a lesson is a hang. Either
+  closes it, and the probes that depend on it are "unavailable" until a helper reports again.
+- Outside lessons nothing is expected of the helper and nothing times out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import sys
+import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from agent.channel import (
+    Hello,
+    Idle,
+    Lines,
+    Monitor,
+    ProtocolError,
+    RateLimit,
+    Refused,
+    Sample,
+    State,
+    decode,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+HELLO_SECONDS = 5.0
+MAX_PENDING = 8
+Status = Literal["fresh", "pending", "absent"]
+
+
+@dataclass(frozen=True)
+class HelperView:
+    """What the helper reports now, for one service sample."""
+
+    status: Status
+    app: Sample | None = None  # the latest sample (app, title, states), when fresh
+
+
+def helper_status(
+    connected: bool,
+    sample_seconds: int,
+    monitor_at: float | None,
+    sample_at: float | None,
+    now: float,
+) -> Status:
+    """``fresh``: a sample of this lesson arrived recently; ``pending``: the helper was just told
+    to monitor and has not had time to answer; ``absent``: no helper, or a silent one."""
+    if not connected or monitor_at is None:
+        return "absent"
+    if sample_at is not None and now - sample_at <= 2 * sample_seconds + 2:
+        return "fresh"
+    if sample_at is None and now - monitor_at <= sample_seconds + 3:
+        return "pending"
+    return "absent"
+
+
+def _nothing() -> None:
+    pass
+
+
+@dataclass
+class Peer:
+    uid: int | None
+    opened: float
+    lines: Lines = field(default_factory=Lines)
+    rate: RateLimit = field(default_factory=RateLimit)
+    hello: bool = False
+    nonces: set[str] = field(default_factory=set)
+    last_n: int = 0
+    outbox: list[bytes] = field(default_factory=list)
+    told: Monitor | Idle | None = None
+
+
+class Hub:
+    def __init__(self, required: bool):
+        self.required = required
+        self.lock = threading.Lock()
+        self.peers: dict[int, Peer] = {}
+        self.helper: int | None = None
+        self.lesson: Monitor | None = None
+        self.monitor_at: float | None = None
+        self.sample: Sample | None = None
+        self.sample_at: float | None = None
+        self.captures: set[str] = set()
+        self.capture_state: State = "unavailable"
+        self.wake: Callable[[], None] = _nothing  # the transport's way to wake its thread
+
+    # -- the agent's side --------------------------------------------------------------------
+    def monitor(
+        self,
+        until: float,
+        sample_seconds: int,
+        titles: bool,
+        extensions: Collection[str],
+        now: float,
+    ) -> None:
+        with self.lock:
+            self.lesson = Monitor(
+                lesson=secrets.token_urlsafe(12),
+                until=until,
+                sample_seconds=sample_seconds,
+                titles=titles,
+                extensions=tuple(sorted({e.casefold() for e in extensions})),
+            )
+            self.monitor_at = now
+            self._forget()
+            self._tell_helper(now)
+        self.wake()
+
+    def idle(self) -> None:
+        with self.lock:
+            self.lesson, self.monitor_at = None, None
+            self._forget()
+            self._tell_helper(0.0)
+        self.wake()
+
+    def view(self, now: float) -> HelperView:
+        with self.lock:
+            seconds = self.lesson.sample_seconds if self.lesson else 1
+            status = helper_status(
+                self.helper is not None, seconds, self.monitor_at, self.sample_at, now
+            )
+            return HelperView(status, self.sample if status == "fresh" else None)
+
+    def take_captures(self, now: float) -> tuple[Status, State, list[str]]:
+        """The capture kinds reported since the last call (each kind once), and the state."""
+        view = self.view(now)
+        with self.lock:
+            kinds, self.captures = sorted(self.captures), set()
+            return view.status, self.capture_state, kinds
+
+    # -- the transport's side ----------------------------------------------------------------
+    def opened(self, key: int, uid: int | None, allowed: bool, now: float) -> bytes | None:
+        """A new connection; the bytes to send and close at once when it is refused."""
+        with self.lock:
+            pending = sum(1 for p in self.peers.values() if not p.hello)
+            if not allowed or pending >= MAX_PENDING:
+                reason = "busy" if allowed else "not the console user"
+                log.warning("helper channel: uid %s refused (%s)", uid, reason)
+                return encode(Refused(reason))
+            self.peers[key] = Peer(uid, now)
+            return None
+
+    def received(self, key: int, data: bytes, now: float) -> bool:
+        """Bytes from a peer; False when it must be closed (logged by kind, never content)."""
+        with self.lock:
+            peer = self.peers.get(key)
+            if peer is None:
+                return False
+            try:
+                for line in peer.lines.feed(data):
+                    peer.rate.take(now)
+                    self._handle(key, peer, decode(line), now)
+            except ProtocolError as exc:
+                log.warning("helper channel: uid %s disconnected (%s)", peer.uid, exc.kind)
+                self._drop(key)
+                return False
+        self.wake()
+        return True
+
+    def closed(self, key: int) -> None:
+        with self.lock:
+            if key in self.peers:
+                self._drop(key)
+
+    def outgoing(self, key: int) -> list[bytes] | None:
+        """Lines to send to a peer; None when the hub has dropped it."""
+        with self.lock:
+            peer = self.peers.get(key)
+            if peer is None:
+                return None
+            out, peer.outbox = peer.outbox, []
+            return out
+
+    def expired(self, now: float) -> list[int]:
+        """Connections to close now: no hello in time, or a helper silent during a lesson."""
+        with self.lock:
+            late = [
+                k for k, p in self.peers.items() if not p.hello and now - p.opened > HELLO_SECONDS
+            ]
+            if self.helper is not None and self.lesson and self.monitor_at is not None:
+                last = self.sample_at if self.sample_at is not None else self.monitor_at
+                if now - last > 3 * self.lesson.sample_seconds + 5:
+                    late.append(self.helper)
+            for key in late:
+                log.warning("helper channel: uid %s disconnected (silent)", self.peers[key].uid)
+                self._drop(key)
+            return late
+
+    def deadline(self) -> float | None:
+        """When ``expired`` may next have something to do; None: nothing can expire."""
+        with self.lock:
+            times = [p.opened + HELLO_SECONDS for p in self.peers.values() if not p.hello]
+            if self.helper is not None and self.lesson and self.monitor_at is not None:
+                last = self.sample_at if self.sample_at is not None else self.monitor_at
+                times.append(last + 3 * self.lesson.sample_seconds + 5)
+            return min(times) + 0.05 if times else None
+
+    # -- decisions (called with the lock held) ----------------------------------------------
+    def _handle(self, key: int, peer: Peer, message: object, now: float) -> None:
+        if isinstance(message, Hello):
+            if peer.hello:
+                raise ProtocolError("order")
+            peer.hello = True
+            if self.helper is not None and self.helper != key:
+                log.info("helper channel: a newer helper replaces the connected one")
+                self._drop(self.helper)
+            self.helper = key
+            self._forget()
+            self._tell_helper(now)
+            log.info("helper channel: helper of uid %s connected", peer.uid)
+            return
+        if not isinstance(message, Sample) or not peer.hello:
+            raise ProtocolError("order")
+        if message.lesson not in peer.nonces or message.n <= peer.last_n:
+            raise ProtocolError("replay")
+        peer.last_n = message.n
+        lesson = self.lesson
+        if key != self.helper or lesson is None or message.lesson != lesson.lesson:
+            return  # sent before it heard the lesson ended: late, not hostile
+        titles = lesson.titles  # a title not asked for is not kept, whatever the peer sent
+        captures = tuple(x for x in message.captures if x in lesson.extensions)
+        self.sample = dataclasses.replace(
+            message,
+            title=message.title if titles else None,
+            title_state=message.title_state if titles else "off",
+            captures=captures,
+        )
+        self.sample_at = now
+        self.captures.update(captures)
+        self.capture_state = message.capture_state
+
+    def _tell_helper(self, now: float) -> None:
+        peer = self.peers.get(self.helper) if self.helper is not None else None
+        if peer is None:
+            return
+        wanted: Monitor | Idle = self.lesson or Idle()
+        if wanted == peer.told or (peer.told is None and isinstance(wanted, Idle)):
+            return  # a fresh helper starts idle: nothing to say
+        if isinstance(wanted, Monitor):
+            peer.nonces.add(wanted.lesson)
+            self.monitor_at = now  # this helper's answer is due from now
+        peer.outbox.append(encode(wanted))
+        peer.told = wanted
+
+    def _forget(self) -> None:
+        self.sample, self.sample_at = None, None
+        self.captures, self.capture_state = set(), "unavailable"
+
+    def _drop(self, key: int) -> None:
+        self.peers.pop(key, None)
+        if key == self.helper:
+            self.helper = None
+            self._forget()
+
+
+@dataclass(frozen=True)
+class HelperSettings:
+    """``run --helper-socket``: where to listen, whether the service depends on the helper
+    (Windows, macOS), and for tests a fixed set of uids standing in for the console user."""
+
+    address: str
+    required: bool
+    console: frozenset[int] | None = None
+
+
+class Transport(Protocol):
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def listen(settings: HelperSettings, hub: Hub) -> Transport:
+    """The channel's transport for this OS, not started yet (imported only when used)."""
+    if sys.platform == "win32":  # pragma: no cover - needs Windows
+        from agent.hub_windows import PipeHub
+
+        return PipeHub(hub, settings.address)
+    from pathlib import Path
+
+    from agent import peers
+    from agent.hub_posix import SocketHub
+
+    fixed = settings.console
+    return SocketHub(
+        hub,
+        Path(settings.address),
+        (lambda: fixed) if fixed is not None else peers.read_console_uids,
+    )

@@ -1,0 +1,139 @@
+"""The service's probes with the per-user helper's reports folded in.
+
+Where the service cannot see the user's desktop (Windows, macOS: ``required``), the window
+title and the user's capture folders come from the helper only, and without a helper that
+answers they are "unavailable" in the coverage, so a pupil who kills the helper shows up at
+the collector. Elsewhere (Linux) the service keeps its own probes and the helper is an extra
+source while it answers.
+
+Capture files are taken from one source per sample, never both: the helper's when it reports
+a running watcher, else the service's own; the one not used is drained, so a screenshot seen
+by both is counted once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from agent.channel import State
+from agent.hub import Hub, Status
+from agent.probes import Off, Probe, Unavailable
+from agent.probes.processes import current_platform
+from agent.probes.window import is_browser
+from policies import CaptureFileSeen, Observation, WindowSeen
+
+Source = Literal["helper", "own", "unavailable"]
+Clock = Callable[[], float]
+
+
+def source(status: Status, helper_state: State, required: bool) -> Source:
+    """Which source a helped probe reads in this sample."""
+    if status == "fresh" and helper_state == "ok":
+        return "helper"
+    if not required:
+        return "own"
+    if status == "pending":
+        return "helper"  # just told to monitor; its first sample is on the way
+    return "unavailable"
+
+
+def required_by_default() -> bool:
+    """A Windows service (session 0) and a macOS LaunchDaemon cannot see the user's desktop."""
+    return sys.platform in ("win32", "darwin")
+
+
+class HelpedProcesses:
+    name = "processes"
+
+    def __init__(self, own: Probe, hub: Hub, clock: Clock):
+        self.own, self.hub, self.clock = own, hub, clock
+
+    def start(self) -> None:
+        self.own.start()
+
+    def stop(self) -> None:
+        self.own.stop()
+
+    def sample(self) -> Sequence[Observation]:
+        seen = list(self.own.sample())
+        report = self.hub.view(self.clock()).app
+        if report is not None and report.app is not None:
+            seen.append(dataclasses.replace(report.app, platform=current_platform()))
+        return seen
+
+
+class HelpedCapture:
+    name = "capture_files"
+
+    def __init__(self, own: Probe, hub: Hub, required: bool, clock: Clock):
+        self.own, self.hub, self.required, self.clock = own, hub, required, clock
+
+    def start(self) -> None:
+        self.own.start()
+
+    def stop(self) -> None:
+        self.own.stop()
+
+    def sample(self) -> Sequence[Observation]:
+        status, state, kinds = self.hub.take_captures(self.clock())
+        chosen = source(status, state, self.required)
+        if chosen == "own":
+            return self.own.sample()
+        # Drained: what the service's own watcher saw is the helper's to report. That watcher
+        # may not work here at all (no folder, no permission); the helper's does.
+        with contextlib.suppress(Exception):
+            self.own.sample()
+        if chosen == "unavailable":
+            raise Unavailable("no per-user helper reports the capture folders")
+        return [CaptureFileSeen(f"new{ext}") for ext in kinds]
+
+
+class HelpedWindow:
+    name = "window_title"
+
+    def __init__(self, own: Probe, hub: Hub, required: bool, clock: Clock):
+        self.own, self.hub, self.required, self.clock = own, hub, required, clock
+
+    def start(self) -> None:
+        self.own.start()
+
+    def stop(self) -> None:
+        self.own.stop()
+
+    def sample(self) -> Sequence[Observation]:
+        view = self.hub.view(self.clock())
+        report = view.app
+        chosen = source(view.status, report.title_state if report else "unavailable", self.required)
+        if chosen == "own":
+            return self.own.sample()
+        if chosen == "unavailable":
+            raise Unavailable("no per-user helper reports the foreground window")
+        if report is None or report.title is None:
+            return []
+        return [
+            WindowSeen(report.title, browser=is_browser(report.app), platform=current_platform())
+        ]
+
+
+def with_helper(
+    probes: Sequence[Probe], hub: Hub, required: bool, clock: Clock = time.monotonic
+) -> list[Probe]:
+    """The same probes, those the helper can serve wrapped; an "off" probe stays off."""
+    out: list[Probe] = []
+    for probe in probes:
+        if isinstance(probe, Off):
+            out.append(probe)
+        elif probe.name == "processes":
+            out.append(HelpedProcesses(probe, hub, clock))
+        elif probe.name == "capture_files":
+            out.append(HelpedCapture(probe, hub, required, clock))
+        elif probe.name == "window_title":
+            out.append(HelpedWindow(probe, hub, required, clock))
+        else:
+            out.append(probe)
+    return out
