@@ -151,7 +151,7 @@ def decode(line: bytes) -> Message:
         raise ProtocolError("malformed") from None
     if not isinstance(data, dict):
         raise ProtocolError("malformed")
-    if data.get("v") != VERSION or isinstance(data.get("v"), bool):
+    if type(data.get("v")) is not int or data["v"] != VERSION:  # not True, not 1.0
         raise ProtocolError("version" if "v" in data else "malformed")
     kind = data.get("type")
     fields = set(data) - {"v", "type"}

@@ -165,8 +165,10 @@ class Hub:
             if peer is None:
                 return False
             try:
-                for line in peer.lines.feed(data):
+                lines = peer.lines.feed(data)
+                for _ in lines:  # counted before any is handled: a flood is a flood
                     peer.rate.take(now)
+                for line in lines:
                     self._handle(key, peer, decode(line), now)
             except ProtocolError as exc:
                 log.warning("helper channel: uid %s disconnected (%s)", peer.uid, exc.kind)
