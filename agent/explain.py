@@ -31,7 +31,39 @@ _T: dict[str, dict[Lang, str]] = {
         "en": "No summary has been sent yet.",
     },
     "sent_at": {"nl": "verstuurd op", "en": "sent at"},
+    "helper": {
+        "nl": "Het hulpprogramma in je eigen sessie (lessonwatch-agent helper)",
+        "en": "The helper in your own session (lessonwatch-agent helper)",
+    },
+    "helper_what": {
+        "nl": "Alleen tijdens een les kijkt het welk programma vooraan staat (de naam, geen map) "
+        "en welk soort bestand (.png, .mp4) er nieuw in je map voor schermafbeeldingen, "
+        "video's of opnames komt, nooit de bestandsnaam.",
+        "en": "During a lesson only, it looks at which program is in front (its name, not its "
+        "folder) and which kind of file (.png, .mp4) is new in your screenshot, video or "
+        "recording folders, never the file's name.",
+    },
+    "helper_title": {
+        "nl": "De school heeft de venstertitel aangezet: die wordt op dit apparaat vergeleken met "
+        "de lijst van apps en niet bewaard.",
+        "en": "The school turned window titles on: the title is compared with the app list on "
+        "this device and not kept.",
+    },
+    "helper_where": {
+        "nl": "Het geeft dat alleen door aan de lessonwatch-dienst op dit apparaat; buiten lessen "
+        "doet het niets. Wat de school krijgt, staat hieronder: alleen de samenvatting.",
+        "en": "It passes this only to the lessonwatch service on this device; outside lessons it "
+        "does nothing. What the school receives is below: the summary only.",
+    },
 }
+
+
+def helper_text(policy: Policy, lang: Lang) -> list[str]:
+    """What the per-user helper checks and where it goes (docs/agent.md, ``helper``)."""
+    out = [_T["helper"][lang] + ":", "  " + _T["helper_what"][lang]]
+    if policy.settings.window_title_probe:
+        out.append("  " + _T["helper_title"][lang])
+    return [*out, "  " + _T["helper_where"][lang]]
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -61,6 +93,7 @@ def render(
     last_sent: tuple[str, str] | None,
 ) -> str:
     out = [render_text(explain_data(policy, lang)).rstrip("\n"), ""]
+    out += [*helper_text(policy, lang), ""]
     out += [_T["windows"][lang] + f" ({tz.key}):", *windows_text(lessons, now, tz, lang), ""]
     out.append(_T["last"][lang] + ":")
     if last_sent is None:

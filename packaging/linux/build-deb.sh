@@ -29,6 +29,12 @@ find "$STAGE$PREFIX/venv" -name __pycache__ -type d -prune -exec rm -rf {} +
 grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 -r sed -i "s|$STAGE||g"
 
 install -D -m 0644 "$HERE/lessonwatch-agent.service" "$STAGE/lib/systemd/system/lessonwatch-agent.service"
+# The per-user helper: a systemd user unit enabled for every user by a package-owned link, and
+# an XDG autostart entry (a conffile) for desktops without graphical-session.target.
+install -D -m 0644 "$HERE/lessonwatch-agent-helper.service" "$STAGE/usr/lib/systemd/user/lessonwatch-agent-helper.service"
+install -d -m 0755 "$STAGE/usr/lib/systemd/user/graphical-session.target.wants"
+ln -s ../lessonwatch-agent-helper.service "$STAGE/usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-agent-helper.service"
+install -D -m 0644 "$HERE/lessonwatch-agent-helper.desktop" "$STAGE/etc/xdg/autostart/lessonwatch-agent-helper.desktop"
 install -D -m 0644 "$HERE/enroll.conf.example" "$STAGE/usr/share/doc/lessonwatch-agent/enroll.conf.example"
 install -D -m 0644 "$ROOT/docs/agent.md" "$STAGE/usr/share/doc/lessonwatch-agent/agent.md"
 install -d -m 0755 "$STAGE/usr/bin"
@@ -38,6 +44,7 @@ install -d -m 0755 "$STAGE/DEBIAN"
 for script in postinst prerm postrm; do
   install -m 0755 "$HERE/debian/$script" "$STAGE/DEBIAN/$script"
 done
+echo /etc/xdg/autostart/lessonwatch-agent-helper.desktop > "$STAGE/DEBIAN/conffiles"
 SIZE=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
     -e "s/@PYMINOR@/$PYMINOR/g" -e "s/@PYNEXT@/${PYMINOR%.*}.$(( ${PYMINOR#*.} + 1 ))/" \

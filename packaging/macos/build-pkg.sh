@@ -15,6 +15,8 @@ trap 'rm -rf "$STAGE" "$SCRIPTS"' EXIT
 grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 sed -i '' "s|$STAGE||g"
 install -d "$STAGE/Library/LaunchDaemons"
 install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.agent.plist" "$STAGE/Library/LaunchDaemons/"
+install -d "$STAGE/Library/LaunchAgents"
+install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.helper.plist" "$STAGE/Library/LaunchAgents/"
 
 cat > "$SCRIPTS/postinstall" <<'POST'
 #!/bin/sh
@@ -26,9 +28,16 @@ if ! dscl . -read /Users/_lessonwatch >/dev/null 2>&1; then
 fi
 install -d -m 0700 -o _lessonwatch "$PREFIX/state"
 install -d -m 0755 /Library/Logs/lessonwatch
+# The helper channel: the daemon creates its socket here; only _lessonwatch may write the folder.
+install -d -m 0755 -o _lessonwatch "$PREFIX/run"
 # The daemon enrols itself on first start from "$PREFIX/enroll.conf" (run --enroll-file),
 # which the MDM drops (root:_lessonwatch 0640).
 launchctl bootstrap system /Library/LaunchDaemons/nl.lessonwatch.agent.plist || true
+# The helper starts at every login; for the user signed in now, start it at once.
+console=$(stat -f %u /dev/console)
+if [ "$console" != 0 ]; then
+  launchctl bootstrap "gui/$console" /Library/LaunchAgents/nl.lessonwatch.helper.plist || true
+fi
 POST
 chmod +x "$SCRIPTS/postinstall"
 mkdir -p "$OUT"

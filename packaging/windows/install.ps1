@@ -3,6 +3,7 @@
   Run elevated (Intune Win32 app, install command):
     powershell.exe -ExecutionPolicy Bypass -File install.ps1 -Server https://lessonwatch.school.example -Code ABCD-EFGH-JKLM
   The package folder holds: install.ps1, uninstall.ps1, lessonwatch-agent.xml,
+  lessonwatch-agent-helper.xml (the per-user helper's logon task),
   lessonwatch-agent-service.exe (WinSW v3, renamed), wheels\ (lessonwatch and its dependencies),
   and python\ (an embeddable or full CPython 3.11 for Windows). See docs/deploy.md.
 #>
@@ -33,3 +34,7 @@ if ($LASTEXITCODE -ne 0) { throw "enrolment failed (exit $LASTEXITCODE)" }
 
 & "$Base\lessonwatch-agent-service.exe" install
 & "$Base\lessonwatch-agent-service.exe" start
+
+# The per-user helper: a task at every logon, in the user's session (see docs/deploy.md).
+$TaskXml = Get-Content -Raw -Path "$Here\lessonwatch-agent-helper.xml"
+Register-ScheduledTask -TaskName 'lessonwatch-agent-helper' -Xml $TaskXml -Force | Out-Null

@@ -8,6 +8,8 @@ param([switch]$Purge)
 $ErrorActionPreference = 'Continue'
 $Base = Join-Path $env:ProgramFiles 'lessonwatch'
 $Data = Join-Path $env:ProgramData 'lessonwatch'
+Stop-ScheduledTask -TaskName 'lessonwatch-agent-helper' -ErrorAction SilentlyContinue
+Unregister-ScheduledTask -TaskName 'lessonwatch-agent-helper' -Confirm:$false -ErrorAction SilentlyContinue
 if (Test-Path "$Base\lessonwatch-agent-service.exe") {
     & "$Base\lessonwatch-agent-service.exe" stop
     & "$Base\lessonwatch-agent-service.exe" uninstall

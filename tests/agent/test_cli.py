@@ -173,6 +173,9 @@ def test_status_explain_and_scan(
     assert agent_main(["explain", "--state-dir", str(enrolled), "--lang", "en"]) == 0
     text = capsys.readouterr().out
     assert "What lessonwatch checks" in text and "When checking happens (Europe/Amsterdam)" in text
+    helper = text.split("The helper in your own session", 1)[1].split("When checking", 1)[0]
+    assert "never the file's name" in helper and "only to the lessonwatch service" in helper
+    assert "window titles" not in helper  # the policy has them off
     start_local = (now + timedelta(hours=1)).astimezone().strftime("%H:%M")
     assert start_local in text  # the test's TZ is Europe/Amsterdam too
     assert '{"report_id":"6f1c2a4e-0000-4000-8000-000000000001","findings":[]}' in text

@@ -372,3 +372,23 @@ def test_macos_frontmost_application() -> None:
         name="Instagram", bundle_id="com.burbn.instagram", platform="macos"
     )
     assert app_of({}) is None
+
+
+@pytest.mark.parametrize("titles", [False, True])
+def test_explain_tells_pupils_what_the_helper_sends(titles: bool) -> None:
+    """explain names the helper, what it looks at, that it stays on the device; titles only
+    when the school's policy turns them on."""
+    import dataclasses
+
+    from agent.explain import helper_text
+    from policies import load_policy
+
+    policy = load_policy()
+    policy = dataclasses.replace(
+        policy, settings=dataclasses.replace(policy.settings, window_title_probe=titles)
+    )
+    text = "\n".join(helper_text(policy, "en"))
+    assert "lessonwatch-agent helper" in text and "never the file's name" in text
+    assert "only to the lessonwatch service on this device" in text
+    assert ("window titles" in text) is titles
+    assert ("venstertitel" in "\n".join(helper_text(policy, "nl"))) is titles

@@ -17,6 +17,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 PREFIX = "opt/lessonwatch-agent"
+USER_UNIT = "usr/lib/systemd/user/lessonwatch-agent-helper.service"
+USER_WANTS = "usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-agent-helper.service"
+AUTOSTART = "etc/xdg/autostart/lessonwatch-agent-helper.desktop"
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 pytestmark = [pytest.mark.slow]
@@ -107,6 +110,14 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
     assert stat.S_IMODE(conf.stat().st_mode) == 0o640 and conf.stat().st_gid == gid
     unit = root / "lib/systemd/system/lessonwatch-agent.service"
     assert "--enroll-file /etc/lessonwatch/enroll.conf" in unit.read_text()
+    assert "--helper-socket /run/lessonwatch-agent/helper.sock" in unit.read_text()
+    user_unit = root / USER_UNIT
+    assert "lessonwatch-agent helper --socket /run/lessonwatch-agent/helper.sock" in (
+        user_unit.read_text()
+    )
+    assert os.readlink(root / USER_WANTS) == "../lessonwatch-agent-helper.service"
+    autostart = root / AUTOSTART
+    assert "systemctl --user start lessonwatch-agent-helper.service" in autostart.read_text()
     assert (
         os.readlink(root / "usr/bin/lessonwatch-agent") == f"/{PREFIX}/venv/bin/lessonwatch-agent"
     )
@@ -129,7 +140,10 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
     removed = dpkg(root, "--remove", "lessonwatch-agent")
     assert removed.returncode == 0, removed.stderr
     assert not (root / PREFIX).exists() and not unit.exists()
+    assert not user_unit.exists() and not (root / USER_WANTS).is_symlink()
     assert state.is_dir() and conf.exists(), "remove keeps the identity and the enrolment file"
+    # dpkg keeps a removed package's conffiles; TryExec makes the entry inert without the program.
+    assert autostart.exists() and f"TryExec=/{PREFIX}/venv/bin/" in autostart.read_text()
 
     purged = dpkg(root, "--purge", "lessonwatch-agent")
     assert purged.returncode == 0, purged.stderr
@@ -155,3 +169,25 @@ def test_unit_file_passes_systemd_analyze_verify(deb: Path, root: Path) -> None:
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "lessonwatch-agent.service" not in verify.stderr, verify.stderr
+
+
+def test_user_unit_passes_systemd_analyze_verify(deb: Path, root: Path, tmp_path: Path) -> None:
+    """systemd's checker accepts the helper's user unit, with its program where it installs.
+
+    ``verify --user`` takes no ``--root``: in a private mount namespace the installed /opt is
+    bound over the host's, so the unit's ExecStart is checked against the installed program.
+    """
+    if not shutil.which("systemd-analyze") or not shutil.which("unshare"):
+        pytest.fail("systemd-analyze and unshare are needed (./dev test installs systemd)")
+    done = dpkg(root, "-i", str(deb))
+    assert done.returncode == 0, done.stderr
+    runtime = tmp_path / "xdg-runtime"
+    runtime.mkdir(mode=0o700)
+    verify = subprocess.run(
+        ["unshare", "--mount", "sh", "-c",
+         f'mount --bind "{root}/opt" /opt && systemd-analyze --user verify "{root / USER_UNIT}"'],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**ENV, "XDG_RUNTIME_DIR": str(runtime)},
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "lessonwatch-agent-helper.service" not in verify.stderr, verify.stderr

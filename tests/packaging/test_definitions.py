@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.channel import default_address
+
 REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "packaging"
 SCRIPTS = [
@@ -53,6 +55,60 @@ def test_launchd_plist_runs_the_agent_with_its_enrolment_file() -> None:
     assert plist["UserName"] == "_lessonwatch" and plist["KeepAlive"] is True
 
 
+def test_launch_agent_runs_the_helper_in_every_gui_session() -> None:
+    """The LaunchAgent runs `helper` on the daemon's channel, in Aqua sessions only, kept alive;
+    build-pkg.sh installs it and makes the channel's folder the daemon's."""
+    plist = plistlib.loads((PKG / "macos/nl.lessonwatch.helper.plist").read_bytes())
+    args = plist["ProgramArguments"]
+    assert args[0].endswith("/venv/bin/lessonwatch-agent") and args[1:3] == ["helper", "--socket"]
+    assert args[3] == default_address("darwin")
+    assert plist["LimitLoadToSessionType"] == "Aqua" and plist["KeepAlive"] is True
+    assert "UserName" not in plist  # it runs as whoever signs in
+    daemon = plistlib.loads((PKG / "macos/nl.lessonwatch.agent.plist").read_bytes())
+    at = daemon["ProgramArguments"].index("--helper-socket")
+    assert daemon["ProgramArguments"][at + 1] == default_address("darwin")
+    build = (PKG / "macos/build-pkg.sh").read_text()
+    assert "Library/LaunchAgents/" in build and "nl.lessonwatch.helper.plist" in build
+    assert 'install -d -m 0755 -o _lessonwatch "$PREFIX/run"' in build
+
+
+def test_windows_logon_task_runs_the_helper_as_the_user() -> None:
+    """The task XML is well formed: at any logon, as the user (Users group, least privilege),
+    hidden, no time limit, restarted; install.ps1 registers it and uninstall.ps1 removes it."""
+    doc = xml.dom.minidom.parse(str(PKG / "windows/lessonwatch-agent-helper.xml"))
+
+    def text(tag: str) -> str:
+        return doc.getElementsByTagName(tag)[0].firstChild.data  # type: ignore[union-attr]
+
+    assert doc.getElementsByTagName("LogonTrigger") and not doc.getElementsByTagName("UserId")
+    assert text("GroupId") == "S-1-5-32-545" and text("RunLevel") == "LeastPrivilege"
+    assert text("Command").endswith('\\venv\\Scripts\\pythonw.exe"')
+    assert text("Arguments") == f"-m agent helper --socket {default_address('win32')}"
+    assert text("Hidden") == "true" and text("ExecutionTimeLimit") == "PT0S"
+    assert text("MultipleInstancesPolicy") == "IgnoreNew"
+    principal = doc.getElementsByTagName("Principal")[0].getAttribute("id")
+    assert doc.getElementsByTagName("Actions")[0].getAttribute("Context") == principal
+    install = (PKG / "windows/install.ps1").read_text()
+    assert "Register-ScheduledTask -TaskName 'lessonwatch-agent-helper'" in install
+    assert "lessonwatch-agent-helper.xml" in install
+    uninstall = (PKG / "windows/uninstall.ps1").read_text()
+    assert "Unregister-ScheduledTask -TaskName 'lessonwatch-agent-helper'" in uninstall
+
+
+def test_linux_units_share_the_helper_channel() -> None:
+    """The system unit creates the channel's folder and listens there; the user unit and the
+    autostart entry start the helper on that channel."""
+    system = (PKG / "linux/lessonwatch-agent.service").read_text()
+    assert "RuntimeDirectory=lessonwatch-agent\n" in system
+    assert "RuntimeDirectoryMode=0755" in system
+    assert f"--helper-socket {default_address('linux')}" in system
+    user = (PKG / "linux/lessonwatch-agent-helper.service").read_text()
+    assert f"lessonwatch-agent helper --socket {default_address('linux')}" in user
+    assert "WantedBy=graphical-session.target" in user
+    desktop = (PKG / "linux/lessonwatch-agent-helper.desktop").read_text()
+    assert "Exec=systemctl --user start lessonwatch-agent-helper.service" in desktop
+
+
 def test_winsw_definition_restarts_the_agent() -> None:
     """The WinSW XML is well formed, runs `run`, starts automatically and restarts on failure."""
     doc = xml.dom.minidom.parse(str(PKG / "windows/lessonwatch-agent.xml"))
@@ -61,6 +117,7 @@ def test_winsw_definition_restarts_the_agent() -> None:
         return doc.getElementsByTagName(tag)[0].firstChild.data  # type: ignore[union-attr]
 
     assert text("arguments").startswith("run ") and "--enroll-file" in text("arguments")
+    assert text("arguments").endswith(f"--helper-socket {default_address('win32')}")
     assert text("startmode") == "Automatic"
     assert doc.getElementsByTagName("onfailure")[0].getAttribute("action") == "restart"
 
