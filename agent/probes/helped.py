@@ -47,28 +47,10 @@ def required_by_default() -> bool:
     return sys.platform in ("win32", "darwin")
 
 
-class HelpedProcesses:
-    name = "processes"
+class _Helped:
+    """A service probe with the hub beside it; start and stop are the service probe's."""
 
-    def __init__(self, own: Probe, hub: Hub, clock: Clock):
-        self.own, self.hub, self.clock = own, hub, clock
-
-    def start(self) -> None:
-        self.own.start()
-
-    def stop(self) -> None:
-        self.own.stop()
-
-    def sample(self) -> Sequence[Observation]:
-        seen = list(self.own.sample())
-        report = self.hub.view(self.clock()).app
-        if report is not None and report.app is not None:
-            seen.append(dataclasses.replace(report.app, platform=current_platform()))
-        return seen
-
-
-class HelpedCapture:
-    name = "capture_files"
+    name: str
 
     def __init__(self, own: Probe, hub: Hub, required: bool, clock: Clock):
         self.own, self.hub, self.required, self.clock = own, hub, required, clock
@@ -78,6 +60,21 @@ class HelpedCapture:
 
     def stop(self) -> None:
         self.own.stop()
+
+
+class HelpedProcesses(_Helped):
+    name = "processes"
+
+    def sample(self) -> Sequence[Observation]:
+        seen = list(self.own.sample())
+        report = self.hub.view(self.clock()).app
+        if report is not None and report.app is not None:
+            seen.append(dataclasses.replace(report.app, platform=current_platform()))
+        return seen
+
+
+class HelpedCapture(_Helped):
+    name = "capture_files"
 
     def sample(self) -> Sequence[Observation]:
         status, state, kinds = self.hub.take_captures(self.clock())
@@ -93,17 +90,8 @@ class HelpedCapture:
         return [CaptureFileSeen(f"new{ext}") for ext in kinds]
 
 
-class HelpedWindow:
+class HelpedWindow(_Helped):
     name = "window_title"
-
-    def __init__(self, own: Probe, hub: Hub, required: bool, clock: Clock):
-        self.own, self.hub, self.required, self.clock = own, hub, required, clock
-
-    def start(self) -> None:
-        self.own.start()
-
-    def stop(self) -> None:
-        self.own.stop()
 
     def sample(self) -> Sequence[Observation]:
         view = self.hub.view(self.clock())
@@ -129,7 +117,7 @@ def with_helper(
         if isinstance(probe, Off):
             out.append(probe)
         elif probe.name == "processes":
-            out.append(HelpedProcesses(probe, hub, clock))
+            out.append(HelpedProcesses(probe, hub, required, clock))
         elif probe.name == "capture_files":
             out.append(HelpedCapture(probe, hub, required, clock))
         elif probe.name == "window_title":

@@ -330,7 +330,7 @@ def test_foreground_app_and_title_from_the_helper() -> None:
     app = ProcessSeen(name="chromium", exe="chromium")
     hub.received(1, sample(nonce, 1, app=app, app_state="ok", title="WhatsApp - Chromium",
                            title_state="ok"), T0 + 1)  # fmt: skip
-    procs = HelpedProcesses(Own("processes", []), hub, clock=lambda: T0 + 1)  # type: ignore[arg-type]
+    procs = HelpedProcesses(Own("processes", []), hub, True, clock=lambda: T0 + 1)  # type: ignore[arg-type]
     assert [p.name for p in procs.sample()] == ["chromium"]  # type: ignore[attr-defined]
     window = HelpedWindow(Own("window_title", Unavailable()), hub, True, clock=lambda: T0 + 1)  # type: ignore[arg-type]
     assert window.sample() == [WindowSeen("WhatsApp - Chromium", browser=True, platform="linux")]
