@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
@@ -16,23 +17,64 @@ from service.models import Device, Group, School
 
 # last_seen is for IT's overview, not for correctness: writing it once a minute is enough.
 LAST_SEEN_STEP = timedelta(seconds=60)
+REVOKED = "unknown or revoked device token; enrol again"
+
+
+@dataclass(frozen=True)
+class ActiveDevice:
+    """What a report needs of the device that sent it, read when its token was checked."""
+
+    id: str
+    school_id: int
+    group_id: int
+
+
+def token_key(token: str) -> str:
+    """The stored form of a device token (its hash); Unauthorized for a token of another kind."""
+    if not token.startswith(credentials.DEVICE_TOKEN_PREFIX):
+        raise Unauthorized("a device token (lwd_...) is required")
+    return credentials.token_hash(token)
 
 
 def device_for_token(session: Session, token: str) -> Device:
     """The active device behind a device token; Unauthorized for anything else."""
-    if not token.startswith(credentials.DEVICE_TOKEN_PREFIX):
-        raise Unauthorized("a device token (lwd_...) is required")
-    device = session.scalar(
-        select(Device).where(Device.token_hash == credentials.token_hash(token))
-    )
+    device = session.scalar(select(Device).where(Device.token_hash == token_key(token)))
     if device is None or device.retired:
-        raise Unauthorized("unknown or revoked device token; enrol again")
+        raise Unauthorized(REVOKED)
     return device
 
 
+def touch_due(last_seen: datetime | None, now: datetime) -> bool:
+    return last_seen is None or now - last_seen >= LAST_SEEN_STEP
+
+
 def touch(session: Session, device: Device, now: datetime) -> None:
-    if device.last_seen is None or now - device.last_seen >= LAST_SEEN_STEP:
-        session.execute(update(Device).where(Device.id == device.id).values(last_seen=now))
+    if touch_due(device.last_seen, now):
+        _write_last_seen(session, [device.id], now)
+
+
+def active_devices(
+    session: Session, keys: Collection[str], now: datetime
+) -> dict[str, ActiveDevice]:
+    """The active devices behind these token hashes, by hash (unknown and retired ones are left
+    out), in one query; last_seen is written for those not seen for ``LAST_SEEN_STEP``."""
+    rows = session.execute(
+        select(
+            Device.token_hash, Device.id, Device.school_id, Device.group_id, Device.last_seen
+        ).where(Device.token_hash.in_(keys), Device.retired.is_(False))
+    ).all()
+    _write_last_seen(session, sorted(r.id for r in rows if touch_due(r.last_seen, now)), now)
+    return {r.token_hash: ActiveDevice(r.id, r.school_id, r.group_id) for r in rows}
+
+
+def _write_last_seen(session: Session, device_ids: list[str], now: datetime) -> None:
+    # On the connection, not through the ORM: bookkeeping that must not read as a change to the
+    # device (service.token_cache forgets devices changed through a session).
+    if device_ids:
+        table = cast(Table, Device.__table__)
+        session.connection().execute(
+            update(table).where(table.c.id.in_(device_ids)).values(last_seen=now)
+        )
 
 
 @dataclass(frozen=True)

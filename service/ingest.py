@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,9 +24,20 @@ from sqlalchemy.orm import Session
 from policies.wire import LessonSummary, WireError, parse_summary
 from service import policy_cache
 from service.db import is_postgres
-from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School
+from service.models import DeviceLessonSummary, Lesson, LessonAggregate, School
 
 Status = Literal["accepted", "duplicate", "rejected"]
+
+
+class DeviceRef(Protocol):
+    """The sending device as ingestion needs it: a ``Device`` row or a cached ``ActiveDevice``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def school_id(self) -> int: ...
+    @property
+    def group_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ def _report_id_of(item: Any) -> str | None:
 
 def lesson_problem(
     lesson: Lesson | None,
-    device: Device,
+    device: DeviceRef,
     school: School,
     frozen: bool,
     *,
@@ -71,25 +82,51 @@ def lesson_problem(
     return None
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """One request's batch after the wire format's checks, before the database's."""
+
+    device: DeviceRef
+    entries: list[LessonSummary | ItemResult]
+
+
+def parse_batch(device: DeviceRef, items: Sequence[Any]) -> Parsed:
+    """Check every item's wire format (pure): a summary, or a rejection with its reason."""
+    entries: list[LessonSummary | ItemResult] = []
+    for item in items:
+        try:
+            entries.append(parse_summary(item))
+        except WireError as exc:
+            entries.append(ItemResult(_report_id_of(item), "rejected", str(exc)))
+    return Parsed(device, entries)
+
+
 def ingest_batch(
     session: Session,
     *,
-    device: Device,
+    device: DeviceRef,
     items: Sequence[Any],
     now: datetime,
     future_tolerance: timedelta,
 ) -> list[ItemResult]:
-    school = session.get_one(School, device.school_id)
-    policy = policy_cache.for_school(school)
-    parsed: list[LessonSummary | ItemResult] = []
-    for item in items:
-        try:
-            summary = parse_summary(item)
-            policy.check(summary)
-            parsed.append(summary)
-        except WireError as exc:
-            parsed.append(ItemResult(_report_id_of(item), "rejected", str(exc)))
-    summaries = [p for p in parsed if isinstance(p, LessonSummary)]
+    batches = [parse_batch(device, items)]
+    return store(session, batches, now=now, future_tolerance=future_tolerance)[0]
+
+
+def store(
+    session: Session, batches: Sequence[Parsed], *, now: datetime, future_tolerance: timedelta
+) -> list[list[ItemResult]]:
+    """Store several requests' batches in the caller's transaction, with the results each would
+    have had alone, one after another in this order: a report id twice in the group is stored
+    for the first item; a later item is its duplicate (same device) or rejected (another)."""
+    schools = {
+        school.id: school
+        for school in session.scalars(
+            select(School).where(School.id.in_({b.device.school_id for b in batches}))
+        )
+    }
+    checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
+    summaries = [e for entries in checked for e in entries if isinstance(e, LessonSummary)]
     lesson_ids = {s.lesson_id for s in summaries}
     lessons = {
         row.id: row for row in session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids)))
@@ -99,47 +136,70 @@ def ingest_batch(
             select(LessonAggregate.lesson_id).where(LessonAggregate.lesson_id.in_(lesson_ids))
         )
     )
-    known = _stored_owners(session, [s.report_id for s in summaries])
+    known = _stored_owners(session, list({s.report_id for s in summaries}))
     # First pass: decide every item; the new ones are inserted together afterwards.
-    decided: list[ItemResult | LessonSummary] = []
-    new: dict[str, LessonSummary] = {}
-    for entry in parsed:
-        if isinstance(entry, ItemResult):
-            decided.append(entry)
-            continue
-        problem = lesson_problem(
-            lessons.get(entry.lesson_id),
-            device,
-            school,
-            entry.lesson_id in frozen,
-            future=future_tolerance,
-            now=now,
-        )
-        if problem is not None:
-            decided.append(ItemResult(entry.report_id, "rejected", problem))
-        elif entry.report_id in known:
-            decided.append(_existing(entry.report_id, known[entry.report_id], device))
-        elif entry.report_id in new:
-            # The same report twice in one batch: stored once, the repeat is a duplicate.
-            decided.append(ItemResult(entry.report_id, "duplicate"))
-        else:
-            new[entry.report_id] = entry
-            decided.append(entry)
-    inserted = _insert_new(session, list(new.values()), device, now)
+    decided: list[list[ItemResult | LessonSummary]] = []
+    new: dict[str, tuple[LessonSummary, DeviceRef]] = {}
+    for batch, entries in zip(batches, checked, strict=True):
+        device = batch.device
+        school = schools[device.school_id]
+        out: list[ItemResult | LessonSummary] = []
+        decided.append(out)
+        for entry in entries:
+            if isinstance(entry, ItemResult):
+                out.append(entry)
+                continue
+            problem = lesson_problem(
+                lessons.get(entry.lesson_id),
+                device,
+                school,
+                entry.lesson_id in frozen,
+                future=future_tolerance,
+                now=now,
+            )
+            if problem is not None:
+                out.append(ItemResult(entry.report_id, "rejected", problem))
+            elif entry.report_id in known:
+                out.append(_existing(entry.report_id, known[entry.report_id], device))
+            elif entry.report_id in new:
+                # Earlier in this batch or group: stored once, this one answered as a retry.
+                out.append(_existing(entry.report_id, new[entry.report_id][1].id, device))
+            else:
+                new[entry.report_id] = (entry, device)
+                out.append(entry)
+    inserted = _insert_new(session, new, now)
     lost = [rid for rid in new if rid not in inserted]
     owners = _stored_owners(session, lost)
-    results: list[ItemResult] = []
-    for item in decided:
-        if isinstance(item, ItemResult):
-            results.append(item)
-        elif item.report_id in inserted:
-            results.append(ItemResult(item.report_id, "accepted"))
-        elif item.report_id in owners:
-            results.append(_existing(item.report_id, owners[item.report_id], device))
-        else:
-            # Neither inserted nor stored: cannot happen with a unique column; refuse loudly.
-            raise RuntimeError(f"report {item.report_id} was neither stored nor found")
+    results: list[list[ItemResult]] = []
+    for batch, out in zip(batches, decided, strict=True):
+        results.append([_result(item, inserted, owners, batch.device) for item in out])
     return results
+
+
+def _policy_checked(batch: Parsed, school: School) -> list[LessonSummary | ItemResult]:
+    policy = policy_cache.for_school(school)
+    entries: list[LessonSummary | ItemResult] = []
+    for entry in batch.entries:
+        if isinstance(entry, LessonSummary):
+            try:
+                policy.check(entry)
+            except WireError as exc:
+                entry = ItemResult(entry.report_id, "rejected", str(exc))
+        entries.append(entry)
+    return entries
+
+
+def _result(
+    item: ItemResult | LessonSummary, inserted: set[str], owners: dict[str, str], device: DeviceRef
+) -> ItemResult:
+    if isinstance(item, ItemResult):
+        return item
+    if item.report_id in inserted:
+        return ItemResult(item.report_id, "accepted")
+    if item.report_id in owners:
+        return _existing(item.report_id, owners[item.report_id], device)
+    # Neither inserted nor stored: cannot happen with a unique column; refuse loudly.
+    raise RuntimeError(f"report {item.report_id} was neither stored nor found")
 
 
 def _stored_owners(session: Session, report_ids: Sequence[str]) -> dict[str, str]:
@@ -151,17 +211,21 @@ def _stored_owners(session: Session, report_ids: Sequence[str]) -> dict[str, str
     return dict(session.execute(query).all())
 
 
-def _existing(report_id: str, owner: str, device: Device) -> ItemResult:
+def _existing(report_id: str, owner: str, device: DeviceRef) -> ItemResult:
     if owner == device.id:
         return ItemResult(report_id, "duplicate")
     return ItemResult(report_id, "rejected", "report_id was already used by another device")
 
 
 def _insert_new(
-    session: Session, summaries: Sequence[LessonSummary], device: Device, now: datetime
+    session: Session, new: dict[str, tuple[LessonSummary, DeviceRef]], now: datetime
 ) -> set[str]:
-    """Insert the summaries; the report ids actually inserted (a conflicting one is skipped)."""
-    if not summaries:
+    """Insert the summaries; the report ids actually inserted (a conflicting one is skipped).
+
+    In report id order: two transactions inserting overlapping ids (two collector processes'
+    groups holding retries of the same batch) then wait for each other in the same order on
+    PostgreSQL's unique index instead of deadlocking."""
+    if not new:
         return set()
     rows = [
         {
@@ -176,7 +240,7 @@ def _insert_new(
             "dropped": s.dropped,
             "summary": s.to_json(),
         }
-        for s in summaries
+        for _, (s, device) in sorted(new.items())
     ]
     insert = pg_insert if is_postgres(session) else sqlite_insert
     table = cast(Table, DeviceLessonSummary.__table__)

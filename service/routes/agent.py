@@ -9,10 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from service import agent_config, devices, enrolment, ingest
+from service import agent_config, devices, enrolment, intake
 from service.errors import InvalidRequest
 from service.http_body import read_json
-from service.models import Device
 from service.runtime import Runtime, bearer_token, runtime
 from service.schemas import (
     AgentConfigOut,
@@ -40,15 +39,6 @@ def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(p) for p in error["loc"]) or "body"
     return f"{where}: {error['msg']}"
-
-
-def _authenticate(rt: Runtime, request: Request) -> Device:
-    token = bearer_token(request)
-    with rt.sessions.begin() as session:
-        device = devices.device_for_token(session, token)
-        devices.touch(session, device, rt.clock())
-    rt.limit(rt.device_limiter, device.id)
-    return device
 
 
 @router.post(
@@ -98,9 +88,15 @@ async def enroll(request: Request, rt: RuntimeDep) -> JSONResponse:
     },
 )
 async def config(request: Request, rt: RuntimeDep) -> Response:
+    token = bearer_token(request)
+
     def work() -> agent_config.AgentConfig:
-        device = _authenticate(rt, request)
+        # The token is checked in the config's own transaction, in the database (not in the
+        # reports' token cache): a revoked device is refused here at once, in every process.
         with rt.sessions.begin() as session:
+            device = devices.device_for_token(session, token)
+            rt.limit(rt.device_limiter, device.id)
+            devices.touch(session, device, rt.clock())
             return agent_config.build_config(
                 session, device=device, settings=rt.settings, now=rt.clock()
             )
@@ -119,25 +115,18 @@ async def config(request: Request, rt: RuntimeDep) -> Response:
     openapi_extra=_body_doc("ReportBatch"),
 )
 async def reports(request: Request, rt: RuntimeDep) -> JSONResponse:
-    device = await run_in_threadpool(_authenticate, rt, request)
+    # Token first, body after (see docs/api.md); both steps are shared with the requests that
+    # arrive at the same time (service.intake).
+    pipeline = intake.for_app(request.app.state, rt)
+    device = await pipeline.device(bearer_token(request))
+    rt.limit(rt.device_limiter, device.id)
     raw = await read_json(request, rt.settings.max_body_bytes)
     if not isinstance(raw, dict) or set(raw) != {"reports"} or not isinstance(raw["reports"], list):
         raise InvalidRequest('the body must be {"reports": [ ... ]} and nothing else')
     items = raw["reports"]
     if len(items) > rt.settings.max_batch:
         raise InvalidRequest(f"at most {rt.settings.max_batch} summaries per batch")
-
-    def work() -> list[ingest.ItemResult]:
-        with rt.sessions.begin() as session:
-            return ingest.ingest_batch(
-                session,
-                device=device,
-                items=items,
-                now=rt.clock(),
-                future_tolerance=rt.settings.future_tolerance,
-            )
-
-    results = await run_in_threadpool(work)
+    results = await pipeline.store(device, items)
     return JSONResponse({"results": [r.to_json() for r in results]})
 
 

@@ -1,0 +1,103 @@
+"""Concurrent requests' jobs run together, one group at a time, without a thread of its own.
+
+A request coroutine hands its job to ``Combiner.submit`` and waits. When no group is running,
+that request starts one at once with every job pending (its own included), on a worker thread
+of the server's pool; while it runs, later jobs queue up, and the moment it ends the next group
+starts with all of them. Nothing waits on a timer: under light load a group is one job; under
+load a group holds what arrived during the previous group's round trip to the database. This is
+group commit as databases do it for their own log, applied to the collector's transactions.
+
+``run`` gets the jobs and returns one outcome per job, in order: a result, or the exception that
+job's caller should see. Groups hold at most ``max_weight`` (the sum of ``weight(job)``), so a
+few large batches cannot make one transaction unbounded. The group's outcome is handed out from
+a done-callback on the event loop, so a caller that is cancelled (a client that hung up) cannot
+strand the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import anyio.to_thread
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+class Combiner(Generic[J, R]):
+    def __init__(
+        self,
+        run: Callable[[Sequence[J]], Sequence[R | BaseException]],
+        *,
+        max_weight: int,
+        weight: Callable[[J], int] = lambda _job: 1,
+    ) -> None:
+        self._run = run
+        self._max_weight = max_weight
+        self._weight = weight
+        self._pending: deque[tuple[J, asyncio.Future[R]]] = deque()
+        self._running = False
+        self.groups = 0  # groups run and jobs in them, for tests and the benchmark
+        self.jobs = 0
+
+    @property
+    def waiting(self) -> int:
+        """Jobs queued for the next group."""
+        return len(self._pending)
+
+    async def submit(self, job: J) -> R:
+        """The job's outcome, once the group holding it has finished."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((job, future))
+        if not self._running:
+            self._start()
+        return await future
+
+    def _start(self) -> None:
+        # A job whose caller is gone (cancelled while it queued) is dropped unrun: nobody would
+        # see its outcome, and for a report batch the agent retries what was not acknowledged.
+        while self._pending and self._pending[0][1].done():
+            self._pending.popleft()
+        if not self._pending:
+            return
+        group = [self._pending.popleft()]
+        weight = self._weight(group[0][0])
+        while self._pending and weight + self._weight(self._pending[0][0]) <= self._max_weight:
+            job, future = self._pending.popleft()
+            if not future.done():
+                weight += self._weight(job)
+                group.append((job, future))
+        self._running = True
+        self.groups += 1
+        self.jobs += len(group)
+        jobs = [job for job, _ in group]
+        task = asyncio.ensure_future(anyio.to_thread.run_sync(self._run, jobs))
+        task.add_done_callback(lambda done: self._finish(group, done))
+
+    def _finish(
+        self,
+        group: list[tuple[J, asyncio.Future[R]]],
+        done: asyncio.Future[Sequence[R | BaseException]],
+    ) -> None:
+        self._running = False
+        outcomes: Sequence[R | BaseException]
+        if done.cancelled():
+            outcomes = [asyncio.CancelledError()] * len(group)
+        elif (error := done.exception()) is not None:
+            outcomes = [error] * len(group)
+        else:
+            outcomes = done.result()
+            if len(outcomes) != len(group):
+                outcomes = [RuntimeError("the group gave a wrong number of outcomes")] * len(group)
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        if self._pending:
+            self._start()

@@ -1,0 +1,72 @@
+"""Several requests' report batches stored in one transaction, each answered after it commits.
+
+A transaction costs the same few round trips (begin, the school, lessons and stored report ids,
+the insert, the commit) whether it holds one summary or fifty; ``service.combiner`` hands this
+module the batches of the requests that arrived together. Each request gets the results it would
+have had alone (``ingest.store`` decides them in arrival order), and only after the transaction
+holding its rows has committed, so an acknowledged summary is durable.
+
+If the group's transaction fails, the batches are stored again one transaction each: one bad
+request (say a device erased by an admin meanwhile, whose rows now break a foreign key) fails
+alone. A group of one is not tried twice: its caller gets the error, as before group commit. A
+group that failed for a lost connection (its COMMIT sent, the answer lost) may have stored its
+rows: the batches stored alone then find them and answer ``duplicate``, as the agent's own retry
+would, and the agent deletes duplicates from its queue as it does accepted items.
+
+Across collector processes nothing is shared but the database: the unique ``report_id`` stays the
+arbiter (``ingest._insert_new``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import ingest
+from service.ingest import ItemResult, Parsed
+
+log = logging.getLogger("lessonwatch.service")
+
+Outcome = list[ItemResult] | BaseException
+
+
+def write_group(
+    sessions: sessionmaker[Session],
+    batches: Sequence[Parsed],
+    *,
+    clock: Callable[[], datetime],
+    future_tolerance: timedelta,
+) -> list[Outcome]:
+    """One outcome per batch, in order: its results, or the error its request should answer."""
+    try:
+        return list(_in_one_transaction(sessions, batches, clock, future_tolerance))
+    except Exception as exc:
+        if len(batches) == 1:
+            return [exc]
+        first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+        log.warning(
+            "a group of %d report batches failed (%s: %s); storing each alone",
+            len(batches),
+            type(exc).__name__,
+            first_line,
+        )
+    outcomes: list[Outcome] = []
+    for batch in batches:
+        try:
+            outcomes += _in_one_transaction(sessions, [batch], clock, future_tolerance)
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def _in_one_transaction(
+    sessions: sessionmaker[Session],
+    batches: Sequence[Parsed],
+    clock: Callable[[], datetime],
+    future_tolerance: timedelta,
+) -> list[list[ItemResult]]:
+    with sessions.begin() as session:
+        return ingest.store(session, batches, now=clock(), future_tolerance=future_tolerance)
