@@ -192,6 +192,19 @@ class LessonAggregate(Base):
     data: Mapped[dict[str, Any]]
 
 
+class LessonTotals(Base):
+    """A lesson's per-category totals for pages that read many lessons (``service.lesson_totals``),
+    with the fingerprint of the summaries they were counted from; deleted by the purge with them."""
+
+    __tablename__ = "lesson_totals"
+    lesson_id: Mapped[str] = mapped_column(ForeignKey("lessons.id"), primary_key=True)
+    version: Mapped[int]
+    summaries: Mapped[int]
+    last_summary_id: Mapped[int]
+    last_received_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,8 +2,10 @@
 
 ``report_numbers`` turns the device summaries of one lesson into counts per category, app
 family and 5-minute bucket; those numbers are what retention freezes when it deletes the
-device-level rows, so a report reads the same before and after the purge. ``suppress_small_counts``
-is the one place the "fewer than N devices" disclosure rule is applied.
+device-level rows, so a report reads the same before and after the purge, and what
+``service.lesson_totals`` keeps a part of for pages that show many lessons.
+``suppress_small_counts`` and ``suppress_rows`` apply the "fewer than N devices" disclosure
+rule, ``is_small_count``.
 
 Summaries are added up per device first (an agent restarted mid-lesson sends one per run), so
 a device counts once per category, family and bucket. A summary's buckets count from its own
@@ -117,12 +119,27 @@ def _counted_rows(report: dict[str, Any]) -> Iterable[dict[str, Any]]:
         yield from bucket["categories"]
 
 
+def is_small_count(devices: int, threshold: int) -> bool:
+    """The disclosure rule: 1 to ``threshold`` - 1 devices are too few to show."""
+    return 0 < devices < threshold
+
+
+def suppress_rows(rows: Iterable[dict[str, Any]], threshold: int) -> list[dict[str, Any]]:
+    """Copies of counted rows; those of too few devices show neither count nor seconds."""
+    return [
+        {**row, "devices": None, "seconds": None}
+        if is_small_count(row["devices"], threshold)
+        else dict(row)
+        for row in rows
+    ]
+
+
 def suppress_small_counts(report: dict[str, Any], threshold: int) -> dict[str, Any]:
     """A copy in which rows counting fewer than ``threshold`` devices show neither count nor
     seconds, so no single pupil's behaviour can be read from them."""
     result = copy.deepcopy(report)
     for row in _counted_rows(result):
-        if 0 < row["devices"] < threshold:
+        if is_small_count(row["devices"], threshold):
             row["devices"] = None
             row["seconds"] = None
     result["suppressed_below"] = threshold

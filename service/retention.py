@@ -3,7 +3,8 @@ per-lesson numbers stay until the school year is over.
 
 Before a lesson's summaries are deleted its report numbers are frozen into ``lesson_aggregates``;
 ingestion refuses summaries for lessons past the same cutoff, so nothing arrives after the
-freeze. Lessons of earlier school years (which start on 1 August, school time) are deleted with
+freeze. The per-lesson totals of ``service.lesson_totals`` are deleted with the summaries.
+Lessons of earlier school years (which start on 1 August, school time) are deleted with
 their permissions and numbers.
 """
 
@@ -19,7 +20,14 @@ from sqlalchemy.orm import Session
 from service import schools
 from service.db import PURGE_LOCK, job_lock
 from service.lesson_report import live_numbers
-from service.models import DeviceLessonSummary, Lesson, LessonAggregate, Permission, School
+from service.models import (
+    DeviceLessonSummary,
+    Lesson,
+    LessonAggregate,
+    LessonTotals,
+    Permission,
+    School,
+)
 
 SCHOOL_YEAR_START_MONTH = 8
 
@@ -72,11 +80,16 @@ def _purge_school(session: Session, school: School, now: datetime) -> tuple[int,
             execution_options={"synchronize_session": False},
         )
     )
+    # Kept totals go with the summaries they were counted from: the frozen numbers take over.
+    session.execute(
+        delete(LessonTotals).where(LessonTotals.lesson_id.in_(past)),
+        execution_options={"synchronize_session": False},
+    )
     old = select(Lesson.id).where(
         Lesson.school_id == school.id, Lesson.end < school_year_start(now, school.timezone)
     )
     no_sync = {"synchronize_session": False}
-    for table in (Permission, LessonAggregate, DeviceLessonSummary):
+    for table in (Permission, LessonAggregate, LessonTotals, DeviceLessonSummary):
         session.execute(delete(table).where(table.lesson_id.in_(old)), execution_options=no_sync)
     gone = session.execute(delete(Lesson).where(Lesson.id.in_(old)), execution_options=no_sync)
     return len(due), deleted, _rowcount(gone)

@@ -1,5 +1,8 @@
 """Escalations for leaders and admins: the school's recent lessons with findings, in time
-order, as aggregate numbers with small counts suppressed; no ranking of anyone."""
+order, as aggregate numbers with small counts suppressed; no ranking of anyone.
+
+The numbers of all the lessons come from ``service.lesson_totals`` in a fixed number of
+queries, however many lessons the window holds."""
 
 from __future__ import annotations
 
@@ -10,10 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.model import Lang
-from service import lessons, schools
-from service.lesson_report import stored_numbers
+from service import lesson_totals, lessons, schools
 from service.models import Lesson, School, User
-from service.reports import suppress_small_counts
+from service.reports import suppress_rows
 from service.web import access, permissions
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card, minutes
@@ -36,13 +38,12 @@ def escalations_page(
     )
     out = []
     fewer = t("count.fewer", n=school.small_count_threshold)
-    for row in lessons.lesson_rows(session, query):
-        numbers = stored_numbers(session, row.lesson)
+    rows = lessons.lesson_rows(session, query)
+    totals = lesson_totals.for_lessons(session, [row.lesson for row in rows], expected=True)
+    for row in rows:
+        numbers = totals[row.lesson.id]
         if not numbers["categories"]:
             continue
-        shown = suppress_small_counts(
-            {**numbers, "suppressed_below": None}, school.small_count_threshold
-        )
         out.append(
             {
                 "lesson": lesson_card(row.to_json(), tz=tz, now=now, t=t),
@@ -55,7 +56,7 @@ def escalations_page(
                         "devices_text": fewer if c["devices"] is None else str(c["devices"]),
                         "minutes": None if c["seconds"] is None else minutes(c["seconds"]),
                     }
-                    for c in shown["categories"]
+                    for c in suppress_rows(numbers["categories"], school.small_count_threshold)
                 ],
             }
         )

@@ -1,5 +1,8 @@
 """A group's trend over recent weeks: per week the lessons, how many reported, and the device
-lessons with a finding and their minutes; aggregate numbers only, suppressed like a report."""
+lessons with a finding and their minutes; aggregate numbers only, suppressed like a report.
+
+The numbers of the group's ~180 lessons come from ``service.lesson_totals`` (kept per lesson),
+not from their ~5,400 summaries."""
 
 from __future__ import annotations
 
@@ -10,57 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import schools
-from service.models import DeviceLessonSummary, Lesson, LessonAggregate, School
+from service import lesson_totals, schools
+from service.models import Lesson, School
+from service.reports import is_small_count
 from service.web.pages.common import Translate, minutes
 
 WEEKS = 6
-
-
-def lesson_numbers(session: Session, rows: list[Lesson]) -> dict[str, dict[str, Any]]:
-    """Per lesson what the trend needs, for all its lessons in two queries: the purge's frozen
-    numbers where they exist, else counted from the stored summaries. Those passed
-    ``parse_summary`` when they were ingested, so they are read here as plain JSON instead of
-    being validated again (the report page used to do that for ~180 lessons per view)."""
-    ids = [row.id for row in rows]
-    out: dict[str, dict[str, Any]] = {
-        aggregate.lesson_id: aggregate.data
-        for aggregate in session.scalars(
-            select(LessonAggregate).where(LessonAggregate.lesson_id.in_(ids))
-        )
-    }
-    live = [i for i in ids if i not in out]
-    reporting: dict[str, set[str]] = defaultdict(set)
-    cat_devices: dict[tuple[str, str], set[str]] = defaultdict(set)
-    cat_seconds: dict[tuple[str, str], int] = defaultdict(int)
-    if live:
-        summaries = session.execute(
-            select(
-                DeviceLessonSummary.lesson_id,
-                DeviceLessonSummary.device_id,
-                DeviceLessonSummary.summary,
-            ).where(DeviceLessonSummary.lesson_id.in_(live))
-        )
-        for lesson_id, device, data in summaries:
-            reporting[lesson_id].add(device)
-            for finding in data["findings"]:
-                if finding["seconds"]:  # as report_numbers: a zero finding counts no device
-                    cat_devices[(lesson_id, finding["category"])].add(device)
-                    cat_seconds[(lesson_id, finding["category"])] += finding["seconds"]
-    for lesson_id in live:
-        categories = sorted(c for (lid, c) in cat_devices if lid == lesson_id)
-        out[lesson_id] = {
-            "devices_reporting": len(reporting[lesson_id]),
-            "categories": [
-                {
-                    "category": c,
-                    "devices": len(cat_devices[(lesson_id, c)]),
-                    "seconds": cat_seconds[(lesson_id, c)],
-                }
-                for c in categories
-            ],
-        }
-    return out
 
 
 def week_row(numbers: list[dict[str, Any]]) -> dict[str, int]:
@@ -93,7 +51,7 @@ def group_trend(
         .where(Lesson.start <= now)
         .order_by(Lesson.start)
     ).all()
-    numbers_of = lesson_numbers(session, list(rows))
+    numbers_of = lesson_totals.for_lessons(session, rows)
     weeks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         year, week, _ = row.start.astimezone(tz).isocalendar()
@@ -103,7 +61,7 @@ def group_trend(
     for key in sorted(weeks):
         numbers = week_row(weeks[key])
         n = numbers["device_lessons_with_findings"]
-        hidden = 0 < n < threshold
+        hidden = is_small_count(n, threshold)
         out.append(
             {
                 "week": key,

@@ -1,0 +1,398 @@
+"""Per-lesson totals equal the report's numbers on both backends: on first read, after a late
+upload, an erasure or a retired device, and across the retention purge; only lessons whose
+summaries changed are counted again."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from collector_helpers import finding, summary
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sql_helpers import recorded, touching
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import (
+    credentials,
+    demo_data,
+    devices,
+    ingest,
+    lesson_totals,
+    lessons,
+    retention,
+    schools,
+)
+from service.lesson_report import stored_numbers
+from service.models import (
+    Device,
+    DeviceLessonSummary,
+    Lesson,
+    LessonAggregate,
+    LessonTotals,
+    User,
+)
+from service.web.pages.subject_access import erase_device
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+SHOWN = ("devices_expected", "devices_reporting", "categories")
+FAMILIES = {
+    "telegram": ("a1-social-media", "social_media"),
+    "tiktok": ("a1-social-media", "social_media"),
+    "youtube": ("a1-video-streaming", "video_streaming"),
+    "snipping_tool": ("a1-recording", "screenshot"),
+}
+
+
+def report_view(session: Session, lesson: Lesson) -> dict[str, Any]:
+    """What the lesson's own report says, in the totals' terms."""
+    numbers = stored_numbers(session, lesson)
+    return {key: numbers[key] for key in SHOWN}
+
+
+def every_lesson(session: Session) -> list[Lesson]:
+    return list(session.scalars(select(Lesson).order_by(Lesson.start, Lesson.id)))
+
+
+def kept_marks(session: Session) -> dict[str, tuple[int, int]]:
+    """Per kept lesson: how many summaries and the newest id its totals were counted from."""
+    rows = session.execute(
+        select(LessonTotals.lesson_id, LessonTotals.summaries, LessonTotals.last_summary_id)
+    )
+    return {lesson_id: (count, last) for lesson_id, count, last in rows}
+
+
+def read_and_compare(
+    session: Session, sessions: sessionmaker[Session]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The totals of every lesson, checked equal to the report; and the SQL they took."""
+    rows = every_lesson(session)
+    with recorded(sessions) as statements:
+        totals = lesson_totals.for_lessons(session, rows, expected=True)
+    assert totals == {row.id: report_view(session, row) for row in rows}
+    return totals, statements
+
+
+def upload(
+    session: Session, device: Device, lesson: Lesson, now: datetime, family: str, seconds: int
+) -> str:
+    """One summary through the real ingestion; its status."""
+    rule, category = FAMILIES[family]
+    item = summary(
+        lesson.id,
+        [finding(family, seconds, rule=rule, category=category)],
+        started=lesson.start,
+        ended=lesson.end,
+    )
+    [result] = ingest.ingest_batch(
+        session, device=device, items=[item], now=now, future_tolerance=timedelta(hours=1)
+    )
+    return result.status
+
+
+@dataclass(frozen=True)
+class Small:
+    """A group of its own (in a database other tests' data may share), without the demo's
+    password hashing: an admin, lessons three hours ago and later, devices."""
+
+    admin_id: int
+    lesson_ids: list[str]
+    device_ids: list[str]
+
+
+def small_world(
+    sessions: sessionmaker[Session], *, lessons_n: int = 2, devices_n: int = 4
+) -> Small:
+    tag = uuid.uuid4().hex[:8]
+    with sessions.begin() as session:
+        school = schools.school(session)
+        admin = User(
+            school_id=school.id,
+            username=f"admin-{tag}",
+            role="admin",
+            password_hash="not-used",
+            created_at=NOW,
+        )
+        session.add(admin)
+        start = NOW - timedelta(hours=3)
+        rows = [
+            lessons.add_lesson(
+                session,
+                school=school,
+                group=f"G{tag}",
+                start=start + timedelta(minutes=5 * k),
+                end=start + timedelta(minutes=5 * k + 50),
+                now=NOW,
+            )
+            for k in range(lessons_n)
+        ]
+        device_ids = []
+        for _ in range(devices_n):
+            device = Device(
+                id=credentials.new_id("d_"),
+                school_id=school.id,
+                group_id=rows[0].group_id,
+                token_hash=credentials.token_hash(credentials.new_device_token()),
+                platform="linux",
+                agent_version="0.1.0",
+                enrolled_at=NOW - timedelta(days=1),
+            )
+            session.add(device)
+            device_ids.append(device.id)
+        session.flush()
+        return Small(admin.id, [row.id for row in rows], device_ids)
+
+
+# --- the demo school through a year's events --------------------------------------------------
+
+
+def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Table of events on the demo school; after each, every lesson's totals equal its report,
+    and only the lessons the event touched are counted again."""
+    with sessions.begin() as session:
+        demo_data.seed(session, now=NOW)
+    # First read: every lesson with summaries is counted once and kept, in one write.
+    with sessions.begin() as session:
+        totals, sql = read_and_compare(session, sessions)
+        reported = session.scalar(select(func.count(func.distinct(DeviceLessonSummary.lesson_id))))
+        assert reported and reported > 50
+        assert len(kept_marks(session)) == reported
+        assert len(touching(sql, "lesson_totals")) == 2  # read the kept rows, write the new ones
+        assert sum(1 for n in totals.values() if n["categories"]) > 50, "demo has findings"
+    # Second read: nothing is counted or written again, and no summary is decoded.
+    with sessions.begin() as session:
+        before = kept_marks(session)
+        _, sql = read_and_compare(session, sessions)
+        assert not [s for s in sql if "INSERT" in s or "DELETE" in s]
+        assert not [s for s in sql if "device_lesson_summaries.summary" in s]
+        assert kept_marks(session) == before
+    # A late upload after the totals were kept: that lesson alone is counted again.
+    with sessions.begin() as session:
+        group = schools.group(session, schools.school(session, demo_data.SCHOOL), "3B")
+        late, device = _silent_pair(session, group.id)
+        assert upload(session, device, late, NOW, "snipping_tool", 120) == "accepted"
+    with sessions.begin() as session:
+        _, sql = read_and_compare(session, sessions)
+        after = kept_marks(session)
+        assert {k for k in after if after[k] != before[k]} == {late.id}
+        assert after[late.id][0] == before[late.id][0] + 1
+        assert len([s for s in sql if "device_lesson_summaries.summary" in s]) == 1
+    # An erasure: the device's lessons are counted again without it.
+    with sessions.begin() as session:
+        admin = session.scalars(select(User).where(User.role == "admin")).first()
+        assert admin is not None
+        erased = device.id
+        its_lessons = set(
+            session.scalars(
+                select(DeviceLessonSummary.lesson_id).where(DeviceLessonSummary.device_id == erased)
+            )
+        )
+        assert erase_device(session, viewer=admin, device_id=erased, now=NOW) > 0
+    with sessions.begin() as session:
+        before = after
+        _, sql = read_and_compare(session, sessions)
+        after = kept_marks(session)
+        assert {k for k in after if after[k] != before[k]} == its_lessons
+    # A retired device: expected devices change, no summary does, nothing is counted again.
+    with sessions.begin() as session:
+        retired = session.scalars(select(Device).where(Device.group_id == group.id)).first()
+        assert retired is not None
+        devices.retire(session, device_id=retired.id, now=NOW)
+    with sessions.begin() as session:
+        _, sql = read_and_compare(session, sessions)
+        assert kept_marks(session) == after
+        assert not [s for s in sql if "INSERT" in s]
+    # The purge: lessons past retention read their frozen numbers and lose their totals.
+    later = NOW + timedelta(days=14)
+    with sessions.begin() as session:
+        assert retention.purge(session, now=later).lessons_frozen > 0
+    with sessions.begin() as session:
+        read_and_compare(session, sessions)
+        frozen = set(session.scalars(select(LessonAggregate.lesson_id)))
+        assert frozen and not frozen & set(kept_marks(session))
+        assert kept_marks(session), "lessons within retention keep their totals"
+    # The next school year: lessons, totals and numbers all go.
+    with sessions.begin() as session:
+        assert retention.purge(session, now=datetime(2027, 8, 2, tzinfo=UTC)).lessons_deleted
+    with sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(LessonTotals)) == 0
+        assert every_lesson(session) == []
+
+
+def _silent_pair(session: Session, group_id: int) -> tuple[Lesson, Device]:
+    """A finished lesson of the group whose totals are kept, and a device that sent nothing."""
+    kept = set(session.scalars(select(LessonTotals.lesson_id)))
+    group_devices = list(session.scalars(select(Device).where(Device.group_id == group_id)))
+    for lesson in session.scalars(
+        select(Lesson).where(Lesson.group_id == group_id, Lesson.end < NOW).order_by(Lesson.start)
+    ):
+        sent = set(
+            session.scalars(
+                select(DeviceLessonSummary.device_id).where(
+                    DeviceLessonSummary.lesson_id == lesson.id
+                )
+            )
+        )
+        silent = [d for d in group_devices if d.id not in sent]
+        if lesson.id in kept and silent:
+            return lesson, silent[0]
+    raise AssertionError("the demo has silent devices")
+
+
+def test_a_lesson_nobody_reported_has_empty_totals_and_no_row(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Without summaries the totals are the report's zeroes, and nothing is kept for it."""
+    with sessions.begin() as session:
+        school = schools.school(session)
+        lesson = lessons.add_lesson(
+            session, school=school, group="1A", start=NOW, end=NOW + timedelta(hours=1), now=NOW
+        )
+        totals = lesson_totals.for_lessons(session, [lesson], expected=True)
+        assert totals == {lesson.id: report_view(session, lesson)}
+        assert totals[lesson.id] == {
+            "devices_reporting": 0,
+            "categories": [],
+            "devices_expected": 0,
+        }
+        assert kept_marks(session) == {}
+
+
+def test_many_lessons_are_read_in_chunks(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More lessons than one IN list holds are read chunk by chunk, with the same numbers."""
+    world = small_world(sessions, lessons_n=20, devices_n=3)
+    with sessions.begin() as session:
+        for k, lesson_id in enumerate(world.lesson_ids):
+            lesson = session.get_one(Lesson, lesson_id)
+            for d, device_id in enumerate(world.device_ids[: 1 + k % 3]):
+                family = sorted(FAMILIES)[(k + d) % len(FAMILIES)]
+                device = session.get_one(Device, device_id)
+                assert upload(session, device, lesson, NOW, family, 60 * k) == "accepted"
+    with sessions.begin() as session:
+        whole, _ = read_and_compare(session, sessions)
+    monkeypatch.setattr(lesson_totals, "CHUNK", 7)
+    with sessions.begin() as session:
+        session.execute(delete(LessonTotals))
+        chunked, sql = read_and_compare(session, sessions)
+        assert chunked == whole
+        assert len(touching(sql, "lesson_aggregates")) == 3  # 20 lessons in chunks of 7
+
+
+def test_totals_kept_by_another_version_are_counted_again(sessions: sessionmaker[Session]) -> None:
+    """Rows of an older totals version are recomputed, not trusted."""
+    world = small_world(sessions)
+    with sessions.begin() as session:
+        lesson = session.get_one(Lesson, world.lesson_ids[0])
+        device = session.get_one(Device, world.device_ids[0])
+        assert upload(session, device, lesson, NOW, "tiktok", 300) == "accepted"
+    with sessions.begin() as session:
+        read_and_compare(session, sessions)
+        row = session.get_one(LessonTotals, lesson.id)
+        row.version = lesson_totals.VERSION - 1
+        row.data = {"devices_reporting": 999, "categories": []}
+    with sessions.begin() as session:
+        read_and_compare(session, sessions)
+        again = session.get_one(LessonTotals, lesson.id)
+        assert again.version == lesson_totals.VERSION
+        assert again.data["devices_reporting"] == 1
+
+
+# --- pure parts -------------------------------------------------------------------------------
+
+
+def _fp(count: int, last: int, minute: int = 0) -> lesson_totals.Fingerprint:
+    return lesson_totals.Fingerprint(count, last, NOW + timedelta(minutes=minute))
+
+
+@pytest.mark.parametrize(
+    ("current", "cached", "recount"),
+    [
+        # nothing kept yet
+        ({"a": _fp(3, 9)}, {}, ["a"]),
+        # unchanged
+        ({"a": _fp(3, 9)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, []),
+        # a late upload: one more, a newer id
+        ({"a": _fp(4, 12, 5)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
+        # an erasure: one fewer
+        ({"a": _fp(2, 9)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
+        # an erasure and an upload since: as many, a newer id
+        ({"a": _fp(3, 12, 5)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
+        # SQLite reused the erased newest id, but the upload came later
+        ({"a": _fp(3, 9, 5)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
+        # another version of the kept numbers
+        ({"a": _fp(3, 9)}, {"a": (lesson_totals.VERSION + 1, _fp(3, 9))}, ["a"]),
+        # kept but no summaries left: nothing to count (the row is deleted instead)
+        ({}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, []),
+        # several: sorted, only the changed
+        (
+            {"b": _fp(1, 1), "a": _fp(2, 2), "c": _fp(1, 3)},
+            {"c": (lesson_totals.VERSION, _fp(1, 3))},
+            ["a", "b"],
+        ),
+    ],
+)
+def test_which_lessons_are_counted_again(
+    current: dict[str, lesson_totals.Fingerprint],
+    cached: dict[str, tuple[int, lesson_totals.Fingerprint]],
+    recount: list[str],
+) -> None:
+    """A lesson is counted again when its kept fingerprint or version differs."""
+    assert lesson_totals.to_recompute(current, cached) == recount
+
+
+# --- any order of uploads, erasures and views -------------------------------------------------
+
+STEP = st.one_of(
+    st.tuples(
+        st.just("upload"),
+        st.integers(0, 3),
+        st.integers(0, 1),
+        st.sampled_from(sorted(FAMILIES)),
+        st.integers(0, 900),
+    ),
+    st.tuples(st.just("erase"), st.integers(0, 3)),
+    st.tuples(st.just("view")),
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(STEP, max_size=14))
+def test_totals_follow_any_order_of_uploads_erasures_and_views(
+    sessions: sessionmaker[Session], steps: list[tuple[Any, ...]]
+) -> None:
+    """Whatever happens between views, each view's totals equal the lessons' reports. Each
+    example gets a group of its own in the shared database; the clock moves on every step, as a
+    real one does (see the module docstring of ``service.lesson_totals``)."""
+    world = small_world(sessions)
+    clock = NOW
+    for step in [*steps, ("view",)]:
+        clock += timedelta(seconds=1)
+        with sessions.begin() as session:
+            if step[0] == "upload":
+                _, d, k, family, seconds = step
+                device = session.get(Device, world.device_ids[d])
+                if device is not None:  # else erased
+                    lesson = session.get_one(Lesson, world.lesson_ids[k])
+                    assert upload(session, device, lesson, clock, family, seconds) == "accepted"
+            elif step[0] == "erase":
+                if session.get(Device, world.device_ids[step[1]]) is not None:
+                    viewer = session.get_one(User, world.admin_id)
+                    erase_device(
+                        session, viewer=viewer, device_id=world.device_ids[step[1]], now=clock
+                    )
+            else:
+                rows = [session.get_one(Lesson, lid) for lid in world.lesson_ids]
+                totals = lesson_totals.for_lessons(session, rows, expected=True)
+                assert totals == {row.id: report_view(session, row) for row in rows}

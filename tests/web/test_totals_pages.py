@@ -1,0 +1,191 @@
+"""The group trend and the escalations read per-lesson totals: their numbers are the lessons'
+report numbers (before and after the purge), on both backends, in a fixed number of queries
+however many lessons they show."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sql_helpers import recorded, touching
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import demo_data, retention, schools
+from service.lesson_report import stored_numbers
+from service.models import Lesson, School, User
+from service.reports import suppress_rows
+from service.web.i18n import translator
+from service.web.pages.escalations import DAYS, escalations_page
+from service.web.pages.trend import WEEKS, group_trend, week_row
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+T = translator("nl")
+
+
+def demo_school(session: Session) -> School:
+    return schools.school(session, demo_data.SCHOOL)
+
+
+def leader(session: Session) -> User:
+    return session.scalars(select(User).where(User.role == "leader")).one()
+
+
+def lessons_of_3b(session: Session) -> list[Lesson]:
+    group = schools.group(session, demo_school(session), "3B")
+    query = select(Lesson).where(Lesson.group_id == group.id, Lesson.start <= NOW)
+    return list(session.scalars(query.order_by(Lesson.start)))
+
+
+def expected_trend(session: Session, school: School) -> list[dict[str, Any]]:
+    """The trend of a lesson in the demo's last week, as the per-lesson reports give it: the
+    demo's four weeks all fall in the trend's six."""
+    assert WEEKS >= 4
+    tz = schools.check_timezone(school.timezone)
+    weeks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in lessons_of_3b(session):
+        year, week, _ = row.start.astimezone(tz).isocalendar()
+        weeks[f"{year}-W{week:02d}"].append(stored_numbers(session, row))
+    return [{"week": key, **week_row(weeks[key])} for key in sorted(weeks)]
+
+
+def trend_numbers(trend: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("week", "lessons", "lessons_reported", "device_lessons_with_findings", "minutes")
+    return [{key: week[key] for key in keys} for week in trend]
+
+
+def test_trend_equals_the_reports_before_and_after_the_purge(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Each week of the trend adds up its lessons' report numbers; after the purge froze the
+    older weeks it reads the same."""
+    with sessions.begin() as session:
+        demo_data.seed(session, now=NOW)
+    with sessions.begin() as session:
+        school = demo_school(session)
+        school.small_count_threshold = 1  # every number shown, so all are compared
+        lesson = lessons_of_3b(session)[-1]
+        before = trend_numbers(group_trend(session, lesson=lesson, school=school, now=NOW, t=T))
+        assert before == expected_trend(session, school)
+        assert len(before) == 4 and all(week["device_lessons_with_findings"] for week in before)
+    with sessions.begin() as session:
+        assert retention.purge(session, now=NOW + timedelta(days=14)).lessons_frozen > 0
+    with sessions.begin() as session:
+        school = demo_school(session)
+        lesson = session.get_one(Lesson, lesson.id)
+        after = trend_numbers(group_trend(session, lesson=lesson, school=school, now=NOW, t=T))
+        assert after == before == expected_trend(session, school)
+
+
+def test_trend_hides_weeks_of_too_few_devices(sessions: sessionmaker[Session]) -> None:
+    """With a threshold above every week's count, no week shows a number, only the text."""
+    with sessions.begin() as session:
+        demo_data.seed(session, now=NOW)
+    with sessions.begin() as session:
+        school = demo_school(session)
+        school.small_count_threshold = 10_000
+        lesson = lessons_of_3b(session)[-1]
+        trend = group_trend(session, lesson=lesson, school=school, now=NOW, t=T)
+    assert trend and {w["device_lessons_with_findings"] for w in trend} == {None}
+    assert {w["minutes"] for w in trend} == {None}
+    assert {w["devices_text"] for w in trend} == {"minder dan 10000"}
+
+
+def test_trend_takes_as_many_queries_for_one_week_as_for_four(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A lesson in the demo's first week (one week of trend) and one in its last (four weeks)
+    cost the same queries, counted cold and warm."""
+    with sessions.begin() as session:
+        demo_data.seed(session, now=NOW)
+    counts = []
+    for _ in ("cold", "warm"):
+        for pick in (0, -1):
+            with sessions.begin() as session:
+                school = demo_school(session)
+                lesson = lessons_of_3b(session)[pick]
+                with recorded(sessions) as sql:
+                    trend = group_trend(session, lesson=lesson, school=school, now=NOW, t=T)
+                counts.append((len(trend), len(sql)))
+    (one, cold_one), (four, cold_four), (_, warm_one), (_, warm_four) = counts
+    assert (one, four) == (1, 4)
+    assert cold_one == cold_four and warm_one == warm_four < cold_one
+
+
+def escalation_numbers(page: dict[str, Any]) -> dict[str, Any]:
+    return {
+        e["lesson"]["id"]: {
+            "devices_expected": e["devices_expected"],
+            "devices_reporting": e["devices_reporting"],
+            "categories": [
+                {key: c[key] for key in ("category", "devices", "seconds")} for c in e["categories"]
+            ],
+        }
+        for e in page["lessons"]
+    }
+
+
+def expected_escalations(session: Session, now: datetime, threshold: int) -> dict[str, Any]:
+    """The lessons of the window with a finding, as each lesson's own report counts them."""
+    school = demo_school(session)
+    window = select(Lesson).where(
+        Lesson.school_id == school.id,
+        Lesson.start >= now - timedelta(days=DAYS),
+        Lesson.start <= now,
+    )
+    out = {}
+    for lesson in session.scalars(window):
+        numbers = stored_numbers(session, lesson)
+        if numbers["categories"]:
+            out[lesson.id] = {
+                "devices_expected": numbers["devices_expected"],
+                "devices_reporting": numbers["devices_reporting"],
+                "categories": suppress_rows(numbers["categories"], threshold),
+            }
+    return out
+
+
+def test_escalations_equal_the_reports_in_a_fixed_number_of_queries(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A short window (few lessons) and the full one (many) take the same number of queries,
+    cold and warm, and never read summaries per lesson; the numbers are the reports',
+    suppressed."""
+    with sessions.begin() as session:
+        demo_data.seed(session, now=NOW)
+    # 18 days back the window holds only the demo's first days; at NOW, two weeks of lessons.
+    moments = (NOW - timedelta(days=18), NOW)
+    runs = []
+    for _ in ("cold", "warm"):
+        for now in moments:
+            with sessions.begin() as session:
+                with recorded(sessions) as sql:
+                    page = escalations_page(session, viewer=leader(session), now=now, lang="nl")
+                expected = expected_escalations(session, now, page["suppressed_below"])
+                assert escalation_numbers(page) == expected
+                runs.append((len(page["lessons"]), sql))
+    (few, cold_few), (many, cold_many), (_, warm_few), (_, warm_many) = runs
+    assert 0 < few < many / 2, (few, many)
+    assert len(cold_few) == len(cold_many) and len(warm_few) == len(warm_many)
+    assert len(warm_many) < len(cold_many)
+    for sql in (cold_few, cold_many, warm_few, warm_many):
+        # One grouped fingerprint read of the summaries, plus one read of the changed ones.
+        assert len(touching(sql, "device_lesson_summaries")) <= 2
+        assert len(touching(sql, "lesson_aggregates")) == 1
+    assert not [s for s in warm_many if "device_lesson_summaries.summary" in s]
+
+
+def test_escalations_hide_small_counts(sessions: sessionmaker[Session]) -> None:
+    """Rows of fewer devices than the threshold show no count and no minutes, only the text."""
+    with sessions.begin() as session:
+        demo_data.seed(session, now=NOW)
+    with sessions.begin() as session:
+        page = escalations_page(session, viewer=leader(session), now=NOW, lang="nl")
+    rows = [c for e in page["lessons"] for c in e["categories"]]
+    hidden = [c for c in rows if c["devices"] is None]
+    assert hidden and len(hidden) < len(rows), "the demo has small and large counts"
+    for c in hidden:
+        assert (c["seconds"], c["minutes"], c["devices_text"]) == (None, None, "minder dan 3")
+    for c in rows:
+        assert c["devices"] is None or c["devices"] >= 3
