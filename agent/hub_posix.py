@@ -38,7 +38,8 @@ class SocketHub:
         self.selector = selectors.DefaultSelector()
         self.conns: dict[int, socket.socket] = {}
         self.listener: socket.socket | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
         hub.wake = self._wake
@@ -49,14 +50,21 @@ class SocketHub:
         if parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or parent.st_uid != os.geteuid():
             # Someone else could swap the socket for theirs: refuse rather than listen there.
             raise OSError(f"{self.path.parent} must be owned by this account and not writable")
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()  # a stale socket of a previous run
+        self._wake_r, self._wake_w = socket.socketpair()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(self.path))
-        os.chmod(self.path, 0o666)  # anyone may connect; the peer check decides who is heard
+        # Bound under a temporary name and renamed over any stale socket of a previous run, so
+        # the path appears once, with its final mode: anyone may connect, the peer check
+        # decides who is heard.
+        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            staging.unlink()
+        listener.bind(str(staging))
+        os.chmod(staging, 0o666)
         listener.listen(16)
+        os.replace(staging, self.path)
         listener.setblocking(False)
         self.listener = listener
+        assert self._wake_r is not None
         self._wake_r.setblocking(False)
         self.selector.register(listener, selectors.EVENT_READ, "listen")
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -75,12 +83,14 @@ class SocketHub:
             with contextlib.suppress(OSError):
                 self.path.unlink()
         self.selector.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        for end in (self._wake_r, self._wake_w):
+            if end is not None:
+                end.close()
 
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"w")
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"w")
 
     def _loop(self) -> None:
         while not self._closing.is_set():
@@ -98,7 +108,7 @@ class SocketHub:
         for key, _mask in self.selector.select(timeout):
             if key.data == "listen":
                 self._accept()
-            elif key.data == "wake":
+            elif key.data == "wake" and self._wake_r is not None:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
             else:

@@ -180,12 +180,15 @@ class Agent:
         from agent.hub import Hub, listen
 
         self.hub = Hub(settings.required)
+        channel: Transport | None = None
         try:
             channel = listen(settings, self.hub)
             channel.start()
         except Exception as exc:
             log.error("helper channel not opened: %s", exc.__class__.__name__)
             log.debug("helper channel not opened", exc_info=True)
+            if channel is not None:
+                self._guard(channel.close)()
             return
         self.channel = channel
 

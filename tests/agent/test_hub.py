@@ -392,3 +392,41 @@ def test_explain_tells_pupils_what_the_helper_sends(titles: bool) -> None:
     assert "only to the lessonwatch service on this device" in text
     assert ("window titles" in text) is titles
     assert ("venstertitel" in "\n".join(helper_text(policy, "nl"))) is titles
+
+
+# -- the Unix socket ---------------------------------------------------------------------------
+
+
+def test_the_socket_replaces_a_stale_one_with_its_final_mode(tmp_path: Path) -> None:
+    """A stale socket file is replaced; the path appears already 0666 and listening; closing
+    removes it."""
+    from agent.hub_posix import SocketHub
+
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o755)
+    path = folder / "helper.sock"
+    path.write_text("stale")
+    channel = SocketHub(Hub(required=False), path, lambda: frozenset({os.geteuid()}))
+    channel.start()
+    try:
+        assert path.is_socket() and (path.stat().st_mode & 0o777) == 0o666
+        assert [p.name for p in folder.iterdir()] == ["helper.sock"]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(path))
+            client.sendall(encode(Hello()))
+    finally:
+        channel.close()
+    assert not path.exists()
+
+
+def test_the_socket_refuses_a_folder_others_can_write(tmp_path: Path) -> None:
+    """Where another account could swap the socket, the service does not listen at all."""
+    from agent.hub_posix import SocketHub
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    channel = SocketHub(Hub(required=False), folder / "helper.sock", frozenset)
+    with pytest.raises(OSError, match="not writable"):
+        channel.start()
+    assert list(folder.iterdir()) == []
