@@ -32,6 +32,7 @@ from service.settings import Settings
 from service.timetable_store import sync
 from service.web import WebSettings
 from service.web import install as install_web
+from service.web.routes import groupchat_api
 
 log = logging.getLogger("lessonwatch.service")
 
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(agent.router)
     app.include_router(lessons.router)
+    app.include_router(groupchat_api.router)
     # The web pages read LESSONWATCH_WEB_* when the caller gives no settings (see docs/web.md).
     install_web(app, web if web is not None else WebSettings())
     _add_error_handlers(app)
@@ -146,18 +148,22 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _document_raw_bodies(app: FastAPI) -> None:
-    """Add the models of the bodies the agent routes read themselves to the OpenAPI schema."""
+    """Add the models of the bodies the API routes read themselves, and the group-chat API's
+    security scheme, to the OpenAPI schema."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
             _, defs = models_json_schema(
-                [(m, "validation") for m in agent.DOCUMENTED_MODELS],
+                [
+                    (m, "validation")
+                    for m in (*agent.DOCUMENTED_MODELS, *groupchat_api.DOCUMENTED_MODELS)
+                ],
                 ref_template="#/components/schemas/{model}",
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                defs.get("$defs", {})
-            )
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(defs.get("$defs", {}))
+            components.setdefault("securitySchemes", {}).update(groupchat_api.SECURITY_SCHEMES)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from service.web.routes import (
     admin,
     auth,
-    groupchat_api,
     groupchats,
     lessons,
     privacy,
@@ -18,6 +17,8 @@ from service.web.routes import (
 
 def router() -> APIRouter:
     top = APIRouter(include_in_schema=False)
-    for module in (auth, lessons, groupchats, admin, privacy, groupchat_api, timetable):
+    # The group-chat JSON API (groupchat_api) is not a page: create_app includes it with the
+    # other APIs, in the OpenAPI schema.
+    for module in (auth, lessons, groupchats, admin, privacy, timetable):
         top.include_router(module.router)
     return top
