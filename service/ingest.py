@@ -1,11 +1,13 @@
-"""Storing a batch of lesson summaries from one device, with a result per item.
+"""Storing batches of lesson summaries, one or several devices' at once, with a result per item.
 
 Idempotency rests on the unique ``report_id`` column, not on looking first: the new items go
 in with one ``INSERT ... ON CONFLICT (report_id) DO NOTHING RETURNING report_id`` (both
-backends), and an item the insert did not return was stored meanwhile by another request (in
-this or another collector process). A bulk look-up first only spares the common retried batch
-its conflicting rows. One executemany per batch rather than a savepoint per item: a batch of 50
-took about 100 ms on PostgreSQL with savepoints and 17 ms like this (bench/ingest).
+backends), and only the items the insert did not return are looked up: stored before, or
+meanwhile by another request (in this or another collector process), by this device (a
+duplicate) or another (rejected). One executemany per transaction rather than a savepoint per
+item: a batch of 50 took about 100 ms on PostgreSQL with savepoints and 17 ms like this
+(bench/ingest). A transaction costs the same few statements (the schools, the lessons with their
+frozen flag, the insert) for one batch or a group of them (``service.group_commit``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, TypeGuard, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +42,21 @@ class DeviceRef(Protocol):
     def group_id(self) -> int: ...
 
 
+class LessonRef(Protocol):
+    """What the checks need of a lesson (a row of ``_lessons``)."""
+
+    @property
+    def school_id(self) -> int: ...
+    @property
+    def group_id(self) -> int: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def frozen(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class ItemResult:
     report_id: str | None
@@ -62,10 +79,9 @@ def _report_id_of(item: Any) -> str | None:
 
 
 def lesson_problem(
-    lesson: Lesson | None,
+    lesson: LessonRef | None,
     device: DeviceRef,
     school: School,
-    frozen: bool,
     *,
     future: timedelta,
     now: datetime,
@@ -77,7 +93,7 @@ def lesson_problem(
         return "lesson belongs to another group"
     if lesson.start > now + future:
         return "lesson starts too far in the future"
-    if frozen or lesson.end < now - timedelta(days=school.retention_days):
+    if lesson.frozen or lesson.end < now - timedelta(days=school.retention_days):
         return "lesson is past the retention period; its device-level data is purged"
     return None
 
@@ -126,24 +142,14 @@ def store(
         )
     }
     checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
-    summaries = [e for entries in checked for e in entries if isinstance(e, LessonSummary)]
-    lesson_ids = {s.lesson_id for s in summaries}
-    lessons = {
-        row.id: row for row in session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids)))
-    }
-    frozen = set(
-        session.scalars(
-            select(LessonAggregate.lesson_id).where(LessonAggregate.lesson_id.in_(lesson_ids))
-        )
-    )
-    known = _stored_owners(session, list({s.report_id for s in summaries}))
-    # First pass: decide every item; the new ones are inserted together afterwards.
-    decided: list[list[ItemResult | LessonSummary]] = []
+    lessons = _lessons(session, {e.lesson_id for c in checked for e in c if _is_summary(e)})
+    # Decide every item; the new ones are inserted together afterwards. No look-up of stored
+    # report ids first: the insert skips them, and only those are looked up (``lost``).
+    decided: list[list[ItemResult | LessonSummary | _Repeat]] = []
     new: dict[str, tuple[LessonSummary, DeviceRef]] = {}
     for batch, entries in zip(batches, checked, strict=True):
         device = batch.device
-        school = schools[device.school_id]
-        out: list[ItemResult | LessonSummary] = []
+        out: list[ItemResult | LessonSummary | _Repeat] = []
         decided.append(out)
         for entry in entries:
             if isinstance(entry, ItemResult):
@@ -152,28 +158,56 @@ def store(
             problem = lesson_problem(
                 lessons.get(entry.lesson_id),
                 device,
-                school,
-                entry.lesson_id in frozen,
+                schools[device.school_id],
                 future=future_tolerance,
                 now=now,
             )
             if problem is not None:
                 out.append(ItemResult(entry.report_id, "rejected", problem))
-            elif entry.report_id in known:
-                out.append(_existing(entry.report_id, known[entry.report_id], device))
             elif entry.report_id in new:
-                # Earlier in this batch or group: stored once, this one answered as a retry.
-                out.append(_existing(entry.report_id, new[entry.report_id][1].id, device))
+                # Earlier in this batch or group: stored once; this one is answered as a retry
+                # of it, against whoever turns out to own the report id.
+                out.append(_Repeat(entry.report_id))
             else:
                 new[entry.report_id] = (entry, device)
                 out.append(entry)
     inserted = _insert_new(session, new, now)
-    lost = [rid for rid in new if rid not in inserted]
-    owners = _stored_owners(session, lost)
-    results: list[list[ItemResult]] = []
-    for batch, out in zip(batches, decided, strict=True):
-        results.append([_result(item, inserted, owners, batch.device) for item in out])
-    return results
+    owner = {rid: device.id for rid, (_, device) in new.items() if rid in inserted}
+    owner |= _stored_owners(session, [rid for rid in new if rid not in inserted])
+    return [
+        [_result(item, batch.device, inserted, owner) for item in out]
+        for batch, out in zip(batches, decided, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    """A report id already taken by an earlier item of the same batch or group."""
+
+    report_id: str
+
+
+def _is_summary(entry: LessonSummary | ItemResult) -> TypeGuard[LessonSummary]:
+    return isinstance(entry, LessonSummary)
+
+
+def _lessons(session: Session, lesson_ids: set[str]) -> dict[str, LessonRef]:
+    """What the checks need of each lesson, with whether its numbers are frozen, in one query."""
+    if not lesson_ids:
+        return {}
+    query = (
+        select(
+            Lesson.id,
+            Lesson.school_id,
+            Lesson.group_id,
+            Lesson.start,
+            Lesson.end,
+            LessonAggregate.lesson_id.is_not(None).label("frozen"),
+        )
+        .outerjoin(LessonAggregate, LessonAggregate.lesson_id == Lesson.id)
+        .where(Lesson.id.in_(lesson_ids))
+    )
+    return {row.id: row for row in session.execute(query)}
 
 
 def _policy_checked(batch: Parsed, school: School) -> list[LessonSummary | ItemResult]:
@@ -190,14 +224,17 @@ def _policy_checked(batch: Parsed, school: School) -> list[LessonSummary | ItemR
 
 
 def _result(
-    item: ItemResult | LessonSummary, inserted: set[str], owners: dict[str, str], device: DeviceRef
+    item: ItemResult | LessonSummary | _Repeat,
+    device: DeviceRef,
+    inserted: set[str],
+    owner: dict[str, str],
 ) -> ItemResult:
     if isinstance(item, ItemResult):
         return item
-    if item.report_id in inserted:
+    if isinstance(item, LessonSummary) and item.report_id in inserted:
         return ItemResult(item.report_id, "accepted")
-    if item.report_id in owners:
-        return _existing(item.report_id, owners[item.report_id], device)
+    if item.report_id in owner:
+        return _existing(item.report_id, owner[item.report_id], device)
     # Neither inserted nor stored: cannot happen with a unique column; refuse loudly.
     raise RuntimeError(f"report {item.report_id} was neither stored nor found")
 

@@ -53,6 +53,8 @@ class Intake:
 
     async def store(self, device: ActiveDevice, items: Sequence[Any]) -> list[ingest.ItemResult]:
         """The batch's results, once the transaction holding its rows has committed."""
+        if not items:
+            return []  # nothing to store: no transaction
         return await self.writes.submit(Batch(device, items))
 
     def _look_up(self, keys: Sequence[str]) -> list[ActiveDevice | BaseException]:

@@ -23,7 +23,15 @@ from service.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+async def _runtime(request: Request) -> Runtime:
+    # An async dependency: FastAPI runs a plain function dependency on a worker thread, a
+    # thread hop per request that cost as much as a whole GET /healthz.
+    return runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:

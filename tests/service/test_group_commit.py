@@ -77,6 +77,28 @@ def test_one_report_id_in_two_batches_of_a_group(
     assert _owners(sessions) == {item["report_id"]: fleet[0].id}
 
 
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [(0, DUPLICATE), (1, TAKEN)],
+    ids=["stored-by-this-device", "stored-by-another-device"],
+)
+def test_a_stored_report_id_repeated_in_a_group_gets_one_answer_throughout(
+    sessions: sessionmaker[Session],
+    world: World,
+    clock: FakeClock,
+    owner: int,
+    expected: tuple[str, str | None],
+) -> None:
+    """A report stored earlier, sent again twice in one batch and once more in another batch of
+    the group: every one of them is its owner's duplicate, or refused for anyone else."""
+    fleet = _devices(sessions, clock, world.code_3b, world.code_3b)
+    item = summary(world.lesson_3b, [finding()])
+    assert _write(sessions, clock, (fleet[owner], [item])) == [[ACCEPTED]]
+    outcomes = _write(sessions, clock, (fleet[0], [item, item]), (fleet[0], [item]))
+    assert outcomes == [[expected, expected], [expected]]
+    assert _owners(sessions) == {item["report_id"]: fleet[owner].id}
+
+
 def test_a_batch_that_breaks_the_group_fails_alone(
     sessions: sessionmaker[Session], world: World, clock: FakeClock
 ) -> None:
