@@ -39,7 +39,7 @@ class Combiner(Generic[J, R]):
         self._max_weight = max_weight
         self._weight = weight
         self._pending: deque[tuple[J, asyncio.Future[R]]] = deque()
-        self._running = False
+        self._running: asyncio.Future[Sequence[R | BaseException]] | None = None
         self.groups = 0  # groups run and jobs in them, for tests and the benchmark
         self.jobs = 0
 
@@ -52,7 +52,7 @@ class Combiner(Generic[J, R]):
         """The job's outcome, once the group holding it has finished."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((job, future))
-        if not self._running:
+        if self._running is None:
             self._start()
         return await future
 
@@ -70,19 +70,19 @@ class Combiner(Generic[J, R]):
             if not future.done():
                 weight += self._weight(job)
                 group.append((job, future))
-        self._running = True
         self.groups += 1
         self.jobs += len(group)
         jobs = [job for job, _ in group]
-        task = asyncio.ensure_future(anyio.to_thread.run_sync(self._run, jobs))
-        task.add_done_callback(lambda done: self._finish(group, done))
+        # Kept referenced while it runs: the event loop holds only weak references to tasks.
+        self._running = asyncio.ensure_future(anyio.to_thread.run_sync(self._run, jobs))
+        self._running.add_done_callback(lambda done: self._finish(group, done))
 
     def _finish(
         self,
         group: list[tuple[J, asyncio.Future[R]]],
         done: asyncio.Future[Sequence[R | BaseException]],
     ) -> None:
-        self._running = False
+        self._running = None
         outcomes: Sequence[R | BaseException]
         if done.cancelled():
             outcomes = [asyncio.CancelledError()] * len(group)
