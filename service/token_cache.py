@@ -5,7 +5,10 @@ own. The cache maps a token's hash (never the token) to the device behind it, fo
 seconds after the database said so, in at most ``max_entries`` entries (least recently used
 first out). Only answers the database gave are cached: an unknown, revoked or malformed token
 is never an entry, so a flood of wrong tokens cannot push good entries out (each costs a share
-of a combined look-up instead, see ``service.intake``).
+of a combined look-up instead, see ``service.intake``). There is no negative cache: an agent
+stops sending after its 401 and made-up tokens differ every time, so it would spare nothing. Nor
+is the TTL jittered (Fleet jitters its 60 s by 10% against synchronised expiry): entries that
+expire together are looked up again together, in one combined query.
 
 How fast a change to a device is seen:
 

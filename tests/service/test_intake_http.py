@@ -223,8 +223,9 @@ def test_a_poisoned_request_in_a_group_fails_alone(
 def test_wrong_tokens_are_never_cached(
     live: Live, world: World, sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
-    """Two hundred made-up and one retired token get 401 and leave the cache as it was, so they
-    cannot push a good device out; the good device is still served from the cache."""
+    """Two hundred made-up tokens, hostile ones (near misses of a good token, quotes, non-ASCII,
+    the longest allowed) and a retired one get 401 and leave the cache as it was, so they cannot
+    push a good device out; the good device is still served from the cache."""
     from service import devices
 
     good, retired = tokens(sessions, clock, world.code_3b, 2)
@@ -233,7 +234,16 @@ def test_wrong_tokens_are_never_cached(
     assert len(intake.cache) == 1
     with sessions.begin() as session:
         devices.retire(session, device_id=device_of(sessions, retired), now=clock())
-    wrong = [f"lwd_{uuid.uuid4().hex}" for _ in range(200)] + [retired] * 3
+    hostile = [
+        "lwd_" + "A" * 196,  # as long as a token may be
+        "lwd_' OR 1=1 --",
+        "lwd_\xe9\xff",
+        good.upper(),
+        good[:-1],
+        good + "x",
+        "lwu_" + good[4:],  # a user token's prefix on a device token's secret
+    ]
+    wrong = [f"lwd_{uuid.uuid4().hex}" for _ in range(200)] + hostile + [retired] * 3
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(lambda t: post(live, t, [summary(world.lesson_3b)]), wrong))
     assert {a.status_code for a in answers} == {401}
