@@ -253,3 +253,46 @@ def test_wrong_tokens_are_never_cached(
     answer = post(live, good, [summary(world.lesson_3b)])
     assert answer.json()["results"][0]["status"] == "accepted"
     assert intake.lookups.jobs == looked_up, "served from the cache, not the database"
+
+
+def test_last_seen_is_not_a_write_per_request(
+    live: Live, world: World, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """Thirty report requests and five config fetches from one device write its last_seen once:
+    reports only when its token is looked up (not from the cache), config only when it is a
+    minute old."""
+    from sqlalchemy import event
+
+    from service import devices
+    from service.models import Device
+
+    (token,) = tokens(sessions, clock, world.code_3b, 1)
+    clock.now += 2 * devices.LAST_SEEN_STEP  # enrolment set last_seen; it is due again
+    engine = live.app.state.runtime.engine
+    writes: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE DEVICES"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(
+                pool.map(lambda _: post(live, token, [summary(world.lesson_3b)]), range(30))
+            )
+        for _ in range(5):
+            config = requests.get(
+                live.url + "/api/v1/agent/config",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=TIMEOUT,
+            )
+            assert config.status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert {a.status_code for a in answers} == {200}
+    assert len(writes) == 1
+    with sessions.begin() as session:
+        device = session.get_one(Device, device_of(sessions, token))
+        assert device.last_seen == clock()
+    assert devices.touch_due(device.last_seen, clock() + devices.LAST_SEEN_STEP)
