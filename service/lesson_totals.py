@@ -4,14 +4,14 @@ escalations) read, so a view never decodes thousands of summaries.
 A lesson's totals are ``devices_reporting`` and ``categories`` of ``reports.report_numbers``,
 computed by that function from the stored summaries (one source of truth) and kept in
 ``lesson_totals`` with the fingerprint of the summaries they came from: how many, the newest
-id and the newest ``received_at``. A view reads the fingerprints of all its lessons in one
-grouped query on the indexed ``lesson_id`` and recomputes only the lessons whose fingerprint
-changed (a late upload, an erased device), writing them back. Summaries are only ever inserted
-(ids increase) or deleted, so a changed set changes the fingerprint; the one blind spot is SQLite
-reusing the id of the newest row after it was erased, for a summary received in the same
-microsecond. Lessons past retention read the frozen ``LessonAggregate``; the purge deletes their
-totals with the summaries. ``devices_expected`` is counted live, as the report does (devices
-enrol and retire without a summary changing).
+id and the newest ``received_at``. A view compares the fingerprints of all its lessons with the
+kept ones in one statement (a grouped read of the indexed ``lesson_id``) and counts again only
+the lessons whose fingerprint changed (a late upload, an erased device), writing them back.
+Summaries are only ever inserted (ids increase) or deleted, so a changed set changes the
+fingerprint; the one blind spot is SQLite reusing the id of the newest row after it was erased,
+for a summary received in the same microsecond. Lessons past retention read the frozen
+``LessonAggregate``; the purge deletes their totals with the summaries. ``devices_expected`` is
+counted live, as the report does (devices enrol and retire without a summary changing).
 
 Neither the lesson's times nor its group enter the kept numbers, so timetable edits leave them
 valid. Totals are aggregates per lesson, kept unsuppressed like the frozen numbers; pages
@@ -20,20 +20,36 @@ suppress small counts when they show them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, delete, func, select
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from policies.wire import parse_summary
 from service.db import is_postgres
-from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
+from service.models import Device, DeviceLessonSummary, LessonAggregate, LessonTotals
 from service.reports import report_numbers
 
 # Bump when what is kept changes: rows of another version are recomputed on their next read.
@@ -41,6 +57,28 @@ VERSION = 1
 KEPT = ("devices_reporting", "categories")
 # Lesson ids per IN list: well inside SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 1000
+
+
+class LessonSpan(Protocol):
+    """What the totals need of a lesson: a ``Lesson`` row, or only these columns of it (the
+    trend reads ~180 lessons per view, and whole ORM rows cost more than the totals)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def group_id(self) -> int: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Span:
+    id: str
+    group_id: int
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True)
@@ -64,11 +102,11 @@ class Stored:
 
 
 def fingerprint_of(rows: Sequence[Stored]) -> Fingerprint:
-    """The fingerprint of a non-empty set of summaries, as the grouped query computes it."""
+    """The fingerprint of a non-empty set of summaries, as the grouped read computes it."""
     return Fingerprint(len(rows), max(r.id for r in rows), max(r.received_at for r in rows))
 
 
-def totals_of(lesson: Lesson, rows: Sequence[Stored]) -> dict[str, Any]:
+def totals_of(lesson: LessonSpan, rows: Sequence[Stored]) -> dict[str, Any]:
     """The kept numbers of one lesson, by the report's own function."""
     numbers = report_numbers(
         lesson_start=lesson.start,
@@ -79,106 +117,137 @@ def totals_of(lesson: Lesson, rows: Sequence[Stored]) -> dict[str, Any]:
     return {key: numbers[key] for key in KEPT}
 
 
-def to_recompute(
-    current: Mapping[str, Fingerprint], cached: Mapping[str, tuple[int, Fingerprint]]
-) -> list[str]:
-    """Lessons with summaries whose kept totals are missing, of another version, or stale."""
-    return sorted(
-        lesson_id
-        for lesson_id, fingerprint in current.items()
-        if cached.get(lesson_id) != (VERSION, fingerprint)
-    )
+def expected_counts(
+    lessons: Sequence[LessonSpan], enrolled: Mapping[int, Sequence[datetime]]
+) -> dict[str, int]:
+    """Per lesson the devices ``lesson_report.live_numbers`` expects: its group's active devices
+    enrolled before the lesson ended, from each group's sorted enrolment times."""
+    return {
+        lesson.id: bisect_left(enrolled.get(lesson.group_id, ()), lesson.end) for lesson in lessons
+    }
 
 
 # --- gather and act --------------------------------------------------------------------------
 
 
 def for_lessons(
-    session: Session, lessons: Sequence[Lesson], *, expected: bool = False
+    session: Session, lessons: Sequence[LessonSpan], *, expected: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Per lesson id ``devices_reporting`` and ``categories`` (and ``devices_expected`` when
     asked), equal to the report's numbers; a fixed number of queries per ``CHUNK`` lessons."""
     out: dict[str, dict[str, Any]] = {}
+    frozen_expected: dict[str, int] = {}
     for chunk in _chunks(lessons):
-        out.update(_chunk_totals(session, chunk, expected))
+        totals, frozen = _chunk_totals(session, chunk)
+        out.update(totals)
+        frozen_expected.update(frozen)
+    if expected:
+        live = [lesson for lesson in lessons if lesson.id not in frozen_expected]
+        counts = expected_counts(live, _enrolments(session, {lesson.group_id for lesson in live}))
+        counts.update(frozen_expected)
+        for lesson_id, numbers in out.items():
+            numbers["devices_expected"] = counts[lesson_id]
     return out
 
 
-def _chunks(lessons: Sequence[Lesson]) -> Iterator[Sequence[Lesson]]:
+def _chunks(lessons: Sequence[LessonSpan]) -> Iterator[Sequence[LessonSpan]]:
     for i in range(0, len(lessons), CHUNK):
         yield lessons[i : i + CHUNK]
 
 
 def _chunk_totals(
-    session: Session, lessons: Sequence[Lesson], expected: bool
-) -> dict[str, dict[str, Any]]:
+    session: Session, lessons: Sequence[LessonSpan]
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """The chunk's numbers, and the frozen ``devices_expected`` of its lessons past retention."""
     ids = [lesson.id for lesson in lessons]
     aggregates = select(LessonAggregate.lesson_id, LessonAggregate.data).where(
-        LessonAggregate.lesson_id.in_(ids)
+        _among(LessonAggregate.lesson_id, ids, is_postgres(session))
     )
     frozen: dict[str, dict[str, Any]] = dict(session.execute(aggregates).all())
     live = [lesson for lesson in lessons if lesson.id not in frozen]
-    current = _fingerprints(session, [lesson.id for lesson in live])
-    cached, kept = _cached(session, [lesson.id for lesson in live])
-    stale = to_recompute(current, cached)
-    if stale:
-        kept.update(_recompute(session, [lesson for lesson in live if lesson.id in set(stale)]))
-    # Totals of lessons whose summaries are all gone (every device erased) go with them.
-    gone = [lesson_id for lesson_id in cached if lesson_id not in current]
+    fresh, stale, gone = _kept(session, [lesson.id for lesson in live])
+    counted = _recompute(session, [lesson for lesson in live if lesson.id in stale])
     if gone:
+        # Totals of lessons whose summaries are all gone (every device erased) go with them.
         session.execute(delete(LessonTotals).where(LessonTotals.lesson_id.in_(gone)))
-    counts = _expected(session, [lesson.id for lesson in live]) if expected else {}
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for lesson in lessons:
         if lesson.id in frozen:
-            numbers = {key: frozen[lesson.id][key] for key in KEPT}
-            count = frozen[lesson.id]["devices_expected"]
+            out[lesson.id] = {key: frozen[lesson.id][key] for key in KEPT}
         else:
-            found = kept.get(lesson.id) if lesson.id in current else None
-            numbers = dict(found) if found is not None else totals_of(lesson, [])
-            count = counts.get(lesson.id, 0)
-        out[lesson.id] = {**numbers, "devices_expected": count} if expected else numbers
-    return out
+            found = fresh.get(lesson.id) or counted.get(lesson.id)
+            out[lesson.id] = dict(found) if found is not None else totals_of(lesson, [])
+    return out, {lesson_id: data["devices_expected"] for lesson_id, data in frozen.items()}
 
 
-def _fingerprints(session: Session, ids: Sequence[str]) -> dict[str, Fingerprint]:
-    if not ids:
-        return {}
-    s = DeviceLessonSummary
-    query = (
-        select(s.lesson_id, func.count(), func.max(s.id), func.max(s.received_at))
-        .where(s.lesson_id.in_(ids))
-        .group_by(s.lesson_id)
-    )
-    return {
-        lesson_id: Fingerprint(count, last_id, last_received_at)
-        for lesson_id, count, last_id, last_received_at in session.execute(query)
-    }
-
-
-def _cached(
+def _kept(
     session: Session, ids: Sequence[str]
-) -> tuple[dict[str, tuple[int, Fingerprint]], dict[str, dict[str, Any]]]:
-    """The kept rows: their version and fingerprint, and their numbers."""
+) -> tuple[dict[str, dict[str, Any]], set[str], list[str]]:
+    """In one statement: the kept numbers still fresh, the lessons with summaries whose kept
+    numbers are missing or stale, and the kept rows of lessons without summaries. Fingerprints
+    are compared in SQL, so no row's times are converted in Python (a view reads ~180 lessons,
+    the escalations thousands)."""
     if not ids:
-        return {}, {}
-    t = LessonTotals
-    rows = session.execute(
+        return {}, set(), []
+    s, t = DeviceLessonSummary, LessonTotals
+    pg = is_postgres(session)
+    fingerprints = (
         select(
-            t.lesson_id, t.version, t.summaries, t.last_summary_id, t.last_received_at, t.data
-        ).where(t.lesson_id.in_(ids))
+            s.lesson_id,
+            func.count().label("summaries"),
+            func.max(s.id).label("last_id"),
+            func.max(s.received_at).label("last_received_at"),
+        )
+        .where(_among(s.lesson_id, ids, pg))
+        .group_by(s.lesson_id)
+        .subquery()
     )
-    marks: dict[str, tuple[int, Fingerprint]] = {}
-    numbers: dict[str, dict[str, Any]] = {}
-    for lesson_id, version, count, last_id, last_received_at, data in rows:
-        marks[lesson_id] = (version, Fingerprint(count, last_id, last_received_at))
-        numbers[lesson_id] = data
-    return marks, numbers
+    same = and_(
+        t.version == VERSION,
+        t.summaries == fingerprints.c.summaries,
+        t.last_summary_id == fingerprints.c.last_id,
+        t.last_received_at == fingerprints.c.last_received_at,
+    )
+    with_summaries = select(
+        fingerprints.c.lesson_id,
+        case((same, literal("fresh")), else_=literal("stale")),
+        case((same, t.data)),
+    ).select_from(
+        # The IN list on both sides: else PostgreSQL, which guesses the grouped read far too
+        # large, scans the whole table of kept totals to hash-join it.
+        fingerprints.outerjoin(
+            t, and_(t.lesson_id == fingerprints.c.lesson_id, _among(t.lesson_id, ids, pg))
+        )
+    )
+    without = select(t.lesson_id, literal("gone"), null()).where(
+        _among(t.lesson_id, ids, pg), ~exists().where(s.lesson_id == t.lesson_id)
+    )
+    fresh: dict[str, dict[str, Any]] = {}
+    stale: set[str] = set()
+    gone: list[str] = []
+    for lesson_id, state, data in session.execute(union_all(with_summaries, without)):
+        if state == "fresh":
+            fresh[lesson_id] = data
+        elif state == "stale":
+            stale.add(lesson_id)
+        else:
+            gone.append(lesson_id)
+    return fresh, stale, gone
 
 
-def _recompute(session: Session, lessons: Sequence[Lesson]) -> dict[str, dict[str, Any]]:
+def _among(column: Any, ids: Sequence[str], pg: bool) -> Any:
+    """``column IN ids``; on PostgreSQL as one array parameter, since expanding a list into
+    hundreds of parameters, three times a statement, cost more than the query itself."""
+    if pg:
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+    return column.in_(ids)
+
+
+def _recompute(session: Session, lessons: Sequence[LessonSpan]) -> dict[str, dict[str, Any]]:
     """Count the lessons again from their summaries and keep the result with the fingerprint
     of exactly the rows counted, so a change committed meanwhile shows as stale next time."""
+    if not lessons:
+        return {}
     s = DeviceLessonSummary
     rows: dict[str, list[Stored]] = defaultdict(list)
     found = session.execute(
@@ -222,21 +291,16 @@ def _upsert(session: Session, values: list[dict[str, Any]]) -> None:
     session.connection().execute(statement, values)
 
 
-def _expected(session: Session, ids: Sequence[str]) -> dict[str, int]:
-    """Per lesson the devices ``lesson_report.live_numbers`` expects, in one grouped query."""
-    if not ids:
+def _enrolments(session: Session, groups: set[int]) -> dict[int, list[datetime]]:
+    """Per group the sorted enrolment times of its active devices."""
+    if not groups:
         return {}
     query = (
-        select(Lesson.id, func.count(Device.id))
-        .join(
-            Device,
-            and_(
-                Device.group_id == Lesson.group_id,
-                Device.retired.is_(False),
-                Device.enrolled_at < Lesson.end,
-            ),
-        )
-        .where(Lesson.id.in_(ids))
-        .group_by(Lesson.id)
+        select(Device.group_id, Device.enrolled_at)
+        .where(Device.group_id.in_(groups), Device.retired.is_(False))
+        .order_by(Device.group_id, Device.enrolled_at)
     )
-    return dict(session.execute(query).all())
+    out: dict[int, list[datetime]] = defaultdict(list)
+    for group_id, enrolled_at in session.execute(query):
+        out[group_id].append(enrolled_at)
+    return out

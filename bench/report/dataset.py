@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, inspect, text
+from sqlalchemy import Engine, insert, inspect, select, text
 
-from service import credentials, db, schools
+from service import credentials, db, lesson_totals, schools
 from service.models import Device, DeviceLessonSummary, Group, Lesson, User
 
 GROUP_SIZE = 30
@@ -131,7 +131,7 @@ def generate(engine: Engine, scale: float, progress: Any = print) -> int:
         session.flush()
     total = 0
     for g in range(groups):
-        devices = [f"d_g{g:03d}n{n:02d}" for n in range(GROUP_SIZE)]
+        devices = device_ids(g)
         slots = list(lesson_slots(g))
         with engine.begin() as conn:
             conn.execute(
@@ -153,28 +153,7 @@ def generate(engine: Engine, scale: float, progress: Any = print) -> int:
                     for d in devices
                 ],
             )
-            conn.execute(
-                insert(Lesson),
-                [
-                    {
-                        "id": lid,
-                        "school_id": school_id,
-                        "group_id": g + 1,
-                        "teacher_id": None,
-                        "subject": "wiskunde",
-                        "room_id": None,
-                        "start": start,
-                        "end": end,
-                        "remote": False,
-                        "cancelled": False,
-                    }
-                    for lid, start, end in slots
-                ],
-            )
-            rows = (
-                (lid, start, end, n, d) for lid, start, end in slots for n, d in enumerate(devices)
-            )
-            total += _write_summaries(conn, rows)
+            total += _write_lessons(conn, school_id, g, slots)
         if (g + 1) % 10 == 0 or g + 1 == groups:
             progress(f"generated {g + 1}/{groups} groups: {total:,} summaries")
     with sessions.begin() as session:
@@ -196,6 +175,109 @@ def generate(engine: Engine, scale: float, progress: Any = print) -> int:
             text("INSERT INTO lwbench_marker VALUES (:s, :n)"), {"s": str(scale), "n": total}
         )
     return total
+
+
+def device_ids(group: int) -> list[str]:
+    return [f"d_g{group:03d}n{n:02d}" for n in range(GROUP_SIZE)]
+
+
+def _write_lessons(
+    conn: Any, school_id: int, group: int, slots: list[tuple[str, datetime, datetime]]
+) -> int:
+    """The group's lessons and a summary of every device for each; the summaries written."""
+    conn.execute(
+        insert(Lesson),
+        [
+            {
+                "id": lid,
+                "school_id": school_id,
+                "group_id": group + 1,
+                "teacher_id": None,
+                "subject": "wiskunde",
+                "room_id": None,
+                "start": start,
+                "end": end,
+                "remote": False,
+                "cancelled": False,
+            }
+            for lid, start, end in slots
+        ],
+    )
+    devices = device_ids(group)
+    rows = ((lid, start, end, n, d) for lid, start, end in slots for n, d in enumerate(devices))
+    return _write_summaries(conn, rows)
+
+
+# --- the escalations page's two weeks, written for a run and removed after it -----------------
+
+RECENT_PREFIX = "l_r"
+RECENT_DAYS = 10  # school days: the escalations page shows the last 14 calendar days
+
+
+def recent_slots(group: int, now: datetime) -> list[tuple[str, datetime, datetime]]:
+    """The group's lessons of the last ten school days before today (school time)."""
+    today = now.astimezone(AMSTERDAM).date()
+    days: list[date] = []
+    day = today
+    while len(days) < RECENT_DAYS:
+        day -= timedelta(days=1)
+        if day.weekday() < 5:
+            days.append(day)
+    out = []
+    for day in sorted(days):
+        for period, at in enumerate(period_starts()):
+            start = datetime.combine(day, at, AMSTERDAM).astimezone(UTC)
+            lesson_id = f"{RECENT_PREFIX}{group:03d}{day:%Y%m%d}p{period}"
+            out.append((lesson_id, start, start + timedelta(minutes=LESSON_MINUTES)))
+    return out
+
+
+def add_recent(engine: Engine, scale: float, now: datetime) -> tuple[int, int]:
+    """Lessons of the last two weeks for every group, with summaries: (lessons, summaries)."""
+    remove_recent(engine)
+    lessons = summaries = 0
+    with engine.begin() as conn:
+        school_id = conn.execute(text("SELECT id FROM schools")).scalar_one()
+        for g in range(groups_for(scale)):
+            slots = recent_slots(g, now)
+            summaries += _write_lessons(conn, school_id, g, slots)
+            lessons += len(slots)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE lessons"))
+    return lessons, summaries
+
+
+def remove_recent(engine: Engine) -> None:
+    """Remove what ``add_recent`` wrote, totals included; the year's data stays as it was."""
+    like = {"p": RECENT_PREFIX + "%"}
+    with engine.begin() as conn:
+        for table in ("lesson_totals", "device_lesson_summaries"):
+            conn.execute(text(f"DELETE FROM {table} WHERE lesson_id LIKE :p"), like)
+        conn.execute(text("DELETE FROM lessons WHERE id LIKE :p"), like)
+
+
+# --- per-lesson totals ------------------------------------------------------------------------
+
+
+def clear_totals(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM lesson_totals"))
+
+
+def fill_totals(engine: Engine, scale: float) -> int:
+    """Every lesson's totals, counted as a first view would count them, a group per
+    transaction; the number of lessons."""
+    sessions = db.session_factory(engine)
+    done = 0
+    for g in range(groups_for(scale)):
+        with sessions.begin() as session:
+            rows = session.scalars(select(Lesson).where(Lesson.group_id == g + 1)).all()
+            lesson_totals.for_lessons(session, rows)
+            done += len(rows)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE lesson_totals"))
+    return done
 
 
 def _write_summaries(conn: Any, rows: Iterator[tuple[str, datetime, datetime, int, str]]) -> int:

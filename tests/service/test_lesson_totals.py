@@ -286,66 +286,97 @@ def test_many_lessons_are_read_in_chunks(
         assert len(touching(sql, "lesson_aggregates")) == 3  # 20 lessons in chunks of 7
 
 
-def test_totals_kept_by_another_version_are_counted_again(sessions: sessionmaker[Session]) -> None:
-    """Rows of an older totals version are recomputed, not trusted."""
+def one_device_reported(sessions: sessionmaker[Session]) -> Lesson:
+    """A small world's first lesson, with one device's TikTok summary."""
     world = small_world(sessions)
     with sessions.begin() as session:
         lesson = session.get_one(Lesson, world.lesson_ids[0])
         device = session.get_one(Device, world.device_ids[0])
         assert upload(session, device, lesson, NOW, "tiktok", 300) == "accepted"
+        return lesson
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("version", lesson_totals.VERSION + 1),  # counted by another version of this module
+        ("summaries", 2),  # a summary erased since (or one more)
+        ("last_summary_id", 0),  # an erasure and an upload since: as many, another newest id
+        ("last_received_at", NOW - timedelta(days=1)),  # SQLite reused the erased newest id
+    ],
+)
+def test_kept_totals_are_counted_again_when_any_part_of_the_mark_differs(
+    sessions: sessionmaker[Session], column: str, value: object
+) -> None:
+    """Each part of the kept fingerprint, and the version, is compared: one that differs makes
+    the lesson counted again (its kept numbers, spoiled here, are not trusted)."""
+    lesson = one_device_reported(sessions)
     with sessions.begin() as session:
         read_and_compare(session, sessions)
         row = session.get_one(LessonTotals, lesson.id)
-        row.version = lesson_totals.VERSION - 1
+        kept = (row.version, row.summaries, row.last_summary_id, row.last_received_at)
+        setattr(row, column, value)
         row.data = {"devices_reporting": 999, "categories": []}
     with sessions.begin() as session:
         read_and_compare(session, sessions)
         again = session.get_one(LessonTotals, lesson.id)
-        assert again.version == lesson_totals.VERSION
+        assert (
+            again.version,
+            again.summaries,
+            again.last_summary_id,
+            again.last_received_at,
+        ) == kept
         assert again.data["devices_reporting"] == 1
+
+
+def test_unchanged_kept_totals_are_trusted(sessions: sessionmaker[Session]) -> None:
+    """With the fingerprint unchanged the kept numbers are read as they are: spoiled by hand,
+    they show (which is why only ``lesson_totals`` writes them)."""
+    lesson = one_device_reported(sessions)
+    with sessions.begin() as session:
+        lesson_totals.for_lessons(session, [lesson])
+        session.get_one(LessonTotals, lesson.id).data = {"devices_reporting": 7, "categories": []}
+    with sessions.begin() as session:
+        lesson = session.get_one(Lesson, lesson.id)
+        assert lesson_totals.for_lessons(session, [lesson])[lesson.id]["devices_reporting"] == 7
 
 
 # --- pure parts -------------------------------------------------------------------------------
 
-
-def _fp(count: int, last: int, minute: int = 0) -> lesson_totals.Fingerprint:
-    return lesson_totals.Fingerprint(count, last, NOW + timedelta(minutes=minute))
+END = NOW + timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
-    ("current", "cached", "recount"),
+    ("enrolled", "expected"),
     [
-        # nothing kept yet
-        ({"a": _fp(3, 9)}, {}, ["a"]),
-        # unchanged
-        ({"a": _fp(3, 9)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, []),
-        # a late upload: one more, a newer id
-        ({"a": _fp(4, 12, 5)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
-        # an erasure: one fewer
-        ({"a": _fp(2, 9)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
-        # an erasure and an upload since: as many, a newer id
-        ({"a": _fp(3, 12, 5)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
-        # SQLite reused the erased newest id, but the upload came later
-        ({"a": _fp(3, 9, 5)}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, ["a"]),
-        # another version of the kept numbers
-        ({"a": _fp(3, 9)}, {"a": (lesson_totals.VERSION + 1, _fp(3, 9))}, ["a"]),
-        # kept but no summaries left: nothing to count (the row is deleted instead)
-        ({}, {"a": (lesson_totals.VERSION, _fp(3, 9))}, []),
-        # several: sorted, only the changed
-        (
-            {"b": _fp(1, 1), "a": _fp(2, 2), "c": _fp(1, 3)},
-            {"c": (lesson_totals.VERSION, _fp(1, 3))},
-            ["a", "b"],
-        ),
+        # nobody enrolled in the group
+        ([], 0),
+        # enrolled before the lesson ended count, at or after its end do not
+        ([NOW - timedelta(days=3), NOW, END - timedelta(seconds=1)], 3),
+        ([NOW, END], 1),
+        ([END, END + timedelta(days=1)], 0),
     ],
 )
-def test_which_lessons_are_counted_again(
-    current: dict[str, lesson_totals.Fingerprint],
-    cached: dict[str, tuple[int, lesson_totals.Fingerprint]],
-    recount: list[str],
+def test_expected_devices_are_those_enrolled_before_the_lesson_ended(
+    enrolled: list[datetime], expected: int
 ) -> None:
-    """A lesson is counted again when its kept fingerprint or version differs."""
-    assert lesson_totals.to_recompute(current, cached) == recount
+    """As the report counts them: a device enrolled during the lesson is expected, one enrolled
+    as it ended is not."""
+    lesson = Lesson(id="l_x", group_id=5, start=NOW, end=END)
+    other = Lesson(id="l_y", group_id=6, start=NOW, end=END)
+    counts = lesson_totals.expected_counts([lesson, other], {5: enrolled})
+    assert counts == {"l_x": expected, "l_y": 0}
+
+
+def test_fingerprint_of_rows() -> None:
+    """How many, the newest id and the newest receipt, whatever the order."""
+    rows = [
+        lesson_totals.Stored(7, "d1", NOW + timedelta(minutes=5), {}),
+        lesson_totals.Stored(3, "d2", NOW + timedelta(minutes=9), {}),
+    ]
+    assert lesson_totals.fingerprint_of(rows) == lesson_totals.Fingerprint(
+        2, 7, NOW + timedelta(minutes=9)
+    )
 
 
 # --- any order of uploads, erasures and views -------------------------------------------------

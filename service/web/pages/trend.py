@@ -44,13 +44,14 @@ def group_trend(
     local = lesson.start.astimezone(tz)
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0)
     first = monday - timedelta(weeks=WEEKS - 1)
-    rows = session.scalars(
-        select(Lesson)
+    query = (
+        select(Lesson.id, Lesson.group_id, Lesson.start, Lesson.end)
         .where(Lesson.group_id == lesson.group_id, Lesson.cancelled.is_(False))
         .where(Lesson.start >= first, Lesson.start < monday + timedelta(weeks=1))
         .where(Lesson.start <= now)
         .order_by(Lesson.start)
-    ).all()
+    )
+    rows = [lesson_totals.Span(*row) for row in session.execute(query)]
     numbers_of = lesson_totals.for_lessons(session, rows)
     weeks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
