@@ -31,6 +31,7 @@ SETTINGS_HELP = {
     "the first encrypts (default: a key file in the platform data directory)",
     "timetable_sync_seconds": "how often the serve process looks for timetable sources due to "
     "sync (0: never)",
+    "holiday_fetch_seconds": "longest the collector waits for a holiday file fetched from a URL",
 }
 
 
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     purge_interval_seconds: int = Field(default=3600, ge=0)
     secret_key: SecretStr | None = None
     timetable_sync_seconds: int = Field(default=60, ge=0)
+    holiday_fetch_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @property
     def future_tolerance(self) -> timedelta:

@@ -7,6 +7,7 @@ cannot downgrade the token to plain http.
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 
 from service.errors import InvalidRequest
 from service.timetable import TimetableError, read_bounded
+from service.timetable.errors import InputTooLarge
 from service.timetable_store.sources import check_url
 
 TIMEOUT = 30.0
@@ -54,18 +56,28 @@ def scrub(message: str, secrets: Sequence[str]) -> str:
     return message
 
 
-def fetch(request: Request, *, limit: int, timeout: float = TIMEOUT) -> bytes:
-    """The response body, at most ``limit`` bytes; FetchFailed says why in plain words."""
+def fetch(
+    request: Request, *, limit: int, timeout: float = TIMEOUT, total: float | None = None
+) -> bytes:
+    """The response body, at most ``limit`` bytes; FetchFailed says why in plain words.
+
+    ``timeout`` bounds each wait on the socket; ``total`` (seconds), when given, bounds the body
+    as a whole, so a server that drips a byte now and then cannot hold the caller either.
+    """
+    until = None if total is None else time.monotonic() + total
     opener = urllib.request.build_opener(_SafeRedirects())
     req = urllib.request.Request(
         request.url, headers={"User-Agent": USER_AGENT, **request.headers}, method="GET"
     )
     try:
         with opener.open(req, timeout=timeout) as response:
-            return read_bounded(response, limit, request.name)
+            if until is None:
+                return read_bounded(response, limit, request.name)
+            return _read_until(response, limit, request.name, until, total or 0.0)
     except TimetableError:
         raise  # too large: the sync reports it as refused, like any bad content
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the answer's connection open until closed
         raise FetchFailed(
             f"the server answered HTTP {exc.code} {scrub(str(exc.reason), request.secrets)}"
         ) from None
@@ -73,6 +85,24 @@ def fetch(request: Request, *, limit: int, timeout: float = TIMEOUT) -> bytes:
         # ValueError: http.client refuses some URLs (InvalidURL) and quotes them in the message.
         reason = getattr(exc, "reason", exc)
         raise FetchFailed(f"could not fetch: {scrub(str(reason), request.secrets)[:200]}") from None
+
+
+def _read_until(response: Any, limit: int, name: str, until: float, total: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > until:
+            raise FetchFailed(f"the server took longer than {total:g} s to send the file")
+        chunk = response.read1(65536)  # one read from the socket: at most ``timeout`` long
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise InputTooLarge(
+                f"the file is larger than the limit of {limit:,} bytes; nothing was read further",
+                source=name,
+            )
+        chunks.append(chunk)
 
 
 def zermelo_request(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service import audit
-from service.errors import InvalidRequest
+from service.errors import InvalidRequest, ServiceError
 from service.models import User
 from service.timetable import REGIONS, TimetableError, parse_holidays
 from service.timetable.holidays import MAX_BYTES, NATIONWIDE
@@ -43,14 +43,31 @@ def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict
     }
 
 
-def fetch_file(url: str) -> tuple[bytes, str]:
-    """The holiday file at ``url`` (https, or http to this machine), at most MAX_BYTES."""
+def fetch_file(url: str, *, seconds: float) -> tuple[bytes, str]:
+    """The holiday file at ``url`` (https, or http to this machine): at most MAX_BYTES, in at
+    most ``seconds``. Called outside any database transaction: a slow server holds nothing."""
     checked = sources.check_url(url, "holiday URL")
     try:
-        data = fetch.fetch(fetch.Request(url=checked, name="holidays"), limit=MAX_BYTES)
-    except fetch.FetchFailed as exc:
-        raise InvalidRequest(str(exc)) from None
+        data = fetch.fetch(
+            fetch.Request(url=checked, name="holidays"),
+            limit=MAX_BYTES,
+            timeout=seconds,
+            total=seconds,
+        )
+    except (fetch.FetchFailed, TimetableError) as exc:
+        raise InvalidRequest(f"holiday URL: {exc}") from None
     return data, checked.rsplit("/", 1)[-1][:100] or "holidays"
+
+
+def may_import(session: Session, viewer: User | None) -> bool:
+    """Whether ``viewer`` may import holidays: asked before a URL is fetched for them."""
+    if viewer is None or viewer.disabled:
+        return False
+    try:
+        school_of(session, viewer)
+    except ServiceError:
+        return False
+    return True
 
 
 def import_holidays(

@@ -14,12 +14,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.errors import InvalidRequest
-from service.runtime import Runtime
+from service.models import User
+from service.runtime import Runtime, runtime
 from service.timetable.holidays import MAX_BYTES as HOLIDAY_BYTES
 from service.timetable_store import sync, uploads
+from service.web import websessions
 from service.web.forms import Form
 from service.web.pages import (
     timetable_holidays,
@@ -28,7 +31,16 @@ from service.web.pages import (
     timetable_sources,
     timetable_week,
 )
-from service.web.routes.base import Ctx, Outcome, Page, Redirect, act, show
+from service.web.routes.base import (
+    SESSION_COOKIE,
+    Ctx,
+    Outcome,
+    Page,
+    Redirect,
+    act,
+    show,
+    web_settings,
+)
 from service.web.routes.lessons import lesson_id
 from service.web.uploads import UploadForm, read_upload
 
@@ -319,15 +331,34 @@ async def holidays_page(request: Request) -> Response:
 
 @router.post("/holidays/import")
 async def holidays_import(request: Request) -> Response:
+    fetched: list[tuple[bytes, str]] = []
+
+    async def read(request: Request) -> Form:
+        # A URL is fetched here, before ``act`` opens the transaction: a slow or hostile server
+        # then holds no database connection (on SQLite, the whole collector's write lock), and
+        # only for a signed-in admin whose form carries the session's CSRF token.
+        form = await _read_holidays(request)
+        file = _file(form)
+        wants_url = (file is None or not file[1]) and bool(form.get("url").strip())
+        if wants_url and await run_in_threadpool(_may_fetch, request, form.get("csrf")):
+            url = form.text("url", limit=4000)
+            seconds = runtime(request).settings.holiday_fetch_seconds
+            fetched.append(
+                await run_in_threadpool(timetable_holidays.fetch_file, url, seconds=seconds)
+            )
+        return form
+
     def action(ctx: Ctx, form: Form) -> Outcome:
         viewer = ctx.signed_in()
-        timetable_sources.school_of(ctx.db, viewer)  # the role first: no fetch for anyone else
+        timetable_sources.school_of(ctx.db, viewer)  # checked again, in this transaction
         file = _file(form)
-        url = form.text("url", limit=4000)
         if file is not None and file[1]:
             data, name = file[1], uploads.clean_filename(file[0])
-        elif url:
-            data, name = timetable_holidays.fetch_file(url)
+        elif fetched:
+            data, name = fetched[0]
+        elif form.text("url", limit=4000):
+            # Only when the session changed between the check before the fetch and this one.
+            raise InvalidRequest("the holiday URL was not fetched; send the form again")
         else:
             raise InvalidRequest("choose a file or give the URL of one")
         result = timetable_holidays.import_holidays(
@@ -336,11 +367,25 @@ async def holidays_import(request: Request) -> Response:
         ctx.flash("tt.holidays_imported", n=result.stored, years=", ".join(result.schoolyears))
         return Redirect("/admin/timetable/holidays")
 
-    return await act(request, action, read=_read_holidays)
+    return await act(request, action, read=read)
 
 
 async def _read_holidays(request: Request) -> Form:
     return await read_upload(request, HOLIDAY_BYTES)
+
+
+def _may_fetch(request: Request, csrf: str) -> bool:
+    """Whether the request comes from a signed-in admin with the session's CSRF token; in a
+    short transaction of its own, before anything is fetched for it."""
+    rt = runtime(request)
+    web = web_settings(request)
+    with rt.sessions.begin() as db:
+        ws = websessions.load(
+            db, request.cookies.get(SESSION_COOKIE), now=rt.clock(), minutes=web.session_minutes
+        )
+        if ws is None or ws.user_id is None or not websessions.csrf_ok(ws, csrf):
+            return False
+        return timetable_holidays.may_import(db, db.get(User, ws.user_id))
 
 
 @router.post("/holidays/region")
