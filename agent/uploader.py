@@ -3,6 +3,15 @@
 The decision what an HTTP answer means is ``classify``, a pure function of the status; the
 ``Uploader`` keeps the retry state between calls (attempt count, ``disabled_until``) and tells
 the runner when to call again.
+
+An upload cut off half-way (the laptop sleeps or loses its network mid-request, the agent is
+killed) leaves nothing that has to expire: rows are never marked as being sent, so they stay
+due in the outbox until an answer names them. The request in flight fails after at most
+``client.TIMEOUT`` of waiting (socket waits run on the monotonic clock, which stands still while
+the laptop sleeps: at most 15 s after it wakes), then the rows are tried again after the
+backoff, 5 s at first, due by the wall clock so a long sleep does not push it further. A batch
+the collector stored but could not answer is answered ``duplicate`` the next time and deleted
+then: report ids make sending twice harmless, so retrying soon is always right.
 """
 
 from __future__ import annotations

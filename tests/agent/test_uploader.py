@@ -15,7 +15,9 @@ from agent.client import Collector
 from agent.outbox import Outbox
 from agent.uploader import Uploader, classify
 from policies.wire import Coverage, FindingTotal, LessonSummary
+from tests.agent.conftest import wait_for
 from tests.agent.standin import Standin
+from tests.reliability.tcp_proxy import CuttingProxy, Trigger
 
 
 @pytest.mark.parametrize(
@@ -217,3 +219,32 @@ def test_body_sent_is_the_stored_summary_verbatim(setup) -> None:
     up.run(datetime.now(UTC))
     assert row.body.encode() in collector.traffic()
     assert json.loads(row.body)["report_id"] == rid
+
+
+def test_upload_cut_off_before_its_answer_is_retried_soon_and_stored_once(setup) -> None:
+    """The connection drops after the collector stored the batch, before its answer arrives
+    (a laptop that sleeps or loses its network mid-upload): the rows stay queued, the next try
+    is due after the first backoff step (5 s), not hours later, and sending the batch again is
+    answered duplicate and empties the queue, with the summary stored once."""
+    collector, box, _, lesson = setup
+    token = Collector(collector.url).enroll(
+        code=collector.enrolment_code("3B"), label=None, fingerprint="e" * 64
+    )["token"]
+    proxy = CuttingProxy(("127.0.0.1", collector.port))
+    try:
+        up = Uploader(box, Collector(f"http://127.0.0.1:{proxy.port}", token), rand=lambda: 1.0)
+        rid = queue(box, summary_for(lesson))
+        # The end of this one-summary batch: cut once it has reached the collector.
+        proxy.arm(Trigger([b'"dropped":0}]}'], when="after"))
+        now = datetime.now(UTC)
+        following = up.run(now)
+        assert proxy.cuts == 1
+        assert following == now + timedelta(seconds=backoff.BASE_SECONDS)
+        assert box.counts()["queued"] == 1 and box.due(following)
+        assert up.last_error is not None and "unreachable" in up.last_error
+        wait_for(lambda: [r["report_id"] for r in collector.reports()] == [rid])
+        assert up.run(following) is None  # sent again: duplicate, deleted, nothing left
+        assert box.counts() == {"queued": 0, "parked": 0, "dropped": 0}
+        assert [r["report_id"] for r in collector.reports()] == [rid]
+    finally:
+        proxy.close()
