@@ -1,7 +1,7 @@
 """The collector's ingestion rate next to its own bare endpoint, measured side by side in one run.
 
     .venv/bin/python bench/ingest/ingest.py [--backends sqlite,postgres] [--workers 1,2]
-        [--seconds 10] [--concurrency 16] [--devices 64]
+        [--seconds 10] [--rounds 1] [--concurrency 16] [--devices 64]
 
 For each backend (a fresh SQLite file; a fresh schema in the PostgreSQL test database) and each
 number of collector processes (real ``lessonwatch-service serve`` processes, each on its own
@@ -9,8 +9,11 @@ loopback port, driven round-robin), a separate load-generator process (bench/ing
 drives, in turn: ``GET /healthz`` (no work: the baseline), report batches of 1 summary and
 batches of 50. It prints requests and summaries per second, p50 and p99 latency, and two ratios
 to the bare endpoint's request rate in the same configuration: requests per second, and
-summaries stored per second. After each run it reads
-the database: every summary the collector acknowledged as accepted must be stored, once.
+summaries stored per second. With ``--rounds N`` the three take turns N times and each ratio is
+taken within a round (so a change in the machine's other load between rounds moves both sides):
+the tables give the median rate and the median ratio with the lowest and highest in brackets.
+After each run it reads the database: every summary the collector acknowledged as accepted
+must be stored, once.
 
 The load generator sends as fast as the collectors answer, so the per-device rate limit is
 raised for the run (LESSONWATCH_DEVICE_BURST); the output says so.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +56,14 @@ def drive(job: dict[str, Any]) -> dict[str, Any]:
         return result
 
 
+def spread(values: list[float]) -> str:
+    """The median, and with several rounds the lowest and highest in brackets."""
+    median = f"{statistics.median(values):.2f}"
+    if len(values) == 1:
+        return median
+    return f"{median} ({min(values):.2f}-{max(values):.2f})"
+
+
 def max_requests(batch: int, seconds: float) -> int:
     # Bounded in count as well as time; enough that the time bound is what ends a run here.
     per_second = {0: 6000, 1: 2000, 50: 200}[batch]
@@ -68,44 +80,52 @@ def one_configuration(
         seeded = harness.seed(url, groups=1, devices_per_group=args.devices, enrol=True, now=now)
         lesson_id = next(iter(seeded.lessons.values()))
         with harness.collectors(url, workers, UNLIMITED) as urls:
-            baseline = None
             acked: list[str] = []
+            # rounds[endpoint] = one result per round; the endpoints take turns in each round,
+            # so every ratio compares figures measured minutes apart at most.
+            rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in ENDPOINTS}
+            for _ in range(args.rounds):
+                for name, batch in ENDPOINTS:
+                    job = {
+                        "urls": urls,
+                        "batch": batch,
+                        "tokens": seeded.tokens,
+                        "template": harness.summary_template(lesson_id, now),
+                        "seconds": args.seconds,
+                        "max_requests": max_requests(batch, args.seconds),
+                        "warmup": 40,
+                        "concurrency": args.concurrency,
+                        "timeout": 60,
+                    }
+                    result = drive(job)
+                    acked += result["accepted"]
+                    rounds[name].append(result)
+                    not_ok = {k: v for k, v in result["statuses"].items() if k != "200"}
+                    items = result["items"]
+                    if not_ok or result["failures"] or set(items) - {"accepted"}:
+                        problems.append(
+                            f"{backend} x{workers} {name}: statuses {result['statuses']}, "
+                            f"items {items}, connection failures {result['failures']}"
+                        )
+            baselines = [r["requests"] / r["elapsed"] for r in rounds["healthz"]]
             for name, batch in ENDPOINTS:
-                job = {
-                    "urls": urls,
-                    "batch": batch,
-                    "tokens": seeded.tokens,
-                    "template": harness.summary_template(lesson_id, now),
-                    "seconds": args.seconds,
-                    "max_requests": max_requests(batch, args.seconds),
-                    "warmup": 40,
-                    "concurrency": args.concurrency,
-                    "timeout": 60,
-                }
-                result = drive(job)
-                acked += result["accepted"]
-                rate = result["requests"] / result["elapsed"]
-                baseline = baseline or rate
-                lat = result["latencies"]
-                not_ok = {k: v for k, v in result["statuses"].items() if k != "200"}
-                items = result["items"]
-                if not_ok or result["failures"] or set(items) - {"accepted"}:
-                    problems.append(
-                        f"{backend} x{workers} {name}: statuses {result['statuses']}, "
-                        f"items {items}, connection failures {result['failures']}"
-                    )
+                results = rounds[name]
+                rates = [r["requests"] / r["elapsed"] for r in results]
+                ratios = [rate / base for rate, base in zip(rates, baselines, strict=True)]
+                lat = [x for r in results for x in r["latencies"]]
+                rate = statistics.median(rates)
                 rows.append(
                     [
                         backend,
                         workers,
                         name,
-                        result["requests"],
+                        sum(r["requests"] for r in results),
                         f"{rate:,.0f}",
                         f"{rate * batch:,.0f}" if batch else "-",
                         f"{harness.percentile(lat, 50) * 1000:.1f}",
                         f"{harness.percentile(lat, 99) * 1000:.1f}",
-                        f"{rate / baseline:.2f}",
-                        f"{rate * batch / baseline:.2f}" if batch else "-",
+                        spread(ratios),
+                        spread([r * batch for r in ratios]) if batch else "-",
                     ]
                 )
         stored = Counter(harness.stored_report_ids(url))
@@ -137,11 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint and setting")
     parser.add_argument("--concurrency", type=int, default=16, help="open connections in all")
     parser.add_argument("--devices", type=int, default=64, help="device tokens to rotate over")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="times each endpoint is driven, taking turns"
+    )
     args = parser.parse_args(argv)
     for line in harness.machine_lines():
         print(line)
     print(
-        f"run       {args.seconds:g} s per endpoint, {args.concurrency} keep-alive connections "
+        f"run       {args.seconds:g} s per endpoint and round, {args.rounds} round(s), "
+        f"{args.concurrency} keep-alive connections "
         f"from one load-generator process, {args.devices} devices; device rate limit raised "
         "for the benchmark (LESSONWATCH_DEVICE_BURST)"
     )
