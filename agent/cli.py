@@ -126,6 +126,12 @@ def _paths(args: argparse.Namespace) -> StatePaths:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if argv is None and args.command == "run":
+        # The service's own process (callers such as the tests pass argv): load less of
+        # requests before anything imports it (agent.memory, docs/performance.md).
+        from agent.memory import skip_charset_detection
+
+        skip_charset_detection()
     logging.basicConfig(
         level=logging.INFO if args.command in ("run", "helper") else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -32,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from agent import __version__, summary
+from agent import __version__, memory, summary
 from agent.client import Collector, Unreachable
 from agent.config import (
     AgentConfig,
@@ -265,6 +265,9 @@ class Agent:
                 if job.id.startswith(("start:", "end:")) and job.id not in wanted:
                     job.remove()
             write_status(self)
+        # After start-up, a new config or a lesson's end, Python has freed what it built;
+        # glibc keeps it until told (docs/performance.md, "Agent").
+        memory.trim()
 
     def _begin(self, config: AgentConfig, lesson: Lesson, now: datetime) -> None:
         settings = config.compiled.policy.settings
@@ -317,6 +320,8 @@ class Agent:
             )
             self.state = summary.step(state, findings, states, now)
             self.probe_states = dict(states)
+            if state.samples == 0:
+                memory.trim()  # the first sample read every process in full (the cold cache)
             # Every minute, or every five samples when sampling faster than every 12 s.
             every = min(self.options.checkpoint_seconds, 5 * state.sample_seconds)
             if (now - self.last_checkpoint).total_seconds() >= every:

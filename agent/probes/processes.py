@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import plistlib
 import re
 import sys
 from collections.abc import Sequence
@@ -50,6 +49,8 @@ def bundle_id_of(exe: str) -> str | None:
     iPhone and iPad apps on Apple-silicon Macs are known to the catalog only by bundle id, and a
     service sees executables, not ``NSRunningApplication`` (detection.md §6).
     """
+    import plistlib  # macOS only: elsewhere pyexpat and the XML parser stay unloaded
+
     parts = Path(exe).parts
     for i, part in enumerate(parts):
         if part.endswith(".app"):
