@@ -1,13 +1,19 @@
 """Agent footprint on this machine: memory while monitoring, CPU per sample, idle wake-ups.
 
     .venv/bin/python bench/agent/footprint.py [--processes 400] [--rounds 50] [--idle 30]
+        [--memory-runs 3] [--env NAME=VALUE ...]
 
 Measures, in one run and on the same process table:
 1. the floor: reading /proc/<pid>/comm for every process (the least any process scan costs);
 2. one sample of the processes probe plus the engine and the accumulator (the per-sample work
    that scales with the number of processes);
 3. one full sample with every probe the policy enables (camera, microphone, capture folders);
-4. resident memory of a real ``lessonwatch-agent run`` while it monitors a lesson;
+4. resident memory of a real ``lessonwatch-agent run`` while it monitors a lesson, the median
+   of ``--memory-runs`` starts, twice: with the bytecode of every module cached (a developer's
+   venv after one start), and with bytecode cached for the standard library only (the .deb:
+   its venv ships no ``__pycache__`` and the service cannot write one, so the agent's
+   dependencies and its own code are compiled at every start); ``--env`` adds variables to the
+   agent's environment (``MALLOC_ARENA_MAX=2``, ``PYTHONOPTIMIZE=2``) to measure their effect;
 5. an idle agent (no lesson): samples taken and context switches of all its threads.
 CPU times are process CPU (user + system) medians, not wall time.
 """
@@ -22,12 +28,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+MONITOR_SECONDS = 20  # how long the agent monitors before its memory is read
 sys.path.insert(0, str(REPO))
 
 import psutil  # noqa: E402
@@ -90,8 +98,11 @@ def threads_ctx_switches(pid: int) -> int:
     return total
 
 
-def run_agent(state: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def run_agent(
+    state: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The agent as a real process; ``env`` replaces the inherited environment when given."""
+    env = {**(os.environ if env is None else env), "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
         [sys.executable, "-m", "agent", "run", "--state-dir", str(state), *args],
         env=env,
@@ -106,7 +117,12 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--idle", type=float, default=30.0, help="seconds to watch an idle agent")
+    parser.add_argument("--memory-runs", type=int, default=3, help="agent starts per set-up")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="for the agent runs"
+    )
     args = parser.parse_args()
+    print(f"load average before: {load_average()}")
 
     work = Path(tempfile.mkdtemp(prefix="lw-bench-"))
     os.environ["HOME"] = str(work / "home")
@@ -164,7 +180,7 @@ def measure(args: argparse.Namespace, work: Path) -> int:
     for p in full:
         p.stop()
 
-    rss, idle = agent_runs(work)
+    memory, idle = agent_runs(work, args)
     print(
         f"machine: {platform.node()} {platform.machine()}, {psutil.cpu_count()} CPUs, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
@@ -187,36 +203,130 @@ def measure(args: argparse.Namespace, work: Path) -> int:
     ):
         print(f"| {label:<58} | {cost * 1000:>11.2f} ms | {cost / floor:>7.2f} |")
     print()
+    extra = f", with {' '.join(args.env)}" if args.env else ""
     print(
-        "memory of 'lessonwatch-agent run' after 20 s monitoring: "
-        + ", ".join(f"{k.upper()} {v / 2**20:.1f} MiB ({v / 1e6:.1f} MB)" for k, v in rss.items())
+        f"memory of 'lessonwatch-agent run' after {MONITOR_SECONDS} s monitoring "
+        f"(median of {args.memory_runs} starts{extra}):"
     )
+    print(f"| {'bytecode':<44} | {'RSS':>17} | {'USS':>17} | {'PSS':>17} | threads |")
+    print(f"|{'-' * 46}|{'-' * 19}|{'-' * 19}|{'-' * 19}|{'-' * 9}|")
+    for label, runs in memory.items():
+        cells = [statistics.median(r[k] for r in runs) for k in ("rss", "uss", "pss")]
+        print(
+            f"| {label:<44} | "
+            + " | ".join(f"{v / 2**20:4.1f} MiB ({v / 1e6:4.1f} MB)" for v in cells)
+            + f" | {runs[-1]['threads']:>7} |"
+        )
+    for label, runs in memory.items():
+        print(f"resident, last start, {label}: " + made_of(runs[-1]["smaps"]))
     print(
         f"idle agent over {args.idle:.0f} s: {idle['samples']} samples, "
         f"{idle['switches']} context switches (all threads), jobs: {idle['jobs']}"
     )
+    print(f"load average after: {load_average()}")
     return 0
 
 
-def agent_runs(work: Path) -> tuple[dict[str, int], dict]:
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def smaps_rss(pid: int) -> dict[str, int]:
+    """Resident bytes per mapping name; anonymous memory, heap and stacks under "anonymous"."""
+    sizes: dict[str, int] = {}
+    name = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and "-" in parts[0] and ":" in parts[3]:
+            path = parts[5] if len(parts) > 5 else ""
+            name = os.path.basename(path) if path.startswith("/") else "anonymous"
+        elif parts and parts[0] == "Rss:":
+            sizes[name] = sizes.get(name, 0) + int(parts[1]) * 1024
+    return sizes
+
+
+def made_of(sizes: dict[str, int]) -> str:
+    def lib(prefix: str) -> int:
+        return sum(v for k, v in sizes.items() if k.startswith(prefix))
+
+    parts = {
+        "anonymous and heap": sizes.get("anonymous", 0),
+        "libpython": lib("libpython"),
+        "libcrypto+libssl": lib("libcrypto") + lib("libssl"),
+        "libc": lib("libc.so"),
+        "libsqlite": lib("libsqlite"),
+    }
+    parts["other files"] = sum(sizes.values()) - sum(parts.values())
+    return ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in parts.items())
+
+
+def bytecode_setups(work: Path, extra: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Agent environments: every module's bytecode cached, or the standard library's only.
+
+    Both use a private bytecode cache (``PYTHONPYCACHEPREFIX``) so the caller's
+    ``PYTHONDONTWRITEBYTECODE`` and stray ``__pycache__`` folders do not change the figures.
+    """
+    cached, stdlib_only = work / "pyc-all", work / "pyc-stdlib"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {
+        "cached for every module": {**env, "PYTHONPYCACHEPREFIX": str(cached), **extra},
+        "stdlib only (as the .deb installs it)": {
+            **env,
+            "PYTHONPYCACHEPREFIX": str(stdlib_only),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **extra,
+        },
+    }
+
+
+def keep_stdlib_bytecode(work: Path) -> None:
+    """Copy the standard library's part of the warmed-up cache: Debian ships those pycs."""
+    for key in ("stdlib", "platstdlib"):
+        part = Path(sysconfig.get_paths()[key]).relative_to("/")
+        if (work / "pyc-all" / part).is_dir():
+            shutil.copytree(work / "pyc-all" / part, work / "pyc-stdlib" / part, dirs_exist_ok=True)
+    (work / "pyc-stdlib").mkdir(exist_ok=True)
+
+
+def monitored_run(collector: Standin, state: Path, env: dict[str, str], seconds: float) -> dict:
+    """Enrol a fresh state, run the agent in the running lesson, measure it after ``seconds``."""
     from agent.cli import main as agent_main
 
-    args = parse_known()
+    code = collector.enrolment_code("3B")
+    agent_main(["enroll", "--state-dir", str(state), "--server", collector.url, "--code", code])
+    agent = run_agent(state, "--sample-seconds", "1", env=env)
+    try:
+        time.sleep(seconds)  # a sample of ~400 processes every second, checkpoints, probes running
+        proc = psutil.Process(agent.pid)
+        mem = proc.memory_full_info()
+        return {
+            "rss": mem.rss,
+            "uss": mem.uss,
+            "pss": mem.pss,
+            "threads": proc.num_threads(),
+            "smaps": smaps_rss(agent.pid),
+        }
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
+
+
+def agent_runs(work: Path, args: argparse.Namespace) -> tuple[dict[str, list[dict]], dict]:
+    from agent.cli import main as agent_main
+
     collector = Standin()
     try:
-        state = work / "state"
-        code = collector.enrolment_code("3B")
-        agent_main(["enroll", "--state-dir", str(state), "--server", collector.url, "--code", code])
         start = datetime.now(UTC)
-        collector.add_lesson("3B", start, start + timedelta(minutes=5))
-        agent = run_agent(state, "--sample-seconds", "1")
-        try:
-            time.sleep(20)  # twenty samples of ~400 processes, a checkpoint, probes running
-            mem = psutil.Process(agent.pid).memory_full_info()
-            rss = {"rss": mem.rss, "uss": mem.uss, "pss": mem.pss}
-        finally:
-            agent.terminate()
-            agent.wait(timeout=10)
+        collector.add_lesson("3B", start, start + timedelta(hours=1))
+        setups = bytecode_setups(work, dict(e.split("=", 1) for e in args.env))
+        # One start writes the bytecode of everything the agent imports into the private cache.
+        monitored_run(collector, work / "warm-up", setups["cached for every module"], 8)
+        keep_stdlib_bytecode(work)
+        memory: dict[str, list[dict]] = {label: [] for label in setups}
+        for i in range(args.memory_runs):
+            for n, (label, env) in enumerate(setups.items()):
+                state = work / f"state-{i}-{n}"
+                memory[label].append(monitored_run(collector, state, env, MONITOR_SECONDS))
 
         idle_state = work / "idle"
         code = collector.enrolment_code("4C")
@@ -233,19 +343,13 @@ def agent_runs(work: Path) -> tuple[dict[str, int], dict]:
         finally:
             agent.terminate()
             agent.wait(timeout=10)
-        return rss, {
+        return memory, {
             "samples": 0 if not status.get("monitoring") else "monitoring!",
             "switches": after - before,
             "jobs": "config poll every 900 s, nothing periodic",
         }
     finally:
         collector.down()
-
-
-def parse_known() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--idle", type=float, default=30.0)
-    return parser.parse_known_args()[0]
 
 
 if __name__ == "__main__":
