@@ -8,12 +8,14 @@ Measures, in one run and on the same process table:
 2. one sample of the processes probe plus the engine and the accumulator (the per-sample work
    that scales with the number of processes);
 3. one full sample with every probe the policy enables (camera, microphone, capture folders);
-4. resident memory of a real ``lessonwatch-agent run`` while it monitors a lesson, the median
-   of ``--memory-runs`` starts, twice: with the bytecode of every module cached (a developer's
-   venv after one start), and with bytecode cached for the standard library only (the .deb:
-   its venv ships no ``__pycache__`` and the service cannot write one, so the agent's
-   dependencies and its own code are compiled at every start); ``--env`` adds variables to the
-   agent's environment (``MALLOC_ARENA_MAX=2``, ``PYTHONOPTIMIZE=2``) to measure their effect;
+4. resident memory of a real ``lessonwatch-agent run`` while it monitors a lesson, listening
+   for the per-user helper as the installed service does, with ``lessonwatch-agent helper``
+   connected (its RSS printed too), the median of ``--memory-runs`` starts, twice: with the
+   bytecode of every module cached (a developer's venv after one start), and with bytecode
+   cached for the standard library only (the .deb: its venv ships no ``__pycache__`` and the
+   service cannot write one, so the agent's dependencies and its own code are compiled at
+   every start); ``--env`` adds variables to the agent's environment (``MALLOC_ARENA_MAX=2``,
+   ``PYTHONOPTIMIZE=2``) to measure their effect;
 5. an idle agent (no lesson): samples taken and context switches of all its threads.
 CPU times are process CPU (user + system) medians, not wall time.
 """
@@ -36,6 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MONITOR_SECONDS = 20  # how long the agent monitors before its memory is read
+MEASURES = ("rss", "uss", "pss")
 sys.path.insert(0, str(REPO))
 
 import psutil  # noqa: E402
@@ -211,7 +214,7 @@ def measure(args: argparse.Namespace, work: Path) -> int:
     print(f"| {'bytecode':<44} | {'RSS':>17} | {'USS':>17} | {'PSS':>17} | threads |")
     print(f"|{'-' * 46}|{'-' * 19}|{'-' * 19}|{'-' * 19}|{'-' * 9}|")
     for label, runs in memory.items():
-        cells = [statistics.median(r[k] for r in runs) for k in ("rss", "uss", "pss")]
+        cells = [statistics.median(r[k] for r in runs) for k in MEASURES]
         print(
             f"| {label:<44} | "
             + " | ".join(f"{v / 2**20:4.1f} MiB ({v / 1e6:4.1f} MB)" for v in cells)
@@ -219,6 +222,14 @@ def measure(args: argparse.Namespace, work: Path) -> int:
         )
     for label, runs in memory.items():
         print(f"resident, last start, {label}: " + made_of(runs[-1]["smaps"]))
+    for label, runs in memory.items():
+        helper = [statistics.median(getattr(r["helper"], k) for r in runs) for k in MEASURES]
+        print(
+            f"the per-user helper beside it, {label}: "
+            + ", ".join(
+                f"{k.upper()} {v / 2**20:.1f} MiB" for k, v in zip(MEASURES, helper, strict=True)
+            )
+        )
     print(
         f"idle agent over {args.idle:.0f} s: {idle['samples']} samples, "
         f"{idle['switches']} context switches (all threads), jobs: {idle['jobs']}"
@@ -289,12 +300,27 @@ def keep_stdlib_bytecode(work: Path) -> None:
 
 
 def monitored_run(collector: Standin, state: Path, env: dict[str, str], seconds: float) -> dict:
-    """Enrol a fresh state, run the agent in the running lesson, measure it after ``seconds``."""
+    """Enrol a fresh state, run the agent in the running lesson as the installed service does
+    (listening for the per-user helper) with a helper connected, measure both after
+    ``seconds``."""
     from agent.cli import main as agent_main
 
     code = collector.enrolment_code("3B")
     agent_main(["enroll", "--state-dir", str(state), "--server", collector.url, "--code", code])
-    agent = run_agent(state, "--sample-seconds", "1", env=env)
+    socket_path = str(state) + ".sock"
+    agent = run_agent(
+        state,
+        "--sample-seconds", "1",
+        "--helper-socket", socket_path, "--helper-user", str(os.geteuid()),
+        env=env,
+    )  # fmt: skip
+    helper = subprocess.Popen(
+        [sys.executable, "-m", "agent", "helper", "--socket", socket_path],
+        env={**env, "PYTHONPATH": str(REPO)},
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        cwd=REPO,
+    )
     try:
         time.sleep(seconds)  # a sample of ~400 processes every second, checkpoints, probes running
         proc = psutil.Process(agent.pid)
@@ -305,10 +331,12 @@ def monitored_run(collector: Standin, state: Path, env: dict[str, str], seconds:
             "pss": mem.pss,
             "threads": proc.num_threads(),
             "smaps": smaps_rss(agent.pid),
+            "helper": psutil.Process(helper.pid).memory_full_info(),
         }
     finally:
-        agent.terminate()
-        agent.wait(timeout=10)
+        for process in (helper, agent):
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def agent_runs(work: Path, args: argparse.Namespace) -> tuple[dict[str, list[dict]], dict]:
