@@ -54,19 +54,24 @@ class CuttingProxy:
             server.settimeout(None)
             with self._lock:
                 self._open.update((client, server))
-            threading.Thread(target=self._pump_up, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+            # Set when this connection's trigger fires: nothing more travels back to the client,
+            # so an answer cannot slip through between the last forwarded bytes and the cut.
+            held = threading.Event()
+            threading.Thread(target=self._pump_up, args=(client, server, held), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, held), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, held: threading.Event) -> None:
         try:
             while chunk := source.recv(65536):
+                if held.is_set():
+                    break
                 sink.sendall(chunk)
         except OSError:
             pass
         finally:
             self._close(source, sink)
 
-    def _pump_up(self, client: socket.socket, server: socket.socket) -> None:
+    def _pump_up(self, client: socket.socket, server: socket.socket, held: threading.Event) -> None:
         """Collector to PostgreSQL, watching for the armed trigger on this connection."""
         seen = 0
         try:
@@ -79,6 +84,7 @@ class CuttingProxy:
                         if seen == len(trigger.patterns):
                             self._trigger, fire = None, True
                 if fire and trigger is not None:
+                    held.set()  # before the upstream can answer the bytes sent below
                     if trigger.when == "after":
                         server.sendall(chunk)
                     self.cuts += 1
