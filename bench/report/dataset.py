@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter, sleep
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -264,20 +265,27 @@ def clear_totals(engine: Engine) -> None:
         conn.execute(text("DELETE FROM lesson_totals"))
 
 
-def fill_totals(engine: Engine, scale: float) -> int:
+def fill_totals(engine: Engine, scale: float) -> tuple[int, float]:
     """Every lesson's totals, counted as a first view would count them, a group per
-    transaction; the number of lessons."""
+    transaction: the number of lessons and the seconds spent in those transactions."""
     sessions = db.session_factory(engine)
-    done = 0
+    done, busy = 0, 0.0
     for g in range(groups_for(scale)):
+        began = perf_counter()
         with sessions.begin() as session:
             rows = session.scalars(select(Lesson).where(Lesson.group_id == g + 1)).all()
             lesson_totals.for_lessons(session, rows)
             done += len(rows)
+        busy += perf_counter() - began
+        if engine.dialect.name == "sqlite":
+            # Each transaction holds SQLite's one write lock: a pause lets the collector's own
+            # writers (audit lines, its background jobs) in, whose busy handler retries every
+            # 100 ms at most; without it one of them once waited out its 30 s and logged it.
+            sleep(0.2)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("ANALYZE lesson_totals"))
-    return done
+    return done, busy
 
 
 def _write_summaries(conn: Any, rows: Iterator[tuple[str, datetime, datetime, int, str]]) -> int:
