@@ -4,6 +4,7 @@ from there, and removed and purged leaving only what docs/deploy.md says stays."
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import shutil
 import stat
@@ -125,6 +126,13 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
         f"#!/{PREFIX}/venv/bin/python" in (root / PREFIX / "venv/bin/lessonwatch-agent").read_text()
     )
     assert str(tmp_path) not in (root / PREFIX / "venv/pyvenv.cfg").read_text()
+    # The bytecode ships in the package (the hardened service cannot write __pycache__), and
+    # names the installed sources, not the build's staging directory.
+    site = next((root / PREFIX / "venv/lib").glob("python3.*/site-packages"))
+    cli_pyc = next((site / "agent/__pycache__").glob("cli.cpython-*.pyc"))
+    code = marshal.loads(cli_pyc.read_bytes()[16:])
+    assert code.co_filename == "/" + str((site / "agent/cli.py").relative_to(root))
+    compiled_at = cli_pyc.stat().st_mtime_ns
 
     work = tmp_path / "work"
     work.mkdir()
@@ -136,6 +144,7 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
     result = json.loads(scan.stdout)
     assert isinstance(result["findings"], list)
     assert result["probes"]["processes"] == "ok"
+    assert cli_pyc.stat().st_mtime_ns == compiled_at, "the shipped bytecode is used as it is"
 
     removed = dpkg(root, "--remove", "lessonwatch-agent")
     assert removed.returncode == 0, removed.stderr
