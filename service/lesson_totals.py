@@ -6,10 +6,11 @@ computed by that function from the stored summaries (one source of truth) and ke
 ``lesson_totals`` with the fingerprint of the summaries they came from: how many, the newest
 id and the newest ``received_at``. A view compares the fingerprints of all its lessons with the
 kept ones in one statement (a grouped read of the indexed ``lesson_id``) and counts again only
-the lessons whose fingerprint changed (a late upload, an erased device), writing them back.
-Summaries are only ever inserted (ids increase) or deleted, so a changed set changes the
-fingerprint; the one blind spot is SQLite reusing the id of the newest row after it was erased,
-for a summary received in the same microsecond. Lessons past retention read the frozen
+the lessons whose fingerprint changed (a late upload, a purge), writing them back. Summaries
+are only ever inserted (ids increase) or deleted, so a changed set changes the fingerprint; the
+one blind spot would be SQLite reusing the id of the newest row after it was deleted, for a
+summary received in the same microsecond, so erasing a device also drops the kept totals of its
+lessons (``forget_device``). Lessons past retention read the frozen
 ``LessonAggregate``; the purge deletes their totals with the summaries. ``devices_expected`` is
 counted live, as the report does (devices enrol and retire without a summary changing).
 
@@ -99,6 +100,19 @@ class Stored:
 
 
 # --- decide: pure ----------------------------------------------------------------------------
+
+
+def forget_device(session: Session, device_id: str) -> None:
+    """Drop the kept totals of every lesson ``device_id`` reported in, before its summaries are
+    erased: an erasure leaves no aggregate counting the device behind, even until the next
+    view, and it closes the fingerprint's blind spot (a reused newest id) for erasures."""
+    lessons = select(DeviceLessonSummary.lesson_id).where(
+        DeviceLessonSummary.device_id == device_id
+    )
+    session.execute(
+        delete(LessonTotals).where(LessonTotals.lesson_id.in_(lessons)),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def fingerprint_of(rows: Sequence[Stored]) -> Fingerprint:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
-from service import audit
+from service import audit, lesson_totals
 from service.models import AuditEntry, DeviceLessonSummary, Group
 from service.models import User as UserRow
 from service.web.pages.admin_devices import school_device
@@ -72,6 +72,7 @@ def export_device(
 
 def erase_device(session: Session, *, viewer: UserRow, device_id: str, now: datetime) -> int:
     device = school_device(session, viewer=viewer, device_id=device_id)
+    lesson_totals.forget_device(session, device.id)
     result = session.execute(
         delete(DeviceLessonSummary).where(DeviceLessonSummary.device_id == device.id),
         execution_options={"synchronize_session": False},
