@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import db, retention
+from service import db, lesson_totals, retention
 from service.errors import RateLimited, ServiceError
 from service.routes import agent, health, lessons
 from service.runtime import Runtime, utc_now
@@ -106,6 +106,9 @@ def purge_loop(rt: Runtime, stop: threading.Event) -> None:
             with rt.sessions.begin() as session:
                 result = retention.purge(session, now=rt.clock())
             log.info("retention purge: %s", result)
+            with rt.sessions.begin() as session:
+                warmed = lesson_totals.warm(session, now=rt.clock())
+            log.info("lesson totals kept for %d more lessons", warmed)
         except Exception:
             # The purge runs again next interval; a failure must not stop the server.
             log.exception("retention purge failed")

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from policies.wire import parse_summary
 from service.db import is_postgres
-from service.models import Device, DeviceLessonSummary, LessonAggregate, LessonTotals
+from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
 from service.reports import report_numbers
 
 # Bump when what is kept changes: rows of another version are recomputed on their next read.
@@ -58,6 +58,8 @@ VERSION = 1
 KEPT = ("devices_reporting", "categories")
 # Lesson ids per IN list: well inside SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 1000
+# Lessons ``warm`` counts per run: bounded, so one run never holds the database for long.
+WARM_LIMIT = 2000
 
 
 class LessonSpan(Protocol):
@@ -100,6 +102,25 @@ class Stored:
 
 
 # --- decide: pure ----------------------------------------------------------------------------
+
+
+def warm(session: Session, *, now: datetime, limit: int = WARM_LIMIT) -> int:
+    """Count and keep the totals of up to ``limit`` ended lessons that have summaries but no
+    kept totals, newest first; how many. The serve process runs it after each retention purge,
+    so the first views after an upgrade (or of lessons nobody opened yet) find their totals
+    kept instead of counting thousands of summaries while a teacher waits."""
+    reported = exists().where(DeviceLessonSummary.lesson_id == Lesson.id)
+    kept = exists().where(LessonTotals.lesson_id == Lesson.id)
+    frozen = exists().where(LessonAggregate.lesson_id == Lesson.id)
+    rows = session.execute(
+        select(Lesson.id, Lesson.group_id, Lesson.start, Lesson.end)
+        .where(Lesson.end <= now, reported, ~kept, ~frozen)
+        .order_by(Lesson.end.desc())
+        .limit(limit)
+    ).all()
+    spans = [Span(id=r.id, group_id=r.group_id, start=r.start, end=r.end) for r in rows]
+    for_lessons(session, spans)
+    return len(spans)
 
 
 def forget_device(session: Session, device_id: str) -> None:

@@ -429,3 +429,38 @@ def test_totals_follow_any_order_of_uploads_erasures_and_views(
                 rows = [session.get_one(Lesson, lid) for lid in world.lesson_ids]
                 totals = lesson_totals.for_lessons(session, rows, expected=True)
                 assert totals == {row.id: report_view(session, row) for row in rows}
+
+
+def test_warm_keeps_the_totals_of_ended_lessons_ahead_of_their_first_view(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The serve process's periodic step: ended lessons with summaries get their totals kept,
+    newest first and bounded per run, so a later view counts nothing; a lesson still running
+    is left for its views."""
+    world = small_world(sessions, lessons_n=3, devices_n=2)
+    with sessions.begin() as session:
+        rows = [session.get_one(Lesson, lesson_id) for lesson_id in world.lesson_ids]
+        for device_id in world.device_ids:
+            device = session.get_one(Device, device_id)
+            for row in rows:
+                assert upload(session, device, row, NOW, "telegram", 60) == "accepted"
+        oldest, middle, newest = sorted(rows, key=lambda r: r.end)
+        ids = {r.id for r in rows}
+        # "now" falls after the middle lesson's end and before the newest's end.
+        between = middle.end + (newest.end - middle.end) / 2
+    with sessions.begin() as session:
+        assert lesson_totals.warm(session, now=between, limit=1) == 1
+        first = set(kept_marks(session)) & ids
+    assert first == {middle.id}, "newest ended lesson first"
+    with sessions.begin() as session:
+        assert lesson_totals.warm(session, now=between) == 1
+        assert set(kept_marks(session)) & ids == {oldest.id, middle.id}
+    with sessions.begin() as session:
+        ended = [session.get_one(Lesson, oldest.id), session.get_one(Lesson, middle.id)]
+        with recorded(sessions) as sql:
+            totals = lesson_totals.for_lessons(session, ended)
+        assert not [s for s in sql if "device_lesson_summaries.summary" in s]
+        assert totals == {
+            row.id: {k: v for k, v in report_view(session, row).items() if k != "devices_expected"}
+            for row in ended
+        }
