@@ -46,6 +46,17 @@ def pg_dsn(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User plus system CPU time these processes have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
@@ -124,10 +135,12 @@ def collectors(
     env: Mapping[str, str],
     timeout: float = 60.0,
     errors: list[str] | None = None,
+    pids: list[int] | None = None,
 ) -> Iterator[list[str]]:
     """``count`` real collector processes (``lessonwatch-service serve``), each on its own
     loopback port, sharing the database; stopped with SIGTERM as a supervisor would. What they
-    logged besides access lines is added to ``errors`` when they have stopped."""
+    logged besides access lines is added to ``errors`` when they have stopped; their process ids
+    are added to ``pids`` once they serve."""
     errors = [] if errors is None else errors
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
@@ -148,6 +161,8 @@ def collectors(
             urls.append(f"http://127.0.0.1:{port}")
         for proc, base, log in zip(procs, urls, logs, strict=True):
             wait_healthy(base, proc, log, timeout)
+        if pids is not None:
+            pids.extend(proc.pid for proc in procs)
         yield urls
     finally:
         for proc in procs:

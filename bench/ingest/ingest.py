@@ -9,7 +9,8 @@ loopback port, driven round-robin), a separate load-generator process (bench/ing
 drives, in turn: ``GET /healthz`` (no work: the baseline), report batches of 1 summary and
 batches of 50. It prints requests and summaries per second, p50 and p99 latency, and two ratios
 to the bare endpoint's request rate in the same configuration: requests per second, and
-summaries stored per second. With ``--rounds N`` the three take turns N times and each ratio is
+summaries stored per second; and the CPU time the collector processes spent per request (user
+and system, read from /proc). With ``--rounds N`` the three take turns N times and each ratio is
 taken within a round (so a change in the machine's other load between rounds moves both sides):
 the tables give the median rate and the median ratio with the lowest and highest in brackets.
 After each run it reads the database: every summary the collector acknowledged as accepted
@@ -79,7 +80,8 @@ def one_configuration(
     with harness.fresh_database(backend) as url:
         seeded = harness.seed(url, groups=1, devices_per_group=args.devices, enrol=True, now=now)
         lesson_id = next(iter(seeded.lessons.values()))
-        with harness.collectors(url, workers, UNLIMITED) as urls:
+        pids: list[int] = []
+        with harness.collectors(url, workers, UNLIMITED, pids=pids) as urls:
             acked: list[str] = []
             # rounds[endpoint] = one result per round; the endpoints take turns in each round,
             # so every ratio compares figures measured minutes apart at most.
@@ -97,7 +99,12 @@ def one_configuration(
                         "concurrency": args.concurrency,
                         "timeout": 60,
                     }
+                    cpu_before = harness.cpu_seconds(pids)
                     result = drive(job)
+                    # Warm-up requests included: the collectors' CPU cannot be told apart.
+                    result["cpu"] = (harness.cpu_seconds(pids) - cpu_before) / (
+                        result["requests"] + job["warmup"]
+                    )
                     acked += result["accepted"]
                     rounds[name].append(result)
                     not_ok = {k: v for k, v in result["statuses"].items() if k != "200"}
@@ -124,6 +131,7 @@ def one_configuration(
                         f"{rate * batch:,.0f}" if batch else "-",
                         f"{harness.percentile(lat, 50) * 1000:.1f}",
                         f"{harness.percentile(lat, 99) * 1000:.1f}",
+                        f"{statistics.median(r['cpu'] for r in results) * 1e6:,.0f}",
                         spread(ratios),
                         spread([r * batch for r in ratios]) if batch else "-",
                     ]
@@ -140,6 +148,7 @@ def one_configuration(
             f"stored {sum(stored.values()):,}",
             f"missing {len(missing)}",
             f"doubled {len(doubled)}",
+            "",
             "",
             "",
             "",
@@ -178,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "summaries/s",
         "p50 ms",
         "p99 ms",
+        "collector CPU us/req",
         "req/s vs healthz",
         "summaries/s vs healthz req/s",
     ]
