@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,6 +123,18 @@ def test_good_summary_parses_and_round_trips() -> None:
     summary = parse_summary(good())
     assert summary.findings[0].family == "telegram"
     assert summary.to_json() == good()
+
+
+def test_to_json_writes_every_field_of_every_part() -> None:
+    """to_json is written out by hand (for speed): a field added to the dataclasses must be
+    added there too, or this fails."""
+    summary = parse_summary(good())
+    data = summary.to_json()
+    assert set(data) == {f.name for f in dataclasses.fields(LessonSummary)}
+    assert set(data["coverage"]) == {f.name for f in dataclasses.fields(Coverage)}
+    for finding in data["findings"]:
+        assert set(finding) == {f.name for f in dataclasses.fields(FindingTotal)}
+    assert data == json.loads(json.dumps(data)), "plain JSON types only"
 
 
 def test_findings_must_be_matches_of_the_effective_policy(shipped: Policy) -> None:
