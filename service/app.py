@@ -106,6 +106,8 @@ def purge_loop(rt: Runtime, stop: threading.Event) -> None:
             with rt.sessions.begin() as session:
                 result = retention.purge(session, now=rt.clock())
             log.info("retention purge: %s", result)
+            if not result.ran:
+                continue  # another collector process holds the job; it warms the totals too
             with rt.sessions.begin() as session:
                 warmed = lesson_totals.warm(session, now=rt.clock())
             log.info("lesson totals kept for %d more lessons", warmed)
