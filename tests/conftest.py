@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Shared fixtures: databases (migrated once per worker and copied) and the demo school's pages.
+pytest_plugins = ["tests.support.databases", "tests.support.web_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,3 +37,27 @@ def pytest_configure() -> None:
     os.environ.setdefault(
         "LESSONWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
+
+
+# Started first, so the long ones do not end the run alone: the process tests wait on real time
+# and run one after another on one worker; these others each take many seconds.
+_LONG_FIRST = ("tests/reliability/", "tests/packaging/test_deb.py", "tests/service/test_end_to_end")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start real processes under app names run on one worker, one after another.
+
+    An agent sees every process on the machine, so a "Discord" started by one test would show
+    up in another test's lesson if they ran at the same time on different workers.
+    """
+    for item in items:
+        if "processes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("machine-processes"))
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        return 1 if item.nodeid.startswith(_LONG_FIRST) else 2
+
+    items.sort(key=rank)  # stable: within a rank, the collection order stays

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import schools
 from service.models import User
+from tests.support.clock import DEMO_NOW
 
-NOW = datetime(2026, 11, 24, 9, 45, tzinfo=UTC)
+NOW = DEMO_NOW
 
 
 def chat(**changes: Any) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import requests
-from gc_helpers import chat
-from web_helpers import TIMEOUT, Demo, signed_in
 
 from service import audit, users
 from service.models import GroupChat, User
+from tests.groupchats.gc_helpers import chat
+from tests.support.web import TIMEOUT, Demo, signed_in
 
 
 def token(demo: Demo, username: str) -> str:

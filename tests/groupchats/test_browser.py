@@ -6,11 +6,12 @@ LESSONWATCH_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
-import browser_helpers
 import pytest
-from browser_helpers import new_page, shoot
 from playwright.sync_api import Browser, Page
-from web_helpers import Demo
+
+from tests.support import browser as browser_helpers
+from tests.support.browser import new_page, shoot
+from tests.support.web import Demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -9,7 +9,6 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from gc_helpers import NOW, Staff, add_staff, chat, user
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +17,7 @@ from policies.groupchat.platforms import SHIPPED_FILE
 from service import audit, groupchats
 from service.errors import Conflict, Forbidden, NotFound
 from service.models import GroupChat, School
+from tests.groupchats.gc_helpers import NOW, Staff, add_staff, chat, user
 
 CATALOG = load_platforms()
 LATER = NOW + timedelta(hours=1)

@@ -23,7 +23,8 @@ USER_WANTS = "usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-ag
 AUTOSTART = "etc/xdg/autostart/lessonwatch-agent-helper.desktop"
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
-pytestmark = [pytest.mark.slow]
+# One worker builds the package once: two builds at once would share the tree's build/ folder.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deb")]
 
 
 def _needs_root() -> None:

@@ -15,36 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
-import pytest
 import requests
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from service import credentials, db, enrolment, lessons, schools, users
 from service.models import DeviceLessonSummary, User
-
-PG_ENV = "LESSONWATCH_TEST_PG"
-
-
-def pg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def pg_unreachable(reason: str) -> None:
-    message = f"PostgreSQL at {os.environ.get(PG_ENV)} is unreachable: {reason}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def pg_admin() -> psycopg.Connection[tuple[object, ...]]:
-    try:
-        return psycopg.connect(pg_dsn(os.environ[PG_ENV]), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        text = str(exc).strip()
-        pg_unreachable(text.splitlines()[0] if text else "no answer")
-        raise
 
 
 def schema_url(base: str, schema: str) -> str:

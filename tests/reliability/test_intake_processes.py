@@ -15,11 +15,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from collector_helpers import finding, summary
-from reliability_helpers import CollectorProcess, School, free_port, make_school, stored_ids
 
 from service import db, devices
 from service.token_cache import TTL_SECONDS
+from tests.reliability.reliability_helpers import (
+    CollectorProcess,
+    School,
+    free_port,
+    make_school,
+    stored_ids,
+)
+from tests.support.collector import finding, summary
 
 UNLIMITED = {"LESSONWATCH_DEVICE_BURST": "100000", "LESSONWATCH_DEVICE_RATE_PER_MINUTE": "1e6"}
 AGENTS = 16

@@ -23,10 +23,8 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from collector_helpers import Live, live_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import School
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -41,6 +39,8 @@ from service import db, groupchats, schools, users
 from service.app import create_app
 from service.models import User
 from service.settings import Settings
+from tests.reliability.reliability_helpers import School
+from tests.support.collector import Live, live_server
 
 EXAMPLES = 50
 # The group-chat operations share most of their code path: fewer examples each keeps the whole

@@ -9,13 +9,19 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from collector_helpers import finding, live_server, summary
-from reliability_helpers import School, make_school, migrate, schema_url, stored_ids
 from sqlalchemy.engine import make_url
-from tcp_proxy import CuttingProxy, Trigger
 
 from service.app import create_app
 from service.settings import Settings
+from tests.reliability.reliability_helpers import (
+    School,
+    make_school,
+    migrate,
+    schema_url,
+    stored_ids,
+)
+from tests.reliability.tcp_proxy import CuttingProxy, Trigger
+from tests.support.collector import finding, live_server, summary
 
 pytestmark = pytest.mark.postgres
 TIMEOUT = 30

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from collector_helpers import finding, summary
-from reliability_helpers import CollectorProcess, School, free_port, stored_ids
+
+from tests.reliability.reliability_helpers import CollectorProcess, School, free_port, stored_ids
+from tests.support.collector import finding, summary
 
 BATCHES = 60
 BATCH_SIZE = 5

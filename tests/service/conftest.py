@@ -1,84 +1,20 @@
-"""Fixtures for the collector: every storage test runs on SQLite and on the real PostgreSQL.
+"""The collector tests' world: a school with two groups, a lesson each, users and tokens.
 
-PostgreSQL tests get a schema of their own (dropped afterwards), so they stay independent and
-can run next to other engineers' tests in the same database. When PostgreSQL is unreachable
-they fail under CI=true and skip, saying why, otherwise.
+The databases themselves (``db_url``, ``sessions``, on SQLite and PostgreSQL) come from
+tests/support/databases.py.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-# With --import-mode=importlib test folders are not on sys.path; the shared builders are.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from collector_helpers import LESSON_END, LESSON_START, FakeClock, World
-
-from service import credentials, db, enrolment, lessons, schools, users
+from service import enrolment, lessons, schools, users
 from service.models import User
-
-PG_ENV = "LESSONWATCH_TEST_PG"
-
-
-def _pg_dsn() -> str:
-    url = make_url(os.environ[PG_ENV])
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _pg_unreachable(reason: str) -> None:
-    message = f"PostgreSQL at {os.environ.get(PG_ENV)} is unreachable: {reason}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL: a SQLite file, or a PostgreSQL schema of this test's own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'collector.sqlite3'}"
-        return
-    schema = "lwtest_" + uuid.uuid4().hex[:12]
-    try:
-        admin = psycopg.connect(_pg_dsn(), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        _pg_unreachable(str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer")
-        return
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        url = make_url(os.environ[PG_ENV]).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture
-def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
-    """A migrated database on the parametrized backend."""
-    engine = db.make_engine(db_url)
-    db.migrate(engine)
-    yield db.session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(LESSON_START)
-
-
-@pytest.fixture(scope="session")
-def password_hash() -> str:
-    """One argon2 hash for the whole run: hashing is slow on purpose."""
-    return credentials.hash_password("correct horse battery")
+from tests.support.clock import LESSON_END, LESSON_START, FakeClock
+from tests.support.collector import World
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from collector_helpers import FakeClock, Live, World, finding, live_server, summary
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +17,8 @@ from service import devices
 from service.app import create_app
 from service.models import DeviceLessonSummary
 from service.settings import Settings
+from tests.support.clock import FakeClock
+from tests.support.collector import Live, World, finding, live_server, summary
 
 TIMEOUT = 10
 

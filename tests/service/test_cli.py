@@ -140,9 +140,8 @@ def test_devices_list_shows_duplicates(capsys: pytest.CaptureFixture[str], db_ur
     """Two devices from one cloned image are listed as duplicates, a third one is not."""
     from datetime import UTC, datetime
 
-    from collector_helpers import enrol
-
     from service import db, enrolment, schools
+    from tests.support.collector import enrol
 
     run(capsys, db_url, "schools", "show")
     engine = db.make_engine(db_url)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from collector_helpers import finding, free_port, summary
+
+from tests.support.collector import finding, free_port, summary
 
 TIMEOUT = 10
 SCRIPT = Path(sys.executable).with_name("lessonwatch-service")

@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from collector_helpers import FakeClock, World, enrol, finding, summary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
@@ -19,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from service import devices, group_commit, ingest
 from service.devices import ActiveDevice
 from service.models import Device, DeviceLessonSummary
+from tests.support.clock import FakeClock
+from tests.support.collector import World, enrol, finding, summary
 
 HOUR = timedelta(hours=1)
 

@@ -7,12 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from collector_helpers import FakeClock, World, enrol, finding, summary
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import devices, ingest
 from service.models import Device, DeviceLessonSummary
+from tests.support.clock import FakeClock
+from tests.support.collector import World, enrol, finding, summary
 
 HOUR = timedelta(hours=1)
 

@@ -19,7 +19,6 @@ from typing import Any
 import psycopg
 import pytest
 import requests
-from collector_helpers import FakeClock, Live, World, enrol, finding, live_server, summary
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +27,8 @@ from service.app import create_app
 from service.intake import Intake
 from service.models import DeviceLessonSummary
 from service.settings import Settings
+from tests.support.clock import FakeClock
+from tests.support.collector import Live, World, enrol, finding, live_server, summary
 
 TIMEOUT = 60
 

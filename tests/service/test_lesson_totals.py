@@ -10,10 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from collector_helpers import finding, summary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sql_helpers import recorded, touching
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,8 +35,11 @@ from service.models import (
     User,
 )
 from service.web.pages.subject_access import erase_device
+from tests.support.clock import utc
+from tests.support.collector import finding, summary
+from tests.support.sql import recorded, touching
 
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+NOW = utc(10)
 SHOWN = ("devices_expected", "devices_reporting", "categories")
 FAMILIES = {
     "telegram": ("a1-social-media", "social_media"),

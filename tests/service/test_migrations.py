@@ -9,9 +9,9 @@ from service import db
 from service.models import Base
 
 
-def test_migrations_match_the_models_and_rerun_cleanly(db_url: str) -> None:
+def test_migrations_match_the_models_and_rerun_cleanly(empty_db_url: str) -> None:
     """After migrating (twice) the database has every table and column the models declare."""
-    engine = db.make_engine(db_url)
+    engine = db.make_engine(empty_db_url)
     try:
         db.migrate(engine)
         db.migrate(engine)

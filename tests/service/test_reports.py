@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from collector_helpers import LESSON_END, LESSON_START, FakeClock, World, enrol, finding, summary
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -19,6 +18,8 @@ from service.lesson_report import lesson_report
 from service.models import DeviceLessonSummary, LessonAggregate
 from service.reports import report_numbers, suppress_small_counts
 from service.retention import purge, school_year_start
+from tests.support.clock import LESSON_END, LESSON_START, FakeClock
+from tests.support.collector import World, enrol, finding, summary
 
 
 def _numbers(pairs: list[tuple[str, dict[str, Any]]], expected: int = 3) -> dict[str, Any]:

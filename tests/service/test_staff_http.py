@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from collector_helpers import FakeClock, Live, World, enrol, live_server
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import users
 from service.app import create_app
 from service.settings import Settings
+from tests.support.clock import FakeClock
+from tests.support.collector import Live, World, enrol, live_server
 
 TIMEOUT = 10
 
@@ -94,7 +95,7 @@ def test_serving_collector_purges_on_its_own(
 
     clock.now += timedelta(days=60)
     settings = Settings(db=db_url, purge_interval_seconds=1)
-    with live_server(create_app(settings, clock=clock)):
+    with live_server(create_app(settings, clock=clock), lifespan=True):
         deadline = time.monotonic() + 20
         frozen = 0
         while frozen < 2 and time.monotonic() < deadline:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from collector_helpers import FakeClock, World, enrol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -18,6 +17,8 @@ from service import devices, schools
 from service.devices import ActiveDevice
 from service.models import Device
 from service.token_cache import TokenCache, watch
+from tests.support.clock import FakeClock
+from tests.support.collector import World, enrol
 
 
 class Ticks:

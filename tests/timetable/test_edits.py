@@ -4,7 +4,7 @@ rule that keeps them, field by field."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +16,9 @@ from service.models import AuditEntry, Lesson
 from service.timetable import ImportResult, Occurrence, Window
 from service.timetable.edits import check_fields, keep_edits
 from service.timetable_store import editing, store
+from tests.support.clock import TIMETABLE_NOW
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+NOW = TIMETABLE_NOW
 WINDOW = Window(NOW - timedelta(days=7), NOW + timedelta(days=28))
 SOURCE = "rooster.ics"
 

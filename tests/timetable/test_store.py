@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +15,9 @@ from service import lessons, schools
 from service.models import AuditEntry, Group, Lesson, Room, User
 from service.timetable import ImportResult, Occurrence, Window, apply_plan, plan_sync
 from service.timetable_store import store
+from tests.support.clock import TIMETABLE_NOW
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+NOW = TIMETABLE_NOW
 WINDOW = Window(NOW - timedelta(days=7), NOW + timedelta(days=28))
 SOURCE = "rooster.ics"
 

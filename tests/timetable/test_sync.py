@@ -29,11 +29,12 @@ from service.errors import InvalidRequest
 from service.models import Lesson, TimetableSource
 from service.settings import Settings
 from service.timetable_store import sources, sync
-from tests.service.collector_helpers import FakeClock, live_server
+from tests.support.clock import TIMETABLE_NOW, FakeClock
+from tests.support.collector import live_server
 from tests.timetable.helpers import FIXTURES
 from tests.timetable.replay import Replay, replay_server
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+NOW = TIMETABLE_NOW
 TOKEN = "zermelo-token-7f3a9c"
 APPOINTMENTS = "/api/v3/appointments"
 KEY = Fernet.generate_key().decode()
@@ -136,7 +137,7 @@ def test_cancellation_and_move_reach_the_agent_config_at_the_next_sync(
             lifetime=timedelta(days=1),
             now=NOW,
         )
-    with live_server(create_app(settings, clock=clock)) as live:
+    with live_server(create_app(settings, clock=clock), lifespan=True) as live:
         enrolled = requests.post(
             live.url + "/api/v1/agent/enroll",
             json={"code": code, "platform": "linux", "agent_version": "0.1.0"},

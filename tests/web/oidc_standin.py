@@ -9,10 +9,10 @@ import hashlib
 import json
 import secrets
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -23,6 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 @dataclass
 class Provider:
+    # The provider signs with the collector's clock, never the real one: a token issued "now"
+    # must be "now" for the side that checks it, whatever day the suite runs on.
+    clock: Callable[[], datetime]
     url: str = ""
     client_id: str = "lessonwatch-test"
     email: str = "devries@school.example"
@@ -37,7 +40,7 @@ class Provider:
         return {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
 
     def id_token(self, nonce: str) -> str:
-        now = int(time.time())
+        now = int(self.clock().timestamp())
         claims = {
             "iss": self.url,
             "aud": "someone-else" if self.mode == "wrong_audience" else self.client_id,
@@ -111,8 +114,8 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def oidc_provider() -> Iterator[Provider]:
-    provider = Provider()
+def oidc_provider(clock: Callable[[], datetime]) -> Iterator[Provider]:
+    provider = Provider(clock=clock)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(provider))
     provider.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
-from collector_helpers import FakeClock
 from sqlalchemy import func, select
-from web_helpers import TIMEOUT, Browser, Demo, signed_in, start_demo
 
 from service import audit
 from service.models import AuditEntry, Permission, WebSession
 from service.web import WebSettings
+from tests.support.clock import FakeClock
+from tests.support.databases import DemoDatabase
+from tests.support.web import TIMEOUT, Browser, Demo, signed_in, start_demo
 
 
 @pytest.fixture
-def strict(tmp_path: Path, web_clock: FakeClock) -> Iterator[Demo]:
+def strict(demo_db_sqlite: DemoDatabase, web_clock: FakeClock) -> Iterator[Demo]:
     """The demo school outside demo mode."""
     web = WebSettings(demo=False)
-    yield from start_demo(f"sqlite:///{tmp_path / 'strict.sqlite3'}", web_clock, web)
+    yield from start_demo(demo_db_sqlite, web_clock, web)
 
 
 def test_session_cookie_flags_and_fresh_id_at_sign_in(demo_sqlite: Demo) -> None:
@@ -37,10 +37,10 @@ def test_session_cookie_flags_and_fresh_id_at_sign_in(demo_sqlite: Demo) -> None
         assert s.scalar(select(func.count()).select_from(WebSession)) == 1
 
 
-def test_secure_cookie_setting(tmp_path: Path, web_clock: FakeClock) -> None:
+def test_secure_cookie_setting(demo_db_sqlite: DemoDatabase, web_clock: FakeClock) -> None:
     """With ``secure_cookies`` the session cookie carries Secure."""
     web = WebSettings(secure_cookies=True)
-    for demo in start_demo(f"sqlite:///{tmp_path / 'secure.sqlite3'}", web_clock, web):
+    for demo in start_demo(demo_db_sqlite, web_clock, web):
         answer = requests.get(demo.url + "/signin", timeout=TIMEOUT)
         assert "Secure" in answer.headers["set-cookie"]
 

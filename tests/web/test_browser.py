@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 import requests
-from browser_helpers import new_page, shoot, sign_in
 from playwright.sync_api import Browser
 from sqlalchemy import select
-from web_helpers import TIMEOUT, Demo, signed_in
 
 from service.models import Device, Permission
+from tests.support.browser import new_page, shoot, sign_in
+from tests.support.web import TIMEOUT, Demo, signed_in
 
 HOSTILE_LABEL = "<script>window.__pwned=1</script>"
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import func, select
-from web_helpers import TIMEOUT, Browser, Demo, signed_in
 
 from service.models import SchoolHoliday
+from tests.support.web import TIMEOUT, Browser, Demo, signed_in
 
 HOLD = 15.0  # the longest any handler of the stand-in keeps a connection, whatever happens
 

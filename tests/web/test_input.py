@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import Demo, signed_in
 
 from service.models import AuditEntry, Permission
+from tests.support.web import Demo, signed_in
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,17 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from oidc_standin import Provider, oidc_provider
-from web_helpers import TIMEOUT, Browser, Demo
 
 from service import audit
 from service.models import User
 from service.web import WebSettings
+from tests.support.web import TIMEOUT, Browser, Demo
+from tests.web.oidc_standin import Provider, oidc_provider
 
 
 @pytest.fixture
 def provider(demo_sqlite: Demo) -> Iterator[Provider]:
-    with oidc_provider() as p:
+    with oidc_provider(demo_sqlite.clock) as p:
         demo_sqlite.live.app.state.web_settings = WebSettings(
             demo=True,
             oidc_issuer=p.url,
@@ -63,7 +63,7 @@ def test_sso_signs_in_the_user_with_that_email(demo_sqlite: Demo, provider: Prov
         ("bad_nonce", "nonce"),
         ("wrong_key", "ID token was refused"),
         ("wrong_audience", "ID token was refused"),
-        ("expired", "ID token was refused"),
+        ("expired", "ID token has expired"),
     ],
 )
 def test_untrustworthy_id_tokens_are_refused(

@@ -9,10 +9,10 @@ import io
 import pytest
 import requests
 from sqlalchemy import func, select
-from web_helpers import TIMEOUT, Browser, Demo, signed_in
 
 from service import audit
 from service.models import Device, DeviceLessonSummary, Lesson, Permission, School
+from tests.support.web import TIMEOUT, Browser, Demo, signed_in
 
 
 def config(demo: Demo, etag: str | None = None) -> requests.Response:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_helpers import new_page, shoot, sign_in
 from playwright.sync_api import Browser
-from tt_helpers import WEEK, calendar_bytes, weekly
-from web_helpers import Demo
 
+from tests.support.browser import new_page, shoot, sign_in
+from tests.support.web import Demo
 from tests.timetable.replay import replay_server
+from tests.web.tt_helpers import WEEK, calendar_bytes, weekly
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from tt_helpers import WEEK, calendar_bytes, upload, wait_for, weekly
-from web_helpers import TIMEOUT, Demo, signed_in
 
 from service.models import Lesson, SchoolHoliday, TimetableSource, TimetableUpload
+from tests.support.web import TIMEOUT, Demo, signed_in
+from tests.web.tt_helpers import WEEK, calendar_bytes, upload, wait_for, weekly
 
 MAPPING = {"mapping": "vak-klas-docent"}
 

@@ -10,12 +10,12 @@ from datetime import date
 
 import pytest
 from sqlalchemy import select
-from tt_helpers import WEEK, calendar_bytes, upload, wait_for, weekly
-from web_helpers import Demo, signed_in
 
 from service.lesson_report import lesson_report
 from service.models import AuditEntry, Lesson, TimetableSource, TimetableUpload
+from tests.support.web import Demo, signed_in
 from tests.timetable.replay import replay_server
+from tests.web.tt_helpers import WEEK, calendar_bytes, upload, wait_for, weekly
 
 MAPPING = {"mapping": "vak-klas-docent"}
 

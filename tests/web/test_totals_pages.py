@@ -5,10 +5,9 @@ however many lessons they show."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sql_helpers import recorded, touching
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,8 +18,10 @@ from service.reports import suppress_rows
 from service.web.i18n import translator
 from service.web.pages.escalations import DAYS, escalations_page
 from service.web.pages.trend import WEEKS, group_trend, week_row
+from tests.support.clock import utc
+from tests.support.sql import recorded, touching
 
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+NOW = utc(10)
 T = translator("nl")
 
 

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import requests
-from web_helpers import NOW, TIMEOUT, Browser
+
+from tests.support.web import NOW, TIMEOUT, Browser
 
 # The demo's NOW is Tuesday 24 November 2026; next week's Monday is 30 November.
 MONDAY = date(2026, 11, 30)

@@ -1,16 +1,17 @@
 """Helpers for the web-page tests: the demo school on a real collector served by uvicorn, and
-a browser-like HTTP client that signs in and sends forms with their CSRF token."""
+a browser-like HTTP client that signs in and sends forms with their CSRF token.
+
+The demo school comes from a seeded template database (``tests.support.databases``), so a test
+pays for a file copy, not for seeding."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from collector_helpers import FakeClock, Live, live_server
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import demo_data
@@ -18,9 +19,12 @@ from service.app import create_app
 from service.demo_data import DemoSchool
 from service.settings import Settings
 from service.web import WebSettings
+from tests.support.clock import DEMO_NOW, FakeClock
+from tests.support.collector import Live, live_server
+from tests.support.databases import DemoDatabase
 
-# Tuesday 24 November 2026, 10:45 in Amsterdam: a school day with a lesson in progress.
-NOW = datetime(2026, 11, 24, 9, 45, tzinfo=UTC)
+# 10:45 in Amsterdam on the school day: a lesson in progress.
+NOW = DEMO_NOW
 TIMEOUT = 10
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -91,13 +95,13 @@ class Browser:
         return answer
 
 
-def start_demo(db_url: str, clock: FakeClock, web: WebSettings) -> Iterator[Demo]:
-    app = create_app(Settings(db=db_url, purge_interval_seconds=0), clock=clock, web=web)
+def start_demo(database: DemoDatabase, clock: FakeClock, web: WebSettings) -> Iterator[Demo]:
+    """Serve the seeded demo database; the clock must still read the moment it was seeded at."""
+    assert clock() == DEMO_NOW, "the demo template was seeded at DEMO_NOW"
+    app = create_app(Settings(db=database.url, purge_interval_seconds=0), clock=clock, web=web)
     rt = app.state.runtime
-    with rt.sessions.begin() as session:
-        school = demo_data.seed(session, now=clock())
     with live_server(app) as live:
-        yield Demo(live, school, rt.sessions, clock)
+        yield Demo(live, database.school, rt.sessions, clock)
 
 
 def signed_in(demo: Demo, username: str) -> Browser:

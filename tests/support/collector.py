@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -18,19 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from service import enrolment
-
-LESSON_START = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
-LESSON_END = LESSON_START + timedelta(minutes=50)
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.support.clock import LESSON_END, LESSON_START
 
 
 def finding(
@@ -98,9 +86,7 @@ class Live:
     app: FastAPI
 
 
-@contextmanager
-def live_server(app: FastAPI, timeout: float = 20.0) -> Iterator[Live]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread, for the test's length."""
+def _serve(app: Any, timeout: float) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -111,11 +97,69 @@ def live_server(app: FastAPI, timeout: float = 20.0) -> Iterator[Live]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+class _Dispatch:
+    """One uvicorn server per test worker that serves whichever app the running test put in.
+
+    Stopping uvicorn costs about 0.2 s of fixed sleeps; with a server per test that was minutes
+    of every run. The requests still go over real HTTP on loopback, through the same uvicorn.
+    """
+
+    def __init__(self) -> None:
+        self.app: FastAPI | None = None
+        self.url = ""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # the shared server's own; each app's is run below
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if self.app is None:
+            raise RuntimeError("a request reached the shared test server between tests")
+        await self.app(scope, receive, send)
+
+
+_shared: _Dispatch | None = None
+_shared_lock = threading.Lock()
+
+
+def _shared_server() -> _Dispatch:
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            dispatch = _Dispatch()
+            dispatch.url = _serve(dispatch, 20.0)[2]
+            _shared = dispatch
+        return _shared
+
+
+@contextmanager
+def live_server(app: FastAPI, timeout: float = 20.0, *, lifespan: bool = False) -> Iterator[Live]:
+    """Serve ``app`` with uvicorn on a loopback port for the test's length.
+
+    By default the worker's shared server serves it and the app's lifespan does not run: no
+    purge or timetable thread, and the engine is disposed here. A test of those background jobs
+    asks for ``lifespan=True`` and gets a server of its own that starts and stops them as in
+    production.
+    """
+    if lifespan:
+        server, thread, url = _serve(app, timeout)
+        try:
+            yield Live(url, app)
+        finally:
+            server.should_exit = True
+            thread.join(timeout)
+        return
+    shared = _shared_server()
+    shared.app = app
     try:
-        yield Live(f"http://127.0.0.1:{port}", app)
+        yield Live(shared.url, app)
     finally:
-        server.should_exit = True
-        thread.join(timeout)
+        shared.app = None
+        app.state.runtime.engine.dispose()
 
 
 @dataclass(frozen=True)
