@@ -24,15 +24,17 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import db, lesson_totals, retention
+from service import db
+from service.api import agent, health, lessons
+from service.api import groupchats as groupchat_api
 from service.errors import RateLimited, ServiceError
-from service.routes import agent, health, lessons
+from service.reports import totals as lesson_totals
+from service.retention import purge as retention
 from service.runtime import Runtime, utc_now
 from service.settings import Settings
 from service.timetable_store import sync
 from service.web import WebSettings
 from service.web import install as install_web
-from service.web.routes import groupchat_api
 
 log = logging.getLogger("lessonwatch.service")
 

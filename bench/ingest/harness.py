@@ -27,8 +27,11 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from service import db, enrolment, lessons, schools
+from service import db
+from service.devices import enrolment
+from service.lessons import records as lessons
 from service.models import DeviceLessonSummary
+from service.schools import registry as schools
 
 REPO = Path(__file__).resolve().parents[2]
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -36,7 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.ingest import harness
 from policies.wire import parse_summary
-from service import credentials, db, devices, group_commit, ingest, token_cache
+from service import credentials, db
+from service.devices import registry as devices
+from service.devices import token_cache
+from service.ingest import group_commit
+from service.ingest import summaries as ingest
 
 TOLERANCE = timedelta(hours=1)
 GROUPS = (4, 16, 64)

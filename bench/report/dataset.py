@@ -21,8 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, inspect, select, text
 
-from service import credentials, db, lesson_totals, schools
+from service import credentials, db
 from service.models import Device, DeviceLessonSummary, Group, Lesson, User
+from service.reports import totals as lesson_totals
+from service.schools import registry as schools
 
 GROUP_SIZE = 30
 FULL_GROUPS = 67

@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.ingest import harness
 from bench.report import dataset
-from service import db, users
+from service import db
+from service.accounts import users
 from service.models import User
 from service.web import websessions
 from service.web.routes.base import SESSION_COOKIE

@@ -13,10 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import audit, schools
+from service import audit
 from service.errors import Conflict, InvalidRequest, NotFound
-from service.lessons import MAX_LESSON
+from service.lessons.records import MAX_LESSON
 from service.models import Lesson, Room, School, User
+from service.schools import registry as schools
 from service.timetable.edits import check_fields
 from service.timetable.model import MAX_NAME
 

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from service import schools
 from service.models import Lesson, School, SchoolHoliday
+from service.schools import registry as schools
 from service.timetable import REGIONS, Holiday, holiday_at
 from service.timetable.holidays import NATIONWIDE
 

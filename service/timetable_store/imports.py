@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import schools
 from service.errors import Conflict, InvalidRequest
 from service.models import School, TimetableSource
+from service.schools import registry as schools
 from service.timetable import ImportResult, Limits, Plan, Window, preview
 from service.timetable_store import inputs, sources, store
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from policies.wire import format_time
-from service import schools
 from service.models import Group, Lesson, Room, School, User
+from service.schools import registry as schools
 from service.timetable_store import holidays
 
 

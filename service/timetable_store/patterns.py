@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service import schools
 from service.errors import Conflict
 from service.models import School, TimetableSource
+from service.schools import registry as schools
 from service.timetable import REGIONS, Limits, Window, preview
 from service.timetable.pattern import Pattern, generate, parse_blocks, window_of
 from service.timetable_store import holidays, sources, store

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from service import audit, credentials, schools
+from service import audit, credentials
 from service.models import Base, Group, Lesson, Room, School, User
+from service.schools import registry as schools
 from service.timetable.diff import Plan, plan_sync
 from service.timetable.edits import keep_edits
 from service.timetable.model import ImportResult, Key, Occurrence

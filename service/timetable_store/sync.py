@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import schools
 from service.db import job_lock
 from service.errors import ServiceError
 from service.models import School, TimetableSource
+from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import ImportResult, Limits, TimetableError, Window
 from service.timetable_store import fetch, inputs, sources, store

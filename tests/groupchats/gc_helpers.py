@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import schools
 from service.models import User
+from service.schools import registry as schools
 from tests.support.clock import DEMO_NOW
 
 NOW = DEMO_NOW

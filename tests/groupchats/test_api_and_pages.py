@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from service import audit, users
+from service import audit
+from service.accounts import users
 from service.models import GroupChat, User
 from tests.groupchats.gc_helpers import chat
 from tests.support.web import TIMEOUT, Demo, signed_in

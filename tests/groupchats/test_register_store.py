@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from policies.groupchat import ChatInputError, load_platforms, parse_platforms
 from policies.groupchat.platforms import SHIPPED_FILE
-from service import audit, groupchats
+from service import audit
 from service.errors import Conflict, Forbidden, NotFound
+from service.groupchats import register as groupchats
 from service.models import GroupChat, School
 from tests.groupchats.gc_helpers import NOW, Staff, add_staff, chat, user
 

@@ -19,8 +19,12 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from service import credentials, db, enrolment, lessons, schools, users
+from service import credentials, db
+from service.accounts import users
+from service.devices import enrolment
+from service.lessons import records as lessons
 from service.models import DeviceLessonSummary, User
+from service.schools import registry as schools
 
 
 def schema_url(base: str, schema: str) -> str:

@@ -16,9 +16,14 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from policies.wire import format_time, parse_time
-from service import agent_config, cli, db, devices, enrolment, lessons, schools
+from service import db
+from service.cli import main as cli
+from service.devices import agent_config, enrolment
+from service.devices import registry as devices
 from service.errors import InvalidRequest
+from service.lessons import records as lessons
 from service.models import School
+from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable_store import listing
 

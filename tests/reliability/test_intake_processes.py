@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from service import db, devices
-from service.token_cache import TTL_SECONDS
+from service import db
+from service.devices import registry as devices
+from service.devices.token_cache import TTL_SECONDS
 from tests.reliability.reliability_helpers import (
     CollectorProcess,
     School,

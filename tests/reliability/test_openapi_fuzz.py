@@ -35,9 +35,12 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
-from service import db, groupchats, schools, users
+from service import db
+from service.accounts import users
 from service.app import create_app
+from service.groupchats import register as groupchats
 from service.models import User
+from service.schools import registry as schools
 from service.settings import Settings
 from tests.reliability.reliability_helpers import School
 from tests.support.collector import Live, live_server

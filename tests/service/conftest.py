@@ -11,8 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import enrolment, lessons, schools, users
+from service.accounts import users
+from service.devices import enrolment
+from service.lessons import records as lessons
 from service.models import User
+from service.schools import registry as schools
 from tests.support.clock import LESSON_END, LESSON_START, FakeClock
 from tests.support.collector import World
 

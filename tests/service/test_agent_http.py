@@ -13,8 +13,8 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import devices
 from service.app import create_app
+from service.devices import registry as devices
 from service.models import DeviceLessonSummary
 from service.settings import Settings
 from tests.support.clock import FakeClock
@@ -118,7 +118,7 @@ def test_etag_changes_when_a_permission_is_granted(
     live: Live, world: World, sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
     """A new permission for a listed lesson changes the ETag and shows in the config."""
-    from service import lessons
+    from service.lessons import records as lessons
 
     device = Agent(live, world.code_3b)
     first = requests.get(device.url + "/config", headers=device.auth, timeout=TIMEOUT)
@@ -139,7 +139,7 @@ def test_cloned_image_gets_its_own_id_and_shows_as_duplicate(
     live: Live, world: World, sessions: sessionmaker[Session]
 ) -> None:
     """Two enrolments with one fingerprint are two devices, both listed as duplicates for IT."""
-    from service import schools
+    from service.schools import registry as schools
 
     fp = "ab" * 32
     one, two = Agent(live, world.code_3b, fp), Agent(live, world.code_3b, fp)
@@ -185,7 +185,8 @@ def test_enrolment_code_runs_out(
     """A code with two uses enrols two devices and refuses the third."""
     from datetime import timedelta
 
-    from service import enrolment, schools
+    from service.devices import enrolment
+    from service.schools import registry as schools
 
     with sessions.begin() as session:
         code = enrolment.create_code(

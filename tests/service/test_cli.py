@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import build_parser, main, parse_duration
+from service.cli.main import build_parser, main, parse_duration
 from service.errors import InvalidRequest
 from service.settings import SETTINGS_HELP, Settings
 
@@ -140,7 +140,9 @@ def test_devices_list_shows_duplicates(capsys: pytest.CaptureFixture[str], db_ur
     """Two devices from one cloned image are listed as duplicates, a third one is not."""
     from datetime import UTC, datetime
 
-    from service import db, enrolment, schools
+    from service import db
+    from service.devices import enrolment
+    from service.schools import registry as schools
     from tests.support.collector import enrol
 
     run(capsys, db_url, "schools", "show")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.combiner import Combiner
+from service.ingest.combiner import Combiner
 
 
 class Recorder:

@@ -15,8 +15,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import devices, group_commit, ingest
-from service.devices import ActiveDevice
+from service.devices import registry as devices
+from service.devices.registry import ActiveDevice
+from service.ingest import group_commit
+from service.ingest import summaries as ingest
 from service.models import Device, DeviceLessonSummary
 from tests.support.clock import FakeClock
 from tests.support.collector import World, enrol, finding, summary

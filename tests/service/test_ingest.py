@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import devices, ingest
+from service.devices import registry as devices
+from service.ingest import summaries as ingest
 from service.models import Device, DeviceLessonSummary
 from tests.support.clock import FakeClock
 from tests.support.collector import World, enrol, finding, summary

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.app import create_app
-from service.intake import Intake
+from service.ingest.intake import Intake
 from service.models import DeviceLessonSummary
 from service.settings import Settings
 from tests.support.clock import FakeClock
@@ -76,7 +76,7 @@ def owners(sessions: sessionmaker[Session]) -> Counter[tuple[str, str]]:
 
 
 def device_of(sessions: sessionmaker[Session], token: str) -> str:
-    from service import devices
+    from service.devices import registry as devices
 
     with sessions.begin() as session:
         return devices.device_for_token(session, token).id
@@ -227,7 +227,7 @@ def test_wrong_tokens_are_never_cached(
     """Two hundred made-up tokens, hostile ones (near misses of a good token, quotes, non-ASCII,
     the longest allowed) and a retired one get 401 and leave the cache as it was, so they cannot
     push a good device out; the good device is still served from the cache."""
-    from service import devices
+    from service.devices import registry as devices
 
     good, retired = tokens(sessions, clock, world.code_3b, 2)
     assert post(live, good, []).status_code == 200
@@ -264,7 +264,7 @@ def test_last_seen_is_not_a_write_per_request(
     minute old."""
     from sqlalchemy import event
 
-    from service import devices
+    from service.devices import registry as devices
     from service.models import Device
 
     (token,) = tokens(sessions, clock, world.code_3b, 1)

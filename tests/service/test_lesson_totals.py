@@ -15,17 +15,11 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import (
-    credentials,
-    demo_data,
-    devices,
-    ingest,
-    lesson_totals,
-    lessons,
-    retention,
-    schools,
-)
-from service.lesson_report import stored_numbers
+from service import credentials
+from service.demo import data as demo_data
+from service.devices import registry as devices
+from service.ingest import summaries as ingest
+from service.lessons import records as lessons
 from service.models import (
     Device,
     DeviceLessonSummary,
@@ -34,6 +28,10 @@ from service.models import (
     LessonTotals,
     User,
 )
+from service.reports import totals as lesson_totals
+from service.reports.lesson_report import stored_numbers
+from service.retention import purge as retention
+from service.schools import registry as schools
 from service.web.pages.subject_access import erase_device
 from tests.support.clock import utc
 from tests.support.collector import finding, summary

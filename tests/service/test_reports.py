@@ -12,12 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from policies.wire import parse_summary
-from service import audit, devices, ingest, users
+from service import audit
+from service.accounts import users
+from service.devices import registry as devices
 from service.errors import Forbidden, NotFound
-from service.lesson_report import lesson_report
+from service.ingest import summaries as ingest
 from service.models import DeviceLessonSummary, LessonAggregate
-from service.reports import report_numbers, suppress_small_counts
-from service.retention import purge, school_year_start
+from service.reports.lesson_report import lesson_report
+from service.reports.numbers import report_numbers, suppress_small_counts
+from service.retention.purge import purge, school_year_start
 from tests.support.clock import LESSON_END, LESSON_START, FakeClock
 from tests.support.collector import World, enrol, finding, summary
 

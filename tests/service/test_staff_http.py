@@ -9,7 +9,7 @@ import pytest
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import users
+from service.accounts import users
 from service.app import create_app
 from service.settings import Settings
 from tests.support.clock import FakeClock

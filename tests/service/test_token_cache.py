@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import devices, schools
-from service.devices import ActiveDevice
+from service.devices import registry as devices
+from service.devices.registry import ActiveDevice
+from service.devices.token_cache import TokenCache, watch
 from service.models import Device
-from service.token_cache import TokenCache, watch
+from service.schools import registry as schools
 from tests.support.clock import FakeClock
 from tests.support.collector import World, enrol
 

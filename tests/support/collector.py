@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
-from service import enrolment
+from service.devices import enrolment
 from tests.support.clock import LESSON_END, LESSON_START
 
 

@@ -28,8 +28,9 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import db, demo_data
-from service.demo_data import DemoSchool
+from service import db
+from service.demo import data as demo_data
+from service.demo.data import DemoSchool
 from service.models import User
 from tests.support.clock import DEMO_NOW, LESSON_START, FakeClock
 

@@ -14,9 +14,9 @@ from typing import Any
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import demo_data
 from service.app import create_app
-from service.demo_data import DemoSchool
+from service.demo import data as demo_data
+from service.demo.data import DemoSchool
 from service.settings import Settings
 from service.web import WebSettings
 from tests.support.clock import DEMO_NOW, FakeClock

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service import db
-from service.cli import main
+from service.cli.main import main
 from service.models import Lesson, TimetableSource
 from service.timetable_store.progress import Bar
 from tests.timetable.feeds import MONDAY, stamp, weekly

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import schools
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.models import AuditEntry, Lesson
+from service.schools import registry as schools
 from service.timetable import ImportResult, Occurrence, Window
 from service.timetable.edits import check_fields, keep_edits
 from service.timetable_store import editing, store

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import agent_config, enrolment, lessons, schools
-from service.cli import main
+from service.cli.main import main
+from service.devices import agent_config, enrolment
+from service.lessons import records as lessons
 from service.models import Device
+from service.schools import registry as schools
 from service.settings import Settings
 from tests.timetable.helpers import FIXTURES
 from tests.timetable.replay import Replay, replay_server

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import schools
 from service.models import Lesson, TimetableSource
+from service.schools import registry as schools
 from service.timetable import Holiday, LimitExceeded, MalformedInput
 from service.timetable.pattern import Pattern, generate, parse_blocks
 from service.timetable_store import patterns

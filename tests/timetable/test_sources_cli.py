@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from service import db
-from service.cli import main
+from service.cli.main import main
 from service.models import Base, Lesson, TimetableSecret
 from service.timetable_store import secretbox
 from tests.timetable.feeds import MONDAY, stamp, weekly

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import lessons, schools
+from service.lessons import records as lessons
 from service.models import AuditEntry, Group, Lesson, Room, User
+from service.schools import registry as schools
 from service.timetable import ImportResult, Occurrence, Window, apply_plan, plan_sync
 from service.timetable_store import store
 from tests.support.clock import TIMETABLE_NOW

@@ -23,10 +23,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import db, enrolment, schools
+from service import db
 from service.app import create_app
+from service.devices import enrolment
 from service.errors import InvalidRequest
 from service.models import Lesson, TimetableSource
+from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable_store import sources, sync
 from tests.support.clock import TIMETABLE_NOW, FakeClock

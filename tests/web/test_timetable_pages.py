@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from service.lesson_report import lesson_report
 from service.models import AuditEntry, Lesson, TimetableSource, TimetableUpload
+from service.reports.lesson_report import lesson_report
 from tests.support.web import Demo, signed_in
 from tests.timetable.replay import replay_server
 from tests.web.tt_helpers import WEEK, calendar_bytes, upload, wait_for, weekly

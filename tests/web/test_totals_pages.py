@@ -11,10 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import demo_data, retention, schools
-from service.lesson_report import stored_numbers
+from service.demo import data as demo_data
 from service.models import Lesson, School, User
-from service.reports import suppress_rows
+from service.reports.lesson_report import stored_numbers
+from service.reports.numbers import suppress_rows
+from service.retention import purge as retention
+from service.schools import registry as schools
 from service.web.i18n import translator
 from service.web.pages.escalations import DAYS, escalations_page
 from service.web.pages.trend import WEEKS, group_trend, week_row

@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
-from service import audit, lessons, schools
+from service import audit
 from service.errors import InvalidRequest
-from service.lesson_report import stored_numbers
+from service.lessons import records as lessons
 from service.models import AuditEntry, Lesson, School, User
-from service.reports import suppress_small_counts
+from service.reports.lesson_report import stored_numbers
+from service.reports.numbers import suppress_small_counts
+from service.schools import registry as schools
 from service.web import access
 
 PAGE = 200

@@ -8,9 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import audit, devices, enrolment, schools
+from service import audit
+from service.devices import enrolment
+from service.devices import registry as devices
 from service.errors import InvalidRequest, NotFound
 from service.models import Device, EnrolmentCode, Group, School, User
+from service.schools import registry as schools
 from service.web import access
 
 MAX_LABEL = 64

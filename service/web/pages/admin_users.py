@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service import audit, users
+from service import audit
+from service.accounts import users
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.models import ApiToken, School, User
 from service.web import access, websessions

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from policies.model import Lang
 from policies.wire import parse_summary
-from service import audit, lessons
+from service import audit
 from service.errors import Forbidden, InvalidRequest
-from service.lesson_report import check_access
+from service.lessons import permissions
+from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, School, User
-from service.web import access, permissions
+from service.reports.lesson_report import check_access
+from service.web import access
 from service.web.pages.common import minutes
 
 MAX_REASON = 500

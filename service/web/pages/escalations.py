@@ -13,10 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.model import Lang
-from service import lesson_totals, lessons, schools
+from service.lessons import permissions
+from service.lessons import records as lessons
 from service.models import Lesson, School, User
-from service.reports import suppress_rows
-from service.web import access, permissions
+from service.reports import totals as lesson_totals
+from service.reports.numbers import suppress_rows
+from service.schools import registry as schools
+from service.web import access
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card, minutes
 

@@ -25,7 +25,8 @@ from policies.groupchat import (
     PlatformCatalog,
 )
 from policies.model import Lang
-from service import audit, groupchats
+from service import audit
+from service.groupchats import register as groupchats
 from service.models import GroupChat, User
 from service.web.i18n import translator
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from policies.explain import explain_data, t
 from policies.model import Lang
+from service.lessons import permissions
 from service.models import School
-from service.web import permissions
 
 _HEADINGS = (
     "rules",

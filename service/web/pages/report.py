@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from policies.model import Lang
-from service import lessons, schools
-from service.lesson_report import lesson_report
+from service.lessons import permissions
+from service.lessons import records as lessons
 from service.models import Lesson, School, User
-from service.reports import suppress_small_counts
-from service.web import access, chart, permissions
+from service.reports.lesson_report import lesson_report
+from service.reports.numbers import suppress_small_counts
+from service.schools import registry as schools
+from service.web import access, chart
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card, minutes
 from service.web.pages.trend import group_trend

@@ -15,9 +15,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
-from service import audit, lesson_totals
+from service import audit
 from service.models import AuditEntry, DeviceLessonSummary, Group
 from service.models import User as UserRow
+from service.reports import totals as lesson_totals
 from service.web.pages.admin_devices import school_device
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import schools
 from service.errors import InvalidRequest
 from service.models import Group, TimetableUpload, User, WebSession
+from service.schools import registry as schools
 from service.timetable import PRESETS
 from service.timetable_store import uploads
 from service.web.pages.common import local

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service import schools
 from service.errors import InvalidRequest
 from service.models import User
+from service.schools import registry as schools
 from service.timetable import TimetableError
 from service.timetable.limits import school_year
 from service.timetable_store import patterns

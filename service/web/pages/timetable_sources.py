@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service import schools
 from service.errors import InvalidRequest, NotFound
 from service.models import School, TimetableSource, User
+from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import PRESETS
 from service.timetable_store import sources

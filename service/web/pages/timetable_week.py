@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import schools
 from service.errors import InvalidRequest
 from service.models import Group, Lesson, Room, School, User
+from service.schools import registry as schools
 from service.timetable import REGIONS, holiday_at
 from service.timetable_store import editing, holidays
 from service.web.pages.common import Translate

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import lesson_totals, schools
 from service.models import Lesson, School
-from service.reports import is_small_count
+from service.reports import totals as lesson_totals
+from service.reports.numbers import is_small_count
+from service.schools import registry as schools
 from service.web.pages.common import Translate, minutes
 
 WEEKS = 6

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.model import Lang
-from service import lessons, schools
+from service.lessons import records as lessons
 from service.models import Lesson, Permission, School, User
+from service.schools import registry as schools
 from service.web import access
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card

@@ -8,7 +8,8 @@ import json
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import groupchats, users
+from service.accounts import users
+from service.groupchats import register as groupchats
 from service.web import access
 from service.web.forms import Form
 from service.web.pages import admin_audit, admin_devices, admin_school, admin_users

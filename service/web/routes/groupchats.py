@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from policies.groupchat import ChatInputError
-from service import groupchats
 from service.errors import InvalidRequest, NotFound
+from service.groupchats import register as groupchats
 from service.web.forms import Form
 from service.web.pages import groupchats as pages
 from service.web.routes.base import Ctx, Download, Outcome, Page, Redirect, act, show

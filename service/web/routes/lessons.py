@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.errors import InvalidRequest, NotFound
-from service.web import permissions
+from service.lessons import permissions
 from service.web.forms import Form
 from service.web.pages.device_view import allowed, device_view
 from service.web.pages.escalations import escalations_page

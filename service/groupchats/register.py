@@ -37,9 +37,10 @@ from policies.groupchat import (
 from policies.groupchat import School as SchoolSetting
 from policies.model import Lang, Policy
 from policies.wire import format_time
-from service import audit, policy_cache
+from service import audit
 from service.errors import Conflict, Forbidden, NotFound
 from service.models import GroupChat, School, User
+from service.schools import policy as policy_cache
 
 SEES_OWN = ("admin", "leader", "teacher")
 SEES_SCHOOL = ("admin", "leader")

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import schools
 from service.errors import InvalidRequest
+from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import (
     REGIONS,
@@ -179,7 +179,7 @@ def _params(items: list[str]) -> dict[str, str]:
 def run_sources_add(
     settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
-    from service.cli import parse_duration
+    from service.cli.main import parse_duration
 
     secret = sys.stdin.readline().strip()
     interval = int(parse_duration(args.every).total_seconds()) if args.every != "0" else 0

@@ -16,10 +16,13 @@ from typing import Any
 
 from starlette.datastructures import State
 
-from service import devices, group_commit, ingest, token_cache
-from service.combiner import Combiner
-from service.devices import ActiveDevice
+from service.devices import registry as devices
+from service.devices import token_cache
+from service.devices.registry import ActiveDevice
 from service.errors import Unauthorized
+from service.ingest import group_commit
+from service.ingest import summaries as ingest
+from service.ingest.combiner import Combiner
 from service.runtime import Runtime
 
 # Summaries in one group transaction: enough that a group holds every single-summary request a

@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 import policies
 from policies.model import Lang, Policy
-from service import audit, lessons, policy_cache
+from service import audit
 from service.errors import Conflict, InvalidRequest, NotFound
-from service.lesson_report import check_access
+from service.lessons import records as lessons
 from service.models import Lesson, Permission, School, User
+from service.reports.lesson_report import check_access
+from service.schools import policy as policy_cache
 
 MAX_NOTE = 500
 _DEVICE_SCOPES = {"lesson", "remote_lesson"}

@@ -22,13 +22,20 @@ from sqlalchemy.orm import Session
 import policies
 from policies import PolicyError
 from policies.document import read_override
-from service import db, demo, devices, enrolment, lessons, retention, schools, users
+from service import db
+from service.accounts import users
+from service.cli import timetable as timetable_cli
+from service.demo import serve as demo
+from service.devices import enrolment
+from service.devices import registry as devices
 from service.errors import InvalidRequest, ServiceError
-from service.lesson_report import lesson_report
+from service.lessons import records as lessons
 from service.models import School
+from service.reports.lesson_report import lesson_report
+from service.retention import purge as retention
+from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import REGIONS
-from service.timetable_store import cli as timetable_cli
 
 DEFAULT_PORT = 8470
 _DURATION = re.compile(r"^(\d+)([smhdw])$")

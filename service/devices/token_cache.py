@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
-from service.devices import ActiveDevice
+from service.devices.registry import ActiveDevice
 from service.models import Device
 
 TTL_SECONDS = 10.0

@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from policies.wire import BUCKET_SECONDS, format_time, parse_summary
-from service import credentials, lessons, schools
+from service import credentials
+from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, Lesson, School, User
+from service.schools import registry as schools
 
 SCHOOL = "Demo school"
 PASSWORDS = {

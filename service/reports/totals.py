@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 from policies.wire import parse_summary
 from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
-from service.reports import report_numbers
+from service.reports.numbers import report_numbers
 
 # Bump when what is kept changes: rows of another version are recomputed on their next read.
 VERSION = 1

@@ -24,9 +24,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from policies.wire import LessonSummary, WireError, parse_summary
-from service import policy_cache
 from service.db import is_postgres
 from service.models import DeviceLessonSummary, Lesson, LessonAggregate, School
+from service.schools import policy as policy_cache
 
 Status = Literal["accepted", "duplicate", "rejected"]
 

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
-from service import lessons, policy_cache
+from service.lessons import records as lessons
 from service.models import Device, Group, Lesson, School
+from service.schools import policy as policy_cache
 from service.settings import Settings
 from service.timetable_store import holidays
 

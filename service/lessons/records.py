@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
-from service import audit, credentials, schools
+from service import audit, credentials
 from service.errors import InvalidRequest, NotFound
 from service.models import Group, Lesson, Permission, Room, School, User
+from service.schools import registry as schools
 
 MAX_LESSON = timedelta(hours=12)
 

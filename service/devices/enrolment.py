@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from service import audit, credentials, schools
+from service import audit, credentials
 from service.errors import EnrolmentCodeInvalid, InvalidRequest
 from service.models import Device, EnrolmentCode, Group, School
+from service.schools import registry as schools
 
 MAX_CODE_LIFETIME = timedelta(days=366)
 

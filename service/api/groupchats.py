@@ -23,8 +23,8 @@ from starlette.responses import Response
 
 from policies.groupchat import ChatInputError, validate_school
 from policies.model import Lang
-from service import groupchats, users
-from service.groupchat_schemas import (
+from service.accounts import users
+from service.api.groupchat_schemas import (
     ChatErrorBody,
     ChatIn,
     ChatListOut,
@@ -33,10 +33,11 @@ from service.groupchat_schemas import (
     ClosedPlatformIn,
     ClosedPlatformOut,
 )
+from service.api.schemas import ErrorBody
+from service.groupchats import register as groupchats
 from service.http_body import read_json
 from service.models import User
 from service.runtime import Runtime, bearer_token, runtime
-from service.schemas import ErrorBody
 from service.web.i18n import DEFAULT, as_lang
 from service.web.pages import groupchats as pages
 

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import ingest
-from service.ingest import ItemResult, Parsed
+from service.ingest import summaries as ingest
+from service.ingest.summaries import ItemResult, Parsed
 
 log = logging.getLogger("lessonwatch.service")
 

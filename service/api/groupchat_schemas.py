@@ -22,7 +22,7 @@ from policies.groupchat.chat import (
     Alternative,
     Purpose,
 )
-from service import groupchats
+from service.groupchats import register as groupchats
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 _CLOSED = ConfigDict(extra="forbid")

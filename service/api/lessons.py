@@ -11,10 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from service import users
-from service.lesson_report import lesson_report
+from service.accounts import users
+from service.api.schemas import ErrorBody, LessonReport
+from service.reports.lesson_report import lesson_report
 from service.runtime import Runtime, bearer_token, runtime
-from service.schemas import ErrorBody, LessonReport
 
 router = APIRouter(prefix="/api/v1/lessons", tags=["reports"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

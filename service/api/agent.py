@@ -9,11 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from service import agent_config, devices, enrolment, intake
-from service.errors import InvalidRequest
-from service.http_body import read_json
-from service.runtime import Runtime, bearer_token, runtime
-from service.schemas import (
+from service.api.schemas import (
     AgentConfigOut,
     EnrollRequest,
     EnrollResponse,
@@ -21,6 +17,12 @@ from service.schemas import (
     ReportBatch,
     ReportResults,
 )
+from service.devices import agent_config, enrolment
+from service.devices import registry as devices
+from service.errors import InvalidRequest
+from service.http_body import read_json
+from service.ingest import intake
+from service.runtime import Runtime, bearer_token, runtime
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
 

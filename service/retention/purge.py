@@ -17,9 +17,7 @@ from typing import Any
 from sqlalchemy import Result, delete, select
 from sqlalchemy.orm import Session
 
-from service import schools
 from service.db import PURGE_LOCK, job_lock
-from service.lesson_report import live_numbers
 from service.models import (
     DeviceLessonSummary,
     Lesson,
@@ -28,6 +26,8 @@ from service.models import (
     Permission,
     School,
 )
+from service.reports.lesson_report import live_numbers
+from service.schools import registry as schools
 
 SCHOOL_YEAR_START_MONTH = 8
 

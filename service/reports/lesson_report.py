@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from policies.wire import parse_summary
-from service import audit, lessons
+from service import audit
 from service.errors import Forbidden
+from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School, User
-from service.reports import report_numbers, suppress_small_counts
+from service.reports.numbers import report_numbers, suppress_small_counts
 from service.timetable_store import holidays
 
 # Who may read which lesson's report. IT manages devices, not what pupils do in class.

@@ -22,8 +22,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from service import db, demo_data, enrolment, schools
+from service import db
+from service.demo import data as demo_data
+from service.devices import enrolment
 from service.runtime import utc_now
+from service.schools import registry as schools
 from service.settings import Settings
 
 if TYPE_CHECKING:

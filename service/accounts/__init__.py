@@ -1,0 +1,1 @@
+"""People who sign in: users, their roles and API tokens."""

@@ -1,0 +1,1 @@
+"""The JSON API surface: thin routes that call the subjects' operations."""

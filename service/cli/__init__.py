@@ -1,0 +1,1 @@
+"""The command-line surface (lessonwatch-service): thin commands that call the subjects."""

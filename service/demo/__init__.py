@@ -1,0 +1,1 @@
+"""The demo school and the local demo (./dev demo)."""

@@ -1,0 +1,1 @@
+"""Devices: enrolment, the device register, the token cache and the config a device fetches."""

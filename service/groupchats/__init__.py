@@ -1,0 +1,1 @@
+"""The register of class group chats and its checks."""

@@ -1,0 +1,1 @@
+"""Lesson summaries arriving from devices: parsing, checking, storing, group commit."""

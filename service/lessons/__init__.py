@@ -1,0 +1,1 @@
+"""Lessons and the permissions granted for them."""

@@ -1,0 +1,1 @@
+"""What a lesson report shows: the pure numbers, the report operation, the kept totals."""

@@ -1,0 +1,1 @@
+"""How long data is kept, and the purge that enforces it."""

@@ -1,0 +1,1 @@
+"""Schools, their groups and rooms, and the one cache of each school's effective policy."""
