@@ -169,8 +169,9 @@ class Templates:
 
 
 @pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Templates]:
-    made = Templates(tmp_path_factory.mktemp("templates"), f"{_fingerprint()}_{worker_id}")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    # The process id keeps two runs on one machine (two checkouts, or CI beside a session) apart.
+    made = Templates(tmp_path_factory.mktemp("templates"), f"{_fingerprint()}_{os.getpid()}")
     yield made
     made.close()
 
