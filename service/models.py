@@ -208,6 +208,9 @@ class LessonTotals(Base):
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The school whose data the entry is about; NULL only for sign-in attempts under unknown
+    # names, which belong to no school and are shown to no school's admin.
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60))

@@ -37,7 +37,14 @@ def add_user(
             session.add(user)
     except IntegrityError:
         raise Conflict(f"user {username!r} exists already") from None
-    audit.record(session, actor="cli", action="user.add", obj=f"user:{username}", now=now)
+    audit.record(
+        session,
+        actor="cli",
+        school_id=school.id,
+        action="user.add",
+        obj=f"user:{username}",
+        now=now,
+    )
     return user
 
 
@@ -51,7 +58,14 @@ def by_username(session: Session, username: str) -> User:
 def create_token(session: Session, *, user: User, now: datetime) -> str:
     token = credentials.new_user_token()
     session.add(ApiToken(user_id=user.id, token_hash=credentials.token_hash(token), created_at=now))
-    audit.record(session, actor="cli", action="token.create", obj=f"user:{user.username}", now=now)
+    audit.record(
+        session,
+        actor="cli",
+        school_id=user.school_id,
+        action="token.create",
+        obj=f"user:{user.username}",
+        now=now,
+    )
     return token
 
 
@@ -75,5 +89,12 @@ def revoke_tokens(session: Session, *, user: User, now: datetime) -> int:
     ).all()
     for token in tokens:
         token.revoked_at = now
-    audit.record(session, actor="cli", action="token.revoke", obj=f"user:{user.username}", now=now)
+    audit.record(
+        session,
+        actor="cli",
+        school_id=user.school_id,
+        action="token.revoke",
+        obj=f"user:{user.username}",
+        now=now,
+    )
     return len(tokens)

@@ -48,7 +48,14 @@ def create_code(
             created_at=now,
         )
     )
-    audit.record(session, actor="cli", action="enroll_code.create", obj=f"group:{group}", now=now)
+    audit.record(
+        session,
+        actor="cli",
+        school_id=school.id,
+        action="enroll_code.create",
+        obj=f"group:{group}",
+        now=now,
+    )
     return code
 
 
@@ -93,5 +100,12 @@ def enroll(
         retired=False,
     )
     session.add(device)
-    audit.record(session, actor=f"device:{device.id}", action="device.enroll", obj=None, now=now)
+    audit.record(
+        session,
+        actor=f"device:{device.id}",
+        school_id=device.school_id,
+        action="device.enroll",
+        obj=None,
+        now=now,
+    )
     return Enrolled(device.id, token, group.name, school.name)

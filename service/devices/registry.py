@@ -133,4 +133,11 @@ def retire(session: Session, *, device_id: str, now: datetime) -> None:
     if device is None:
         raise NotFound(f"no device {device_id[:40]!r}")
     device.retired = True
-    audit.record(session, actor="cli", action="device.retire", obj=f"device:{device_id}", now=now)
+    audit.record(
+        session,
+        actor="cli",
+        school_id=device.school_id,
+        action="device.retire",
+        obj=f"device:{device_id}",
+        now=now,
+    )

@@ -258,6 +258,7 @@ def set_closed_platform(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="school.closed_platform",
         obj=f"school:{school.id}",
         now=now,
@@ -297,5 +298,10 @@ def to_json(
 
 def _audit(session: Session, viewer: User, action: str, row: GroupChat, now: datetime) -> None:
     audit.record(
-        session, actor=f"user:{viewer.username}", action=action, obj=f"groupchat:{row.id}", now=now
+        session,
+        actor=f"user:{viewer.username}",
+        school_id=row.school_id,
+        action=action,
+        obj=f"groupchat:{row.id}",
+        now=now,
     )

@@ -119,6 +119,7 @@ def withdraw(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="permission.withdraw",
         obj=f"lesson:{lesson.id}",
         now=now,

@@ -75,7 +75,14 @@ def add_lesson(
     )
     session.add(lesson)
     session.flush()
-    audit.record(session, actor="cli", action="lesson.add", obj=f"lesson:{lesson.id}", now=now)
+    audit.record(
+        session,
+        actor="cli",
+        school_id=school.id,
+        action="lesson.add",
+        obj=f"lesson:{lesson.id}",
+        now=now,
+    )
     return lesson
 
 
@@ -119,7 +126,14 @@ def grant_permission(
     session.add(permission)
     session.flush()
     who = granted_by.username if granted_by else "cli"
-    audit.record(session, actor=who, action="permission.grant", obj=f"lesson:{lesson.id}", now=now)
+    audit.record(
+        session,
+        actor=who,
+        school_id=lesson.school_id,
+        action="permission.grant",
+        obj=f"lesson:{lesson.id}",
+        now=now,
+    )
     return permission
 
 

@@ -89,6 +89,7 @@ def lesson_report(
     audit.record(
         session,
         actor=f"user:{viewer.username}" if viewer else "cli",
+        school_id=school.id,
         action="report.view",
         obj=f"lesson:{lesson_id}",
         now=now,

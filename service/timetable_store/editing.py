@@ -108,6 +108,7 @@ def edit_lesson(
     audit.record(
         session,
         actor=actor,
+        school_id=school.id,
         action="lesson.edit",
         obj=f"lesson:{lesson.id}",
         now=now,
@@ -125,5 +126,10 @@ def clear_edits(
         return
     lesson.edited = None
     audit.record(
-        session, actor=actor, action="lesson.edit_clear", obj=f"lesson:{lesson.id}", now=now
+        session,
+        actor=actor,
+        school_id=school.id,
+        action="lesson.edit_clear",
+        obj=f"lesson:{lesson.id}",
+        now=now,
     )

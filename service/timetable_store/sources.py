@@ -138,6 +138,7 @@ def add_source(
     audit.record(
         session,
         actor=actor,
+        school_id=school.id,
         action="timetable.source_add",
         obj=f"source:{name}",
         now=now,
@@ -238,6 +239,11 @@ def remove_source(
     session.flush()
     session.delete(row)
     audit.record(
-        session, actor=actor, action="timetable.source_remove", obj=f"source:{name[:100]}", now=now
+        session,
+        actor=actor,
+        school_id=school.id,
+        action="timetable.source_remove",
+        obj=f"source:{name[:100]}",
+        now=now,
     )
     return applied

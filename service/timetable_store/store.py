@@ -201,6 +201,7 @@ def apply(
         audit.record(
             session,
             actor=actor,
+            school_id=school.id,
             action="timetable.sync",
             obj=f"source:{source[:100]}",
             now=now,

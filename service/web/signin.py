@@ -61,18 +61,48 @@ def password_sign_in(
     actor = f"user:{user.username}"
     count, last = _failures(session, user, now - timedelta(minutes=settings.lockout_minutes))
     if is_locked(count, last, now=now, s=settings):
-        audit.record(session, actor=actor, action="signin.refused_locked", obj=None, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            school_id=user.school_id,
+            action="signin.refused_locked",
+            obj=None,
+            now=now,
+        )
         return SignInResult(None, "signin.locked")
     if not credentials.verify_password(user.password_hash, password) or user.disabled:
         session.add(SignInFailure(user_id=user.id, at=now))
-        audit.record(session, actor=actor, action="signin.failed", obj=None, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            school_id=user.school_id,
+            action="signin.failed",
+            obj=None,
+            now=now,
+        )
         if count + 1 >= settings.lockout_failures:
-            audit.record(session, actor=actor, action="signin.locked", obj=None, now=now)
+            audit.record(
+                session,
+                actor=actor,
+                school_id=user.school_id,
+                action="signin.locked",
+                obj=None,
+                now=now,
+            )
             return SignInResult(None, "signin.locked")
         return SignInResult(None, "signin.wrong")
     if user.demo and not settings.demo:
-        audit.record(session, actor=actor, action="signin.refused_demo", obj=None, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            school_id=user.school_id,
+            action="signin.refused_demo",
+            obj=None,
+            now=now,
+        )
         return SignInResult(None, "signin.demo_only")
     session.execute(delete(SignInFailure).where(SignInFailure.user_id == user.id))
-    audit.record(session, actor=actor, action="signin", obj="password", now=now)
+    audit.record(
+        session, actor=actor, school_id=user.school_id, action="signin", obj="password", now=now
+    )
     return SignInResult(user, None)

@@ -26,7 +26,13 @@ MAX_EXPORT_DAYS = 400
 
 def audit_page(session: Session, *, viewer: User, before: int | None) -> dict[str, Any]:
     access.require_role(viewer, access.ADMIN)
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(PAGE)
+    # Only this school's entries: another school's user names, lessons and reasons are theirs.
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.school_id == viewer.school_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(PAGE)
+    )
     if before is not None:
         query = query.where(AuditEntry.id < before)
     rows = session.scalars(query).all()
@@ -109,6 +115,7 @@ def export_csv(session: Session, *, viewer: User, first: date, last: date, now: 
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="report.export",
         obj=f"{first}..{last}",
         now=now,

@@ -59,6 +59,7 @@ def update_device(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="device.update",
         obj=f"device:{device.id}",
         now=now,
@@ -73,6 +74,7 @@ def retire_device(session: Session, *, viewer: User, device_id: str, now: dateti
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="device.retire",
         obj=f"device:{device.id}",
         now=now,

@@ -59,6 +59,7 @@ def save_policy(session: Session, *, viewer: User, text: str, now: datetime) -> 
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="policy.save",
         obj=f"school:{school.id}",
         now=now,
@@ -99,6 +100,7 @@ def save_school(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="school.settings",
         obj=f"school:{school.id}",
         now=now,

@@ -93,6 +93,7 @@ def set_disabled(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="user.disable" if disabled else "user.enable",
         obj=f"user:{user.username}",
         now=now,

@@ -65,6 +65,7 @@ def device_view(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="devices.view",
         obj=f"lesson:{lesson_id}",
         now=now,

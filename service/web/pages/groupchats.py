@@ -220,6 +220,7 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="groupchat.export",
         obj=f"school:{school.id}",
         now=now,

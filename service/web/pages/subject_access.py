@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
@@ -32,12 +32,21 @@ def export_device(
         .where(DeviceLessonSummary.device_id == device.id)
         .order_by(DeviceLessonSummary.started_at)
     ).all()
+    # Every line that names the device, as what was acted on or as the one acting (its
+    # enrolment), and only in its own school's log.
+    named = f"device:{device.id}"
     entries = session.scalars(
-        select(AuditEntry).where(AuditEntry.object == f"device:{device.id}").order_by(AuditEntry.id)
+        select(AuditEntry)
+        .where(
+            AuditEntry.school_id == device.school_id,
+            or_(AuditEntry.object == named, AuditEntry.actor == named),
+        )
+        .order_by(AuditEntry.id)
     ).all()
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="device.export",
         obj=f"device:{device.id}",
         now=now,
@@ -64,7 +73,13 @@ def export_device(
             for s in summaries
         ],
         "audit": [
-            {"at": format_time(e.at), "actor": e.actor, "action": e.action, "reason": e.reason}
+            {
+                "at": format_time(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "object": e.object,
+                "reason": e.reason,
+            }
             for e in entries
         ],
         "not_included": "the device token is stored only as a hash and cannot be exported",
@@ -82,6 +97,7 @@ def erase_device(session: Session, *, viewer: UserRow, device_id: str, now: date
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="device.erase",
         obj=f"device:{device.id}",
         now=now,

@@ -84,6 +84,7 @@ def import_holidays(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="holidays.import",
         obj=f"holidays:{','.join(result.schoolyears)[:100]}",
         now=now,
@@ -103,6 +104,7 @@ def save_region(
     audit.record(
         session,
         actor=f"user:{viewer.username}",
+        school_id=viewer.school_id,
         action="school.holiday_region",
         obj=f"school:{school.id}",
         now=now,

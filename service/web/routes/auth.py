@@ -79,6 +79,7 @@ async def signout(request: Request) -> Response:
                 audit.record(
                     ctx.db,
                     actor=f"user:{ctx.user.username}",
+                    school_id=ctx.user.school_id,
                     action="signout",
                     obj=None,
                     now=ctx.now,
@@ -134,6 +135,7 @@ async def oidc_callback(request: Request) -> Response:
             audit.record(
                 ctx.db,
                 actor="oidc",
+                school_id=None,  # nobody was recognised, so no school's log holds it
                 action="signin.sso_failed",
                 obj=None,
                 now=ctx.now,
@@ -146,10 +148,22 @@ async def oidc_callback(request: Request) -> Response:
             )
         user = oidc.user_for_claims(ctx.db, claims)
         if user is None or user.disabled or (user.demo and not ctx.web.demo):
-            audit.record(ctx.db, actor="oidc", action="signin.sso_unknown", obj=None, now=ctx.now)
+            audit.record(
+                ctx.db,
+                actor="oidc",
+                school_id=user.school_id if user else None,
+                action="signin.sso_unknown",
+                obj=None,
+                now=ctx.now,
+            )
             return Page("signin.html", signin_page(ctx, "signin.sso_unknown"), status=403)
         audit.record(
-            ctx.db, actor=f"user:{user.username}", action="signin", obj="oidc", now=ctx.now
+            ctx.db,
+            actor=f"user:{user.username}",
+            school_id=user.school_id,
+            action="signin",
+            obj="oidc",
+            now=ctx.now,
         )
         ctx.replace_session(user)
         return Redirect(safe_next(pending.get("next") if isinstance(pending, dict) else None))
