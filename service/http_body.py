@@ -18,13 +18,13 @@ from service.errors import BodyTooLarge, InvalidJson
 async def read_json(request: Request, limit: int) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"the body is larger than {limit} bytes")
+        raise BodyTooLarge("the body is larger than %(limit)s bytes", limit=limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(f"the body is larger than {limit} bytes")
+            raise BodyTooLarge("the body is larger than %(limit)s bytes", limit=limit)
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_refuse_constant)

@@ -22,9 +22,9 @@ def add_user(
     if not username or len(username) > 100 or not username.isprintable():
         raise InvalidRequest("username must be 1 to 100 printable characters")
     if role not in ROLES:
-        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidRequest("role must be one of %(choices)s", choices=", ".join(ROLES))
     if len(password) < MIN_PASSWORD:
-        raise InvalidRequest(f"password must be at least {MIN_PASSWORD} characters")
+        raise InvalidRequest("password must be at least %(limit)s characters", limit=MIN_PASSWORD)
     user = User(
         school_id=school.id,
         username=username,
@@ -36,7 +36,7 @@ def add_user(
         with session.begin_nested():
             session.add(user)
     except IntegrityError:
-        raise Conflict(f"user {username!r} exists already") from None
+        raise Conflict("user %(name)r exists already", name=username) from None
     audit.record(
         session,
         actor="cli",
@@ -51,7 +51,7 @@ def add_user(
 def by_username(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user {username!r}")
+        raise NotFound("no user %(name)r", name=username)
     return user
 
 

@@ -135,7 +135,7 @@ async def reports(request: Request, rt: RuntimeDep) -> JSONResponse:
         raise InvalidRequest('the body must be {"reports": [ ... ]} and nothing else')
     items = raw["reports"]
     if len(items) > rt.settings.max_batch:
-        raise InvalidRequest(f"at most {rt.settings.max_batch} summaries per batch")
+        raise InvalidRequest("at most %(limit)s summaries per batch", limit=rt.settings.max_batch)
     results = await pipeline.store(device, items)
     return JSONResponse({"results": [r.to_json() for r in results]})
 

@@ -131,7 +131,7 @@ def retire(session: Session, *, device_id: str, now: datetime) -> None:
     """Revoke a device's token; its summaries stay until retention removes them."""
     device = session.get(Device, device_id)
     if device is None:
-        raise NotFound(f"no device {device_id[:40]!r}")
+        raise NotFound("no device %(id)r", id=device_id[:40])
     device.retired = True
     audit.record(
         session,

@@ -156,7 +156,10 @@ def _refuse_twin(session: Session, owner_id: int, chat: Chat, row_id: int | None
     )
     if twin is not None and twin != row_id:
         raise Conflict(
-            f"you registered a chat of {chat.group} on {chat.platform} already (number {twin})"
+            "you registered a chat of %(group)s on %(platform)s already (number %(number)s)",
+            group=chat.group,
+            platform=chat.platform,
+            number=twin,
         )
 
 

@@ -59,7 +59,7 @@ def clean_note(note: str | None) -> str | None:
     if not note:
         return None
     if len(note) > MAX_NOTE:
-        raise InvalidRequest(f"the note may be at most {MAX_NOTE} characters")
+        raise InvalidRequest("the note may be at most %(limit)s characters", limit=MAX_NOTE)
     if any(not (c.isprintable() or c in "\n\t") for c in note):
         raise InvalidRequest("the note contains control characters")
     return note
@@ -91,7 +91,9 @@ def grant(
         raise InvalidRequest("choose at least one category")
     unknown = sorted(set(categories) - allowed)
     if unknown:
-        raise InvalidRequest(f"no permission can be given for {unknown[0][:64]!r}")
+        raise InvalidRequest(
+            "no permission can be given for %(category)r", category=unknown[0][:64]
+        )
     wanted = sorted(set(categories))
     for existing in lessons.permissions_for(session, [lesson.id]):
         if existing.withdrawn_at is None and sorted(existing.categories) == wanted:

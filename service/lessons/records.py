@@ -101,7 +101,7 @@ def lesson_rows(session: Session, query: Any) -> list[LessonRow]:
 def get_lesson(session: Session, lesson_id: str) -> LessonRow:
     rows = lesson_rows(session, select(Lesson).where(Lesson.id == lesson_id))
     if not rows:
-        raise NotFound(f"no lesson {lesson_id[:64]!r}")
+        raise NotFound("no lesson %(id)r", id=lesson_id[:64])
     return rows[0]
 
 

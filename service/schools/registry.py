@@ -80,11 +80,13 @@ def check_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidRequest(f"unknown time zone {name[:64]!r}") from None
+        raise InvalidRequest("unknown time zone %(name)r", name=name[:64]) from None
 
 
 def _clean(value: str, what: str, limit: int) -> str:
     value = value.strip()
     if not value or len(value) > limit or not value.isprintable():
-        raise InvalidRequest(f"{what} must be 1 to {limit} printable characters")
+        raise InvalidRequest(
+            "%(what)s must be 1 to %(limit)s printable characters", what=what, limit=limit
+        )
     return value

@@ -6,12 +6,18 @@ TimetableError            something about a timetable input is wrong; nothing wa
 ├── LimitExceeded         the input would expand past a bound (window, occurrences, steps)
 ├── ImportRefused         some entries are wrong; every problem is listed, nothing is kept
 └── MappingError          a per-source mapping is invalid
+
+Like the collector's ``ServiceError``, each error carries a message id, the English sentence
+with ``%(name)s`` placeholders, and the values that fill them in, so a page can show it in the
+reader's language; ``message`` is the English text. The classes below are extraction keywords
+of the collector's catalog (docs/translations.md): raise them with a string literal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,20 +28,64 @@ class Problem:
     message: str
     line: int | None = None
     uid: str | None = None
+    # The message's id and values; an empty msgid means the message is its own id.
+    msgid: str = field(default="", compare=False)
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    def __str__(self) -> str:
+    @property
+    def where(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
         if self.uid is not None:
             where += f" (UID {self.uid[:80]!r})"
-        return f"{where}: {self.message}"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
 
 
 class TimetableError(ValueError):
     """A timetable input that cannot be imported; the message names file, line or UID."""
 
-    def __init__(self, message: str, *, source: str = "<input>", line: int | None = None):
-        self.problem = Problem(source, message, line)
+    def __init__(
+        self,
+        message: str,
+        /,
+        *,
+        source: str = "<input>",
+        line: int | None = None,
+        **params: Any,
+    ):
+        text = message % params if params else message
+        self.problem = Problem(source, text, line, msgid=message, params=params)
         super().__init__(str(self.problem))
+
+    @property
+    def msgid(self) -> str:
+        """The message id of what is wrong, with its place: "%(where)s: <the problem>"."""
+        return "%(where)s: %(problem)s"
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return {"where": self.problem.where, "problem": _Said(self.problem)}
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A problem's message as a parameter of another message: English when formatted with %s,
+    and translatable by whoever translates the outer message (it has a msgid and params)."""
+
+    problem: Problem
+
+    @property
+    def msgid(self) -> str:
+        return self.problem.msgid or self.problem.message
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.problem.params
+
+    def __str__(self) -> str:
+        return self.problem.message
 
 
 class InputTooLarge(TimetableError):

@@ -159,7 +159,9 @@ def parse_mapping(data: Mapping[str, Any] | str | None, *, name: str = "mapping"
             remote_markers=_markers(data.get("remote_markers", []), "remote_markers"),
         )
     except MappingError as exc:
-        raise MappingError(exc.problem.message, source=name) from None
+        raise MappingError(
+            exc.problem.msgid or exc.problem.message, source=name, **exc.problem.params
+        ) from None
 
 
 def apply_mapping(

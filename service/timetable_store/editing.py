@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from service import audit
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.lessons.records import MAX_LESSON
+from service.locale import N_
 from service.models import Lesson, Room, School, User
 from service.schools import registry as schools
 from service.timetable.edits import check_fields
@@ -58,9 +59,13 @@ def _check(edit: LessonEdit) -> None:
         raise InvalidRequest("start and end need a time zone")
     if not edit.start < edit.end <= edit.start + MAX_LESSON:
         raise InvalidRequest("the end must follow the start by at most 12 hours")
-    for label, value in (("teacher", edit.teacher), ("room", edit.room)):
+    for label, value in ((N_("teacher"), edit.teacher), (N_("room"), edit.room)):
         if value is not None and (len(value) > MAX_NAME or not value.isprintable()):
-            raise InvalidRequest(f"the {label} is 1 to {MAX_NAME} printable characters")
+            raise InvalidRequest(
+                "the %(field)s is 1 to %(limit)s printable characters",
+                field=label,
+                limit=MAX_NAME,
+            )
 
 
 def changed_fields(before: LessonEdit, after: LessonEdit) -> tuple[str, ...]:

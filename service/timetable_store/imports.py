@@ -47,8 +47,10 @@ def _source_row(session: Session, school: School, job: FileImport) -> TimetableS
     row = sources.find(session, school=school, name=job.source)
     if row is not None and row.kind in sources.FETCHED:
         raise Conflict(
-            f"source {job.source!r} is a {row.kind} source that syncs by itself "
-            "(sources sync); name this import with --source"
+            "source %(name)r is a %(kind)s source that syncs by itself "
+            "(sources sync); name this import with --source",
+            name=job.source,
+            kind=row.kind,
         )
     return row
 
@@ -93,8 +95,9 @@ def run(
             return _apply(session, school_name, job, kind, mapping, group, result, now)
     except IntegrityError:
         raise Conflict(
-            f"another import of source {job.source!r} ran at the same time; nothing was stored "
-            "by this one: run it again"
+            "another import of source %(name)r ran at the same time; nothing was stored "
+            "by this one: run it again",
+            name=job.source,
         ) from None
 
 

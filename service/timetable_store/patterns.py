@@ -63,7 +63,7 @@ def save(
     name = source_name(schools.group(session, school, pattern.group).name)
     row = sources.find(session, school=school, name=name)
     if row is not None and row.kind != KIND:
-        raise Conflict(f"there is already a {row.kind} source {name!r}")
+        raise Conflict("there is already a %(kind)s source %(name)r", kind=row.kind, name=name)
     tz = schools.check_timezone(school.timezone)
     region = school.holiday_region if school.holiday_region in REGIONS else None
     found = (

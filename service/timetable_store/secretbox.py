@@ -77,8 +77,9 @@ def unseal(settings: Settings, ciphertext: str, *, source: str) -> str:
         return box(settings).decrypt(ciphertext.encode()).decode()
     except InvalidToken:
         raise SecretUnreadable(
-            f"the secret of source {source!r} cannot be decrypted with this collector's secret "
-            "key: give it the key used when the source was added, or add the source again"
+            "the secret of source %(name)r cannot be decrypted with this collector's secret "
+            "key: give it the key used when the source was added, or add the source again",
+            name=source,
         ) from None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from policies.wire import format_time
 from service import audit
 from service.errors import Conflict, InvalidRequest, NotFound
+from service.locale import N_
 from service.models import School, TimetableSecret, TimetableSource
 from service.settings import Settings
 from service.timetable import PRESETS, Plan
@@ -34,7 +35,7 @@ MAX_NAME = 100
 def check_name(name: str) -> str:
     name = name.strip()
     if not 0 < len(name) <= MAX_NAME or not name.isprintable():
-        raise InvalidRequest(f"a source name is 1 to {MAX_NAME} printable characters")
+        raise InvalidRequest("a source name is 1 to %(limit)s printable characters", limit=MAX_NAME)
     return name
 
 
@@ -54,28 +55,28 @@ def check_url(url: str, what: str) -> str:
     """
     url = url.strip()
     if not url.isprintable() or any(c.isspace() for c in url):
-        raise InvalidRequest(f"the {what} holds spaces or control characters")
+        raise InvalidRequest("the %(what)s holds spaces or control characters", what=what)
     if url.lower().startswith("webcal://"):
         url = "https://" + url[len("webcal://") :]
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidRequest(f"the {what} must be an https:// URL")
+        raise InvalidRequest("the %(what)s must be an https:// URL", what=what)
     if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise InvalidRequest(f"the {what} must use https: it carries a secret token")
+        raise InvalidRequest("the %(what)s must use https: it carries a secret token", what=what)
     if len(url) > 4000:
-        raise InvalidRequest(f"the {what} is longer than 4000 characters")
+        raise InvalidRequest("the %(what)s is longer than 4000 characters", what=what)
     return url
 
 
 def _options(kind: str, days_ahead: int | None, params: Mapping[str, str]) -> dict[str, Any]:
     days = DEFAULT_DAYS_AHEAD if days_ahead is None else days_ahead
     if not 1 <= days <= MAX_DAYS_AHEAD:
-        raise InvalidRequest(f"days ahead must be from 1 to {MAX_DAYS_AHEAD}")
+        raise InvalidRequest("days ahead must be from 1 to %(limit)s", limit=MAX_DAYS_AHEAD)
     if params and kind != "zermelo":
         raise InvalidRequest("query parameters are for Zermelo sources only")
     for key in params:
         if key in ("start", "end", "access_token") or not key.isidentifier():
-            raise InvalidRequest(f"query parameter {key[:40]!r} cannot be set")
+            raise InvalidRequest("query parameter %(key)r cannot be set", key=key[:40])
     return {"days_ahead": days, "params": dict(params)}
 
 
@@ -99,9 +100,9 @@ def add_source(
     """Add a source; a fetched one needs its secret (the feed URL, or the Zermelo token)."""
     name = check_name(name)
     if kind not in KINDS:
-        raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")
+        raise InvalidRequest("kind must be one of %(choices)s", choices=", ".join(KINDS))
     if find(session, school=school, name=name) is not None:
-        raise Conflict(f"there is already a source {name!r}")
+        raise Conflict("there is already a source %(name)r", name=name)
     if not 0 <= interval_seconds <= 7 * 86400:
         raise InvalidRequest("the sync interval must be from 0 (by hand only) to one week")
     if interval_seconds and interval_seconds < 300:
@@ -110,16 +111,16 @@ def add_source(
     options = _options(kind, days_ahead, params or {})
     hint = None
     if kind == "ical_url":
-        secret = check_url(secret or "", "feed URL")
+        secret = check_url(secret or "", N_("feed URL"))
         hint = secretbox.hint(secret)
     elif kind == "zermelo":
-        options["portal"] = check_url(portal or "", "Zermelo portal URL").rstrip("/")
+        options["portal"] = check_url(portal or "", N_("Zermelo portal URL")).rstrip("/")
         if not secret or not secret.strip() or len(secret) > 500 or not secret.isprintable():
             raise InvalidRequest("the Zermelo token is 1 to 500 printable characters")
         secret = secret.strip()
         hint = f"{secretbox.hint(options['portal'])} (token hidden)"
     elif secret is not None:
-        raise InvalidRequest(f"a {kind} source has no secret")
+        raise InvalidRequest("a %(kind)s source has no secret", kind=kind)
     row = TimetableSource(
         school_id=school.id,
         name=name,
@@ -158,7 +159,7 @@ def find(session: Session, *, school: School, name: str) -> TimetableSource | No
 def get(session: Session, *, school: School, name: str) -> TimetableSource:
     found = find(session, school=school, name=name)
     if found is None:
-        raise NotFound(f"no source {name[:100]!r}")
+        raise NotFound("no source %(name)r", name=name[:100])
     return found
 
 
@@ -170,7 +171,7 @@ def list_sources(session: Session, *, school: School) -> list[TimetableSource]:
 def secret_of(session: Session, settings: Settings, source: TimetableSource) -> str:
     row = session.get(TimetableSecret, source.id)
     if row is None:
-        raise InvalidRequest(f"source {source.name!r} has no stored secret; add it again")
+        raise InvalidRequest("source %(name)r has no stored secret; add it again", name=source.name)
     return secretbox.unseal(settings, row.ciphertext, source=source.name)
 
 

@@ -55,9 +55,9 @@ def create(
     if not data:
         raise InvalidRequest("the file is empty")
     if len(data) > MAX_BYTES:
-        raise InvalidRequest(f"the file is larger than {MAX_BYTES:,} bytes")
+        raise InvalidRequest("the file is larger than %(limit)s bytes", limit=f"{MAX_BYTES:,}")
     if mapping is not None and mapping not in PRESETS:
-        raise InvalidRequest(f"mapping must be one of {', '.join(PRESETS)}")
+        raise InvalidRequest("mapping must be one of %(choices)s", choices=", ".join(PRESETS))
     if group is not None and (len(group) > 64 or not group.isprintable()):
         raise InvalidRequest("the group is 1 to 64 printable characters")
     source = sources.check_name(source)
@@ -120,7 +120,10 @@ def to_json(row: TimetableUpload) -> dict[str, Any]:
 def start_apply(row: TimetableUpload) -> None:
     """Mark a previewed upload for import; a second confirm (a replay) is refused."""
     if row.state != "previewed" or row.data is None:
-        raise Conflict(f"this upload is {row.state}; it can be imported once, after its preview")
+        raise Conflict(
+            "this upload is %(state)s; it can be imported once, after its preview",
+            state=row.state,
+        )
     row.state, row.done, row.total = "applying", 0, 0
 
 

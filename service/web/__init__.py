@@ -12,7 +12,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.web.render import environment
+from service.web.render import environments
 from service.web.routes import router
 from service.web.settings import WebSettings
 
@@ -22,7 +22,7 @@ __all__ = ["WebSettings", "install"]
 def install(app: FastAPI, settings: WebSettings) -> None:
     """Add the pages, their settings, templates and static files to the collector's app."""
     app.state.web_settings = settings
-    app.state.web_templates = environment()
+    app.state.web_templates = environments()
     app.include_router(router())
     static = resources.files("service.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

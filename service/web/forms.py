@@ -38,15 +38,22 @@ class Form:
     def text(self, name: str, *, limit: int, required: bool = False) -> str:
         value = self.get(name).strip()
         if required and not value:
-            raise InvalidRequest(f"{name} is required")
+            raise InvalidRequest("%(name)s is required", name=name)
         if len(value) > limit:
-            raise InvalidRequest(f"{name} may be at most {limit} characters")
+            raise InvalidRequest(
+                "%(name)s may be at most %(limit)s characters", name=name, limit=limit
+            )
         return value
 
     def integer(self, name: str, *, low: int, high: int) -> int:
         raw = self.get(name).strip()
         if not raw.isdigit() or not low <= int(raw) <= high:
-            raise InvalidRequest(f"{name} must be a whole number from {low} to {high}")
+            raise InvalidRequest(
+                "%(name)s must be a whole number from %(low)s to %(high)s",
+                name=name,
+                low=low,
+                high=high,
+            )
         return int(raw)
 
 
@@ -56,13 +63,13 @@ async def read_form(request: Request, limit: int) -> Form:
         raise UnsupportedMediaType("send the form as application/x-www-form-urlencoded")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"the form is larger than {limit} bytes")
+        raise BodyTooLarge("the form is larger than %(limit)s bytes", limit=limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(f"the form is larger than {limit} bytes")
+            raise BodyTooLarge("the form is larger than %(limit)s bytes", limit=limit)
         chunks.append(chunk)
     try:
         text = b"".join(chunks).decode("utf-8")
@@ -70,7 +77,7 @@ async def read_form(request: Request, limit: int) -> Form:
     except UnicodeDecodeError:
         raise InvalidRequest("the form is not valid UTF-8") from None
     except ValueError:
-        raise InvalidRequest(f"a form may have at most {MAX_FIELDS} fields") from None
+        raise InvalidRequest("a form may have at most %(limit)s fields", limit=MAX_FIELDS) from None
     if any("\x00" in v for values in fields.values() for v in values):
         raise InvalidRequest("the form contains a NUL character")
     return Form(fields)

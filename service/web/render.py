@@ -1,4 +1,12 @@
-"""The Jinja2 environment (autoescaping everything) and the HTML-or-JSON answer of a page."""
+"""The Jinja2 environments (autoescaping everything), one per language, and the HTML-or-JSON
+answer of a page.
+
+Each environment has Jinja2's i18n extension with that language's gettext catalog installed
+new-style: ``{{ _("Lessons") }}``, ``{{ _("Week %(week)s", week=n) }}`` and
+``{{ ngettext("%(num)s device", "%(num)s devices", n) }}`` translate, fill in and escape the
+values. ``labels`` (``service.web.i18n.labels``) holds the msgids of stored values such as roles
+and audit actions: ``{{ _(labels.ROLES[user.role]) }}``.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +16,27 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from policies.model import LANGS, Lang
+from service.locale import translations
+from service.web.i18n import labels
 
-def environment() -> Environment:
-    return Environment(
+
+def environment(lang: Lang) -> Environment:
+    env = Environment(
         loader=PackageLoader("service.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["labels"] = labels
+    return env
+
+
+def environments() -> dict[Lang, Environment]:
+    return {lang: environment(lang) for lang in LANGS}
 
 
 def wants_json(request: Request) -> bool:

@@ -16,11 +16,16 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from service import audit, credentials
+from service.locale import N_
 from service.models import SignInFailure, User
 from service.web.settings import WebSettings
 
 MAX_USERNAME = 100
 MAX_PASSWORD = 1000
+# Why a sign-in was refused, as msgids the sign-in page translates.
+WRONG = N_("Wrong username or password.")
+LOCKED = N_("This account is locked for a while after too many failed attempts. Try again later.")
+DEMO_ONLY = N_("Demo accounts only work in demo mode.")
 
 
 @functools.cache
@@ -31,7 +36,7 @@ def _dummy_hash() -> str:
 @dataclass(frozen=True)
 class SignInResult:
     user: User | None
-    problem: str | None  # a message id: signin.wrong, signin.locked, signin.demo_only
+    problem: str | None  # a message id: WRONG, LOCKED or DEMO_ONLY
 
 
 def _failures(session: Session, user: User, since: datetime) -> tuple[int, datetime | None]:
@@ -53,11 +58,11 @@ def password_sign_in(
 ) -> SignInResult:
     username = username.strip()
     if not username or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
-        return SignInResult(None, "signin.wrong")
+        return SignInResult(None, WRONG)
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         credentials.verify_password(_dummy_hash(), password)
-        return SignInResult(None, "signin.wrong")
+        return SignInResult(None, WRONG)
     actor = f"user:{user.username}"
     count, last = _failures(session, user, now - timedelta(minutes=settings.lockout_minutes))
     if is_locked(count, last, now=now, s=settings):
@@ -69,7 +74,7 @@ def password_sign_in(
             obj=None,
             now=now,
         )
-        return SignInResult(None, "signin.locked")
+        return SignInResult(None, LOCKED)
     if not credentials.verify_password(user.password_hash, password) or user.disabled:
         session.add(SignInFailure(user_id=user.id, at=now))
         audit.record(
@@ -89,8 +94,8 @@ def password_sign_in(
                 obj=None,
                 now=now,
             )
-            return SignInResult(None, "signin.locked")
-        return SignInResult(None, "signin.wrong")
+            return SignInResult(None, LOCKED)
+        return SignInResult(None, WRONG)
     if user.demo and not settings.demo:
         audit.record(
             session,
@@ -100,7 +105,7 @@ def password_sign_in(
             obj=None,
             now=now,
         )
-        return SignInResult(None, "signin.demo_only")
+        return SignInResult(None, DEMO_ONLY)
     session.execute(delete(SignInFailure).where(SignInFailure.user_id == user.id))
     audit.record(
         session, actor=actor, school_id=user.school_id, action="signin", obj="password", now=now

@@ -43,13 +43,13 @@ async def read_upload(request: Request, limit: int) -> UploadForm:
     cap = limit + OVERHEAD
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise BodyTooLarge(f"the file is larger than {limit:,} bytes")
+        raise BodyTooLarge("the file is larger than %(limit)s bytes", limit=f"{limit:,}")
 
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > cap:
-            raise BodyTooLarge(f"the file is larger than {limit:,} bytes")
+            raise BodyTooLarge("the file is larger than %(limit)s bytes", limit=f"{limit:,}")
         chunks.append(chunk)
     body = b"".join(chunks)
     _, options = parse_options_header(request.headers.get("content-type", ""))
@@ -71,7 +71,9 @@ async def read_upload(request: Request, limit: int) -> UploadForm:
     try:
         parsed = await parser.parse()
     except MultiPartException as exc:
-        raise InvalidRequest(f"the upload is not a readable form: {exc.message}") from None
+        raise InvalidRequest(
+            "the upload is not a readable form: %(reason)s", reason=exc.message
+        ) from None
     fields: dict[str, list[str]] = {}
     files: dict[str, tuple[str, bytes]] = {}
     try:
@@ -79,7 +81,9 @@ async def read_upload(request: Request, limit: int) -> UploadForm:
             if isinstance(value, UploadFile):
                 data = await value.read()
                 if len(data) > limit:
-                    raise BodyTooLarge(f"the file is larger than {limit:,} bytes")
+                    raise BodyTooLarge(
+                        "the file is larger than %(limit)s bytes", limit=f"{limit:,}"
+                    )
                 files[name] = (value.filename or "", data)
             elif "\x00" in value:
                 raise InvalidRequest("the form contains a NUL character")

@@ -126,12 +126,12 @@ def test_replayed_grant_and_withdrawal_are_refused(demo_sqlite: Demo) -> None:
     form = [("category", "social_media")]
     assert teacher.post(f"/lessons/{lesson}/permissions", form).status_code == 303
     again = teacher.post(f"/lessons/{lesson}/permissions", form)
-    assert again.status_code == 409 and "in force already" in again.text
+    assert again.status_code == 409 and "deze toestemming geldt al" in again.text
     pid = teacher.json(f"/lessons/{lesson}").json()["permissions"][0]["id"]
     path = f"/lessons/{lesson}/permissions/{pid}/withdraw"
     assert teacher.post(path, {}).status_code == 303
     twice = teacher.post(path, {})
-    assert twice.status_code == 409 and "withdrawn already" in twice.text
+    assert twice.status_code == 409 and "deze toestemming is al ingetrokken" in twice.text
     with demo_sqlite.sessions.begin() as s:
         assert s.scalar(select(func.count()).where(Permission.lesson_id == lesson)) == 1
 
@@ -286,7 +286,7 @@ def test_admin_creates_code_user_and_token(demo_sqlite: Demo) -> None:
         {"username": "x", "role": "root", "password": "long enough pw"},
         csrf_from="/admin/users",
     )
-    assert bad.status_code == 422 and "role must be one of" in bad.text
+    assert bad.status_code == 422 and "de rol moet een van deze zijn" in bad.text
 
 
 @pytest.mark.parametrize(

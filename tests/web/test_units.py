@@ -1,10 +1,9 @@
-"""Pure parts of the web pages: the message catalogs, the disclosure table, the chart, the
-settings' documentation, and which SSO claims name a person."""
+"""Pure parts of the web pages: the disclosure table, the chart, the settings' documentation,
+and which SSO claims name a person (the catalogs: test_translations.py)."""
 
 from __future__ import annotations
 
 import re
-import string
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,31 +14,9 @@ from hypothesis import strategies as st
 
 from service.web import access, oidc
 from service.web.chart import timeline_svg
-from service.web.i18n import CATALOGS
 from service.web.settings import WEB_SETTINGS_HELP, WebSettings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "web.md"
-
-
-def _fields(text: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
-
-
-def test_every_message_exists_in_both_languages_with_the_same_placeholders() -> None:
-    """Dutch and English have the same message ids, and each pair the same {placeholders}."""
-    nl, en = CATALOGS["nl"], CATALOGS["en"]
-    assert set(nl) == set(en)
-    for key in nl:
-        assert _fields(nl[key]) == _fields(en[key]), key
-
-
-def test_every_message_used_in_templates_and_code_exists() -> None:
-    """Each t("...") id named in a template or module is in the catalog."""
-    root = Path(__file__).resolve().parents[2] / "service" / "web"
-    used: set[str] = set()
-    for path in [*root.rglob("*.html"), *root.rglob("*.py")]:
-        used |= set(re.findall(r'\bt\("([a-z_]+\.[a-z_.0-9]+)"', path.read_text()))
-    assert used and used <= set(CATALOGS["nl"]), sorted(used - set(CATALOGS["nl"]))
 
 
 @pytest.mark.parametrize(

@@ -56,14 +56,16 @@ def parse_day(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip()[:10])
     except ValueError:
-        raise InvalidRequest(f"{what} must be a date (YYYY-MM-DD)") from None
+        raise InvalidRequest("%(what)s must be a date (YYYY-MM-DD)", what=what) from None
 
 
 def export_csv(session: Session, *, viewer: User, first: date, last: date, now: datetime) -> bytes:
     """One row per lesson and category, small counts suppressed as on the pages."""
     access.require_role(viewer, access.ADMIN)
     if last < first or (last - first).days > MAX_EXPORT_DAYS:
-        raise InvalidRequest(f"choose a range of at most {MAX_EXPORT_DAYS} days, from before to")
+        raise InvalidRequest(
+            "choose a range of at most %(limit)s days, from before to", limit=MAX_EXPORT_DAYS
+        )
     school = session.get_one(School, viewer.school_id)
     tz = schools.check_timezone(school.timezone)
     start = datetime.combine(first, time(), tz)

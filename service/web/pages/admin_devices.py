@@ -49,7 +49,7 @@ def update_device(
     device = school_device(session, viewer=viewer, device_id=device_id)
     label = label.strip()
     if len(label) > MAX_LABEL or not label.isprintable():
-        raise InvalidRequest(f"a label is at most {MAX_LABEL} printable characters")
+        raise InvalidRequest("a label is at most %(limit)s printable characters", limit=MAX_LABEL)
     school = session.get_one(School, device.school_id)
     found = schools.find_group(session, school, group.strip())
     if found is None:

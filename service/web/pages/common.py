@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from policies.wire import parse_time
+from service.web.i18n import Translate, labels
 
-Translate = Callable[..., str]
+__all__ = ["Translate", "day_label", "lesson_card", "local", "minutes", "status"]
 
 
 def minutes(seconds: int) -> int:
@@ -29,6 +30,11 @@ def status(start: datetime, end: datetime, now: datetime, cancelled: bool) -> st
     return "in_progress" if now < end else "done"
 
 
+def day_label(day: date, t: Translate) -> str:
+    """ "Monday 23 November", in the reader's language."""
+    return f"{t(labels.WEEKDAYS[day.weekday()])} {day.day} {t(labels.MONTHS[day.month])}"
+
+
 def lesson_card(
     lesson: Mapping[str, Any], *, tz: ZoneInfo, now: datetime, t: Translate
 ) -> dict[str, Any]:
@@ -38,8 +44,8 @@ def lesson_card(
     return {
         **lesson,
         "day": start.date().isoformat(),
-        "day_label": f"{t(f'weekday.{start.weekday()}')} {start.day} {t(f'month.{start.month}')}",
+        "day_label": day_label(start, t),
         "time_label": f"{start:%H:%M}–{end:%H:%M}",
         "status": state,
-        "status_label": t(f"status.{state}"),
+        "status_label": t(labels.LESSON_STATES[state]),
     }

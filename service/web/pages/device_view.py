@@ -32,7 +32,7 @@ def clean_reason(reason: str) -> str:
     if len(reason) < 5:
         raise InvalidRequest("give a reason of at least 5 characters")
     if len(reason) > MAX_REASON:
-        raise InvalidRequest(f"the reason may be at most {MAX_REASON} characters")
+        raise InvalidRequest("the reason may be at most %(limit)s characters", limit=MAX_REASON)
     if not reason.isprintable():
         raise InvalidRequest("the reason contains control characters")
     return reason

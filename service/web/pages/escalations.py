@@ -40,7 +40,7 @@ def escalations_page(
         Lesson.start <= now,
     )
     out = []
-    fewer = t("count.fewer", n=school.small_count_threshold)
+    fewer = t("fewer than %(n)s", n=school.small_count_threshold)
     rows = lessons.lesson_rows(session, query)
     totals = lesson_totals.for_lessons(session, [row.lesson for row in rows], expected=True)
     for row in rows:

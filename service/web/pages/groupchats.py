@@ -28,7 +28,7 @@ from policies.model import Lang
 from service import audit
 from service.groupchats import register as groupchats
 from service.models import GroupChat, User
-from service.web.i18n import translator
+from service.web.i18n import labels, translator
 
 _COUNTS = ("pupils_in_class", "pupils_in_chat", "youngest_age")
 _MAX_DIGITS = 6  # longer numbers are out of range anyway; validate_chat says so
@@ -66,11 +66,11 @@ def choices(catalog: PlatformCatalog, lang: Lang) -> dict[str, Any]:
     t = translator(lang)
     return {
         "platforms": [
-            {"id": p.id, "name": p.name, "kind": t(f"gc.kind.{p.kind}")} for p in catalog
+            {"id": p.id, "name": p.name, "kind": t(labels.PLATFORM_KINDS[p.kind])} for p in catalog
         ],
-        "accounts": [{"id": a, "label": t(f"gc.account.{a}")} for a in ACCOUNTS],
-        "purposes": [{"id": p, "label": t(f"gc.purpose.{p}")} for p in PURPOSES],
-        "alternatives": [{"id": a, "label": t(f"gc.alt.{a}")} for a in ALTERNATIVES],
+        "accounts": [{"id": a, "label": t(labels.CHAT_ACCOUNTS[a])} for a in ACCOUNTS],
+        "purposes": [{"id": p, "label": t(labels.CHAT_PURPOSES[p])} for p in PURPOSES],
+        "alternatives": [{"id": a, "label": t(labels.CHAT_ALTERNATIVES[a])} for a in ALTERNATIVES],
     }
 
 
@@ -154,7 +154,7 @@ def overview_page(
                 "code": code,
                 "article": article,
                 "severity": severity,
-                "label": t(f"gc.code.{code}"),
+                "label": t(labels.CHAT_FINDINGS[code]),
                 "chats": per_code[code],
             }
             for code, ((_, article), severity) in CODES.items()

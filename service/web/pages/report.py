@@ -21,6 +21,7 @@ from service.reports.lesson_report import lesson_report
 from service.reports.numbers import suppress_small_counts
 from service.schools import registry as schools
 from service.web import access, chart
+from service.web.i18n import labels as words
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card, minutes
 from service.web.pages.trend import group_trend
@@ -50,7 +51,7 @@ def report_page(
     labels = {c: cat.label(lang) for c, cat in policy.categories.items()}
     names = {f: fam.name for f, fam in policy.families.items()}
     names.update({s: sig.label(lang) for s, sig in policy.signals.items()})
-    fewer = t("count.fewer", n=threshold)
+    fewer = t("fewer than %(n)s", n=threshold)
     categories = [
         {**r, "label": labels.get(r["category"], r["category"])}
         for r in _with_text(report["categories"], fewer)
@@ -67,11 +68,26 @@ def report_page(
     gaps = []
     if cov["devices_missing"]:
         missing = cov["devices_missing"]
-        gaps.append(t("gap.missing.one") if missing == 1 else t("gap.missing", n=missing))
+        gaps.append(
+            t.ngettext("%(num)s device did not report", "%(num)s devices did not report", missing)
+        )
     if cov["devices_with_gaps"]:
-        gaps.append(t("gap.interrupted", n=cov["devices_with_gaps"]))
+        gaps.append(
+            t.ngettext(
+                "%(num)s device had an interruption",
+                "%(num)s devices had an interruption",
+                cov["devices_with_gaps"],
+            )
+        )
     for probe, count in cov["probes_unavailable"].items():
-        gaps.append(t("gap.probe", n=count, probe=t(f"probe.{probe}")))
+        gaps.append(
+            t.ngettext(
+                "%(num)s device could not check %(probe)s",
+                "%(num)s devices could not check %(probe)s",
+                count,
+                probe=t(words.label(words.PROBES, probe)),
+            )
+        )
     tz = schools.check_timezone(school.timezone)
     perms = [
         {
@@ -100,8 +116,8 @@ def report_page(
             devices_expected=report["devices_expected"],
             threshold=threshold,
             tz=tz,
-            title=t("report.chart"),
-            axis_devices=t("report.axis_devices"),
+            title=t("Devices with a finding per 5 minutes"),
+            axis_devices=t("devices"),
             fewer_label=fewer,
         ),
         "coverage": cov,

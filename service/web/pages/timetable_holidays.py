@@ -20,7 +20,7 @@ from service.web.pages.timetable_sources import school_of
 def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict[str, Any]:
     school = school_of(session, viewer)
     if region is not None and region not in REGIONS:
-        raise InvalidRequest(f"region must be one of {', '.join(REGIONS)}")
+        raise InvalidRequest("region must be one of %(choices)s", choices=", ".join(REGIONS))
     shown = region or (school.holiday_region if school.holiday_region in REGIONS else None)
     return {
         "regions": list(REGIONS),
@@ -55,7 +55,7 @@ def fetch_file(url: str, *, seconds: float) -> tuple[bytes, str]:
             total=seconds,
         )
     except (fetch.FetchFailed, TimetableError) as exc:
-        raise InvalidRequest(f"holiday URL: {exc}") from None
+        raise InvalidRequest("holiday URL: %(problem)s", problem=exc) from None
     return data, checked.rsplit("/", 1)[-1][:100] or "holidays"
 
 
@@ -77,9 +77,9 @@ def import_holidays(
     try:
         found = parse_holidays(data, name=name)
     except TimetableError as exc:
-        raise InvalidRequest(str(exc)) from None
+        raise InvalidRequest("%(problem)s", problem=exc) from None
     if not found:
-        raise InvalidRequest(f"{name}: the file holds no school holidays")
+        raise InvalidRequest("%(name)s: the file holds no school holidays", name=name)
     result = holidays.store(session, found, region=None)
     audit.record(
         session,
@@ -98,7 +98,7 @@ def save_region(
 ) -> None:
     school = school_of(session, viewer)
     if region and region not in REGIONS:
-        raise InvalidRequest(f"region must be one of {', '.join(REGIONS)}")
+        raise InvalidRequest("region must be one of %(choices)s", choices=", ".join(REGIONS))
     school.holiday_region = region or None
     school.holiday_advised = advised
     audit.record(

@@ -14,6 +14,7 @@ from service.schools import registry as schools
 from service.timetable import TimetableError
 from service.timetable.limits import school_year
 from service.timetable_store import patterns
+from service.web.i18n import labels
 from service.web.pages.common import Translate
 from service.web.pages.timetable_import import groups_of
 from service.web.pages.timetable_sources import school_of
@@ -40,7 +41,7 @@ def pattern_page(
         "groups": groups_of(session, school.id),
         "patterns": saved,
         "form": {**form, "days": {str(i): form["days"].get(str(i), "") for i in range(5)}},
-        "weekdays": [{"index": str(i), "label": t(f"weekday.{i}")} for i in range(5)],
+        "weekdays": [{"index": str(i), "label": t(labels.WEEKDAYS[i])} for i in range(5)],
     }
 
 
@@ -79,4 +80,4 @@ def save_pattern(
             actor=f"user:{viewer.username}",
         )
     except TimetableError as exc:
-        raise InvalidRequest(str(exc)) from None
+        raise InvalidRequest("%(problem)s", problem=exc) from None

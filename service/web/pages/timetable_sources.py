@@ -18,6 +18,7 @@ from service.settings import Settings
 from service.timetable import PRESETS
 from service.timetable_store import sources
 from service.web import access
+from service.web.i18n import labels
 from service.web.pages.common import Translate
 
 INTERVALS = (0, 900, 3600, 4 * 3600, 86400)  # the choices the page offers
@@ -26,6 +27,12 @@ INTERVALS = (0, 900, 3600, 4 * 3600, 86400)  # the choices the page offers
 def school_of(session: Session, viewer: User) -> School:
     access.require_role(viewer, access.ADMIN)
     return session.get_one(School, viewer.school_id)
+
+
+def _interval(t: Translate, seconds: int) -> str:
+    if not seconds:
+        return t("by hand only")
+    return t.ngettext("every %(num)s minute", "every %(num)s minutes", seconds // 60)
 
 
 def _row(source: TimetableSource, t: Translate, tz: Any) -> dict[str, Any]:
@@ -38,15 +45,17 @@ def _row(source: TimetableSource, t: Translate, tz: Any) -> dict[str, Any]:
     return {
         **shown,
         "id": source.id,
-        "kind_label": t(f"tt.kind.{source.kind}"),
-        "interval_label": t("tt.by_hand")
-        if not source.interval_seconds
-        else t("tt.every_minutes", n=source.interval_seconds // 60),
+        "kind_label": t(labels.label(labels.SOURCE_KINDS, source.kind)),
+        "interval_label": _interval(t, source.interval_seconds),
         "last_sync_label": last,
-        "result_label": t(f"tt.result.{source.last_result}") if source.last_result else None,
+        "result_label": t(labels.label(labels.SYNC_RESULTS, source.last_result))
+        if source.last_result
+        else None,
         "syncable": source.kind in sources.FETCHED,
         "counts_label": " · ".join(
-            f"{t(f'tt.count.{k}')} {v}" for k, v in (source.last_counts or {}).items() if v
+            f"{t(labels.label(labels.SYNC_COUNTS, k))}: {v}"
+            for k, v in (source.last_counts or {}).items()
+            if v
         ),
     }
 
@@ -57,10 +66,7 @@ def sources_page(session: Session, *, viewer: User, t: Translate) -> dict[str, A
     return {
         "sources": [_row(s, t, tz) for s in sources.list_sources(session, school=school)],
         "presets": list(PRESETS),
-        "intervals": [
-            {"seconds": s, "label": t("tt.by_hand") if not s else t("tt.every_minutes", n=s // 60)}
-            for s in INTERVALS
-        ],
+        "intervals": [{"seconds": s, "label": _interval(t, s)} for s in INTERVALS],
     }
 
 
@@ -82,7 +88,7 @@ def add_source(
     if kind not in sources.FETCHED:
         raise InvalidRequest("kind must be ical_url or zermelo")
     if mapping and mapping not in PRESETS:
-        raise InvalidRequest(f"mapping must be one of {', '.join(PRESETS)}")
+        raise InvalidRequest("mapping must be one of %(choices)s", choices=", ".join(PRESETS))
     if not interval.isdigit() or int(interval) not in INTERVALS:
         raise InvalidRequest("choose one of the sync intervals offered")
     if len(group) > 64 or (group and not group.isprintable()):

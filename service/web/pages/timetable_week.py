@@ -21,7 +21,7 @@ from service.models import Group, Lesson, Room, School, User
 from service.schools import registry as schools
 from service.timetable import REGIONS, holiday_at
 from service.timetable_store import editing, holidays
-from service.web.pages.common import Translate
+from service.web.pages.common import Translate, day_label
 from service.web.pages.timetable_import import groups_of
 from service.web.pages.timetable_sources import school_of
 
@@ -29,7 +29,7 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 def parse_day(value: str, what: str) -> date:
-    problem = InvalidRequest(f"{what} must be a date like 2026-11-23")
+    problem = InvalidRequest("%(what)s must be a date like 2026-11-23", what=what)
     if len(value.strip()) != 10:
         raise problem
     try:
@@ -41,7 +41,7 @@ def parse_day(value: str, what: str) -> date:
 def parse_clock(value: str, what: str) -> time:
     found = _CLOCK.match(value.strip())
     if found is None or int(found[1]) > 23 or int(found[2]) > 59:
-        raise InvalidRequest(f"{what} must be a time like 08:30")
+        raise InvalidRequest("%(what)s must be a time like 08:30", what=what)
     return time(int(found[1]), int(found[2]))
 
 
@@ -149,7 +149,7 @@ def week_view(
         "days": [
             {
                 "day": d.isoformat(),
-                "label": f"{t(f'weekday.{d.weekday()}')} {d.day} {t(f'month.{d.month}')}",
+                "label": day_label(d, t),
                 "holiday": marked.get(d),
                 "lessons": by_day[d],
             }

@@ -67,11 +67,11 @@ def group_trend(
         out.append(
             {
                 "week": key,
-                "label": t("trend.week", week=int(key[-2:])),
+                "label": t("Week %(week)s", week=int(key[-2:])),
                 **numbers,
                 "device_lessons_with_findings": None if hidden else n,
                 "minutes": None if hidden else numbers["minutes"],
-                "devices_text": t("count.fewer", n=threshold) if hidden else str(n),
+                "devices_text": t("fewer than %(n)s", n=threshold) if hidden else str(n),
             }
         )
     return out

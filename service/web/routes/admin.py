@@ -24,7 +24,11 @@ router = APIRouter(prefix="/admin")
 async def devices(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
         page = admin_devices.devices_page(ctx.db, viewer=ctx.signed_in())
-        page["erase_note"] = ctx.t("admin.erase_note")
+        page["erase_note"] = ctx.t(
+            "Erasing removes the device's summaries, token and identity. Per-lesson totals that "
+            "no longer identify the device stay, as do the audit log's lines (with the "
+            "pseudonym)."
+        )
         return Page("admin_devices.html", page)
 
     return await show(request, build)
@@ -41,7 +45,7 @@ async def device_update(request: Request, device_id: str) -> Response:
             label=form.text("label", limit=200),
             now=ctx.now,
         )
-        ctx.flash("admin.saved_flash")
+        ctx.flash(ctx.t("Saved."))
         return Redirect("/admin/devices")
 
     return await act(request, action)
@@ -53,7 +57,7 @@ async def device_retire(request: Request, device_id: str) -> Response:
         admin_devices.retire_device(
             ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now
         )
-        ctx.flash("admin.retired_flash", device=device_id[:40])
+        ctx.flash(ctx.t("Device %(device)s retired.", device=device_id[:40]))
         return Redirect("/admin/devices")
 
     return await act(request, action)
@@ -73,7 +77,14 @@ async def device_export(request: Request, device_id: str) -> Response:
 async def device_erase(request: Request, device_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
         n = erase_device(ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now)
-        ctx.flash("admin.erased_flash", device=device_id[:40], summaries=n)
+        ctx.flash(
+            ctx.t.ngettext(
+                "Device %(device)s erased: %(num)s summary deleted.",
+                "Device %(device)s erased: %(num)s summaries deleted.",
+                n,
+                device=device_id[:40],
+            )
+        )
         return Redirect("/admin/devices")
 
     return await act(request, action)
@@ -102,7 +113,13 @@ async def code_create(request: Request) -> Response:
             days=form.integer("days", low=1, high=366),
             now=ctx.now,
         )
-        ctx.flash("admin.code_flash", group=group, code=code)
+        ctx.flash(
+            ctx.t(
+                "New code for %(group)s: %(code)s. Write it down now; it is not shown again.",
+                group=group,
+                code=code,
+            )
+        )
         return Redirect("/admin/codes")
 
     return await act(request, action)
@@ -128,7 +145,7 @@ async def user_add(request: Request) -> Response:
             email=form.text("email", limit=200),
             now=ctx.now,
         )
-        ctx.flash("admin.user_added", name=user.username)
+        ctx.flash(ctx.t("User %(name)s added.", name=user.username))
         return Redirect("/admin/users")
 
     return await act(request, action)
@@ -139,7 +156,13 @@ async def token_create(request: Request, user_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
         user = admin_users.school_user(ctx.db, viewer=ctx.signed_in(), user_id=user_id)
         token = users.create_token(ctx.db, user=user, now=ctx.now)
-        ctx.flash("admin.token_flash", name=user.username, token=token)
+        ctx.flash(
+            ctx.t(
+                "New API token for %(name)s: %(token)s. It is not shown again.",
+                name=user.username,
+                token=token,
+            )
+        )
         return Redirect("/admin/users")
 
     return await act(request, action)
@@ -150,7 +173,7 @@ async def tokens_revoke(request: Request, user_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
         user = admin_users.school_user(ctx.db, viewer=ctx.signed_in(), user_id=user_id)
         n = users.revoke_tokens(ctx.db, user=user, now=ctx.now)
-        ctx.flash("admin.tokens_revoked", n=n)
+        ctx.flash(ctx.t.ngettext("%(num)s token revoked.", "%(num)s tokens revoked.", n))
         return Redirect("/admin/users")
 
     return await act(request, action)
@@ -166,7 +189,7 @@ async def user_disabled(request: Request, user_id: str) -> Response:
             disabled=form.get("disabled") == "1",
             now=ctx.now,
         )
-        ctx.flash("admin.saved_flash")
+        ctx.flash(ctx.t("Saved."))
         return Redirect("/admin/users")
 
     return await act(request, action)
@@ -188,7 +211,7 @@ async def policy_save(request: Request) -> Response:
         )
         if page["error"] is not None:
             return Page("admin_policy.html", page, status=422)
-        ctx.flash("admin.policy_saved")
+        ctx.flash(ctx.t("Policy saved and checked."))
         return Redirect("/admin/policy")
 
     return await act(request, action)
@@ -218,7 +241,7 @@ async def school_save(request: Request) -> Response:
             threshold=form.integer("small_count_threshold", low=1, high=100),
             now=ctx.now,
         )
-        ctx.flash("admin.school_saved")
+        ctx.flash(ctx.t("Settings saved."))
         return Redirect("/admin/school")
 
     return await act(request, action)

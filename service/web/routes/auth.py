@@ -112,7 +112,9 @@ async def oidc_start(request: Request) -> Response:
         try:
             url, pending = oidc.start(ctx.web)
         except oidc.OidcError as exc:
-            problem = ctx.t("signin.sso_failed", reason=str(exc))
+            problem = ctx.t(
+                "Signing in with the school account failed: %(reason)s", reason=str(exc)
+            )
             return Page("signin.html", signin_page(ctx) | {"problem": problem}, status=502)
         pending["next"] = safe_next(ctx.request.query_params.get("next"))
         websessions.set_data(ctx.ensure_session(), oidc=pending)
@@ -143,7 +145,12 @@ async def oidc_callback(request: Request) -> Response:
             )
             return Page(
                 "signin.html",
-                signin_page(ctx, None) | {"problem": ctx.t("signin.sso_failed", reason=str(exc))},
+                signin_page(ctx, None)
+                | {
+                    "problem": ctx.t(
+                        "Signing in with the school account failed: %(reason)s", reason=str(exc)
+                    )
+                },
                 status=401,
             )
         user = oidc.user_for_claims(ctx.db, claims)

@@ -4,6 +4,10 @@ flash messages, and the mapping of errors to a page (or to JSON for ``Accept: ap
 ``show`` runs a page builder in one transaction; ``act`` handles a form POST: it reads the form,
 checks the CSRF token against the session (403 and nothing changed when it is missing or
 wrong), runs the action and answers with a redirect or a page. A failing action rolls back.
+
+An error page is in the reader's language, with the navigation and the signed-in user of any
+other page: the error's message id is translated there (``Translate.error``), while the JSON
+answer keeps the stable ``code`` and the English ``message``.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from policies.model import Lang
-from service.errors import Forbidden, ServiceError, Unauthorized
+from service.errors import Forbidden, RateLimited, ServiceError, Unauthorized
+from service.locale import N_
 from service.models import School, User, WebSession
 from service.runtime import Runtime
 from service.web import websessions
 from service.web.forms import Form, read_form
-from service.web.i18n import DEFAULT, as_lang, translator
+from service.web.i18n import DEFAULT, Translate, as_lang, labels, translator
 from service.web.render import render, wants_json
 from service.web.settings import WebSettings
 
@@ -47,12 +52,15 @@ class Ctx:
     new_token: str | None = None
     end_session: bool = False
 
-    def t(self, key: str, **values: object) -> str:
-        return translator(self.lang)(key, **values)
+    @property
+    def t(self) -> Translate:
+        """The reader's catalog: ``ctx.t("Saved.")``, ``ctx.t.ngettext(...)``."""
+        return translator(self.lang)
 
-    def flash(self, key: str, **values: object) -> None:
+    def flash(self, text: str) -> None:
+        """Show ``text`` (already translated: ``ctx.flash(ctx.t("Saved."))``) on the next page."""
         if self.ws is not None:
-            websessions.set_data(self.ws, flash=self.t(key, **values))
+            websessions.set_data(self.ws, flash=text)
 
     def signed_in(self) -> User:
         if self.user is None:
@@ -110,9 +118,9 @@ def web_settings(request: Request) -> WebSettings:
     return value
 
 
-def _env(request: Request) -> Environment:
-    value: Environment = request.app.state.web_templates
-    return value
+def _env(request: Request, lang: Lang) -> Environment:
+    value: dict[Lang, Environment] = request.app.state.web_templates
+    return value[lang]
 
 
 def _load(request: Request, db: Session, rt: Runtime, web: WebSettings) -> Ctx:
@@ -136,38 +144,44 @@ def _load(request: Request, db: Session, rt: Runtime, web: WebSettings) -> Ctx:
 def nav(ctx: Ctx) -> list[dict[str, Any]]:
     role = ctx.user.role if ctx.user else None
     items: list[tuple[str, str, tuple[str | None, ...]]] = [
-        ("/lessons", "nav.lessons", ("admin", "leader", "teacher")),
-        ("/escalations", "nav.escalations", ("admin", "leader")),
-        ("/groupchats", "nav.groupchats", ("admin", "leader", "teacher")),
-        ("/admin/devices", "nav.devices", ("admin",)),
-        ("/admin/codes", "nav.codes", ("admin",)),
-        ("/admin/users", "nav.users", ("admin",)),
-        ("/admin/policy", "nav.policy", ("admin",)),
-        ("/admin/school", "nav.school", ("admin",)),
-        ("/admin/audit", "nav.audit", ("admin",)),
-        ("/admin/export", "nav.export", ("admin",)),
-        ("/admin/timetable", "nav.timetable", ("admin",)),
+        ("/lessons", N_("Lessons"), ("admin", "leader", "teacher")),
+        ("/escalations", N_("Escalations"), ("admin", "leader")),
+        ("/groupchats", N_("Group chats"), ("admin", "leader", "teacher")),
+        ("/admin/devices", N_("Devices"), ("admin",)),
+        ("/admin/codes", N_("Enrolment codes"), ("admin",)),
+        ("/admin/users", N_("Users"), ("admin",)),
+        ("/admin/policy", N_("Policy"), ("admin",)),
+        ("/admin/school", N_("School settings"), ("admin",)),
+        ("/admin/audit", N_("Audit log"), ("admin",)),
+        ("/admin/export", N_("Export"), ("admin",)),
+        ("/admin/timetable", N_("Timetable"), ("admin",)),
     ]
     path = ctx.request.url.path
     return [
-        {"href": href, "label": ctx.t(key), "current": bool(href) and path.startswith(href)}
-        for href, key, roles in items
+        {"href": href, "label": ctx.t(msgid), "current": bool(href) and path.startswith(href)}
+        for href, msgid, roles in items
         if role in roles
     ]
 
 
-def chrome(ctx: Ctx) -> dict[str, Any]:
+def chrome(ctx: Ctx, *, flash: bool = True) -> dict[str, Any]:
+    """What every page shows around its content; ``flash=False`` leaves a flash for later."""
     school = ctx.db.get(School, ctx.user.school_id) if ctx.user else None
-    flash = websessions.pop_data(ctx.ws, "flash") if ctx.ws is not None else None
+    shown = websessions.pop_data(ctx.ws, "flash") if ctx.ws is not None and flash else None
     return {
-        "t": ctx.t,
         "lang": ctx.lang,
         "other_lang": "en" if ctx.lang == "nl" else "nl",
-        "user": {"name": ctx.user.username, "role": ctx.user.role} if ctx.user else None,
+        "user": {
+            "name": ctx.user.username,
+            "role": ctx.user.role,
+            "role_label": ctx.t(labels.label(labels.ROLES, ctx.user.role)),
+        }
+        if ctx.user
+        else None,
         "school": school.name if school else None,
         "csrf": ctx.ws.csrf if ctx.ws is not None else "",
         "nav": nav(ctx),
-        "flash": flash,
+        "flash": shown,
         "path": ctx.request.url.path,
     }
 
@@ -210,36 +224,34 @@ def _answer(request: Request, done: _Done) -> Response:
             headers={"Content-Disposition": f'attachment; filename="{outcome.filename}"'},
         )
     else:
-        response = render(
-            request, _env(request), outcome.template, outcome.data, done.chrome, outcome.status
-        )
+        env = _env(request, done.chrome.get("lang", DEFAULT))
+        response = render(request, env, outcome.template, outcome.data, done.chrome, outcome.status)
     response.headers["Cache-Control"] = "no-store"
     return _cookies(request, response, done)
 
 
-def _error(request: Request, exc: ServiceError) -> Response:
+def _error_chrome(request: Request) -> dict[str, Any]:
+    """The chrome of the reader's pages (language, navigation, user) for an error page; read in
+    a transaction of its own, since the failed one was rolled back. The flash is left in place."""
+    rt: Runtime = request.app.state.runtime
+    with rt.sessions.begin() as db:
+        return chrome(_load(request, db, rt, web_settings(request)), flash=False)
+
+
+async def _error(request: Request, exc: ServiceError) -> Response:
     if isinstance(exc, Unauthorized) and not wants_json(request):
         target = quote(request.url.path, safe="/")
         return RedirectResponse(f"/signin?next={target}", status_code=303)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
     if wants_json(request):
+        # The API's contract: the stable code, and the message in English.
         body = {"error": {"code": exc.code, "message": exc.message}}
-        return JSONResponse(body, status_code=exc.status)
-    lang = as_lang(request.cookies.get(LANG_COOKIE)) or DEFAULT
-    t = translator(lang)
-    page = {"status": exc.status, "code": exc.code, "message": exc.message}
-    bare: dict[str, Any] = {
-        "t": t,
-        "lang": lang,
-        "other_lang": "en" if lang == "nl" else "nl",
-        "user": None,
-        "school": None,
-        "csrf": "",
-        "nav": [],
-        "flash": None,
-        "path": request.url.path,
-    }
-    response = render(request, _env(request), "error.html", page, bare, exc.status)
-    response.headers["Cache-Control"] = "no-store"
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+    shown = await run_in_threadpool(_error_chrome, request)
+    lang: Lang = shown["lang"]
+    page = {"status": exc.status, "code": exc.code, "message": translator(lang).error(exc)}
+    response = render(request, _env(request, lang), "error.html", page, shown, exc.status)
+    response.headers.update({"Cache-Control": "no-store", **headers})
     return response
 
 
@@ -268,7 +280,7 @@ async def show(
     try:
         done = await run_in_threadpool(work)
     except ServiceError as exc:
-        return _error(request, exc)
+        return await _error(request, exc)
     return _answer(request, done)
 
 
@@ -288,13 +300,16 @@ async def act(
     try:
         form = await (read(request) if read else read_form(request, web.max_form_bytes))
     except ServiceError as exc:
-        return _error(request, exc)
+        return await _error(request, exc)
 
     def work() -> _Done:
         with rt.sessions.begin() as db:
             ctx = _load(request, db, rt, web)
             if not websessions.csrf_ok(ctx.ws, form.get("csrf")):
-                raise Forbidden(ctx.t("error.csrf"))
+                raise Forbidden(
+                    "The form has expired or did not come from this site. Reload the page and "
+                    "try again. Nothing was changed."
+                )
             if not public:
                 ctx.signed_in()
             outcome = action(ctx, form)
@@ -305,5 +320,5 @@ async def act(
     try:
         done = await run_in_threadpool(work)
     except ServiceError as exc:
-        return _error(request, exc)
+        return await _error(request, exc)
     return _answer(request, done)

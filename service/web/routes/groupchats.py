@@ -59,7 +59,7 @@ async def create(request: Request) -> Response:
         except ChatInputError as exc:
             page = pages.form_page(catalog, ctx.lang, values=raw, error=exc)
             return Page("groupchat_form.html", page, status=422)
-        ctx.flash("gc.saved_flash")
+        ctx.flash(ctx.t("Group chat saved and checked."))
         return Redirect(f"/groupchats/{row.id}")
 
     return await act(request, action)
@@ -124,7 +124,7 @@ async def change(request: Request, cid: str) -> Response:
                 catalog, ctx.lang, values=raw, error=exc, chat=page.data["chat"]
             )
             return Page("groupchat_form.html", failed, status=422)
-        ctx.flash("gc.saved_flash")
+        ctx.flash(ctx.t("Group chat saved and checked."))
         return Redirect(f"/groupchats/{cid}")
 
     return await act(request, action)
@@ -134,7 +134,7 @@ async def change(request: Request, cid: str) -> Response:
 async def remove(request: Request, cid: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
         groupchats.delete(ctx.db, viewer=ctx.signed_in(), chat_id=chat_id(cid), now=ctx.now)
-        ctx.flash("gc.deleted_flash")
+        ctx.flash(ctx.t("Group chat deleted from the register."))
         return Redirect("/groupchats")
 
     return await act(request, action)
@@ -153,8 +153,16 @@ async def closed_platform(request: Request) -> Response:
                 now=ctx.now,
             )
         except ChatInputError as exc:
-            raise InvalidRequest(" ".join(exc.messages(ctx.lang).values())) from None
-        ctx.flash("gc.closed_platform_flash", n=n)
+            raise InvalidRequest(
+                "%(problem)s", problem=" ".join(exc.messages(ctx.lang).values())
+            ) from None
+        ctx.flash(
+            ctx.t.ngettext(
+                "Closed platform saved; %(num)s group chat checked again.",
+                "Closed platform saved; %(num)s group chats checked again.",
+                n,
+            )
+        )
         return Redirect("/admin/school")
 
     return await act(request, action)

@@ -58,7 +58,7 @@ async def grant(request: Request, lid: str) -> Response:
             note=form.get("note"),
             now=ctx.now,
         )
-        ctx.flash("perm.granted_flash")
+        ctx.flash(ctx.t("Permission given. Devices pick it up at their next config check."))
         return Redirect(f"/lessons/{lid}")
 
     return await act(request, action)
@@ -76,7 +76,7 @@ async def withdraw(request: Request, lid: str, pid: str) -> Response:
             viewer=ctx.signed_in(),
             now=ctx.now,
         )
-        ctx.flash("perm.withdrawn_flash")
+        ctx.flash(ctx.t("Permission withdrawn."))
         return Redirect(f"/lessons/{lid}")
 
     return await act(request, action)

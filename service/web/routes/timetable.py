@@ -93,7 +93,7 @@ async def source_add(request: Request) -> Response:
             interval=form.get("interval", "3600")[:10],
             now=ctx.now,
         )
-        ctx.flash("tt.source_added", name=row.name)
+        ctx.flash(ctx.t("Source %(name)s added.", name=row.name))
         return Redirect("/admin/timetable")
 
     return await act(request, action)
@@ -112,7 +112,7 @@ async def source_sync(request: Request, sid: str) -> Response:
             )
 
         _after_commit(ctx, work, f"timetable sync of source {source_id}")
-        ctx.flash("tt.sync_started", name=row.name)
+        ctx.flash(ctx.t("Syncing %(name)s; its result appears here shortly.", name=row.name))
         return Redirect("/admin/timetable")
 
     return await act(request, action)
@@ -124,7 +124,7 @@ async def source_remove(request: Request, sid: str) -> Response:
         name = timetable_sources.remove_source(
             ctx.db, viewer=ctx.signed_in(), source_id=sid, now=ctx.now
         )
-        ctx.flash("tt.source_removed", name=name)
+        ctx.flash(ctx.t("Source %(name)s removed.", name=name))
         return Redirect("/admin/timetable")
 
     return await act(request, action)
@@ -194,7 +194,7 @@ async def import_discard(request: Request, uid: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
         row = timetable_import.upload_row(ctx.db, viewer=ctx.signed_in(), ws=ctx.ws, upload_id=uid)
         uploads.discard(ctx.db, row)
-        ctx.flash("tt.upload_discarded")
+        ctx.flash(ctx.t("The upload was discarded."))
         return Redirect("/admin/timetable/import")
 
     return await act(request, action)
@@ -247,7 +247,7 @@ async def lesson_edit(request: Request, lid: str) -> Response:
             cancelled=form.get("cancelled") == "1",
             now=ctx.now,
         )
-        ctx.flash("tt.lesson_saved" if changed else "tt.lesson_unchanged")
+        ctx.flash(ctx.t("Lesson saved.") if changed else ctx.t("Nothing was changed."))
         return Redirect(back)
 
     return await act(request, action)
@@ -259,7 +259,7 @@ async def lesson_clear(request: Request, lid: str) -> Response:
         timetable_week.clear_lesson(
             ctx.db, viewer=ctx.signed_in(), lesson_id=lesson_id(lid), now=ctx.now
         )
-        ctx.flash("tt.edits_cleared")
+        ctx.flash(ctx.t("The source decides this lesson again from its next sync."))
         return Redirect(f"/admin/timetable/lessons/{lid}")
 
     return await act(request, action)
@@ -300,11 +300,14 @@ async def pattern_save(request: Request) -> Response:
         )
         plan = preview["plan"]
         ctx.flash(
-            "tt.pattern_saved",
-            inserted=plan["inserts"],
-            updated=plan["updates"],
-            removed=plan["removals"],
-            skipped=preview["skipped"].get("holiday", 0),
+            ctx.t(
+                "Pattern saved: %(inserted)s added, %(updated)s changed, %(removed)s removed, "
+                "%(skipped)s left out for holidays.",
+                inserted=plan["inserts"],
+                updated=plan["updates"],
+                removed=plan["removals"],
+                skipped=preview["skipped"].get("holiday", 0),
+            )
         )
         return Redirect("/admin/timetable/pattern?" + _group_query(group))
 
@@ -364,7 +367,14 @@ async def holidays_import(request: Request) -> Response:
         result = timetable_holidays.import_holidays(
             ctx.db, viewer=viewer, data=data, name=name, now=ctx.now
         )
-        ctx.flash("tt.holidays_imported", n=result.stored, years=", ".join(result.schoolyears))
+        ctx.flash(
+            ctx.t.ngettext(
+                "%(num)s holiday period imported (%(years)s).",
+                "%(num)s holiday periods imported (%(years)s).",
+                result.stored,
+                years=", ".join(result.schoolyears),
+            )
+        )
         return Redirect("/admin/timetable/holidays")
 
     return await act(request, action, read=read)
@@ -398,7 +408,7 @@ async def holidays_region(request: Request) -> Response:
             advised=form.get("advised") == "1",
             now=ctx.now,
         )
-        ctx.flash("admin.saved_flash")
+        ctx.flash(ctx.t("Saved."))
         return Redirect("/admin/timetable/holidays")
 
     return await act(request, action)
