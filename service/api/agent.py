@@ -65,7 +65,7 @@ async def enroll(request: Request, rt: RuntimeDep) -> JSONResponse:
     try:
         body = EnrollRequest.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidRequest(first_error(exc)) from None
+        raise InvalidRequest("%(problem)s", problem=first_error(exc)) from None
 
     def work() -> enrolment.Enrolled:
         with rt.sessions.begin() as session:

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from policies.wire import format_time
 from service import audit, credentials
 from service.errors import NotFound, Unauthorized
+from service.locale import N_
 from service.models import Device, Group, School
 
 # last_seen is for IT's overview, not for correctness: writing it once a minute is enough.
 LAST_SEEN_STEP = timedelta(seconds=60)
-REVOKED = "unknown or revoked device token; enrol again"
+REVOKED = N_("unknown or revoked device token; enrol again")
 
 
 @dataclass(frozen=True)

@@ -96,13 +96,17 @@ def _header(row: list[str], name: str, line: int) -> list[str]:
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     if unknown:
         raise MalformedInput(
-            f"unknown column {unknown[0][:30]!r}; the columns are {', '.join(CSV_COLUMNS)}",
+            "unknown column %(column)r; the columns are %(columns)s",
             source=name,
             line=line,
+            column=unknown[0][:30],
+            columns=", ".join(CSV_COLUMNS),
         )
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        raise MalformedInput(f"the header lacks {', '.join(missing)}", source=name, line=line)
+        raise MalformedInput(
+            "the header lacks %(columns)s", source=name, line=line, columns=", ".join(missing)
+        )
     if len(set(columns)) != len(columns):
         raise MalformedInput("a column appears twice in the header", source=name, line=line)
     return columns
@@ -123,7 +127,11 @@ def import_csv(
     limits = limits or Limits()
     check_window(window, limits)
     if len(data) > limits.max_bytes:
-        raise InputTooLarge(f"the file is larger than {limits.max_bytes:,} bytes", source=name)
+        raise InputTooLarge(
+            "the file is larger than %(limit)s bytes",
+            source=name,
+            limit=format(limits.max_bytes, ","),
+        )
     text = decode_text(data, name)
     first = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = max(";,\t", key=first.count)
@@ -143,7 +151,10 @@ def import_csv(
                 continue
             if len(occurrences) + sum(tally.skipped.values()) >= limits.max_occurrences:
                 raise LimitExceeded(
-                    f"more than {limits.max_occurrences:,} rows", source=name, line=line
+                    "more than %(limit)s rows",
+                    source=name,
+                    line=line,
+                    limit=format(limits.max_occurrences, ","),
                 )
             try:
                 occurrence = _row(row, columns, source, tz)
@@ -164,7 +175,7 @@ def import_csv(
             occurrences.append(occurrence)
     except csv.Error as exc:
         raise MalformedInput(
-            f"not readable as CSV: {exc}", source=name, line=reader.line_num
+            "not readable as CSV: %(problem)s", source=name, line=reader.line_num, problem=exc
         ) from None
     if columns is None:
         raise MalformedInput("the file is empty: no header row", source=name, line=1)

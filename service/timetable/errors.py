@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def N_(msgid: str) -> str:  # the conventional gettext name, which the extractors know
+    """Marks a text as a message id without translating it (``service.locale.N_`` for the
+    timetable code, which imports nothing else of the collector)."""
+    return msgid
+
+
 @dataclass(frozen=True)
 class Problem:
     """One wrong entry, located so an admin can go straight to it."""
@@ -58,6 +64,12 @@ class TimetableError(ValueError):
         text = message % params if params else message
         self.problem = Problem(source, text, line, msgid=message, params=params)
         super().__init__(str(self.problem))
+
+    def at(self, source: str) -> TimetableError:
+        """The same error, located in ``source`` instead (a mapping checked inside a file)."""
+        return type(self)(
+            self.problem.msgid, source=source, line=self.problem.line, **self.problem.params
+        )
 
     @property
     def msgid(self) -> str:

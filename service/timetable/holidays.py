@@ -40,13 +40,20 @@ class Holiday:
 
 def _day(value: Any, where: str, name: str) -> date:
     if not isinstance(value, str):
-        raise MalformedInput(f"{where} must be a date string, got {value!r:.40}", source=name)
+        raise MalformedInput(
+            "%(where)s must be a date string, got %(value).40r",
+            source=name,
+            where=where,
+            value=value,
+        )
     try:
         if len(value) == 10:
             return date.fromisoformat(value)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise MalformedInput(f"{where} {value[:40]!r} is not a date", source=name) from None
+        raise MalformedInput(
+            "%(where)s %(value)r is not a date", source=name, where=where, value=value[:40]
+        ) from None
     if moment.tzinfo is None:
         return moment.date()
     return moment.astimezone(_DUTCH).date()
@@ -54,25 +61,29 @@ def _day(value: Any, where: str, name: str) -> date:
 
 def _list(value: Any, where: str, name: str) -> list[Any]:
     if not isinstance(value, list):
-        raise MalformedInput(f"{where} must be a list", source=name)
+        raise MalformedInput("%(where)s must be a list", source=name, where=where)
     return value
 
 
 def _object(value: Any, where: str, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise MalformedInput(f"{where} must be an object", source=name)
+        raise MalformedInput("%(where)s must be an object", source=name, where=where)
     return value
 
 
 def parse_holidays(data: bytes, *, name: str = "schoolholidays.json") -> tuple[Holiday, ...]:
     """Every holiday period in a Rijksoverheid response; MalformedInput names the JSON path."""
     if len(data) > MAX_BYTES:
-        raise InputTooLarge(f"the file is larger than {MAX_BYTES:,} bytes", source=name)
+        raise InputTooLarge(
+            "the file is larger than %(limit)s bytes", source=name, limit=format(MAX_BYTES, ",")
+        )
     try:
         document = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         line = exc.lineno if isinstance(exc, json.JSONDecodeError) else None
-        raise MalformedInput(f"not JSON: {str(exc)[:120]}", source=name, line=line) from None
+        raise MalformedInput(
+            "not JSON: %(problem)s", source=name, line=line, problem=str(exc)[:120]
+        ) from None
     documents = document if isinstance(document, list) else [document]
     found: list[Holiday] = []
     for d, doc in enumerate(documents):
@@ -90,7 +101,7 @@ def parse_holidays(data: bytes, *, name: str = "schoolholidays.json") -> tuple[H
 def _vacation(vacation: dict[str, Any], year: str, where: str, name: str) -> list[Holiday]:
     title = " ".join(str(vacation.get("type", "")).split())
     if not title:
-        raise MalformedInput(f"{where}.type is empty", source=name)
+        raise MalformedInput("%(where)s.type is empty", source=name, where=where)
     compulsory = str(vacation.get("compulsorydates", "true")).strip().casefold() != "false"
     holidays = []
     for r, region in enumerate(_list(vacation.get("regions"), f"{where}.regions", name)):
@@ -99,13 +110,17 @@ def _vacation(vacation: dict[str, Any], year: str, where: str, name: str) -> lis
         code = " ".join(str(region.get("region", "")).split()).casefold()
         if code not in (*REGIONS, NATIONWIDE):
             raise MalformedInput(
-                f"{at}.region {code[:30]!r} is not noord, midden, zuid or heel Nederland",
+                "%(where)s.region %(code)r is not noord, midden, zuid or heel Nederland",
                 source=name,
+                where=at,
+                code=code[:30],
             )
         first = _day(region.get("startdate"), f"{at}.startdate", name)
         last = _day(region.get("enddate"), f"{at}.enddate", name)
         if last < first:
-            raise MalformedInput(f"{at}: the holiday ends before it starts", source=name)
+            raise MalformedInput(
+                "%(where)s: the holiday ends before it starts", source=name, where=at
+            )
         holidays.append(Holiday(title, year, code, first, last, compulsory))
     return holidays
 

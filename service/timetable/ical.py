@@ -37,7 +37,11 @@ Series = list[tuple[Component, EventSpan]]
 def parse_calendar(data: bytes, *, name: str, limits: Limits) -> tuple[Calendar, list[EventSpan]]:
     """The calendar and the line of each of its VEVENTs; MalformedInput when unreadable."""
     if len(data) > limits.max_bytes:
-        raise InputTooLarge(f"the file is larger than {limits.max_bytes:,} bytes", source=name)
+        raise InputTooLarge(
+            "the file is larger than %(limit)s bytes",
+            source=name,
+            limit=format(limits.max_bytes, ","),
+        )
     text = decode_text(data, name)
     spans = scan(text, name)
     try:
@@ -45,7 +49,9 @@ def parse_calendar(data: bytes, *, name: str, limits: Limits) -> tuple[Calendar,
             warnings.simplefilter("ignore")  # icalendar warns about guessed TZIDs; we check
             calendar = Calendar.from_ical(text)
     except ValueError as exc:
-        raise MalformedInput(f"not a readable calendar: {str(exc)[:200]}", source=name) from None
+        raise MalformedInput(
+            "not a readable calendar: %(problem)s", source=name, problem=str(exc)[:200]
+        ) from None
     if len([c for c in calendar.subcomponents if c.name == "VEVENT"]) != len(spans):
         raise MalformedInput("the events could not be matched to their lines", source=name)
     return calendar, spans
@@ -163,17 +169,23 @@ def import_ical(
             usable.append((uid, series))
     if total_steps > limits.max_expansion_steps:
         raise LimitExceeded(
-            f"the recurrences repeat about {total_steps:,} times up to {window.end.date()}, "
-            f"over the limit of {limits.max_expansion_steps:,}",
+            "the recurrences repeat about %(steps)s times up to %(end)s, over the limit of "
+            "%(limit)s",
             source=name,
+            steps=format(total_steps, ","),
+            end=window.end.date(),
+            limit=format(limits.max_expansion_steps, ","),
         )
     if total_in_window > limits.max_occurrences:
         # Checked before expanding: one dense series could otherwise fill memory on its own.
         raise LimitExceeded(
-            f"the events give up to {total_in_window:,} lessons in the window "
-            f"{window.start.date()} to {window.end.date()}, over the limit of "
-            f"{limits.max_occurrences:,}; import a shorter period",
+            "the events give up to %(count)s lessons in the window %(first)s to %(last)s, over the "
+            "limit of %(limit)s; import a shorter period",
             source=name,
+            count=format(total_in_window, ","),
+            first=window.start.date(),
+            last=window.end.date(),
+            limit=format(limits.max_occurrences, ","),
         )
     tally = Tally()
     occurrences: list[Occurrence] = []
@@ -185,9 +197,12 @@ def import_ical(
         )
         if len(occurrences) > limits.max_occurrences:
             raise LimitExceeded(
-                f"more than {limits.max_occurrences:,} lessons in the window "
-                f"{window.start.date()} to {window.end.date()}; import a shorter period",
+                "more than %(limit)s lessons in the window %(first)s to %(last)s; import a shorter "
+                "period",
                 source=name,
+                limit=format(limits.max_occurrences, ","),
+                first=window.start.date(),
+                last=window.end.date(),
             )
         if progress is not None:
             progress(done, len(usable))

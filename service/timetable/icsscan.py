@@ -54,12 +54,14 @@ def scan(text: str, name: str) -> list[EventSpan]:
         if prop == "BEGIN":
             kind = value.strip().upper()
             if not stack and (kind != "VCALENDAR" or seen_calendar):
-                problem = (
-                    "a second calendar starts here"
-                    if seen_calendar
-                    else (f"the file must start with BEGIN:VCALENDAR, not BEGIN:{kind}")
+                if seen_calendar:
+                    raise MalformedInput("a second calendar starts here", source=name, line=number)
+                raise MalformedInput(
+                    "the file must start with BEGIN:VCALENDAR, not BEGIN:%(kind)s",
+                    source=name,
+                    line=number,
+                    kind=kind,
                 )
-                raise MalformedInput(problem, source=name, line=number)
             if len(stack) >= MAX_DEPTH:
                 raise MalformedInput("components nested too deeply", source=name, line=number)
             stack.append((kind, number))
@@ -69,13 +71,18 @@ def scan(text: str, name: str) -> list[EventSpan]:
         elif prop == "END":
             kind = value.strip().upper()
             if not stack:
-                raise MalformedInput(f"END:{kind} without a BEGIN", source=name, line=number)
+                raise MalformedInput(
+                    "END:%(kind)s without a BEGIN", source=name, line=number, kind=kind
+                )
             open_kind, open_line = stack.pop()
             if kind != open_kind:
                 raise MalformedInput(
-                    f"END:{kind} does not close BEGIN:{open_kind} of line {open_line}",
+                    "END:%(kind)s does not close BEGIN:%(opened)s of line %(opened_at)s",
                     source=name,
                     line=number,
+                    kind=kind,
+                    opened=open_kind,
+                    opened_at=open_line,
                 )
             if kind == "VEVENT" and current is not None and len(stack) == 1:
                 events.append(EventSpan(*current))
@@ -88,7 +95,7 @@ def scan(text: str, name: str) -> list[EventSpan]:
             current = (current[0], value)
     if stack:
         kind, line = stack[-1]
-        raise MalformedInput(f"BEGIN:{kind} is never closed", source=name, line=line)
+        raise MalformedInput("BEGIN:%(kind)s is never closed", source=name, line=line, kind=kind)
     if not seen_calendar:
         raise MalformedInput("not an iCalendar file: no BEGIN:VCALENDAR", source=name, line=1)
     return events

@@ -52,6 +52,9 @@ def dates_window(first: date, last: date, tz: ZoneInfo) -> Window:
 def check_window(window: Window, limits: Limits) -> None:
     if window.end - window.start > limits.max_window:
         raise LimitExceeded(
-            f"the import window {window.start.date()} to {window.end.date()} is longer than "
-            f"{limits.max_window.days} days; import one school year at a time"
+            "the import window %(first)s to %(last)s is longer than %(limit)s days; import one "
+            "school year at a time",
+            first=window.start.date(),
+            last=window.end.date(),
+            limit=limits.max_window.days,
         )

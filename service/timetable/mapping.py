@@ -91,13 +91,18 @@ class Mapped:
 
 def _field(value: Any, where: str) -> str:
     if value not in (*FIELDS, SKIP):
-        raise MappingError(f"{where}: {value!r} is not one of {', '.join(FIELDS)} or '-'")
+        raise MappingError(
+            "%(where)s: %(value)r is not one of %(fields)s or '-'",
+            where=where,
+            value=value,
+            fields=", ".join(FIELDS),
+        )
     return str(value)
 
 
 def _markers(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(m, str) and m.strip() for m in value):
-        raise MappingError(f"{where} must be a list of non-empty strings")
+        raise MappingError("%(where)s must be a list of non-empty strings", where=where)
     return tuple(m.strip() for m in value)
 
 
@@ -105,37 +110,53 @@ def _rule(value: Any, where: str) -> Rule:
     if isinstance(value, str):
         return Rule(whole=_field(value, where))
     if not isinstance(value, Mapping):
-        raise MappingError(f"{where} must be a field name or a table with split or regex")
+        raise MappingError(
+            "%(where)s must be a field name or a table with split or regex", where=where
+        )
     keys = set(value)
     if keys == {"split", "fields"}:
         separator, fields = value["split"], value["fields"]
         if not isinstance(separator, str) or not separator:
-            raise MappingError(f"{where}.split must be a non-empty string")
+            raise MappingError("%(where)s.split must be a non-empty string", where=where)
         if not isinstance(fields, list) or not fields:
-            raise MappingError(f"{where}.fields must be a non-empty list")
+            raise MappingError("%(where)s.fields must be a non-empty list", where=where)
         names = tuple(_field(f, f"{where}.fields") for f in fields)
         _no_repeats([n for n in names if n != SKIP], where)
         return Rule(separator=separator, fields=names)
     if keys == {"regex"}:
         source = value["regex"]
         if not isinstance(source, str) or not 0 < len(source) <= MAX_PATTERN:
-            raise MappingError(f"{where}.regex must be a string of 1 to {MAX_PATTERN} characters")
+            raise MappingError(
+                "%(where)s.regex must be a string of 1 to %(limit)s characters",
+                where=where,
+                limit=MAX_PATTERN,
+            )
         try:
             pattern = re.compile(source)
         except re.error as exc:
-            raise MappingError(f"{where}.regex does not compile: {exc}") from None
+            raise MappingError(
+                "%(where)s.regex does not compile: %(problem)s", where=where, problem=exc
+            ) from None
         if not pattern.groupindex:
-            raise MappingError(f"{where}.regex names no group, e.g. (?P<subject>...)")
+            raise MappingError("%(where)s.regex names no group, e.g. (?P<subject>...)", where=where)
         for group in pattern.groupindex:
             _field(group, f"{where}.regex group")
         return Rule(pattern=pattern)
-    raise MappingError(f"{where} needs either split and fields, or regex; got {sorted(keys)}")
+    raise MappingError(
+        "%(where)s needs either split and fields, or regex; got %(keys)s",
+        where=where,
+        keys=sorted(keys),
+    )
 
 
 def _no_repeats(names: list[str], where: str) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise MappingError(f"{where}.fields names {', '.join(repeated)} more than once")
+        raise MappingError(
+            "%(where)s.fields names %(names)s more than once",
+            where=where,
+            names=", ".join(repeated),
+        )
 
 
 def parse_mapping(data: Mapping[str, Any] | str | None, *, name: str = "mapping") -> SourceMapping:
@@ -145,12 +166,15 @@ def parse_mapping(data: Mapping[str, Any] | str | None, *, name: str = "mapping"
     if isinstance(data, str):
         if data not in PRESETS:
             raise MappingError(
-                f"no mapping preset {data!r}; presets: {', '.join(PRESETS)}", source=name
+                "no mapping preset %(name)r; presets: %(presets)s",
+                source=name,
+                name=data,
+                presets=", ".join(PRESETS),
             )
         data = PRESETS[data]
     unknown = set(data) - {*PROPERTIES, "cancelled_markers", "remote_markers"}
     if unknown:
-        raise MappingError(f"unknown keys {sorted(unknown)}", source=name)
+        raise MappingError("unknown keys %(keys)s", source=name, keys=sorted(unknown))
     try:
         rules = {p: _rule(data[p], p) for p in PROPERTIES if p in data}
         return SourceMapping(
@@ -159,9 +183,7 @@ def parse_mapping(data: Mapping[str, Any] | str | None, *, name: str = "mapping"
             remote_markers=_markers(data.get("remote_markers", []), "remote_markers"),
         )
     except MappingError as exc:
-        raise MappingError(
-            exc.problem.msgid or exc.problem.message, source=name, **exc.problem.params
-        ) from None
+        raise exc.at(name) from None
 
 
 def apply_mapping(

@@ -15,12 +15,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from service.timetable.errors import LimitExceeded, MalformedInput
+from service.timetable.errors import N_, LimitExceeded, MalformedInput
 from service.timetable.holidays import Holiday, holiday_at
 from service.timetable.limits import Limits
 from service.timetable.model import MAX_SUBJECT, ImportResult, Occurrence, Window, name_problem
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Where a problem of a weekday's blocks is, and the start of each lesson's uid.
+WEEKDAYS = (
+    N_("monday"),
+    N_("tuesday"),
+    N_("wednesday"),
+    N_("thursday"),
+    N_("friday"),
+    N_("saturday"),
+    N_("sunday"),
+)
 MAX_BLOCKS = 12
 MAX_TEXT = 1000
 _BLOCK = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})(?:\s+(.*))?$")
@@ -45,7 +54,9 @@ class Pattern:
 
 def _clock(hour: str, minute: str, where: str) -> time:
     if int(hour) > 23 or int(minute) > 59:
-        raise MalformedInput(f"{hour}:{minute} is not a time of day", source=where)
+        raise MalformedInput(
+            "%(hour)s:%(minute)s is not a time of day", source=where, hour=hour, minute=minute
+        )
     return time(int(hour), int(minute))
 
 
@@ -53,43 +64,58 @@ def parse_blocks(text: str, *, weekday: int) -> tuple[Block, ...]:
     """The blocks of one weekday, separated by ``;`` or new lines, in order, not overlapping."""
     where = WEEKDAYS[weekday]
     if len(text) > MAX_TEXT:
-        raise MalformedInput(f"longer than {MAX_TEXT} characters", source=where)
+        raise MalformedInput("longer than %(limit)s characters", source=where, limit=MAX_TEXT)
     parts = [p.strip() for p in re.split(r"[;\n]", text) if p.strip()]
     if len(parts) > MAX_BLOCKS:
-        raise MalformedInput(f"more than {MAX_BLOCKS} blocks", source=where)
+        raise MalformedInput("more than %(limit)s blocks", source=where, limit=MAX_BLOCKS)
     blocks: list[Block] = []
     for number, part in enumerate(parts, 1):
         found = _BLOCK.match(part)
         if found is None:
             raise MalformedInput(
-                f"block {number} {part[:40]!r} is not like 08:30-10:00 subject", source=where
+                "block %(number)s %(text)r is not like 08:30-10:00 subject",
+                source=where,
+                number=number,
+                text=part[:40],
             )
         start = _clock(found[1], found[2], where)
         end = _clock(found[3], found[4], where)
         subject = (found[5] or "").strip() or None
         if not start < end:
-            raise MalformedInput(f"block {number} ends before it starts", source=where)
+            raise MalformedInput(
+                "block %(number)s ends before it starts", source=where, number=number
+            )
         if blocks and start < blocks[-1].end:
             raise MalformedInput(
-                f"block {number} starts before block {number - 1} ends", source=where
+                "block %(number)s starts before block %(previous)s ends",
+                source=where,
+                number=number,
+                previous=number - 1,
             )
         problem = name_problem(subject, None, None, None)
         if problem is not None or (subject and len(subject) > MAX_SUBJECT):
-            raise MalformedInput(f"block {number}: {problem or 'subject too long'}", source=where)
+            raise MalformedInput(
+                "block %(number)s: %(problem)s",
+                source=where,
+                number=number,
+                problem=problem or N_("subject too long"),
+            )
         blocks.append(Block(start, end, subject))
     return tuple(blocks)
 
 
 def window_of(pattern: Pattern, tz: ZoneInfo, limits: Limits) -> Window:
     if pattern.last < pattern.first:
-        raise MalformedInput("the last day is before the first", source="dates")
+        raise MalformedInput("the last day is before the first", source=N_("dates"))
     window = Window(
         datetime.combine(pattern.first, time(), tz),
         datetime.combine(pattern.last + timedelta(days=1), time(), tz),
     )
     if window.end - window.start > limits.max_window:
         raise LimitExceeded(
-            f"a pattern covers at most {limits.max_window.days} days", source="dates"
+            "a pattern covers at most %(limit)s days",
+            source=N_("dates"),
+            limit=limits.max_window.days,
         )
     return window
 
@@ -109,7 +135,7 @@ def generate(
     window = window_of(pattern, tz, limits)
     problem = name_problem(None, pattern.group, pattern.teacher, pattern.room)
     if problem is not None:
-        raise MalformedInput(problem, source=source)
+        raise MalformedInput("%(problem)s", source=source, problem=problem)
     found, skipped = [], 0
     day = pattern.first
     while day <= pattern.last:
@@ -134,7 +160,9 @@ def generate(
                 )
             )
             if len(found) > limits.max_occurrences:
-                raise LimitExceeded(f"more than {limits.max_occurrences} lessons", source=source)
+                raise LimitExceeded(
+                    "more than %(limit)s lessons", source=source, limit=limits.max_occurrences
+                )
         day += timedelta(days=1)
     return ImportResult(
         source=source,

@@ -11,8 +11,9 @@ from service.timetable.errors import InputTooLarge, MalformedInput
 
 def _too_large(name: str, limit: int) -> InputTooLarge:
     return InputTooLarge(
-        f"the file is larger than the limit of {limit:,} bytes; nothing was read further",
+        "the file is larger than the limit of %(limit)s bytes; nothing was read further",
         source=name,
+        limit=format(limit, ","),
     )
 
 
@@ -41,7 +42,8 @@ def decode_text(data: bytes, name: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise MalformedInput(
-            f"byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8",
+            "byte 0x%(byte)02x is not UTF-8; save the file as UTF-8",
             source=name,
             line=line,
+            byte=data[exc.start],
         ) from None

@@ -43,24 +43,39 @@ class AppointmentError(ValueError):
 
 def _load(data: bytes, name: str, limits: Limits) -> list[Any]:
     if len(data) > limits.max_bytes:
-        raise InputTooLarge(f"the response is larger than {limits.max_bytes:,} bytes", source=name)
+        raise InputTooLarge(
+            "the response is larger than %(limit)s bytes",
+            source=name,
+            limit=format(limits.max_bytes, ","),
+        )
     try:
         document = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         line = exc.lineno if isinstance(exc, json.JSONDecodeError) else None
-        raise MalformedInput(f"not JSON: {str(exc)[:120]}", source=name, line=line) from None
+        raise MalformedInput(
+            "not JSON: %(problem)s", source=name, line=line, problem=str(exc)[:120]
+        ) from None
     response = document.get("response") if isinstance(document, dict) else None
     if not isinstance(response, dict):
         raise MalformedInput('not a Zermelo response: no "response" object', source=name)
     status = response.get("status")
     if status != 200:
         message = str(response.get("message", ""))[:200]
-        raise MalformedInput(f"Zermelo answered status {status!r}: {message}", source=name)
+        raise MalformedInput(
+            "Zermelo answered status %(status)r: %(message)s",
+            source=name,
+            status=status,
+            message=message,
+        )
     items = response.get("data")
     if not isinstance(items, list):
         raise MalformedInput('"response.data" is not a list', source=name)
     if len(items) > limits.max_occurrences:
-        raise LimitExceeded(f"more than {limits.max_occurrences:,} appointments", source=name)
+        raise LimitExceeded(
+            "more than %(limit)s appointments",
+            source=name,
+            limit=format(limits.max_occurrences, ","),
+        )
     return items
 
 

@@ -99,8 +99,9 @@ def _read_until(response: Any, limit: int, name: str, until: float, total: float
         size += len(chunk)
         if size > limit:
             raise InputTooLarge(
-                f"the file is larger than the limit of {limit:,} bytes; nothing was read further",
+                "the file is larger than the limit of %(limit)s bytes; nothing was read further",
                 source=name,
+                limit=format(limit, ","),
             )
         chunks.append(chunk)
 

@@ -47,11 +47,15 @@ def mapping_text(value: str) -> str:
     path = Path(value)
     if not path.is_file():
         raise MappingError(
-            f"no mapping preset or file {value[:100]!r}; presets: {', '.join(PRESETS)}",
+            "no mapping preset or file %(name)r; presets: %(presets)s",
             source=value[:100],
+            name=value[:100],
+            presets=", ".join(PRESETS),
         )
     if path.stat().st_size > MAX_MAPPING_BYTES:
-        raise MappingError(f"larger than {MAX_MAPPING_BYTES:,} bytes", source=path.name)
+        raise MappingError(
+            "larger than %(limit)s bytes", source=path.name, limit=format(MAX_MAPPING_BYTES, ",")
+        )
     text = path.read_text(encoding="utf-8", errors="replace")
     mapping_of(text, name=path.name)
     return text
@@ -64,7 +68,7 @@ def mapping_of(text: str | None, *, name: str = "mapping") -> SourceMapping:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise MappingError(f"not valid TOML: {exc}", source=name) from None
+        raise MappingError("not valid TOML: %(problem)s", source=name, problem=exc) from None
     return parse_mapping(document, name=name)
 
 

@@ -55,7 +55,9 @@ def create(
     if not data:
         raise InvalidRequest("the file is empty")
     if len(data) > MAX_BYTES:
-        raise InvalidRequest("the file is larger than %(limit)s bytes", limit=f"{MAX_BYTES:,}")
+        raise InvalidRequest(
+            "the file is larger than %(limit)s bytes", limit=format(MAX_BYTES, ",")
+        )
     if mapping is not None and mapping not in PRESETS:
         raise InvalidRequest("mapping must be one of %(choices)s", choices=", ".join(PRESETS))
     if group is not None and (len(group) > 64 or not group.isprintable()):

@@ -12,6 +12,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from service.ratelimit import Limiter
 from service.web.render import environments
 from service.web.routes import router
 from service.web.settings import WebSettings
@@ -22,6 +23,10 @@ __all__ = ["WebSettings", "install"]
 def install(app: FastAPI, settings: WebSettings) -> None:
     """Add the pages, their settings, templates and static files to the collector's app."""
     app.state.web_settings = settings
+    # Password guessing across many accounts from one address (the lock-out is per account).
+    app.state.signin_limiter = Limiter(
+        per_minute=settings.signin_per_minute, burst=settings.signin_burst
+    )
     app.state.web_templates = environments()
     app.include_router(router())
     static = resources.files("service.web") / "static"

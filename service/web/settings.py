@@ -14,6 +14,8 @@ WEB_SETTINGS_HELP = {
     "session_minutes": "how long a signed-in session lasts without use",
     "lockout_failures": "failed sign-ins within the window that lock an account",
     "lockout_minutes": "the lock-out window, and how long a lock lasts",
+    "signin_per_minute": "sign-in attempts a minute from one address, any account (429 above)",
+    "signin_burst": "sign-in attempts one address may make at once before the rate applies",
     "max_form_bytes": "largest form body accepted (413 above it)",
     "demo": "demo mode: the demo accounts with their printed passwords may sign in",
     "oidc_issuer": "the SSO provider's issuer URL (Entra ID, Google); empty: no SSO button",
@@ -31,6 +33,8 @@ class WebSettings(BaseSettings):
     session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
     lockout_failures: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    signin_per_minute: int = Field(default=30, ge=1)
+    signin_burst: int = Field(default=30, ge=1)
     max_form_bytes: int = Field(default=256 * 1024, ge=1024)
     demo: bool = False
     oidc_issuer: str = ""

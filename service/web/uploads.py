@@ -43,13 +43,13 @@ async def read_upload(request: Request, limit: int) -> UploadForm:
     cap = limit + OVERHEAD
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise BodyTooLarge("the file is larger than %(limit)s bytes", limit=f"{limit:,}")
+        raise BodyTooLarge("the file is larger than %(limit)s bytes", limit=format(limit, ","))
 
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > cap:
-            raise BodyTooLarge("the file is larger than %(limit)s bytes", limit=f"{limit:,}")
+            raise BodyTooLarge("the file is larger than %(limit)s bytes", limit=format(limit, ","))
         chunks.append(chunk)
     body = b"".join(chunks)
     _, options = parse_options_header(request.headers.get("content-type", ""))
@@ -82,7 +82,7 @@ async def read_upload(request: Request, limit: int) -> UploadForm:
                 data = await value.read()
                 if len(data) > limit:
                     raise BodyTooLarge(
-                        "the file is larger than %(limit)s bytes", limit=f"{limit:,}"
+                        "the file is larger than %(limit)s bytes", limit=format(limit, ",")
                     )
                 files[name] = (value.filename or "", data)
             elif "\x00" in value:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import audit
-from service.errors import InvalidRequest
+from service.errors import InvalidRequest, RateLimited
+from service.ratelimit import Limiter
 from service.web import oidc, signin, websessions
 from service.web.forms import Form
 from service.web.i18n import as_lang
@@ -54,6 +55,14 @@ async def signin_form(request: Request) -> Response:
 @router.post("/signin")
 async def signin_submit(request: Request) -> Response:
     def action(ctx: Ctx, form: Form) -> Outcome:
+        limiter: Limiter = ctx.request.app.state.signin_limiter
+        client = ctx.request.client.host if ctx.request.client else ""
+        wait = limiter.check(client, ctx.rt.monotonic())
+        if wait:
+            raise RateLimited(
+                "too many sign-in attempts from this address; wait a minute and try again",
+                retry_after=wait,
+            )
         username = form.get("username")[:200]
         result = signin.password_sign_in(
             ctx.db, username=username, password=form.get("password"), now=ctx.now, settings=ctx.web
