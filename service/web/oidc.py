@@ -33,7 +33,15 @@ ALGORITHMS = ["RS256", "ES256"]
 
 
 class OidcError(Exception):
-    """The provider's answer or the returning browser's request could not be trusted."""
+    """The provider's answer or the returning browser's request could not be trusted.
+
+    Like a ``ServiceError`` it carries a message id and its values (docs/translations.md):
+    ``str()`` is the English text the audit log keeps, the sign-in page translates it."""
+
+    def __init__(self, message: str, /, **params: object) -> None:
+        self.msgid = message
+        self.params = params
+        super().__init__(message % params if params else message)
 
 
 def _get_json(url: str, data: dict[str, str] | None = None) -> dict[str, Any]:
@@ -45,9 +53,9 @@ def _get_json(url: str, data: dict[str, str] | None = None) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
             raw = answer.read(MAX_RESPONSE + 1)
     except urllib.error.HTTPError as exc:
-        raise OidcError(f"the provider answered {exc.code}") from None
+        raise OidcError("the provider answered %(status)s", status=exc.code) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise OidcError(f"the provider could not be reached ({exc})") from None
+        raise OidcError("the provider could not be reached (%(problem)s)", problem=exc) from None
     if len(raw) > MAX_RESPONSE:
         raise OidcError("the provider's answer is too large")
     try:
@@ -63,7 +71,7 @@ def discover(issuer: str) -> dict[str, Any]:
     doc = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"):
         if not isinstance(doc.get(key), str):
-            raise OidcError(f"the discovery document lacks {key}")
+            raise OidcError("the discovery document lacks %(key)s", key=key)
     return doc
 
 
@@ -141,7 +149,7 @@ def finish(
             },
         )
     except jwt.PyJWTError as exc:
-        raise OidcError(f"the ID token was refused: {exc}") from None
+        raise OidcError("the ID token was refused: %(problem)s", problem=exc) from None
     if not secrets.compare_digest(str(claims["nonce"]).encode(), pending["nonce"].encode()):
         raise OidcError("the ID token's nonce does not match this sign-in")
     return _check_times(claims, now)

@@ -61,9 +61,9 @@ def test_sso_signs_in_the_user_with_that_email(demo_sqlite: Demo, provider: Prov
     ("mode", "problem"),
     [
         ("bad_nonce", "nonce"),
-        ("wrong_key", "ID token was refused"),
-        ("wrong_audience", "ID token was refused"),
-        ("expired", "ID token has expired"),
+        ("wrong_key", "ID-token is geweigerd"),
+        ("wrong_audience", "ID-token is geweigerd"),
+        ("expired", "het ID-token is verlopen"),
     ],
 )
 def test_untrustworthy_id_tokens_are_refused(
@@ -80,7 +80,7 @@ def test_untrustworthy_id_tokens_are_refused(
 def test_tampered_state_and_replayed_callback_are_refused(demo_sqlite: Demo) -> None:
     """A state that is not this session's, or a callback used twice, signs nobody in."""
     _, answer = sso(demo_sqlite, tamper_state=True)
-    assert answer.status_code == 401 and "state does not match" in answer.text
+    assert answer.status_code == 401 and "de state past niet bij deze browsersessie" in answer.text
     browser, first = sso(demo_sqlite)
     assert first.status_code == 303
     again = Browser(demo_sqlite.url)
@@ -111,4 +111,4 @@ def test_unreachable_provider_gets_a_clear_message(demo_sqlite: Demo) -> None:
         update={"oidc_issuer": "http://127.0.0.1:9"}
     )
     answer = Browser(demo_sqlite.url).get("/auth/oidc/start")
-    assert answer.status_code == 502 and "could not be reached" in answer.text
+    assert answer.status_code == 502 and "de provider is niet bereikbaar" in answer.text

@@ -121,8 +121,8 @@ async def oidc_start(request: Request) -> Response:
         try:
             url, pending = oidc.start(ctx.web)
         except oidc.OidcError as exc:
-            problem = ctx.t(
-                "Signing in with the school account failed: %(reason)s", reason=str(exc)
+            problem = ctx.t.message(
+                "Signing in with the school account failed: %(reason)s", {"reason": exc}
             )
             return Page("signin.html", signin_page(ctx) | {"problem": problem}, status=502)
         pending["next"] = safe_next(ctx.request.query_params.get("next"))
@@ -156,8 +156,8 @@ async def oidc_callback(request: Request) -> Response:
                 "signin.html",
                 signin_page(ctx, None)
                 | {
-                    "problem": ctx.t(
-                        "Signing in with the school account failed: %(reason)s", reason=str(exc)
+                    "problem": ctx.t.message(
+                        "Signing in with the school account failed: %(reason)s", {"reason": exc}
                     )
                 },
                 status=401,
