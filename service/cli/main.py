@@ -97,6 +97,7 @@ def cmd_lessons_add(run: Run, args: argparse.Namespace) -> None:
         subject=args.subject,
         room=args.room,
         remote=args.remote,
+        actor=run.actor,
     )
     print(lesson.id)
 
