@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,17 @@ def test_a_row_of_another_school_is_not_found() -> None:
     access.require_same_school(user("admin"), SCHOOL, "no device")
     with pytest.raises(NotFound, match="no device"):
         access.require_same_school(user("admin"), OTHER_SCHOOL, "no device")
+
+
+def test_the_table_is_the_one_in_the_docs() -> None:
+    """docs/web.md shows the table as it is: one row per ability, in order, one column per role."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
+    section = text.split("## Who may do what", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    header, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in lines)
+    roles = ["admin", "leader", "teacher", "it"]
+    assert [h.split()[0] for h in header[1:]] == roles
+    assert len(rows) == len(Ability) + 1  # and the per-device row
+    for ability, row in zip(Ability, rows, strict=False):
+        shown = {role for role, cell in zip(roles, row[1:], strict=True) if cell == "yes"}
+        assert shown == set(access.roles_with(ability)), row[0]
