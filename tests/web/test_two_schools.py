@@ -15,7 +15,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -113,18 +113,19 @@ def two(demo_db: DemoDatabase, web_clock: FakeClock) -> Iterator[Two]:
     app.state.runtime.engine.dispose()
 
 
-def path_ids(a: SchoolA) -> dict[str, str]:
-    """School A's value for every path parameter a route takes, by the parameter's name."""
+def path_ids(a: SchoolA) -> dict[str, tuple[str, str]]:
+    """For every path parameter a route takes, by its name: school A's value, and a value of
+    the same form that nothing has (B must not be able to tell the two apart)."""
     return {
-        "lesson_id": a.lesson_id,
-        "lid": a.lesson_id,
-        "pid": str(a.permission_id),
-        "device_id": a.device_id,
-        "user_id": str(a.user_id),
-        "chat_id": str(a.chat_id),
-        "cid": str(a.chat_id),
-        "sid": str(a.source_id),
-        "uid": a.upload_id,
+        "lesson_id": (a.lesson_id, "l_nothing"),
+        "lid": (a.lesson_id, "l_nothing"),
+        "pid": (str(a.permission_id), "987654"),
+        "device_id": (a.device_id, "d_nothing"),
+        "user_id": (str(a.user_id), "987654"),
+        "chat_id": (str(a.chat_id), "987654"),
+        "cid": (str(a.chat_id), "987654"),
+        "sid": (str(a.source_id), "987654"),
+        "uid": (a.upload_id, "u_nothing"),
     }
 
 
@@ -213,6 +214,11 @@ class Route:
     path: str  # with A's ids filled in
     template: str
     methods: frozenset[str]
+    nothing: str  # with ids nothing has
+
+    @property
+    def takes_ids(self) -> bool:
+        return self.path != self.template
 
     @property
     def api(self) -> bool:
@@ -233,8 +239,9 @@ def routes(app: FastAPI, a: SchoolA) -> list[Route]:
                 f"{route.path} takes {', '.join(unknown)}: add school A's value for it to "
                 "path_ids() in tests/web/test_two_schools.py"
             )
-        path = _PARAM.sub(lambda m: ids[m.group(1)], route.path)
-        found.append(Route(path, route.path, frozenset(route.methods)))
+        path = _PARAM.sub(lambda m: ids[m.group(1)][0], route.path)
+        nothing = _PARAM.sub(lambda m: ids[m.group(1)][1], route.path)
+        found.append(Route(path, route.path, frozenset(route.methods), nothing))
     assert len(found) > 40, "the route table was not read"
     return found
 
@@ -306,7 +313,8 @@ def test_every_table_has_an_owner() -> None:
 
 def test_the_other_school_gets_nothing_of_the_first(two: Two) -> None:
     """Every GET route, as page and as JSON, bare and with A's ids in the query: no canary of A
-    in any answer to B's admin, leader, teacher, IT user or device, and no 5xx."""
+    in any answer to B's admin, leader, teacher, IT user or device, and no 5xx. Not even that
+    an id is taken: A's ids get the same status as ids nothing has."""
     a = two.a
     with two.sessions.begin() as session:
         before = snapshot(session, a.school_id)
@@ -322,11 +330,19 @@ def test_the_other_school_gets_nothing_of_the_first(two: Two) -> None:
                 {"headers": {"Accept": "application/json"}, "params": query_ids(a)},
                 {"headers": {"Accept": "text/html"}, "params": query_ids(a)},
             ]
+            statuses = []
             for variant in variants:
                 asked, answer = _ask(two, who, "GET", route, **variant)
+                statuses.append(answer.status_code)
                 found = leaked(a.canaries, asked, answer)
                 if found or answer.status_code >= 500:
                     problems.append((route.path, who.name, answer.status_code, found[:5]))
+            if route.takes_ids:
+                nothing = replace(route, path=route.nothing)
+                _, unknown = _ask(two, who, "GET", nothing, **variants[0])
+                if unknown.status_code != statuses[0]:
+                    told = f"{statuses[0]} for A's ids, {unknown.status_code} for none"
+                    problems.append((route.path, who.name, told, []))
     assert problems == []
     with two.sessions.begin() as session:
         assert changes(before, snapshot(session, a.school_id)) == {}
