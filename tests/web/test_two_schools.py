@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.app import create_app
 from service.models import AuditEntry, Base, Lesson, School, User
 from service.settings import Settings
+from service.timetable import parse_holidays
 from service.timetable_store import holidays
 from service.web import WebSettings, websessions
 from service.web.routes.base import SESSION_COOKIE
@@ -396,6 +397,10 @@ def test_a_holiday_file_of_the_other_school_cancels_nothing_of_the_first(two: Tw
     """B's admin imports a holiday over today: B's lessons are off, A's devices, pages and
     listing still have A's lessons on, and A's shared national holidays stay as they were."""
     a, b = two.a, two.b
+    autumn = date(2027, 10, 18)
+    with two.sessions.begin() as session:
+        shared = parse_holidays(holiday_file("Herfst landelijk", autumn, autumn, year="2027-2028"))
+        holidays.store(session, shared, school_id=holidays.SHARED, region=None)
     configs_before = _a_config_cancelled(two)  # A's device is seen now: last_seen is written
     assert configs_before and not any(configs_before.values())
     with two.sessions.begin() as session:
@@ -427,6 +432,16 @@ def test_a_holiday_file_of_the_other_school_cancels_nothing_of_the_first(two: Tw
     ).json()
     marked = [lesson["holiday"] for day in week["days"] for lesson in day["lessons"]]
     assert "Vakantie van B" in marked
+    # B's holidays page: its own file for 2026-2027, the shared holiday of 2027-2028 marked so.
+    cookie = {"Cookie": f"{SESSION_COOKIE}={web_session(two, 'b-beheer')[0]}"}
+    page = two.client.get(
+        "/admin/timetable/holidays", headers={**cookie, "Accept": "application/json"}
+    ).json()
+    assert [(h["name"], h["shared"]) for h in page["holidays"]] == [
+        ("Vakantie van B", False),
+        ("Herfst landelijk", True),
+    ]
+    assert "(landelijk)" in two.client.get("/admin/timetable/holidays", headers=cookie).text
 
 
 def test_the_other_schools_people_sign_in_to_their_own_school(two: Two) -> None:
