@@ -189,6 +189,10 @@ def form_fields(a: SchoolA) -> list[tuple[str, str]]:
     ]
 
 
+# What an upload form reads besides its file (a multipart form may have 20 fields at most).
+UPLOAD_FIELDS = ("group", "source", "mapping", "url")
+
+
 def json_body(path: str, a: SchoolA) -> dict[str, Any]:
     """What an API write is sent: about A's lesson where it takes one, else a valid chat."""
     if path.endswith("/agent/enroll"):
@@ -366,11 +370,10 @@ def test_nothing_the_other_school_does_changes_the_first(two: Two) -> None:
                     continue
                 else:
                     asked, answer = _ask(two, who, method, route, data=form_fields(a))
-                    if answer.status_code == 415:  # a file upload: the same fields, multipart
+                    if answer.status_code == 415:  # a file upload: multipart, its few fields
                         files = {"file": ("b.json", holiday_file("B-vakantie", DAY, DAY))}
-                        asked, answer = _ask(
-                            two, who, method, route, data=form_fields(a), files=files
-                        )
+                        fields = [f for f in form_fields(a) if f[0] in UPLOAD_FIELDS]
+                        asked, answer = _ask(two, who, method, route, data=fields, files=files)
                 found = leaked(a.canaries, asked, answer)
                 if found or answer.status_code >= 500:
                     problems.append((method, route.path, who.name, answer.status_code, found[:5]))
