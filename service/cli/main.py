@@ -28,7 +28,7 @@ from service.cli import timetable as timetable_cli
 from service.demo import serve as demo
 from service.devices import enrolment
 from service.devices import registry as devices
-from service.errors import InvalidRequest, ServiceError
+from service.errors import InvalidRequest, NotFound, ServiceError
 from service.lessons import records as lessons
 from service.models import School
 from service.reports.lesson_report import lesson_report
@@ -65,7 +65,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_lessons_add(session: Session, school: School, args: argparse.Namespace) -> None:
-    teacher = users.by_username(session, args.teacher) if args.teacher else None
+    teacher = users.by_username(session, args.teacher, school=school) if args.teacher else None
     lesson = lessons.add_lesson(
         session,
         school=school,
@@ -107,17 +107,19 @@ def cmd_users_add(session: Session, school: School, args: argparse.Namespace) ->
     print(user.username)
 
 
-def cmd_tokens_create(session: Session, _school: School, args: argparse.Namespace) -> None:
-    user = users.by_username(session, args.username)
+def cmd_tokens_create(session: Session, school: School, args: argparse.Namespace) -> None:
+    user = users.by_username(session, args.username, school=school)
     print(users.create_token(session, user=user, now=datetime.now(UTC)))
 
 
-def cmd_tokens_revoke(session: Session, _school: School, args: argparse.Namespace) -> None:
-    user = users.by_username(session, args.username)
+def cmd_tokens_revoke(session: Session, school: School, args: argparse.Namespace) -> None:
+    user = users.by_username(session, args.username, school=school)
     print(users.revoke_tokens(session, user=user, now=datetime.now(UTC)))
 
 
-def cmd_report(session: Session, _school: School, args: argparse.Namespace) -> None:
+def cmd_report(session: Session, school: School, args: argparse.Namespace) -> None:
+    if lessons.get_lesson(session, args.lesson_id).lesson.school_id != school.id:
+        raise NotFound(f"no lesson {args.lesson_id[:64]!r} in {school.name}")
     report = lesson_report(session, lesson_id=args.lesson_id, viewer=None, now=datetime.now(UTC))
     if args.json:
         _print_json(report)
@@ -138,7 +140,8 @@ def cmd_purge(session: Session, _school: School, _args: argparse.Namespace) -> N
         return
     print(
         f"lessons frozen: {result.lessons_frozen}; summaries deleted: "
-        f"{result.summaries_deleted}; old lessons deleted: {result.lessons_deleted}"
+        f"{result.summaries_deleted}; old lessons deleted: {result.lessons_deleted}; "
+        f"audit entries deleted: {result.audit_deleted}"
     )
 
 
@@ -157,13 +160,15 @@ def cmd_devices_list(session: Session, school: School, args: argparse.Namespace)
         )
 
 
-def cmd_devices_retire(session: Session, _school: School, args: argparse.Namespace) -> None:
-    devices.retire(session, device_id=args.device_id, now=datetime.now(UTC))
+def cmd_devices_retire(session: Session, school: School, args: argparse.Namespace) -> None:
+    devices.retire(session, school=school, device_id=args.device_id, now=datetime.now(UTC))
 
 
-def cmd_permissions_grant(session: Session, _school: School, args: argparse.Namespace) -> None:
+def cmd_permissions_grant(session: Session, school: School, args: argparse.Namespace) -> None:
     lesson = lessons.get_lesson(session, args.lesson_id).lesson
-    granted_by = users.by_username(session, args.by) if args.by else None
+    if lesson.school_id != school.id:
+        raise NotFound(f"no lesson {args.lesson_id[:64]!r} in {school.name}")
+    granted_by = users.by_username(session, args.by, school=school) if args.by else None
     categories = [c.strip() for c in args.categories.split(",") if c.strip()]
     permission = lessons.grant_permission(
         session,
@@ -182,6 +187,7 @@ def cmd_schools_show(_session: Session, school: School, _args: argparse.Namespac
             "name": school.name,
             "timezone": school.timezone,
             "retention_days": school.retention_days,
+            "audit_retention_days": school.audit_retention_days,
             "disclosure": school.disclosure,
             "small_count_threshold": school.small_count_threshold,
             "closed_platform": school.closed_platform,
@@ -200,6 +206,8 @@ def cmd_schools_set(_session: Session, school: School, args: argparse.Namespace)
         if not 1 <= args.retention_days <= 366:
             raise InvalidRequest("retention days must be from 1 to 366")
         school.retention_days = args.retention_days
+    if args.audit_retention_days is not None:
+        school.audit_retention_days = retention.check_audit_days(args.audit_retention_days)
     if args.small_count_threshold is not None:
         if not 1 <= args.small_count_threshold <= 100:
             raise InvalidRequest("the small-count threshold must be from 1 to 100")
@@ -325,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     sset = sch.add_parser("set", parents=[common], help="change the school's settings")
     sset.add_argument("--timezone")
     sset.add_argument("--retention-days", type=int)
+    sset.add_argument("--audit-retention-days", type=int, help="days the audit log is kept")
     sset.add_argument("--small-count-threshold", type=int)
     sset.add_argument("--closed-platform", help="'' to clear")
     sset.add_argument("--policy-override", help="a TOML override file ('' to clear)")

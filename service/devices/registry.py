@@ -127,11 +127,12 @@ def list_devices(
     return [r for r in rows if r.duplicate] if duplicates_only else rows
 
 
-def retire(session: Session, *, device_id: str, now: datetime) -> None:
-    """Revoke a device's token; its summaries stay until retention removes them."""
+def retire(session: Session, *, school: School, device_id: str, now: datetime) -> None:
+    """Revoke a device's token; its summaries stay until retention removes them. A device of
+    another school is not found."""
     device = session.get(Device, device_id)
-    if device is None:
-        raise NotFound(f"no device {device_id[:40]!r}")
+    if device is None or device.school_id != school.id:
+        raise NotFound(f"no device {device_id[:40]!r} in {school.name}")
     device.retired = True
     audit.record(
         session,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from policies.wire import parse_summary
 from service import audit
-from service.errors import Forbidden
+from service.errors import Forbidden, NotFound
 from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School, User
 from service.reports.numbers import report_numbers, suppress_small_counts
@@ -26,9 +26,10 @@ OWN_LESSONS = ("teacher",)
 
 def check_access(viewer: User | None, lesson: Lesson) -> None:
     """``viewer`` None is the local CLI, run by whoever administers the server."""
+    if viewer is not None and viewer.school_id != lesson.school_id:
+        # As unknown as a lesson that does not exist: a 403 would tell that the id is taken.
+        raise NotFound(f"no lesson {lesson.id[:64]!r}")
     if viewer is None or viewer.role in ALL_LESSONS:
-        if viewer is not None and viewer.school_id != lesson.school_id:
-            raise Forbidden("this lesson belongs to another school")
         return
     if viewer.role in OWN_LESSONS and lesson.teacher_id == viewer.id:
         return

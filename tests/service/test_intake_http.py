@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.app import create_app
 from service.ingest.intake import Intake
 from service.models import DeviceLessonSummary
+from service.schools import registry as schools
 from service.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.collector import Live, World, enrol, finding, live_server, summary
@@ -234,7 +235,8 @@ def test_wrong_tokens_are_never_cached(
     intake = intake_of(live)
     assert len(intake.cache) == 1
     with sessions.begin() as session:
-        devices.retire(session, device_id=device_of(sessions, retired), now=clock())
+        school = schools.school(session)
+        devices.retire(session, school=school, device_id=device_of(sessions, retired), now=clock())
     hostile = [
         "lwd_" + "A" * 196,  # as long as a token may be
         "lwd_' OR 1=1 --",

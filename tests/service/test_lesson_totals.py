@@ -204,7 +204,8 @@ def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
     with sessions.begin() as session:
         retired = session.scalars(select(Device).where(Device.group_id == group.id)).first()
         assert retired is not None
-        devices.retire(session, device_id=retired.id, now=NOW)
+        school = schools.school(session, demo_data.SCHOOL)
+        devices.retire(session, school=school, device_id=retired.id, now=NOW)
     with sessions.begin() as session:
         _, sql = read_and_compare(session, sessions)
         assert kept_marks(session) == after

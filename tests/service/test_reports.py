@@ -21,6 +21,7 @@ from service.models import DeviceLessonSummary, LessonAggregate
 from service.reports.lesson_report import lesson_report
 from service.reports.numbers import report_numbers, suppress_small_counts
 from service.retention.purge import purge, school_year_start
+from service.schools import registry as schools
 from tests.support.clock import LESSON_END, LESSON_START, FakeClock
 from tests.support.collector import World, enrol, finding, summary
 
@@ -140,7 +141,7 @@ def _fill(sessions: sessionmaker[Session], world: World, clock: FakeClock) -> No
 
 
 def _viewer(session: Session, name: str) -> users.User:
-    return users.by_username(session, name)
+    return users.by_username(session, name, school=schools.school(session))
 
 
 @pytest.mark.parametrize(

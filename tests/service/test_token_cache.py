@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.devices import registry as devices
 from service.devices.registry import ActiveDevice
 from service.devices.token_cache import TokenCache, watch
-from service.models import Device
+from service.models import Device, School
 from service.schools import registry as schools
 from tests.support.clock import FakeClock
 from tests.support.collector import World, enrol
@@ -159,7 +159,8 @@ def cached(
 
 
 def _retire(session: Session, active: ActiveDevice, now: datetime) -> None:
-    devices.retire(session, device_id=active.id, now=now)
+    school = session.get_one(School, active.school_id)
+    devices.retire(session, school=school, device_id=active.id, now=now)
 
 
 def _move_to_4a(session: Session, active: ActiveDevice, _now: datetime) -> None:

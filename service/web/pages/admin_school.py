@@ -1,4 +1,5 @@
-"""Admin pages for the school's policy override and its retention and disclosure settings.
+"""Admin pages for the school's policy override and its retention (of device-level data and of
+the audit log) and disclosure settings.
 
 The override is validated by the policies engine before it is stored; when it does not
 validate, nothing is saved and the PolicyError's line and problem go back to the form.
@@ -16,6 +17,7 @@ from policies import PolicyError
 from service import audit
 from service.errors import InvalidRequest
 from service.models import School, User
+from service.retention import purge
 from service.web import access
 
 MAX_OVERRIDE = 200_000
@@ -73,6 +75,8 @@ def school_page(session: Session, *, viewer: User) -> dict[str, Any]:
         "name": school.name,
         "timezone": school.timezone,
         "retention_days": school.retention_days,
+        "audit_retention_days": school.audit_retention_days,
+        "audit_retention_bounds": [purge.AUDIT_DAYS_MIN, purge.AUDIT_DAYS_MAX],
         "disclosure": school.disclosure,
         "admin_disclosure": school.admin_disclosure,
         "small_count_threshold": school.small_count_threshold,
@@ -85,6 +89,7 @@ def save_school(
     *,
     viewer: User,
     retention_days: int,
+    audit_retention_days: int,
     disclosure: str,
     admin_disclosure: str,
     threshold: int,
@@ -94,6 +99,7 @@ def save_school(
     if disclosure not in DISCLOSURES or admin_disclosure not in DISCLOSURES:
         raise InvalidRequest("disclosure must be aggregate or pseudonymous")
     school.retention_days = retention_days
+    school.audit_retention_days = purge.check_audit_days(audit_retention_days)
     school.disclosure = disclosure
     school.admin_disclosure = admin_disclosure
     school.small_count_threshold = threshold

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from service.accounts import users
 from service.groupchats import register as groupchats
+from service.retention import purge
 from service.web import access
 from service.web.forms import Form
 from service.web.pages import admin_audit, admin_devices, admin_school, admin_users
@@ -213,6 +214,9 @@ async def school_save(request: Request) -> Response:
             ctx.db,
             viewer=ctx.signed_in(),
             retention_days=form.integer("retention_days", low=1, high=3650),
+            audit_retention_days=form.integer(
+                "audit_retention_days", low=purge.AUDIT_DAYS_MIN, high=purge.AUDIT_DAYS_MAX
+            ),
             disclosure=form.get("disclosure"),
             admin_disclosure=form.get("admin_disclosure"),
             threshold=form.integer("small_count_threshold", low=1, high=100),
