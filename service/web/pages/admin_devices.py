@@ -1,4 +1,5 @@
-"""Admin pages for devices and enrolment codes: list, move to a group, label, retire, codes."""
+"""Admin pages for devices and enrolment codes: list, move to a group, label, codes. Retiring,
+exporting and erasing a device are operations of ``service.devices`` the routes call directly."""
 
 from __future__ import annotations
 
@@ -61,21 +62,6 @@ def update_device(
         actor=f"user:{viewer.username}",
         school_id=viewer.school_id,
         action="device.update",
-        obj=f"device:{device.id}",
-        now=now,
-    )
-
-
-def retire_device(session: Session, *, viewer: User, device_id: str, now: datetime) -> None:
-    device = school_device(session, viewer=viewer, device_id=device_id)
-    if device.retired:
-        raise InvalidRequest("this device is retired already")
-    device.retired = True
-    audit.record(
-        session,
-        actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
-        action="device.retire",
         obj=f"device:{device.id}",
         now=now,
     )
