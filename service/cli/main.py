@@ -85,7 +85,9 @@ class Run:
 
 
 def cmd_lessons_add(run: Run, args: argparse.Namespace) -> None:
-    teacher = users.by_username(run.session, args.teacher) if args.teacher else None
+    teacher = (
+        users.by_username(run.session, args.teacher, school=run.school) if args.teacher else None
+    )
     lesson = lessons.add_lesson(
         run.session,
         school=run.school,
@@ -129,12 +131,12 @@ def cmd_users_add(run: Run, args: argparse.Namespace) -> None:
 
 
 def cmd_tokens_create(run: Run, args: argparse.Namespace) -> None:
-    user = users.by_username(run.session, args.username)
+    user = users.by_username(run.session, args.username, school=run.school)
     print(users.create_token(run.session, user=user, now=run.now))
 
 
 def cmd_tokens_revoke(run: Run, args: argparse.Namespace) -> None:
-    user = users.by_username(run.session, args.username)
+    user = users.by_username(run.session, args.username, school=run.school)
     print(users.revoke_tokens(run.session, user=user, now=run.now))
 
 
@@ -162,7 +164,8 @@ def cmd_purge(run: Run, _args: argparse.Namespace) -> None:
         return
     print(
         f"lessons frozen: {result.lessons_frozen}; summaries deleted: "
-        f"{result.summaries_deleted}; old lessons deleted: {result.lessons_deleted}"
+        f"{result.summaries_deleted}; old lessons deleted: {result.lessons_deleted}; "
+        f"audit entries deleted: {result.audit_deleted}"
     )
 
 
@@ -230,6 +233,7 @@ def cmd_schools_show(run: Run, _args: argparse.Namespace) -> None:
             "name": school.name,
             "timezone": school.timezone,
             "retention_days": school.retention_days,
+            "audit_retention_days": school.audit_retention_days,
             "disclosure": school.disclosure,
             "small_count_threshold": school.small_count_threshold,
             "closed_platform": school.closed_platform,
@@ -244,6 +248,7 @@ def cmd_schools_set(run: Run, args: argparse.Namespace) -> None:
     changes = school_settings.Changes(
         timezone=args.timezone,
         retention_days=args.retention_days,
+        audit_retention_days=args.audit_retention_days,
         small_count_threshold=args.small_count_threshold,
         closed_platform=args.closed_platform,
         holiday_region=args.holiday_region,
@@ -388,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     sset = sch.add_parser("set", parents=[common], help="change the school's settings")
     sset.add_argument("--timezone")
     sset.add_argument("--retention-days", type=int)
+    sset.add_argument("--audit-retention-days", type=int, help="days the audit log is kept")
     sset.add_argument("--small-count-threshold", type=int)
     sset.add_argument("--closed-platform", help="'' to clear")
     sset.add_argument("--policy-override", help="a TOML override file ('' to clear)")

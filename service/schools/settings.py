@@ -19,6 +19,7 @@ from service.access import Ability
 from service.actors import Actor
 from service.errors import InvalidRequest
 from service.models import School
+from service.retention import purge
 from service.schools.registry import check_timezone
 from service.timetable import REGIONS
 
@@ -36,6 +37,7 @@ class Changes:
 
     timezone: str | None = None
     retention_days: int | None = None
+    audit_retention_days: int | None = None
     small_count_threshold: int | None = None
     disclosure: str | None = None
     admin_disclosure: str | None = None
@@ -55,6 +57,8 @@ def validate(changes: Changes) -> None:
         check_timezone(changes.timezone)
     if changes.retention_days is not None:
         _within(changes.retention_days, RETENTION_DAYS, "retention days")
+    if changes.audit_retention_days is not None:
+        purge.check_audit_days(changes.audit_retention_days)
     if changes.small_count_threshold is not None:
         _within(changes.small_count_threshold, SMALL_COUNT_THRESHOLD, "the small-count threshold")
     for value in (changes.disclosure, changes.admin_disclosure):

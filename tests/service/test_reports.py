@@ -143,9 +143,10 @@ def _fill(sessions: sessionmaker[Session], world: World, clock: FakeClock) -> No
 
 def _actor(session: Session, name: str | None) -> Actor:
     """A user by name, or (``None``) the operator at the command line."""
+    school = schools.school(session)
     if name is None:
-        return Actor.operator(schools.school(session))
-    return Actor.of_user(users.by_username(session, name))
+        return Actor.operator(school)
+    return Actor.of_user(users.by_username(session, name, school=school))
 
 
 @pytest.mark.parametrize(

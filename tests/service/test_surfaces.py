@@ -80,7 +80,7 @@ class Surfaces:
         with self.demo.sessions() as session:
             if surface == "cli":
                 return Actor.operator(self.school(session))
-            return Actor.of_user(users.by_username(session, username))
+            return Actor.of_user(users.by_username(session, username, school=self.school(session)))
 
     def cli(self, *argv: str) -> Answer:
         self.capsys.readouterr()
@@ -94,7 +94,7 @@ class Surfaces:
         """A personal API token, made before the reference so its audit line is not counted."""
         if username not in self._tokens:
             with self.demo.sessions.begin() as session:
-                user = users.by_username(session, username)
+                user = users.by_username(session, username, school=self.school(session))
                 self._tokens[username] = users.create_token(
                     session, user=user, now=self.demo.clock()
                 )

@@ -171,6 +171,7 @@ MESSAGES: dict[str, str] = {
     "admin.policy_error_noline": "{problem}",
     "admin.school": "School settings",
     "admin.retention": "Retention of per-device data (days)",
+    "admin.audit_retention": "Retention of the audit log (days)",
     "admin.disclosure": "School leadership sees per-device data",
     "admin.admin_disclosure": "Admins see per-device data",
     "admin.threshold": "Hide counts below",
@@ -401,6 +402,9 @@ MESSAGES: dict[str, str] = {
     "tt_region.midden": "middle",
     "tt_region.zuid": "south",
     "tt.nationwide": "whole country",
+    "tt.holiday_shared": "national",
+    "tt.holiday_own_note": "A file you import counts for this school only: for the school years "
+    "it covers it takes the place of the national holidays.",
     "tt.no_holidays": "No holidays stored for this region.",
     "report.holiday": "In the school holiday {name}: not monitored",
 }

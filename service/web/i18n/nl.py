@@ -173,6 +173,7 @@ MESSAGES: dict[str, str] = {
     "admin.policy_error_noline": "{problem}",
     "admin.school": "Schoolinstellingen",
     "admin.retention": "Bewaartermijn gegevens per apparaat (dagen)",
+    "admin.audit_retention": "Bewaartermijn auditlog (dagen)",
     "admin.disclosure": "Schoolleiding ziet gegevens per apparaat",
     "admin.admin_disclosure": "Beheerders zien gegevens per apparaat",
     "admin.threshold": "Aantallen verbergen onder",
@@ -405,6 +406,9 @@ MESSAGES: dict[str, str] = {
     "tt_region.midden": "midden",
     "tt_region.zuid": "zuid",
     "tt.nationwide": "heel Nederland",
+    "tt.holiday_shared": "landelijk",
+    "tt.holiday_own_note": "Een bestand dat je importeert geldt alleen voor deze school: voor de "
+    "schooljaren erin vervangt het de landelijke vakanties.",
     "tt.no_holidays": "Geen vakanties opgeslagen voor deze regio.",
     "report.holiday": "In de schoolvakantie {name}: niet gecontroleerd",
 }

@@ -1,5 +1,6 @@
-"""Admin pages for the school's policy override and its retention and disclosure settings; the
-changes themselves are the operations of ``service.schools.settings``.
+"""Admin pages for the school's policy override, its retention (of device-level data and of the
+audit log) and disclosure settings; the changes themselves are the operations of
+``service.schools.settings``.
 
 The override is validated by the policies engine before it is stored; when it does not
 validate, nothing is saved and the PolicyError's line and problem go back to the form.
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from policies import PolicyError
 from service.actors import Actor
 from service.models import School, User
+from service.retention import purge
 from service.schools import settings
 from service.schools.settings import DISCLOSURES, MAX_OVERRIDE
 from service.web import access
@@ -55,6 +57,8 @@ def school_page(session: Session, *, viewer: User) -> dict[str, Any]:
         "name": school.name,
         "timezone": school.timezone,
         "retention_days": school.retention_days,
+        "audit_retention_days": school.audit_retention_days,
+        "audit_retention_bounds": [purge.AUDIT_DAYS_MIN, purge.AUDIT_DAYS_MAX],
         "disclosure": school.disclosure,
         "admin_disclosure": school.admin_disclosure,
         "small_count_threshold": school.small_count_threshold,
@@ -67,6 +71,7 @@ def save_school(
     *,
     viewer: User,
     retention_days: int,
+    audit_retention_days: int,
     disclosure: str,
     admin_disclosure: str,
     threshold: int,
@@ -74,6 +79,7 @@ def save_school(
 ) -> None:
     changes = settings.Changes(
         retention_days=retention_days,
+        audit_retention_days=audit_retention_days,
         disclosure=disclosure,
         admin_disclosure=admin_disclosure,
         small_count_threshold=threshold,

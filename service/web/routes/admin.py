@@ -13,6 +13,7 @@ from service.actors import Actor
 from service.devices import registry as device_registry
 from service.devices import subject_access
 from service.groupchats import register as groupchats
+from service.retention import purge
 from service.schools import settings as school_settings
 from service.web import access
 from service.web.forms import Form
@@ -223,6 +224,9 @@ async def school_save(request: Request) -> Response:
             ctx.db,
             viewer=ctx.signed_in(),
             retention_days=form.integer("retention_days", low=low_days, high=high_days),
+            audit_retention_days=form.integer(
+                "audit_retention_days", low=purge.AUDIT_DAYS_MIN, high=purge.AUDIT_DAYS_MAX
+            ),
             disclosure=form.get("disclosure"),
             admin_disclosure=form.get("admin_disclosure"),
             threshold=form.integer("small_count_threshold", low=low_count, high=high_count),
