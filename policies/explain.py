@@ -8,88 +8,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from policies.i18n import N_, translator
 from policies.model import Lang, Policy
 
-_T: dict[str, dict[Lang, str]] = {
-    "title": {"nl": "Wat lessonwatch controleert", "en": "What lessonwatch checks"},
-    "when": {
-        "nl": "Alleen tijdens de lessen van je klas volgens het rooster. Buiten de lessen, in "
-        "pauzes, in vakanties en bij uitgevallen lessen controleert lessonwatch niets.",
-        "en": "Only during your class's scheduled lessons. Outside lessons, in breaks, in "
-        "holidays and in cancelled lessons lessonwatch checks nothing.",
-    },
-    "rules": {"nl": "De afspraken uit het protocol", "en": "The protocol's rules"},
-    "off": {"nl": "Staat uit op deze school", "en": "Switched off at this school"},
-    "permission": {
-        "nl": "De docent of de schoolleiding kan hiervoor toestemming geven voor één les.",
-        "en": "The teacher or school leadership can give permission for this for one lesson.",
-    },
-    "no_permission": {
-        "nl": "Hiervoor wordt geen toestemming gegeven.",
-        "en": "No permission can be given for this.",
-    },
-    "group_chat": {
-        "nl": "Wordt gecontroleerd in het register van klassengroepschats, niet op je apparaat.",
-        "en": "Checked in the register of class group chats, not on your device.",
-    },
-    "checks": {
-        "nl": "Wat er op het apparaat wordt bekeken",
-        "en": "What is looked at on the device",
-    },
-    "apps": {
-        "nl": "Welke programma's draaien, vergeleken met deze lijst van apps",
-        "en": "Which programs are running, compared with this list of apps",
-    },
-    "camera": {
-        "nl": "Of de camera of de microfoon in gebruik is (niet wat ze zien of horen). Gebruik "
-        "door de videobelprogramma's van school telt niet.",
-        "en": "Whether the camera or microphone is in use (not what they see or hear). Use by "
-        "the school's own video-call tools does not count.",
-    },
-    "capture": {
-        "nl": "Of er nieuwe foto's, video's of geluidsopnamen verschijnen in de mappen voor "
-        "schermafbeeldingen, schermopnamen, camera en geluidsopnamen. Alleen het soort bestand "
-        "telt, nooit de naam of de inhoud.",
-        "en": "Whether new photos, videos or sound files appear in the folders for screenshots, "
-        "screen recordings, camera and sound recordings. Only the kind of file counts, never its "
-        "name or content.",
-    },
-    "titles_on": {
-        "nl": "De titel van het venster op de voorgrond van een browser, alleen om te zien of "
-        "het een van de apps hierboven is. De titel zelf wordt niet bewaard.",
-        "en": "The title of a browser window in the foreground, only to tell whether it is one "
-        "of the apps above. The title itself is not kept.",
-    },
-    "titles_off": {
-        "nl": "Venstertitels worden niet bekeken.",
-        "en": "Window titles are not looked at.",
-    },
-    "leaves": {"nl": "Wat het apparaat verlaat", "en": "What leaves the device"},
-    "leaves_text": {
-        "nl": "Na elke les één samenvatting: per afspraak de categorie en de app-familie (zoals "
-        "'sociale media: Telegram'), hoeveel seconden en hoe vaak, en hoe lang er gecontroleerd "
-        "is. Nooit schermafbeeldingen, toetsaanslagen, webadressen, venstertitels, "
-        "bestandsnamen of berichten.",
-        "en": "After each lesson one summary: per rule the category and app family (such as "
-        "'social media: Telegram'), how many seconds and how often, and how long checking ran. "
-        "Never screenshots, keystrokes, web addresses, window titles, file names or messages.",
-    },
-    "timing": {"nl": "Hoe vaak", "en": "How often"},
-    "timing_text": {
-        "nl": "Elke {sample} seconden tijdens een les. Korter dan {grace} seconden telt niet. "
-        "De samenvatting wordt binnen {upload} seconden na het einde van de les verstuurd.",
-        "en": "Every {sample} seconds during a lesson. Less than {grace} seconds does not count. "
-        "The summary is sent within {upload} seconds after the lesson ends.",
-    },
+# The headings, by the keys the collector's policy page asks for them with (``t``); the terminal
+# text below uses the same msgids, so the page and ``explain`` never drift apart.
+HEADINGS: dict[str, str] = {
+    "rules": N_("The protocol's rules"),
+    "off": N_("Switched off at this school"),
+    "group_chat": N_("Checked in the register of class group chats, not on your device."),
+    "permission": N_(
+        "The teacher or school leadership can give permission for this for one lesson."
+    ),
+    "no_permission": N_("No permission can be given for this."),
+    "checks": N_("What is looked at on the device"),
+    "apps": N_("Which programs are running, compared with this list of apps"),
+    "timing": N_("How often"),
+    "leaves": N_("What leaves the device"),
 }
 
 
 def t(key: str, lang: Lang) -> str:
-    return _T[key][lang]
+    """The heading ``key`` of ``HEADINGS`` in ``lang``."""
+    return translator(lang).gettext(HEADINGS[key])
 
 
 def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
     """Everything a pupil may want to know about the active policy, as plain data."""
+    _ = translator(lang).gettext
     settings = policy.settings
     rules = []
     for rule in policy.rules:
@@ -111,27 +57,71 @@ def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
         if family.category in watched:
             label = policy.categories[family.category].label(lang)
             apps.setdefault(label, []).append(family.name)
+    if settings.window_title_probe:
+        titles = _(
+            "The title of a browser window in the foreground, only to tell whether it is one "
+            "of the apps above. The title itself is not kept."
+        )
+    else:
+        titles = _("Window titles are not looked at.")
     return {
         "lang": lang,
-        "title": t("title", lang),
-        "when": t("when", lang),
+        "title": _("What lessonwatch checks"),
+        "when": _(
+            "Only during your class's scheduled lessons. Outside lessons, in breaks, in "
+            "holidays and in cancelled lessons lessonwatch checks nothing."
+        ),
         "rules": rules,
         "apps": {label: sorted(names, key=str.casefold) for label, names in sorted(apps.items())},
         "signals": {
-            "camera_microphone": t("camera", lang),
-            "capture_files": t("capture", lang),
-            "window_titles": t("titles_on" if settings.window_title_probe else "titles_off", lang),
+            "camera_microphone": _(
+                "Whether the camera or microphone is in use (not what they see or hear). Use "
+                "by the school's own video-call tools does not count."
+            ),
+            "capture_files": _(
+                "Whether new photos, videos or sound files appear in the folders for "
+                "screenshots, screen recordings, camera and sound recordings. Only the kind of "
+                "file counts, never its name or content."
+            ),
+            "window_titles": titles,
         },
-        "leaves_device": t("leaves_text", lang),
-        "timing": t("timing_text", lang).format(
-            sample=settings.sample_seconds,
-            grace=settings.grace_seconds,
-            upload=settings.upload_delay_max_seconds,
+        "leaves_device": _(
+            "After each lesson one summary: per rule the category and app family (such as "
+            "'social media: Telegram'), how many seconds and how often, and how long checking "
+            "ran. Never screenshots, keystrokes, web addresses, window titles, file names or "
+            "messages."
+        ),
+        "timing": timing_text(
+            settings.sample_seconds, settings.grace_seconds, settings.upload_delay_max_seconds, lang
         ),
     }
 
 
+def timing_text(sample: int, grace: int, upload: int, lang: Lang) -> str:
+    """How often the device looks, what is too short to count, and when the summary leaves."""
+    # One sentence per number: ngettext chooses a form for one count, so each count gets its own.
+    ngettext = translator(lang).ngettext
+    return " ".join(
+        (
+            ngettext(
+                "Every second during a lesson.", "Every {n} seconds during a lesson.", sample
+            ).format(n=sample),
+            ngettext(
+                "Less than {n} second does not count.",
+                "Less than {n} seconds does not count.",
+                grace,
+            ).format(n=grace),
+            ngettext(
+                "The summary is sent within {n} second after the lesson ends.",
+                "The summary is sent within {n} seconds after the lesson ends.",
+                upload,
+            ).format(n=upload),
+        )
+    )
+
+
 def render_text(data: dict[str, Any]) -> str:
+    """``explain_data`` as plain text for a terminal, in the language the data was built in."""
     lang: Lang = data["lang"]
     out = [data["title"], "=" * len(data["title"]), "", data["when"], "", t("rules", lang) + ":"]
     for rule in data["rules"]:

@@ -59,6 +59,9 @@ class School(Base):
     policy_override: Mapped[str | None] = mapped_column(Text)
     # Web pages (issue 5): what admins see of device-level data; leaders follow ``disclosure``.
     admin_disclosure: Mapped[str] = mapped_column(String(20), default="aggregate")
+    # Issue 13: the school's audit entries (and the reasons written in them) are deleted by the
+    # retention purge after this many days; bounds in ``service.retention.purge``.
+    audit_retention_days: Mapped[int] = mapped_column(default=365, server_default="365")
 
 
 class Group(Base):
@@ -295,11 +298,17 @@ class TimetableUpload(Base):
 
 
 class SchoolHoliday(Base):
-    """One holiday period of one region (or "heel nederland"), from the Rijksoverheid data."""
+    """One holiday period of one region (or "heel nederland"), from the Rijksoverheid data.
+
+    ``school_id`` NULL: the shared national reference, which every school reads. Set: a file
+    one school's admin imported; for that school it replaces the reference of the school
+    years it covers, and no other school sees it (``service.timetable_store.holidays``).
+    """
 
     __tablename__ = "school_holidays"
     __table_args__ = (Index("ix_school_holidays_region_days", "region", "first_day", "last_day"),)
     id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     region: Mapped[str] = mapped_column(String(20))
     schoolyear: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(100))

@@ -8,11 +8,12 @@ next to that field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from policies.groupchat.platforms import PlatformCatalog
+from policies.i18n import N_, Translations, both
 from policies.model import Lang, Text
 
 Account = Literal["school", "private"]
@@ -109,7 +110,7 @@ def validate_chat(raw: Mapping[str, Any], catalog: PlatformCatalog) -> Chat:
     """The chat described by ``raw`` (a JSON object), or ChatInputError naming every bad field."""
     if not isinstance(raw, Mapping):
         raise ChatInputError(
-            [_error("chat", "Verwacht een object met velden.", "Expected an object with fields.")]
+            [_error("chat", lambda tr: tr.gettext("Expected an object with fields."))]
         )
     errors: list[FieldError] = []
     unknown = sorted(str(k) for k in raw if k not in FIELDS)
@@ -119,8 +120,9 @@ def validate_chat(raw: Mapping[str, Any], catalog: PlatformCatalog) -> Chat:
         errors.append(
             _error(
                 "chat",
-                f"Onbekend veld '{shown}'. Het register bewaart alleen: {', '.join(FIELDS)}.",
-                f"Unknown field '{shown}'. The register holds only: {', '.join(FIELDS)}.",
+                lambda tr: tr.gettext(
+                    "Unknown field '{name}'. The register holds only: {fields}."
+                ).format(name=shown, fields=", ".join(FIELDS)),
             )
         )
     check = _Fields(raw, errors)
@@ -137,8 +139,9 @@ def validate_chat(raw: Mapping[str, Any], catalog: PlatformCatalog) -> Chat:
         errors.append(
             _error(
                 "pupils_in_chat",
-                f"Er zitten meer leerlingen in de chat ({in_chat}) dan in de klas ({in_class}).",
-                f"More pupils in the chat ({in_chat}) than in the class ({in_class}).",
+                lambda tr: tr.gettext(
+                    "More pupils in the chat ({in_chat}) than in the class ({in_class})."
+                ).format(in_chat=in_chat, in_class=in_class),
             )
         )
     if errors:
@@ -160,11 +163,7 @@ def validate_school(raw: Mapping[str, Any], catalog: PlatformCatalog) -> School:
     """The school setting in ``raw``; its closed platform must be a closed one in the catalog."""
     if not isinstance(raw, Mapping) or set(raw) - {"closed_platform"}:
         raise ChatInputError(
-            [
-                _error(
-                    "school", "Alleen het veld closed_platform.", "Only the field closed_platform."
-                )
-            ]
+            [_error("school", lambda tr: tr.gettext("Only the field closed_platform."))]
         )
     value = raw.get("closed_platform")
     if value is None:
@@ -175,16 +174,18 @@ def validate_school(raw: Mapping[str, Any], catalog: PlatformCatalog) -> School:
             [
                 _error(
                     "closed_platform",
-                    f"Kies een gesloten schoolplatform: {', '.join(closed)}.",
-                    f"Choose a closed school platform: {', '.join(closed)}.",
+                    lambda tr: tr.gettext("Choose a closed school platform: {choices}.").format(
+                        choices=", ".join(closed)
+                    ),
                 )
             ]
         )
     return School(closed_platform=value)
 
 
-def _error(field: str, nl: str, en: str) -> FieldError:
-    return FieldError(field, Text(nl=nl, en=en))
+def _error(field: str, message: Callable[[Translations], str]) -> FieldError:
+    """The message for ``field``, built in both languages: a form or the API may show either."""
+    return FieldError(field, both(message))
 
 
 class _Fields:
@@ -195,7 +196,7 @@ class _Fields:
 
     def _get(self, field: str) -> Any:
         if field not in self.raw or self.raw[field] is None:
-            self.errors.append(_error(field, "Dit veld ontbreekt.", "This field is missing."))
+            self.errors.append(_error(field, lambda tr: tr.gettext("This field is missing.")))
             return None
         return self.raw[field]
 
@@ -212,8 +213,11 @@ class _Fields:
             self.errors.append(
                 _error(
                     field,
-                    f"Een naam van 1 tot {MAX_GROUP} gewone tekens, zoals 3B.",
-                    f"A name of 1 to {MAX_GROUP} plain characters, such as 3B.",
+                    lambda tr: tr.ngettext(
+                        "A name of 1 to {most} plain character, such as 3B.",
+                        "A name of 1 to {most} plain characters, such as 3B.",
+                        MAX_GROUP,
+                    ).format(most=MAX_GROUP),
                 )
             )
             return None
@@ -225,14 +229,11 @@ class _Fields:
             return None
         if not isinstance(value, str) or value not in allowed:
             listed = ", ".join(allowed)
-            what = "Onbekende waarde" if quote else "Onbekend platform"
-            self.errors.append(
-                _error(
-                    field,
-                    f"{what}. Kies een van: {listed}.",
-                    f"{'Unknown value' if quote else 'Unknown platform'}. Choose one of: {listed}.",
-                )
-            )
+            if quote:
+                unknown = N_("Unknown value. Choose one of: {choices}.")
+            else:
+                unknown = N_("Unknown platform. Choose one of: {choices}.")
+            self.errors.append(_error(field, lambda tr: tr.gettext(unknown).format(choices=listed)))
             return None
         return value
 
@@ -245,8 +246,9 @@ class _Fields:
             self.errors.append(
                 _error(
                     field,
-                    f"Een heel getal van {low} tot en met {high}.",
-                    f"A whole number from {low} to {high}.",
+                    lambda tr: tr.gettext("A whole number from {low} to {high}.").format(
+                        low=low, high=high
+                    ),
                 )
             )
             return None
@@ -257,9 +259,7 @@ class _Fields:
         if value is None:
             return None
         if not isinstance(value, bool):
-            self.errors.append(
-                _error(field, "Ja of nee (true of false).", "Yes or no (true or false).")
-            )
+            self.errors.append(_error(field, lambda tr: tr.gettext("Yes or no (true or false).")))
             return None
         return value
 
@@ -278,8 +278,9 @@ class _Fields:
             self.errors.append(
                 _error(
                     "purposes",
-                    f"Kies een of meer doelen, elk één keer, uit: {known}.",
-                    f"Choose one or more purposes, each once, from: {known}.",
+                    lambda tr: tr.gettext(
+                        "Choose one or more purposes, each once, from: {choices}."
+                    ).format(choices=known),
                 )
             )
             return None

@@ -48,10 +48,13 @@ def add_user(
     return user
 
 
-def by_username(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+def by_username(session: Session, username: str, *, school: School) -> User:
+    """The user of ``school`` with this name; a user of another school is not found."""
+    user = session.scalar(
+        select(User).where(User.username == username, User.school_id == school.id)
+    )
     if user is None:
-        raise NotFound("no user %(name)r", name=username)
+        raise NotFound("no user %(name)r in %(school)s", name=username, school=school.name)
     return user
 
 

@@ -1,7 +1,7 @@
 """Lesson reports for staff and their scripts, ``/api/v1/lessons/...``.
 
-Authenticated with a personal API token (``lwu_...``); the web pages (another issue) will add
-session cookies in front of the same use case.
+Authenticated with a personal API token (``lwu_...``), acting as that token's user; the report
+page and ``lessonwatch-service report`` call the same operation, so they show the same numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.accounts import users
+from service.actors import Actor
 from service.api.schemas import ErrorBody, LessonReport
 from service.reports.lesson_report import lesson_report
 from service.runtime import Runtime, bearer_token, runtime
@@ -31,7 +32,7 @@ async def report(lesson_id: LessonId, request: Request, rt: RuntimeDep) -> dict[
 
     def work() -> dict[str, Any]:
         with rt.sessions.begin() as session:
-            viewer = users.user_for_token(session, token)
-            return lesson_report(session, lesson_id=lesson_id, viewer=viewer, now=rt.clock())
+            actor = Actor.of_user(users.user_for_token(session, token))
+            return lesson_report(session, lesson_id=lesson_id, actor=actor, now=rt.clock())
 
     return await run_in_threadpool(work)

@@ -3,6 +3,10 @@
 IT and admins script against this command, so its names, options and output are stable and
 documented in docs/cli.md. Every command takes ``--db URL`` (or ``LESSONWATCH_DB``) and applies
 the migrations first. Exit codes: 0 done, 1 refused (message on stderr), 2 usage error.
+
+A command acts as ``Actor.operator`` of the school named with ``--school``: it calls the same
+operations as the pages and the JSON API (access, validation, one audit entry named ``cli``),
+and parses and prints, nothing more.
 """
 
 from __future__ import annotations
@@ -13,27 +17,30 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-import policies
 from policies import PolicyError
 from policies.document import read_override
 from service import db
 from service.accounts import users
+from service.actors import Actor
 from service.cli import timetable as timetable_cli
 from service.demo import serve as demo
-from service.devices import enrolment
+from service.devices import enrolment, subject_access
 from service.devices import registry as devices
 from service.errors import InvalidRequest, ServiceError
+from service.lessons import permissions
 from service.lessons import records as lessons
 from service.models import School
 from service.reports.lesson_report import lesson_report
 from service.retention import purge as retention
 from service.schools import registry as schools
+from service.schools import settings as school_settings
 from service.settings import Settings
 from service.timetable import REGIONS
 
@@ -64,86 +71,106 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def cmd_lessons_add(session: Session, school: School, args: argparse.Namespace) -> None:
-    teacher = users.by_username(session, args.teacher) if args.teacher else None
+@dataclass(frozen=True)
+class Run:
+    """What every command gets: its transaction, the school of ``--school`` and the time."""
+
+    session: Session
+    school: School
+    now: datetime
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.operator(self.school)
+
+
+def cmd_lessons_add(run: Run, args: argparse.Namespace) -> None:
+    teacher = (
+        users.by_username(run.session, args.teacher, school=run.school) if args.teacher else None
+    )
     lesson = lessons.add_lesson(
-        session,
-        school=school,
+        run.session,
+        school=run.school,
         group=args.group,
-        start=parse_when(args.start, school),
-        end=parse_when(args.end, school),
-        now=datetime.now(UTC),
+        start=parse_when(args.start, run.school),
+        end=parse_when(args.end, run.school),
+        now=run.now,
         teacher=teacher,
         subject=args.subject,
         room=args.room,
         remote=args.remote,
+        actor=run.actor,
     )
     print(lesson.id)
 
 
-def cmd_enroll_code(session: Session, school: School, args: argparse.Namespace) -> None:
+def cmd_enroll_code(run: Run, args: argparse.Namespace) -> None:
     print(
         enrolment.create_code(
-            session,
-            school=school,
+            run.session,
+            school=run.school,
             group=args.group,
             uses=args.uses,
             lifetime=parse_duration(args.expires_in),
-            now=datetime.now(UTC),
+            now=run.now,
         )
     )
 
 
-def cmd_users_add(session: Session, school: School, args: argparse.Namespace) -> None:
+def cmd_users_add(run: Run, args: argparse.Namespace) -> None:
     password = sys.stdin.readline().rstrip("\r\n")
     user = users.add_user(
-        session,
-        school=school,
+        run.session,
+        school=run.school,
         username=args.username,
         role=args.role,
         password=password,
-        now=datetime.now(UTC),
+        now=run.now,
     )
     print(user.username)
 
 
-def cmd_tokens_create(session: Session, _school: School, args: argparse.Namespace) -> None:
-    user = users.by_username(session, args.username)
-    print(users.create_token(session, user=user, now=datetime.now(UTC)))
+def cmd_tokens_create(run: Run, args: argparse.Namespace) -> None:
+    user = users.by_username(run.session, args.username, school=run.school)
+    print(users.create_token(run.session, user=user, now=run.now))
 
 
-def cmd_tokens_revoke(session: Session, _school: School, args: argparse.Namespace) -> None:
-    user = users.by_username(session, args.username)
-    print(users.revoke_tokens(session, user=user, now=datetime.now(UTC)))
+def cmd_tokens_revoke(run: Run, args: argparse.Namespace) -> None:
+    user = users.by_username(run.session, args.username, school=run.school)
+    print(users.revoke_tokens(run.session, user=user, now=run.now))
 
 
-def cmd_report(session: Session, _school: School, args: argparse.Namespace) -> None:
-    report = lesson_report(session, lesson_id=args.lesson_id, viewer=None, now=datetime.now(UTC))
+def _count(devices: int | None, threshold: int) -> str:
+    return f"fewer than {threshold} devices" if devices is None else f"{devices} devices"
+
+
+def cmd_report(run: Run, args: argparse.Namespace) -> None:
+    report = lesson_report(run.session, lesson_id=args.lesson_id, actor=run.actor, now=run.now)
     if args.json:
         _print_json(report)
         return
-    print(
-        f"lesson {report['lesson']['id']} ({report['lesson']['group']}, "
-        f"{report['lesson']['start']} - {report['lesson']['end']})"
-    )
+    lesson, threshold = report["lesson"], report["suppressed_below"]
+    print(f"lesson {lesson['id']} ({lesson['group']}, {lesson['start']} - {lesson['end']})")
     print(f"devices reporting: {report['devices_reporting']} of {report['devices_expected']}")
     for row in report["families"]:
-        print(f"  {row['category']}/{row['family']}: {row['devices']} devices, {row['seconds']} s")
+        seconds = "" if row["seconds"] is None else f", {row['seconds']} s"
+        print(f"  {row['category']}/{row['family']}: {_count(row['devices'], threshold)}{seconds}")
 
 
-def cmd_purge(session: Session, _school: School, _args: argparse.Namespace) -> None:
-    result = retention.purge(session, now=datetime.now(UTC))
+def cmd_purge(run: Run, _args: argparse.Namespace) -> None:
+    result = retention.purge(run.session, now=run.now)
     if not result.ran:
         print("another collector process is purging; nothing done")
         return
     print(
         f"lessons frozen: {result.lessons_frozen}; summaries deleted: "
-        f"{result.summaries_deleted}; old lessons deleted: {result.lessons_deleted}"
+        f"{result.summaries_deleted}; old lessons deleted: {result.lessons_deleted}; "
+        f"audit entries deleted: {result.audit_deleted}"
     )
 
 
-def cmd_devices_list(session: Session, school: School, args: argparse.Namespace) -> None:
-    rows = devices.list_devices(session, school=school, duplicates_only=args.duplicates)
+def cmd_devices_list(run: Run, args: argparse.Namespace) -> None:
+    rows = devices.list_devices(run.session, school=run.school, duplicates_only=args.duplicates)
     if args.json:
         _print_json([r.to_json() for r in rows])
         return
@@ -157,31 +184,56 @@ def cmd_devices_list(session: Session, school: School, args: argparse.Namespace)
         )
 
 
-def cmd_devices_retire(session: Session, _school: School, args: argparse.Namespace) -> None:
-    devices.retire(session, device_id=args.device_id, now=datetime.now(UTC))
+def cmd_devices_retire(run: Run, args: argparse.Namespace) -> None:
+    devices.retire(run.session, actor=run.actor, device_id=args.device_id, now=run.now)
 
 
-def cmd_permissions_grant(session: Session, _school: School, args: argparse.Namespace) -> None:
-    lesson = lessons.get_lesson(session, args.lesson_id).lesson
-    granted_by = users.by_username(session, args.by) if args.by else None
-    categories = [c.strip() for c in args.categories.split(",") if c.strip()]
-    permission = lessons.grant_permission(
-        session,
-        lesson=lesson,
-        categories=categories,
-        now=datetime.now(UTC),
-        granted_by=granted_by,
+def cmd_devices_export(run: Run, args: argparse.Namespace) -> None:
+    _print_json(
+        subject_access.export_device(
+            run.session, actor=run.actor, device_id=args.device_id, now=run.now
+        )
+    )
+
+
+def cmd_devices_erase(run: Run, args: argparse.Namespace) -> None:
+    print(
+        subject_access.erase_device(
+            run.session, actor=run.actor, device_id=args.device_id, now=run.now
+        )
+    )
+
+
+def cmd_permissions_grant(run: Run, args: argparse.Namespace) -> None:
+    permission = permissions.grant(
+        run.session,
+        actor=run.actor,
+        lesson_id=args.lesson_id,
+        categories=[c.strip() for c in args.categories.split(",") if c.strip()],
         note=args.note,
+        now=run.now,
     )
     print(permission.id)
 
 
-def cmd_schools_show(_session: Session, school: School, _args: argparse.Namespace) -> None:
+def cmd_permissions_withdraw(run: Run, args: argparse.Namespace) -> None:
+    permissions.withdraw(
+        run.session,
+        actor=run.actor,
+        lesson_id=args.lesson_id,
+        permission_id=args.permission_id,
+        now=run.now,
+    )
+
+
+def cmd_schools_show(run: Run, _args: argparse.Namespace) -> None:
+    school = run.school
     _print_json(
         {
             "name": school.name,
             "timezone": school.timezone,
             "retention_days": school.retention_days,
+            "audit_retention_days": school.audit_retention_days,
             "disclosure": school.disclosure,
             "small_count_threshold": school.small_count_threshold,
             "closed_platform": school.closed_platform,
@@ -192,38 +244,39 @@ def cmd_schools_show(_session: Session, school: School, _args: argparse.Namespac
     )
 
 
-def cmd_schools_set(_session: Session, school: School, args: argparse.Namespace) -> None:
-    if args.timezone is not None:
-        schools.check_timezone(args.timezone)
-        school.timezone = args.timezone
-    if args.retention_days is not None:
-        if not 1 <= args.retention_days <= 366:
-            raise InvalidRequest("retention days must be from 1 to 366")
-        school.retention_days = args.retention_days
-    if args.small_count_threshold is not None:
-        if not 1 <= args.small_count_threshold <= 100:
-            raise InvalidRequest("the small-count threshold must be from 1 to 100")
-        school.small_count_threshold = args.small_count_threshold
-    if args.closed_platform is not None:
-        school.closed_platform = args.closed_platform or None
+def cmd_schools_set(run: Run, args: argparse.Namespace) -> None:
+    changes = school_settings.Changes(
+        timezone=args.timezone,
+        retention_days=args.retention_days,
+        audit_retention_days=args.audit_retention_days,
+        small_count_threshold=args.small_count_threshold,
+        closed_platform=args.closed_platform,
+        holiday_region=args.holiday_region,
+    )
+    if changes != school_settings.Changes():
+        school_settings.change(run.session, actor=run.actor, changes=changes, now=run.now)
     if args.policy_override is not None:
-        school.policy_override = _read_override(args.policy_override, school.id)
-    if args.holiday_region is not None:
-        school.holiday_region = args.holiday_region
+        text = _read_override(args.policy_override)
+        try:
+            school_settings.save_policy_override(
+                run.session, actor=run.actor, text=text, now=run.now
+            )
+        except PolicyError as exc:
+            raise InvalidRequest(str(exc)) from None
 
 
-def _read_override(path: str, school_id: int) -> str | None:
+def _read_override(path: str) -> str:
     if path == "":
-        return None
+        return ""
     try:
         _, text = read_override(Path(path))
-        policies.effective_document([(f"school:{school_id}", text)])
     except PolicyError as exc:
         raise InvalidRequest(str(exc)) from None
     return text
 
 
-Handler = Callable[[Session, School, argparse.Namespace], None]
+Handler = Callable[[Run, argparse.Namespace], None]
+Clock = Callable[[], datetime]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,6 +359,16 @@ def build_parser() -> argparse.ArgumentParser:
     dretire = dev.add_parser("retire", parents=[common], help="revoke a device's token")
     dretire.add_argument("device_id")
     dretire.set_defaults(handler=cmd_devices_retire)
+    dexport = dev.add_parser(
+        "export", parents=[common], help="print everything stored about a device as JSON"
+    )
+    dexport.add_argument("device_id")
+    dexport.set_defaults(handler=cmd_devices_export)
+    derase = dev.add_parser(
+        "erase", parents=[common], help="delete a device and its summaries; prints how many"
+    )
+    derase.add_argument("device_id")
+    derase.set_defaults(handler=cmd_devices_erase)
 
     perm = sub.add_parser("permissions", help="permissions for lessons").add_subparsers(
         dest="action", required=True
@@ -314,8 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("lesson_id")
     grant.add_argument("--categories", required=True, help="comma-separated category ids")
     grant.add_argument("--note")
-    grant.add_argument("--by", help="username of the granting teacher or leader")
     grant.set_defaults(handler=cmd_permissions_grant)
+    withdraw = perm.add_parser(
+        "withdraw", parents=[common], help="withdraw one permission of a lesson"
+    )
+    withdraw.add_argument("lesson_id")
+    withdraw.add_argument("permission_id", type=int)
+    withdraw.set_defaults(handler=cmd_permissions_withdraw)
 
     sch = sub.add_parser("schools", help="school settings").add_subparsers(
         dest="action", required=True
@@ -325,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     sset = sch.add_parser("set", parents=[common], help="change the school's settings")
     sset.add_argument("--timezone")
     sset.add_argument("--retention-days", type=int)
+    sset.add_argument("--audit-retention-days", type=int, help="days the audit log is kept")
     sset.add_argument("--small-count-threshold", type=int)
     sset.add_argument("--closed-platform", help="'' to clear")
     sset.add_argument("--policy-override", help="a TOML override file ('' to clear)")
@@ -349,7 +418,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock = _now) -> int:
+    """Run one command; ``clock`` is the time its operations see (tests pass a fake one)."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":  # its own fresh SQLite database; takes no --db
         return demo.run(args)
@@ -367,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 school = schools.school(
                     session, args.school or os.environ.get("LESSONWATCH_SCHOOL") or "School"
                 )
-                args.handler(session, school, args)
+                args.handler(Run(session, school, clock()), args)
         finally:
             engine.dispose()
     except ServiceError as exc:

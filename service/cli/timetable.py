@@ -287,18 +287,27 @@ def run_holidays_import(
         data = read_bounded(path, HOLIDAY_BYTES, path.name)
         name = path.name
     found = parse_holidays(data, name=name)
+    region: str | None = None
     with sessions.begin() as session:
-        result = holidays.store(session, found, region=args.region)
-        school = schools.school(session, school_name(args))
-        if args.region is not None:
-            school.holiday_region = args.region
-        if args.ignore_advised is not None:
-            school.holiday_advised = not args.ignore_advised
-        region = school.holiday_region
+        if args.shared:
+            # The national reference every school reads: the operator's, for the whole board.
+            result = holidays.store(session, found, school_id=holidays.SHARED, region=args.region)
+        else:
+            school = schools.school(session, school_name(args))
+            result = holidays.store(session, found, school_id=school.id, region=args.region)
+            if args.region is not None:
+                school.holiday_region = args.region
+            if args.ignore_advised is not None:
+                school.holiday_advised = not args.ignore_advised
+            region = school.holiday_region
     years = ", ".join(result.schoolyears) or "no school year"
+    regions = ", ".join(result.regions) or "no region"
+    if args.shared:
+        print(f"{result.stored} holiday periods stored for {years} ({regions}) for every school")
+        return 0
     print(
-        f"{result.stored} holiday periods stored for {years} "
-        f"({', '.join(result.regions) or 'no region'}); the school's region: {region or 'not set'}"
+        f"{result.stored} holiday periods stored for {years} ({regions}) for this school only; "
+        f"the school's region: {region or 'not set'}"
     )
     return 0
 
@@ -309,7 +318,7 @@ def run_holidays_list(
     with sessions.begin() as session:
         school = schools.school(session, school_name(args))
         region = args.region or school.holiday_region
-        rows = holidays.stored(session, region=region)
+        rows = holidays.stored(session, school_id=school.id, region=region)
     items = [
         {
             "name": h.name,
@@ -393,6 +402,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     himp = hol.add_parser("import", parents=[common], help="import Rijksoverheid holidays")
     himp.add_argument("source", metavar="FILE|URL")
+    himp.add_argument(
+        "--shared",
+        action="store_true",
+        help="store as the national reference every school reads (default: this school's own)",
+    )
     himp.add_argument("--region", choices=REGIONS, help="only this region; the school's region")
     himp.add_argument(
         "--ignore-advised",

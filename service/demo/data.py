@@ -227,7 +227,7 @@ def seed(session: Session, *, now: datetime) -> DemoSchool:
             lesson=past,
             categories=["social_media"],
             now=now,
-            granted_by=users["devries"],
+            granted_by=users["devries"].id,
             note="Instagram-opdracht voor het project",
         )
         permission.granted_at = past.start

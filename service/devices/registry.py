@@ -1,4 +1,5 @@
-"""Enrolled devices: token lookup, listing for IT (with cloned-image duplicates), retiring."""
+"""Enrolled devices: token lookup, listing for IT (with cloned-image duplicates), retiring: the
+one operation behind ``/admin/devices`` and ``lessonwatch-service devices retire``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
-from service import audit, credentials
-from service.errors import NotFound, Unauthorized
+from service import access, audit, credentials
+from service.access import Ability
+from service.actors import Actor
+from service.errors import Conflict, NotFound, Unauthorized
 from service.locale import N_
 from service.models import Device, Group, School
 
@@ -128,17 +131,30 @@ def list_devices(
     return [r for r in rows if r.duplicate] if duplicates_only else rows
 
 
-def retire(session: Session, *, device_id: str, now: datetime) -> None:
-    """Revoke a device's token; its summaries stay until retention removes them."""
-    device = session.get(Device, device_id)
+def school_device(session: Session, *, actor: Actor, device_id: str) -> Device:
+    """A device the actor may manage: admins (and the operator) of the device's own school.
+    A device of another school is NotFound, as if it did not exist."""
+    access.require(actor, Ability.MANAGE_DEVICES)
+    device = session.get(Device, device_id[:40])
+    missing = NotFound("no device %(id)r", id=device_id[:40])
     if device is None:
-        raise NotFound("no device %(id)r", id=device_id[:40])
+        raise missing
+    access.require_same_school(actor, device.school_id, missing)
+    return device
+
+
+def retire(session: Session, *, actor: Actor, device_id: str, now: datetime) -> Device:
+    """Revoke a device's token; its summaries stay until retention removes them."""
+    device = school_device(session, actor=actor, device_id=device_id)
+    if device.retired:
+        raise Conflict("this device is retired already")
     device.retired = True
     audit.record(
         session,
-        actor="cli",
+        actor=actor,
         school_id=device.school_id,
         action="device.retire",
-        obj=f"device:{device_id}",
+        obj=f"device:{device.id}",
         now=now,
     )
+    return device

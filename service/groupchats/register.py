@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import policies
 from policies.groupchat import (
     Chat,
     PlatformCatalog,
@@ -35,16 +34,17 @@ from policies.groupchat import (
     validate_school,
 )
 from policies.groupchat import School as SchoolSetting
-from policies.model import Lang, Policy
+from policies.model import Lang
 from policies.wire import format_time
-from service import audit
+from service import access, audit
+from service.access import Ability
 from service.errors import Conflict, Forbidden, NotFound
 from service.models import GroupChat, School, User
 from service.schools import policy as policy_cache
 
-SEES_OWN = ("admin", "leader", "teacher")
-SEES_SCHOOL = ("admin", "leader")
-DELETES_ANY = ("admin",)
+SEES_OWN = access.roles_with(Ability.STAFF_PAGES)
+SEES_SCHOOL = access.roles_with(Ability.SCHOOL_OVERVIEW)
+DELETES_ANY = access.roles_with(Ability.ADMINISTER)
 
 
 @functools.cache
@@ -53,16 +53,9 @@ def shipped_catalog() -> PlatformCatalog:
     return load_platforms()
 
 
-@functools.lru_cache(maxsize=64)
-def _policy(school_id: int, override: str | None) -> tuple[Policy, str]:
-    # Keyed like policy_cache: the policy is a pure function of the override text.
-    effective = policy_cache.for_school(School(id=school_id, policy_override=override))
-    return policies.policy_from_document(effective.document), effective.digest
-
-
 def check_key(school: School, catalog: PlatformCatalog) -> str:
     """A digest of everything a chat's findings depend on besides the chat itself."""
-    _, policy_digest = _policy(school.id, school.policy_override)
+    policy_digest = policy_cache.for_school(school).digest
     text = f"{catalog.digest}|{school.closed_platform or ''}|{policy_digest}"
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -83,7 +76,7 @@ def as_chat(row: GroupChat) -> Chat:
 
 def findings_for(chat: Chat, school: School, catalog: PlatformCatalog) -> list[dict[str, Any]]:
     """The chat's active findings as stored: code, rule, article, severity, both explanations."""
-    policy, _ = _policy(school.id, school.policy_override)
+    policy = policy_cache.policy_of(school)
     # Not validated again: a platform the catalog since dropped must not stop the check.
     school_setting = SchoolSetting(closed_platform=school.closed_platform)
     return [

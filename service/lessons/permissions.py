@@ -1,26 +1,27 @@
-"""Granting and withdrawing a permission for one lesson from the web pages.
+"""Granting and withdrawing a permission for one lesson: the one operation of each, for the pages
+and the command line.
 
 The categories offered are those of the school's effective policy whose rules are on, apply to
-devices in lessons and may be lifted by a permission. A permission may be granted or withdrawn
-until the lesson ends; the agent config (``service.agent_config``) carries both at the next poll.
+devices in lessons and may be lifted by a permission. Whoever may open the lesson
+(``service.access``) may grant or withdraw until the lesson ends, unless it is cancelled; the
+agent config (``service.devices.agent_config``) carries both at the next poll. Each writes one
+audit entry naming the actor by ``Actor.audit_name``.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-import policies
 from policies.model import Lang, Policy
-from service import audit
+from service import access, audit
+from service.actors import Actor
 from service.errors import Conflict, InvalidRequest, NotFound
 from service.lessons import records as lessons
-from service.models import Lesson, Permission, School, User
-from service.reports.lesson_report import check_access
+from service.models import Lesson, Permission, School
 from service.schools import policy as policy_cache
 
 MAX_NOTE = 500
@@ -28,14 +29,7 @@ _DEVICE_SCOPES = {"lesson", "remote_lesson"}
 
 
 def school_policy(school: School) -> Policy:
-    return _policy(school.id, school.policy_override)
-
-
-@functools.lru_cache(maxsize=16)
-def _policy(school_id: int, override: str | None) -> Policy:
-    # Keyed like policy_cache: the policy is a pure function of the override text.
-    school = School(id=school_id, policy_override=override)
-    return policies.policy_from_document(policy_cache.for_school(school).document)
+    return policy_cache.policy_of(school)
 
 
 def grantable_categories(policy: Policy) -> list[str]:
@@ -65,9 +59,10 @@ def clean_note(note: str | None) -> str | None:
     return note
 
 
-def _open_lesson(session: Session, lesson_id: str, viewer: User, now: datetime) -> Lesson:
+def _open_lesson(session: Session, *, actor: Actor, lesson_id: str, now: datetime) -> Lesson:
+    """The lesson, when the actor may open it and its permissions may still change."""
     lesson = lessons.get_lesson(session, lesson_id).lesson
-    check_access(viewer, lesson)
+    access.require_lesson(actor, lesson, lesson_id)
     if lesson.cancelled:
         raise Conflict("this lesson is cancelled")
     if now >= lesson.end:
@@ -78,13 +73,14 @@ def _open_lesson(session: Session, lesson_id: str, viewer: User, now: datetime) 
 def grant(
     session: Session,
     *,
+    actor: Actor,
     lesson_id: str,
-    viewer: User,
     categories: Sequence[str],
     note: str | None,
     now: datetime,
 ) -> Permission:
-    lesson = _open_lesson(session, lesson_id, viewer, now)
+    """Grant ``categories`` for one lesson: only grantable ones, never twice the same set."""
+    lesson = _open_lesson(session, actor=actor, lesson_id=lesson_id, now=now)
     school = session.get_one(School, lesson.school_id)
     allowed = set(grantable_categories(school_policy(school)))
     if not categories:
@@ -98,20 +94,30 @@ def grant(
     for existing in lessons.permissions_for(session, [lesson.id]):
         if existing.withdrawn_at is None and sorted(existing.categories) == wanted:
             raise Conflict("this permission is in force already")
-    return lessons.grant_permission(
+    permission = lessons.grant_permission(
         session,
         lesson=lesson,
-        categories=categories,
+        categories=wanted,
         now=now,
-        granted_by=viewer,
+        granted_by=actor.user_id,
         note=clean_note(note),
     )
+    audit.record(
+        session,
+        actor=actor,
+        school_id=lesson.school_id,
+        action="permission.grant",
+        obj=f"lesson:{lesson.id}",
+        now=now,
+    )
+    return permission
 
 
 def withdraw(
-    session: Session, *, lesson_id: str, permission_id: int, viewer: User, now: datetime
+    session: Session, *, actor: Actor, lesson_id: str, permission_id: int, now: datetime
 ) -> Permission:
-    lesson = _open_lesson(session, lesson_id, viewer, now)
+    """Withdraw one permission in force for the lesson."""
+    lesson = _open_lesson(session, actor=actor, lesson_id=lesson_id, now=now)
     permission = session.get(Permission, permission_id)
     if permission is None or permission.lesson_id != lesson.id:
         raise NotFound("no such permission for this lesson")
@@ -120,8 +126,8 @@ def withdraw(
     permission.withdrawn_at = now
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
+        actor=actor,
+        school_id=lesson.school_id,
         action="permission.withdraw",
         obj=f"lesson:{lesson.id}",
         now=now,

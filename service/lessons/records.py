@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
-from service import audit, credentials
+from service import access, audit, credentials
+from service.access import Ability
+from service.actors import Actor
 from service.errors import InvalidRequest, NotFound
 from service.models import Group, Lesson, Permission, Room, School, User
 from service.schools import registry as schools
@@ -54,7 +56,17 @@ def add_lesson(
     subject: str | None = None,
     room: str | None = None,
     remote: bool = False,
+    actor: Actor | None = None,
 ) -> Lesson:
+    """Add one lesson by hand. ``actor`` defaults to the school's operator (the command line,
+    the demo seed and test set-up); the teacher must be a user of the same school."""
+    actor = actor or Actor.operator(school)
+    access.require(actor, Ability.ADMINISTER)
+    access.require_same_school(actor, school.id, NotFound("no such school"))
+    if teacher is not None:
+        access.require_same_school(
+            actor, teacher.school_id, NotFound("no user %(name)r", name=teacher.username)
+        )
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidRequest("start and end need a time zone")
     if not start < end <= start + MAX_LESSON:
@@ -77,7 +89,7 @@ def add_lesson(
     session.flush()
     audit.record(
         session,
-        actor="cli",
+        actor=actor,
         school_id=school.id,
         action="lesson.add",
         obj=f"lesson:{lesson.id}",
@@ -111,29 +123,22 @@ def grant_permission(
     lesson: Lesson,
     categories: Sequence[str],
     now: datetime,
-    granted_by: User | None = None,
+    granted_by: int | None = None,
     note: str | None = None,
 ) -> Permission:
+    """Store a permission row as given: no access check, no audit entry. People grant through
+    ``service.lessons.permissions.grant``; this is for it, the demo school and test set-up."""
     if not categories:
         raise InvalidRequest("a permission names at least one category")
     permission = Permission(
         lesson_id=lesson.id,
         categories=sorted(set(categories)),
-        granted_by=granted_by.id if granted_by else None,
+        granted_by=granted_by,
         note=note,
         granted_at=now,
     )
     session.add(permission)
     session.flush()
-    who = granted_by.username if granted_by else "cli"
-    audit.record(
-        session,
-        actor=who,
-        school_id=lesson.school_id,
-        action="permission.grant",
-        obj=f"lesson:{lesson.id}",
-        now=now,
-    )
     return permission
 
 

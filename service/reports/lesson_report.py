@@ -1,6 +1,10 @@
-"""Gathering one lesson's report: access rules, stored numbers or live summaries, audit.
+"""One lesson's report: the one operation behind the report page (and its JSON), the JSON API
+``GET /api/v1/lessons/{id}/report`` and ``lessonwatch-service report``.
 
-The JSON route, the CLI ``report`` command and (later) the HTML page all call ``lesson_report``.
+It checks that the actor may open the lesson (``service.access``), reads the frozen numbers or
+counts them from the summaries, applies the small-count rule (``suppress_small_counts``) for
+every role and every surface, and writes one ``report.view`` audit entry. Nothing here names a
+device: per-device numbers exist only on the audited device view.
 """
 
 from __future__ import annotations
@@ -12,27 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from policies.wire import parse_summary
-from service import audit
-from service.errors import Forbidden
+from service import access, audit
+from service.actors import Actor
 from service.lessons import records as lessons
-from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School, User
+from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School
 from service.reports.numbers import report_numbers, suppress_small_counts
 from service.timetable_store import holidays
-
-# Who may read which lesson's report. IT manages devices, not what pupils do in class.
-ALL_LESSONS = ("admin", "leader")
-OWN_LESSONS = ("teacher",)
-
-
-def check_access(viewer: User | None, lesson: Lesson) -> None:
-    """``viewer`` None is the local CLI, run by whoever administers the server."""
-    if viewer is None or viewer.role in ALL_LESSONS:
-        if viewer is not None and viewer.school_id != lesson.school_id:
-            raise Forbidden("this lesson belongs to another school")
-        return
-    if viewer.role in OWN_LESSONS and lesson.teacher_id == viewer.id:
-        return
-    raise Forbidden("you may only see reports of lessons you teach")
 
 
 def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
@@ -65,10 +54,11 @@ def stored_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
 
 
 def lesson_report(
-    session: Session, *, lesson_id: str, viewer: User | None, now: datetime
+    session: Session, *, lesson_id: str, actor: Actor, now: datetime
 ) -> dict[str, Any]:
+    """The report as every surface shows it: counts of too few devices suppressed."""
     row = lessons.get_lesson(session, lesson_id)
-    check_access(viewer, row.lesson)
+    access.require_lesson(actor, row.lesson, lesson_id)
     school = session.get_one(School, row.lesson.school_id)
     # Nothing is monitored in a holiday of the school's region: the report says why it is empty.
     holiday = holidays.in_holiday(session, school, [row.lesson]).get(lesson_id)
@@ -82,18 +72,15 @@ def lesson_report(
             {**lessons.permission_json(p), "note": p.note}
             for p in lessons.permissions_for(session, [lesson_id])
         ],
-        "suppressed_below": None,
     }
     if holiday is not None:
         report["holiday"] = holiday  # present only then, as in the lesson listings
     audit.record(
         session,
-        actor=f"user:{viewer.username}" if viewer else "cli",
+        actor=actor,
         school_id=school.id,
         action="report.view",
         obj=f"lesson:{lesson_id}",
         now=now,
     )
-    if viewer is not None and viewer.role in OWN_LESSONS:
-        report = suppress_small_counts(report, school.small_count_threshold)
-    return report
+    return suppress_small_counts(report, school.small_count_threshold)

@@ -6,6 +6,11 @@ ingestion refuses summaries for lessons past the same cutoff, so nothing arrives
 freeze. The per-lesson totals of ``service.lesson_totals`` are deleted with the summaries.
 Lessons of earlier school years (which start on 1 August, school time) are deleted with
 their permissions and numbers.
+
+The audit log has a retention of its own (issue 13): a school's entries older than its
+``audit_retention_days`` are deleted, and with them the free-text reasons written in them (why
+a device-level view was opened). Entries of no school (sign-in attempts under names nobody has)
+go after ``AUDIT_DAYS_DEFAULT`` days.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from sqlalchemy import Result, delete, select
 from sqlalchemy.orm import Session
 
 from service.db import PURGE_LOCK, job_lock
+from service.errors import InvalidRequest
 from service.models import (
+    AuditEntry,
     DeviceLessonSummary,
     Lesson,
     LessonAggregate,
@@ -30,6 +37,12 @@ from service.reports.lesson_report import live_numbers
 from service.schools import registry as schools
 
 SCHOOL_YEAR_START_MONTH = 8
+# How long the audit log is kept, in days: the default, and the bounds a school may choose
+# within. At least a quarter, so a complaint about a view can still be looked into; at most ten
+# years, as for the device-level data.
+AUDIT_DAYS_DEFAULT = 365
+AUDIT_DAYS_MIN = 90
+AUDIT_DAYS_MAX = 3650
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,18 @@ class PurgeResult:
     lessons_frozen: int = 0
     summaries_deleted: int = 0
     lessons_deleted: int = 0
+    audit_deleted: int = 0
+
+
+def check_audit_days(days: int) -> int:
+    """``days`` if a school may keep its audit log that long; InvalidRequest otherwise."""
+    if not AUDIT_DAYS_MIN <= days <= AUDIT_DAYS_MAX:
+        raise InvalidRequest(
+            "the audit log retention must be from %(low)s to %(high)s days",
+            low=AUDIT_DAYS_MIN,
+            high=AUDIT_DAYS_MAX,
+        )
+    return days
 
 
 def school_year_start(now: datetime, timezone: str) -> datetime:
@@ -54,10 +79,25 @@ def purge(session: Session, *, now: datetime) -> PurgeResult:
         if not mine:
             return PurgeResult(ran=False)
         frozen = deleted = dropped = 0
+        audited = _purge_audit(session, None, now - timedelta(days=AUDIT_DAYS_DEFAULT))
         for school in session.scalars(select(School).order_by(School.id)).all():
             f, d, x = _purge_school(session, school, now)
             frozen, deleted, dropped = frozen + f, deleted + d, dropped + x
-        return PurgeResult(True, frozen, deleted, dropped)
+            cutoff = now - timedelta(days=school.audit_retention_days)
+            audited += _purge_audit(session, school.id, cutoff)
+        return PurgeResult(True, frozen, deleted, dropped, audited)
+
+
+def _purge_audit(session: Session, school_id: int | None, cutoff: datetime) -> int:
+    """Delete the audit entries of one school (None: of no school) from before ``cutoff``."""
+    of_school = (
+        AuditEntry.school_id.is_(None) if school_id is None else AuditEntry.school_id == school_id
+    )
+    gone = session.execute(
+        delete(AuditEntry).where(of_school, AuditEntry.at < cutoff),
+        execution_options={"synchronize_session": False},
+    )
+    return _rowcount(gone)
 
 
 def _purge_school(session: Session, school: School, now: datetime) -> tuple[int, int, int]:

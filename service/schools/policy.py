@@ -1,7 +1,9 @@
 """The effective policy of a school (shipped policy plus its override), built once per text.
 
-Caching by the override text is safe across processes: the result is a pure function of it
-and of the shipped files, so every process computes the same document and digest.
+This is the one cache of it: the intake checks summaries against ``for_school``, permissions,
+reports and the group-chat register read ``policy_of``. Caching by the override text is safe
+across processes: the result is a pure function of it and of the shipped files, so every process
+computes the same document and digest.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import policies
+from policies.model import Policy
 from policies.wire import LessonSummary, check_against_policy
 from service.models import School
 
@@ -20,6 +23,7 @@ from service.models import School
 class EffectivePolicy:
     document: dict[str, Any]
     digest: str
+    policy: Policy
     rules: Mapping[str, tuple[str, frozenset[str]]]
     families: set[str]
 
@@ -36,6 +40,7 @@ def _build(school_id: int, override: str | None) -> EffectivePolicy:
     return EffectivePolicy(
         document=document,
         digest=policies.document_digest(document),
+        policy=policy,
         rules={r.id: (r.article, r.categories) for r in policy.rules},
         families=set(policy.families) | set(policy.signals),
     )
@@ -44,3 +49,8 @@ def _build(school_id: int, override: str | None) -> EffectivePolicy:
 def for_school(school: School) -> EffectivePolicy:
     """The school's effective policy; PolicyError if its stored override does not validate."""
     return _build(school.id, school.policy_override)
+
+
+def policy_of(school: School) -> Policy:
+    """The school's effective policy as the engine's model: categories, rules, families."""
+    return for_school(school).policy

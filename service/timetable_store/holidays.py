@@ -1,9 +1,14 @@
 """School holidays in the database, and which lessons fall in one for their school.
 
-Holidays are national open data, so they are stored once for all schools; a school's region
-(``schools.holiday_region``) picks its own. Nothing is written to the lessons: whether a lesson
-is in a holiday is decided when it is read, so a holiday file imported after the timetable (or
-a region changed later) applies at once, and removing it restores the lessons.
+The national holidays are open data, stored once as shared reference (``school_id`` NULL) by
+the operator (``lessonwatch-service holidays import --shared``). Any file an admin imports is
+that school's alone: stored under its ``school_id``, and for that school its own rows replace
+the reference of the school years they cover; no other school ever reads them. A school's
+region (``schools.holiday_region``) picks its own periods from what it reads.
+
+Nothing is written to the lessons: whether a lesson is in a holiday is decided when it is read,
+so a holiday file imported after the timetable (or a region changed later) applies at once,
+and removing it restores the lessons.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from service.models import Lesson, School, SchoolHoliday
 from service.schools import registry as schools
 from service.timetable import REGIONS, Holiday, holiday_at
 from service.timetable.holidays import NATIONWIDE
+
+SHARED = None  # the ``school_id`` of the shared national reference
 
 
 @dataclass(frozen=True)
@@ -29,19 +36,25 @@ class Imported:
     regions: tuple[str, ...]
 
 
-def store(session: Session, holidays: Sequence[Holiday], *, region: str | None) -> Imported:
-    """Replace the stored holidays of the same school years (and region) with these."""
+def store(
+    session: Session, holidays: Sequence[Holiday], *, school_id: int | None, region: str | None
+) -> Imported:
+    """Replace the holidays of the same school years (and region) of one owner with these:
+    of the school ``school_id``, or of the shared reference when it is ``SHARED``."""
     keep = (region, NATIONWIDE) if region is not None else (*REGIONS, NATIONWIDE)
     chosen = [h for h in holidays if h.region in keep]
     years = tuple(sorted({h.schoolyear for h in chosen}))
     gone = session.execute(
         delete(SchoolHoliday).where(
-            SchoolHoliday.schoolyear.in_(years), SchoolHoliday.region.in_(keep)
+            _owned_by(school_id),
+            SchoolHoliday.schoolyear.in_(years),
+            SchoolHoliday.region.in_(keep),
         ),
         execution_options={"synchronize_session": False},
     )
     session.add_all(
         SchoolHoliday(
+            school_id=school_id,
             region=h.region,
             schoolyear=h.schoolyear,
             name=h.name[:100],
@@ -56,41 +69,77 @@ def store(session: Session, holidays: Sequence[Holiday], *, region: str | None) 
     return Imported(len(chosen), replaced, years, tuple(sorted({h.region for h in chosen})))
 
 
-def stored(
+def _owned_by(school_id: int | None) -> ColumnElement[bool]:
+    if school_id is SHARED:
+        return SchoolHoliday.school_id.is_(None)
+    return SchoolHoliday.school_id == school_id
+
+
+def rows(
     session: Session,
     *,
+    school_id: int | None,
     region: str | None = None,
     first: date | None = None,
     last: date | None = None,
-) -> list[Holiday]:
-    """Stored holidays of a region (with the nationwide ones) overlapping [first, last]."""
-    query = select(SchoolHoliday).order_by(SchoolHoliday.first_day, SchoolHoliday.region)
+) -> list[SchoolHoliday]:
+    """The holidays a school reads, of a region (with the nationwide ones) overlapping
+    [first, last]: its own, and the shared reference of the school years it has none of.
+    ``school_id`` ``SHARED``: the shared reference alone."""
+    owner = _owned_by(SHARED)
+    if school_id is not SHARED:
+        mine = select(SchoolHoliday.schoolyear).where(_owned_by(school_id)).distinct()
+        owner = _owned_by(school_id) | (owner & SchoolHoliday.schoolyear.not_in(mine))
+    query = (
+        select(SchoolHoliday)
+        .where(owner)
+        .order_by(SchoolHoliday.first_day, SchoolHoliday.region, SchoolHoliday.id)
+    )
     if region is not None:
         query = query.where(SchoolHoliday.region.in_((region, NATIONWIDE)))
     if first is not None:
         query = query.where(SchoolHoliday.last_day >= first)
     if last is not None:
         query = query.where(SchoolHoliday.first_day <= last)
-    return [
-        Holiday(h.name, h.schoolyear, h.region, h.first_day, h.last_day, h.compulsory)
-        for h in session.scalars(query)
-    ]
+    return list(session.scalars(query))
+
+
+def as_holiday(row: SchoolHoliday) -> Holiday:
+    return Holiday(
+        row.name, row.schoolyear, row.region, row.first_day, row.last_day, row.compulsory
+    )
+
+
+def stored(
+    session: Session,
+    *,
+    school_id: int | None,
+    region: str | None = None,
+    first: date | None = None,
+    last: date | None = None,
+) -> list[Holiday]:
+    """``rows`` as ``Holiday`` values, for the pure rules of ``service.timetable``."""
+    found = rows(session, school_id=school_id, region=region, first=first, last=last)
+    return [as_holiday(r) for r in found]
 
 
 def in_holiday(session: Session, school: School, lessons: Iterable[Lesson]) -> dict[str, str]:
     """Lesson id to holiday name, for the lessons that fall in a holiday of the school's region."""
-    rows = list(lessons)
-    if school.holiday_region not in REGIONS or not rows:
+    # Only the school's own lessons: another school's never read this school's holidays.
+    chosen = [lesson for lesson in lessons if lesson.school_id == school.id]
+    if school.holiday_region not in REGIONS or not chosen:
         return {}
     tz = schools.check_timezone(school.timezone)
     # A day of margin each side: the lessons' UTC dates can differ from their local dates.
-    first = min(r.start for r in rows).date() - timedelta(days=1)
-    last = max(r.start for r in rows).date() + timedelta(days=1)
-    holidays = stored(session, region=school.holiday_region, first=first, last=last)
+    first = min(r.start for r in chosen).date() - timedelta(days=1)
+    last = max(r.start for r in chosen).date() + timedelta(days=1)
+    holidays = stored(
+        session, school_id=school.id, region=school.holiday_region, first=first, last=last
+    )
     if not holidays:
         return {}
     found = {}
-    for lesson in rows:
+    for lesson in chosen:
         holiday = holiday_at(
             lesson.start,
             school.holiday_region,

@@ -67,7 +67,9 @@ def save(
     tz = schools.check_timezone(school.timezone)
     region = school.holiday_region if school.holiday_region in REGIONS else None
     found = (
-        holidays.stored(session, region=region, first=pattern.first, last=pattern.last)
+        holidays.stored(
+            session, school_id=school.id, region=region, first=pattern.first, last=pattern.last
+        )
         if region
         else []
     )

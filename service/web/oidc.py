@@ -4,7 +4,9 @@ Authorization code flow with PKCE (S256), ``state`` against login CSRF and ``non
 replayed ID tokens; the provider's discovery document names its endpoints and JWKS, and the ID
 token's RS256/ES256 signature, issuer, audience, expiry and nonce are verified with PyJWT. The
 verified e-mail (or ``preferred_username``, Entra's UPN) must belong to an existing local user:
-SSO never creates accounts.
+SSO never creates accounts. One collector serves many schools, so the names must point at
+exactly one user: when they match accounts in two schools (or two accounts at all), the
+sign-in is refused rather than guessed.
 """
 
 from __future__ import annotations
@@ -183,11 +185,15 @@ def identities(claims: dict[str, Any]) -> list[str]:
 
 
 def user_for_claims(session: Session, claims: dict[str, Any]) -> User | None:
+    """The one user the verified names belong to, matched by e-mail or user name in any
+    school; None when there is none, or more than one (in one school or across schools)."""
     names = identities(claims)
     if not names:
         return None
-    return session.scalar(
+    found = session.scalars(
         select(User)
         .where(or_(func.lower(User.email).in_(names), func.lower(User.username).in_(names)))
         .order_by(User.id)
-    )
+        .limit(2)
+    ).all()
+    return found[0] if len(found) == 1 else None

@@ -18,7 +18,7 @@ from service.devices import registry as devices
 from service.models import DeviceLessonSummary
 from service.settings import Settings
 from tests.support.clock import FakeClock
-from tests.support.collector import Live, World, finding, live_server, summary
+from tests.support.collector import Live, World, finding, live_server, retire, summary
 
 TIMEOUT = 10
 
@@ -345,7 +345,7 @@ def test_revoked_token(
 ) -> None:
     """A retired device's token gets 401 on every agent endpoint; its stored data stays."""
     with sessions.begin() as session:
-        devices.retire(session, device_id=agent.device_id, now=clock())
+        retire(session, agent.device_id, clock())
     assert_error(agent.send([summary(world.lesson_3b)]), 401, "unauthorized")
     config = requests.get(agent.url + "/config", headers=agent.auth, timeout=TIMEOUT)
     assert_error(config, 401, "unauthorized")

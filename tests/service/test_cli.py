@@ -127,6 +127,23 @@ def test_refusals_exit_1_with_a_reason(
     assert err.startswith("lessonwatch-service: ") and message in err
 
 
+def test_a_teacher_of_another_school_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """lessons add --teacher finds only the users of the school named with --school."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    added = run(
+        capsys, db_url, "users", "add", "--username", "ann", "--role", "teacher", "--school", "B"
+    )
+    assert added[:2] == (0, "ann")
+    argv = ["lessons", "add", "--group", "3B", "--teacher", "ann"]
+    argv += ["--start", "2026-11-24T08:30", "--end", "2026-11-24T09:20"]
+    code, out, err = run(capsys, db_url, *argv, "--school", "A")
+    assert (code, out) == (1, "") and "no user 'ann'" in err
+    code, lesson, _ = run(capsys, db_url, *argv, "--school", "B")
+    assert code == 0 and lesson.startswith("l_")
+
+
 def test_short_password_is_refused(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:

@@ -83,6 +83,9 @@ def test_collector_end_to_end(db_url: str) -> None:
     """CLI sets up, agents enrol, fetch config (then 304), send a batch twice; counts are right."""
     now = datetime.now(UTC).replace(microsecond=0)
     start, end = now - timedelta(minutes=10), now + timedelta(minutes=40)
+    # Every count here is of one to three devices: the school shows them all (threshold 1), so
+    # the numbers can be checked exactly; the default threshold is checked at the end.
+    cli(db_url, "schools", "set", "--small-count-threshold", "1")
     cli(db_url, "users", "add", "--username", "head", "--role", "admin", stdin="long enough pw\n")
     token = cli(db_url, "tokens", "create", "--username", "head")
     assert token.startswith("lwu_")
@@ -169,3 +172,13 @@ def test_collector_end_to_end(db_url: str) -> None:
         ("tiktok", 1, 120),
     }
     assert json.loads(cli(db_url, "report", lesson, "--json")) == body
+    cli(db_url, "schools", "set", "--small-count-threshold", "3")
+    suppressed = json.loads(cli(db_url, "report", lesson, "--json"))
+    assert suppressed["suppressed_below"] == 3
+    assert suppressed["categories"] == [
+        {"category": "social_media", "devices": None, "seconds": None}
+    ]
+    assert {(r["family"], r["devices"], r["seconds"]) for r in suppressed["families"]} == {
+        ("telegram", None, None),
+        ("tiktok", None, None),
+    }

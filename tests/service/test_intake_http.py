@@ -28,7 +28,15 @@ from service.ingest.intake import Intake
 from service.models import DeviceLessonSummary
 from service.settings import Settings
 from tests.support.clock import FakeClock
-from tests.support.collector import Live, World, enrol, finding, live_server, summary
+from tests.support.collector import (
+    Live,
+    World,
+    enrol,
+    finding,
+    live_server,
+    retire,
+    summary,
+)
 
 TIMEOUT = 60
 
@@ -227,14 +235,13 @@ def test_wrong_tokens_are_never_cached(
     """Two hundred made-up tokens, hostile ones (near misses of a good token, quotes, non-ASCII,
     the longest allowed) and a retired one get 401 and leave the cache as it was, so they cannot
     push a good device out; the good device is still served from the cache."""
-    from service.devices import registry as devices
 
     good, retired = tokens(sessions, clock, world.code_3b, 2)
     assert post(live, good, []).status_code == 200
     intake = intake_of(live)
     assert len(intake.cache) == 1
     with sessions.begin() as session:
-        devices.retire(session, device_id=device_of(sessions, retired), now=clock())
+        retire(session, device_of(sessions, retired), clock())
     hostile = [
         "lwd_" + "A" * 196,  # as long as a token may be
         "lwd_' OR 1=1 --",

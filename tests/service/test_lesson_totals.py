@@ -16,8 +16,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import credentials
+from service.actors import Actor
 from service.demo import data as demo_data
-from service.devices import registry as devices
+from service.devices.subject_access import erase_device
 from service.ingest import summaries as ingest
 from service.lessons import records as lessons
 from service.models import (
@@ -32,9 +33,8 @@ from service.reports import totals as lesson_totals
 from service.reports.lesson_report import stored_numbers
 from service.retention import purge as retention
 from service.schools import registry as schools
-from service.web.pages.subject_access import erase_device
 from tests.support.clock import utc
-from tests.support.collector import finding, summary
+from tests.support.collector import finding, retire, summary
 from tests.support.sql import recorded, touching
 
 NOW = utc(10)
@@ -192,7 +192,7 @@ def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
                 select(DeviceLessonSummary.lesson_id).where(DeviceLessonSummary.device_id == erased)
             )
         )
-        assert erase_device(session, viewer=admin, device_id=erased, now=NOW) > 0
+        assert erase_device(session, actor=Actor.of_user(admin), device_id=erased, now=NOW) > 0
     with sessions.begin() as session:
         # No kept row counts the erased device, even before the next view recounts.
         assert not its_lessons & set(kept_marks(session))
@@ -204,7 +204,7 @@ def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
     with sessions.begin() as session:
         retired = session.scalars(select(Device).where(Device.group_id == group.id)).first()
         assert retired is not None
-        devices.retire(session, device_id=retired.id, now=NOW)
+        retire(session, retired.id, NOW)
     with sessions.begin() as session:
         _, sql = read_and_compare(session, sessions)
         assert kept_marks(session) == after
@@ -420,9 +420,9 @@ def test_totals_follow_any_order_of_uploads_erasures_and_views(
                     assert upload(session, device, lesson, clock, family, seconds) == "accepted"
             elif step[0] == "erase":
                 if session.get(Device, world.device_ids[step[1]]) is not None:
-                    viewer = session.get_one(User, world.admin_id)
+                    actor = Actor.of_user(session.get_one(User, world.admin_id))
                     erase_device(
-                        session, viewer=viewer, device_id=world.device_ids[step[1]], now=clock
+                        session, actor=actor, device_id=world.device_ids[step[1]], now=clock
                     )
             else:
                 rows = [session.get_one(Lesson, lid) for lid in world.lesson_ids]

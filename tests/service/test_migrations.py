@@ -1,12 +1,31 @@
-"""The shipped migrations: they build exactly the models, and running them again is harmless."""
+"""The shipped migrations: they build exactly the models, running them again is harmless, and
+the ones that move data carry the rows of an older collector."""
 
 from __future__ import annotations
 
+from datetime import date
+from importlib import resources
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from service import db
-from service.models import Base
+from service.models import (
+    AuditEntry,
+    Base,
+    Device,
+    Group,
+    Lesson,
+    School,
+    SchoolHoliday,
+    User,
+)
+from service.timetable_store import holidays
+from tests.support.clock import LESSON_END, LESSON_START
 
 
 def test_migrations_match_the_models_and_rerun_cleanly(empty_db_url: str) -> None:
@@ -15,6 +34,127 @@ def test_migrations_match_the_models_and_rerun_cleanly(empty_db_url: str) -> Non
     try:
         db.migrate(engine)
         db.migrate(engine)
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
+    """Migrate to ``revision`` the way ``db.migrate`` migrates to the newest."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("service") / "migrations"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def _rows_before_0007(conn: Connection, schools: list[str]) -> None:
+    """A collector at 0006: the schools, a user, a lesson and a device in each, and a stored
+    holiday. Written with the 0006 columns only (the models have more)."""
+    for n, name in enumerate(schools, start=1):
+        conn.execute(
+            text(
+                "INSERT INTO schools (id, name, timezone, retention_days, disclosure, "
+                "small_count_threshold, holiday_advised, admin_disclosure) VALUES "
+                "(:id, :name, 'Europe/Amsterdam', 28, 'aggregate', 3, :yes, 'aggregate')"
+            ),
+            {"id": n, "name": name, "yes": True},
+        )
+        conn.execute(insert(Group.__table__).values(id=n, school_id=n, name="3B"))
+        conn.execute(
+            insert(User.__table__).values(
+                id=n,
+                school_id=n,
+                username=f"user{n}",
+                role="teacher",
+                password_hash="x",
+                created_at=LESSON_START,
+            )
+        )
+        conn.execute(
+            insert(Lesson.__table__).values(
+                id=f"l_{n}", school_id=n, group_id=n, start=LESSON_START, end=LESSON_END
+            )
+        )
+        conn.execute(
+            insert(Device.__table__).values(
+                id=f"d_{n}",
+                school_id=n,
+                group_id=n,
+                token_hash=f"{n}" * 64,
+                platform="linux",
+                agent_version="0.1.0",
+                enrolled_at=LESSON_START,
+            )
+        )
+    conn.execute(
+        insert(SchoolHoliday.__table__).values(
+            region="midden",
+            schoolyear="2026-2027",
+            name="Kerstvakantie",
+            first_day=date(2026, 12, 19),
+            last_day=date(2027, 1, 3),
+            compulsory=True,
+        )
+    )
+
+
+# (actor, object) of entries written before 0007, and the school 0007 gives each, with two
+# schools on the collector: the first of its rules that names one wins.
+BACKFILL = [
+    (("user:user1", None), 1),  # the user who acted
+    (("cli", "lesson:l_2"), 2),  # the lesson it is about
+    (("device:d_2", None), 2),  # the device that acted (its enrolment)
+    (("cli", "device:d_1"), 1),  # the device it is about
+    (("cli", "user:user2"), 2),  # the user it is about
+    (("cli", "school:1"), 1),  # the school it is about
+    (("user:user2", "lesson:l_1"), 2),  # the actor comes first
+    (("user:nobody", None), None),  # a sign-in under an unknown name: no school's
+]
+
+
+@pytest.mark.parametrize("schools", [["Een", "Twee"], ["Alleen"]])
+def test_0007_and_0008_carry_the_rows_of_a_collector_at_0006(
+    empty_db_url: str, schools: list[str]
+) -> None:
+    """From 0006 with rows present: 0007 gives each audit entry the school it names (on a
+    collector with one school, that school); 0008 keeps the stored holidays as the shared
+    reference every school reads, and gives every school a year of audit log."""
+    engine = db.make_engine(empty_db_url)
+    # With one school only the entry that names nobody is left to the one-school rule.
+    entries = [row for row, school in BACKFILL if len(schools) == 2 or school is None]
+    try:
+        _upgrade(engine, "0006")
+        with engine.begin() as conn:
+            _rows_before_0007(conn, schools)
+            for actor, obj in entries:
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_log (at, actor, action, object) "
+                        "VALUES (:at, :actor, 'x', :object)"
+                    ),
+                    {"at": LESSON_START.replace(tzinfo=None), "actor": actor, "object": obj},
+                )
+        db.migrate(engine)
+        with db.session_factory(engine).begin() as session:
+            found = [
+                ((e.actor, e.object), e.school_id)
+                for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+            ]
+            if len(schools) == 2:
+                assert found == BACKFILL
+            else:
+                assert found == [(("user:nobody", None), 1)]
+            assert [s.audit_retention_days for s in session.scalars(select(School))] == [365] * len(
+                schools
+            )
+            (holiday,) = session.scalars(select(SchoolHoliday)).all()
+            assert holiday.school_id is None
+            for n in range(1, len(schools) + 1):
+                seen = holidays.stored(session, school_id=n, region="midden")
+                assert [h.name for h in seen] == ["Kerstvakantie"]
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from policies.wire import parse_summary
 from service import audit
 from service.accounts import users
+from service.actors import Actor
 from service.devices import registry as devices
 from service.errors import Forbidden, NotFound
 from service.ingest import summaries as ingest
@@ -21,6 +22,7 @@ from service.models import DeviceLessonSummary, LessonAggregate
 from service.reports.lesson_report import lesson_report
 from service.reports.numbers import report_numbers, suppress_small_counts
 from service.retention.purge import purge, school_year_start
+from service.schools import registry as schools
 from tests.support.clock import LESSON_END, LESSON_START, FakeClock
 from tests.support.collector import World, enrol, finding, summary
 
@@ -139,8 +141,12 @@ def _fill(sessions: sessionmaker[Session], world: World, clock: FakeClock) -> No
             assert results[0].status == "accepted"
 
 
-def _viewer(session: Session, name: str) -> users.User:
-    return users.by_username(session, name)
+def _actor(session: Session, name: str | None) -> Actor:
+    """A user by name, or (``None``) the operator at the command line."""
+    school = schools.school(session)
+    if name is None:
+        return Actor.operator(school)
+    return Actor.of_user(users.by_username(session, name, school=school))
 
 
 @pytest.mark.parametrize(
@@ -156,47 +162,53 @@ def test_who_may_read_a_report(
 ) -> None:
     """The lesson's own teacher, admins and the local CLI may; other teachers and IT may not."""
     with sessions.begin() as session:
-        who = _viewer(session, viewer) if viewer else None
+        who = _actor(session, viewer)
         if allowed:
-            report = lesson_report(session, lesson_id=world.lesson_3b, viewer=who, now=clock())
+            report = lesson_report(session, lesson_id=world.lesson_3b, actor=who, now=clock())
             assert report["lesson"]["id"] == world.lesson_3b
         else:
             with pytest.raises(Forbidden):
-                lesson_report(session, lesson_id=world.lesson_3b, viewer=who, now=clock())
+                lesson_report(session, lesson_id=world.lesson_3b, actor=who, now=clock())
     with sessions.begin() as session:
         views = audit.entries(session, action="report.view")
     assert len(views) == (1 if allowed else 0)
 
 
-def test_teacher_sees_small_counts_suppressed_admin_does_not(
-    sessions: sessionmaker[Session], world: World, clock: FakeClock
+@pytest.mark.parametrize("viewer", ["ann", "root", None])
+def test_small_counts_are_suppressed_for_every_role(
+    sessions: sessionmaker[Session], world: World, clock: FakeClock, viewer: str | None
 ) -> None:
-    """The single TikTok device is hidden from the teacher but counted for the admin."""
+    """The single TikTok device is hidden from the teacher, the admin and the command line alike:
+    the report operation applies the rule itself, so no surface or role reads it exactly."""
     _fill(sessions, world, clock)
     with sessions.begin() as session:
-        as_teacher = lesson_report(
-            session, lesson_id=world.lesson_3b, viewer=_viewer(session, "ann"), now=clock()
+        report = lesson_report(
+            session, lesson_id=world.lesson_3b, actor=_actor(session, viewer), now=clock()
         )
-        as_admin = lesson_report(
-            session, lesson_id=world.lesson_3b, viewer=_viewer(session, "root"), now=clock()
-        )
-    fam = {r["family"]: r for r in as_teacher["families"]}
+    fam = {r["family"]: r for r in report["families"]}
     assert fam["telegram"]["devices"] == 3 and fam["telegram"]["seconds"] == 120 + 240 + 360
     assert fam["tiktok"]["devices"] is None and fam["tiktok"]["seconds"] is None
-    assert as_teacher["suppressed_below"] == 3
-    assert {r["family"]: r["devices"] for r in as_admin["families"]} == {
-        "telegram": 3,
-        "tiktok": 1,
-    }
-    assert as_admin["suppressed_below"] is None
-    assert as_admin["devices_expected"] == as_admin["devices_reporting"] == 4
+    assert report["suppressed_below"] == 3
+    assert report["devices_expected"] == report["devices_reporting"] == 4
+
+
+def test_another_schools_lesson_is_not_found(
+    sessions: sessionmaker[Session], world: World, clock: FakeClock
+) -> None:
+    """Another school's admin or operator learns nothing of a lesson, not even that it exists."""
+    with sessions.begin() as session:
+        other = schools.school(session, "Other school")
+        for actor in (Actor.operator(other), Actor("user", "x", other.id, "admin", 999)):
+            with pytest.raises(NotFound):
+                lesson_report(session, lesson_id=world.lesson_3b, actor=actor, now=clock())
+        assert audit.entries(session, action="report.view") == []
 
 
 @pytest.mark.usefixtures("world")
 def test_unknown_lesson_is_not_found(sessions: sessionmaker[Session], clock: FakeClock) -> None:
     """A report for a lesson that does not exist raises NotFound."""
     with sessions.begin() as session, pytest.raises(NotFound):
-        lesson_report(session, lesson_id="l_nothing", viewer=None, now=clock())
+        lesson_report(session, lesson_id="l_nothing", actor=_actor(session, None), now=clock())
 
 
 # --- retention -------------------------------------------------------------------------------
@@ -208,7 +220,9 @@ def test_purge_keeps_the_report_numbers(
     """After the retention period the summaries are gone and the report reads the same."""
     _fill(sessions, world, clock)
     with sessions.begin() as session:
-        before = lesson_report(session, lesson_id=world.lesson_3b, viewer=None, now=clock())
+        before = lesson_report(
+            session, lesson_id=world.lesson_3b, actor=_actor(session, None), now=clock()
+        )
     clock.now = LESSON_END + timedelta(days=27)
     with sessions.begin() as session:
         early = purge(session, now=clock())
@@ -219,7 +233,9 @@ def test_purge_keeps_the_report_numbers(
     assert (result.lessons_frozen, result.summaries_deleted) == (2, 4)
     with sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(DeviceLessonSummary)) == 0
-        after = lesson_report(session, lesson_id=world.lesson_3b, viewer=None, now=clock())
+        after = lesson_report(
+            session, lesson_id=world.lesson_3b, actor=_actor(session, None), now=clock()
+        )
     assert after["source"] == "aggregate" and before["source"] == "summaries"
     assert {k: v for k, v in after.items() if k != "source"} == {
         k: v for k, v in before.items() if k != "source"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.accounts import users
 from service.app import create_app
+from service.schools import registry as schools
 from service.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.collector import Live, World, enrol, live_server
@@ -55,7 +56,11 @@ def test_device_token_and_revoked_user_token_are_refused(
     assert get(live, world.lesson_3b, None).status_code == 401
     assert get(live, world.lesson_3b, world.admin_token).status_code == 200
     with sessions.begin() as session:
-        users.revoke_tokens(session, user=users.by_username(session, "root"), now=clock())
+        users.revoke_tokens(
+            session,
+            user=users.by_username(session, "root", school=schools.school(session)),
+            now=clock(),
+        )
     answer = get(live, world.lesson_3b, world.admin_token)
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
 

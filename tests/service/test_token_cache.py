@@ -19,7 +19,7 @@ from service.devices.token_cache import TokenCache, watch
 from service.models import Device
 from service.schools import registry as schools
 from tests.support.clock import FakeClock
-from tests.support.collector import World, enrol
+from tests.support.collector import World, enrol, retire
 
 
 class Ticks:
@@ -159,7 +159,7 @@ def cached(
 
 
 def _retire(session: Session, active: ActiveDevice, now: datetime) -> None:
-    devices.retire(session, device_id=active.id, now=now)
+    retire(session, active.id, now)
 
 
 def _move_to_4a(session: Session, active: ActiveDevice, _now: datetime) -> None:

@@ -17,7 +17,10 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
+from service.actors import Actor
 from service.devices import enrolment
+from service.devices import registry as devices
+from service.models import Device, School
 from tests.support.clock import LESSON_END, LESSON_START
 
 
@@ -188,3 +191,14 @@ def enrol(
         fingerprint=fingerprint,
         now=now,
     )
+
+
+def operator_of(session: Session, school_id: int) -> Actor:
+    """The command line's actor for one school, as ``lessonwatch-service --school`` runs."""
+    return Actor.operator(session.get_one(School, school_id))
+
+
+def retire(session: Session, device_id: str, now: datetime) -> None:
+    """Retire a device as its school's operator would from the command line."""
+    school_id = session.get_one(Device, device_id).school_id
+    devices.retire(session, actor=operator_of(session, school_id), device_id=device_id, now=now)

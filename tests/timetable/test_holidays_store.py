@@ -1,12 +1,13 @@
 """School holidays stored and applied: lessons in a holiday of the school's region are sent to
-devices as cancelled and listed as holiday; other regions' holidays change nothing."""
+devices as cancelled and listed as holiday; other regions' holidays change nothing, and neither
+do other schools' own holiday files."""
 
 from __future__ import annotations
 
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.cli.main import main
 from service.devices import agent_config, enrolment
 from service.lessons import records as lessons
-from service.models import Device
+from service.models import Device, SchoolHoliday
 from service.schools import registry as schools
 from service.settings import Settings
+from service.timetable import Holiday
+from service.timetable_store import holidays
 from tests.timetable.helpers import FIXTURES
 from tests.timetable.replay import Replay, replay_server
 
@@ -194,3 +197,118 @@ def test_stdin_is_not_read_by_holiday_import(
     monkeypatch.setattr("sys.stdin", stream)
     assert run(capsys, db_url, "holidays", "import", str(FIXTURE))[0] == 0
     assert stream.read() == "untouched\n"
+
+
+# Each school its own holidays (issue 13): (owner, name, school year) of the stored rows, where
+# the owner is "shared" (the national reference) or a school.
+STORED = [
+    ("shared", "Herfst", "2025-2026"),
+    ("shared", "Kerst", "2025-2026"),
+    ("shared", "Herfst 26", "2026-2027"),
+    ("A", "Herfst van A", "2025-2026"),
+]
+
+
+@pytest.mark.parametrize(
+    ("reader", "expected"),
+    [
+        # A's own file covers 2025-2026: the shared holidays of that year are not A's.
+        ("A", ["Herfst van A", "Herfst 26"]),
+        # B imported nothing: the shared holidays, none of A's.
+        ("B", ["Herfst", "Kerst", "Herfst 26"]),
+        ("shared", ["Herfst", "Kerst", "Herfst 26"]),
+    ],
+)
+def test_a_school_reads_its_own_holidays_else_the_shared_ones(
+    sessions: sessionmaker[Session], reader: str, expected: list[str]
+) -> None:
+    """Per school year, a school's own import replaces the shared reference, for it alone."""
+    with sessions.begin() as session:
+        owners = {"shared": holidays.SHARED}
+        owners |= {name: schools.school(session, name).id for name in ("A", "B")}
+        for n, (owner, name, year) in enumerate(STORED):
+            first = date(int(year[:4]), 10, 1) + timedelta(days=7 * n)
+            found = [Holiday(name, year, "midden", first, first + timedelta(days=6), True)]
+            session.add_all(
+                SchoolHoliday(
+                    school_id=owners[owner],
+                    region=h.region,
+                    schoolyear=h.schoolyear,
+                    name=h.name,
+                    first_day=h.first_day,
+                    last_day=h.last_day,
+                    compulsory=h.compulsory,
+                )
+                for h in found
+            )
+        session.flush()
+        read = holidays.stored(session, school_id=owners[reader], region="midden")
+        assert [h.name for h in read] == expected
+
+
+def test_storing_a_schools_file_leaves_the_shared_holidays_and_other_schools_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Importing a year again replaces the importer's own rows of that year, nothing else."""
+    year = "2025-2026"
+    first = date(2025, 10, 13)
+
+    def one(name: str) -> list[Holiday]:
+        return [Holiday(name, year, "zuid", first, first + timedelta(days=4), True)]
+
+    with sessions.begin() as session:
+        a, b = (schools.school(session, name).id for name in ("A", "B"))
+        holidays.store(session, one("gedeeld"), school_id=holidays.SHARED, region=None)
+        holidays.store(session, one("van B"), school_id=b, region=None)
+        holidays.store(session, one("van A"), school_id=a, region=None)
+        again = holidays.store(session, one("van A, nieuw"), school_id=a, region=None)
+        assert (again.stored, again.replaced) == (1, 1)
+        names = {
+            owner: [h.name for h in holidays.stored(session, school_id=owner)]
+            for owner in (holidays.SHARED, a, b)
+        }
+    assert names == {holidays.SHARED: ["gedeeld"], a: ["van A, nieuw"], b: ["van B"]}
+
+
+def test_a_holiday_file_imported_for_one_school_cancels_nothing_of_another(
+    capsys: pytest.CaptureFixture[str], sessions: sessionmaker[Session], db_url: str
+) -> None:
+    """``holidays import`` stores for ``--school`` only; ``--shared`` for every school that has
+    no file of its own for the year."""
+    device, ids = school_with_lessons(sessions)
+    with sessions.begin() as session:
+        other = schools.school(session, "Ander")
+        code = enrolment.create_code(
+            session, school=other, group="3B", uses=1, lifetime=timedelta(days=1), now=AUTUMN_ZUID
+        )
+        theirs = enrolment.enroll(
+            session,
+            code=code,
+            platform="linux",
+            agent_version="0.1.0",
+            label=None,
+            fingerprint=None,
+            now=AUTUMN_ZUID,
+        )
+        autumn = lessons.add_lesson(
+            session,
+            school=other,
+            group="3B",
+            start=AUTUMN_ZUID,
+            end=AUTUMN_ZUID + timedelta(minutes=50),
+            now=AUTUMN_ZUID,
+        ).id
+        other_device = session.get_one(Device, theirs.device_id)
+        session.expunge(other_device)
+    before = AUTUMN_ZUID - timedelta(minutes=30)
+    region = ["--school", "Ander", "--holiday-region", "zuid"]
+    assert run(capsys, db_url, "schools", "set", *region)[0] == 0
+    code, out, _ = run(capsys, db_url, "holidays", "import", str(FIXTURE), "--region", "zuid")
+    assert code == 0 and "for this school only" in out
+    assert cancelled_in_config(sessions, device, before)[ids[AUTUMN_ZUID]] is True
+    assert cancelled_in_config(sessions, other_device, before) == {autumn: False}
+    code, out, _ = run(capsys, db_url, "holidays", "import", str(FIXTURE), "--shared")
+    assert code == 0 and "for every school" in out
+    assert cancelled_in_config(sessions, other_device, before) == {autumn: True}
+    listed = run(capsys, db_url, "holidays", "list", "--school", "Ander", "--json")[1]
+    assert {h["region"] for h in json.loads(listed)} == {"zuid", "heel nederland"}

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.actors import Actor
 from service.demo import data as demo_data
 from service.models import Lesson, School, User
 from service.reports.lesson_report import stored_numbers
@@ -33,6 +34,10 @@ def demo_school(session: Session) -> School:
 
 def leader(session: Session) -> User:
     return session.scalars(select(User).where(User.role == "leader")).one()
+
+
+def as_leader(session: Session) -> Actor:
+    return Actor.of_user(leader(session))
 
 
 def lessons_of_3b(session: Session) -> list[Lesson]:
@@ -69,7 +74,11 @@ def test_trend_equals_the_reports_before_and_after_the_purge(
         school = demo_school(session)
         school.small_count_threshold = 1  # every number shown, so all are compared
         lesson = lessons_of_3b(session)[-1]
-        before = trend_numbers(group_trend(session, lesson=lesson, school=school, now=NOW, t=T))
+        before = trend_numbers(
+            group_trend(
+                session, lesson=lesson, school=school, actor=as_leader(session), now=NOW, t=T
+            )
+        )
         assert before == expected_trend(session, school)
         assert len(before) == 4 and all(week["device_lessons_with_findings"] for week in before)
     with sessions.begin() as session:
@@ -77,8 +86,42 @@ def test_trend_equals_the_reports_before_and_after_the_purge(
     with sessions.begin() as session:
         school = demo_school(session)
         lesson = session.get_one(Lesson, lesson.id)
-        after = trend_numbers(group_trend(session, lesson=lesson, school=school, now=NOW, t=T))
+        after = trend_numbers(
+            group_trend(
+                session, lesson=lesson, school=school, actor=as_leader(session), now=NOW, t=T
+            )
+        )
         assert after == before == expected_trend(session, school)
+
+
+def test_a_teachers_trend_counts_only_the_lessons_they_teach(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A colleague's lesson in the group is in the leader's trend and not in the teacher's, so
+    no difference of two trends recovers a count the teacher may not read."""
+    with sessions.begin() as session:
+        demo_data.seed(session, now=NOW)
+    with sessions.begin() as session:
+        school = demo_school(session)
+        school.small_count_threshold = 1
+        colleague = session.scalars(select(User).where(User.username == "jansen")).one()
+        teacher = session.scalars(select(User).where(User.username == "devries")).one()
+        taken_over = lessons_of_3b(session)[-2]
+        taken_over.teacher_id = colleague.id
+        lesson = lessons_of_3b(session)[-1]
+        week = lesson.start.astimezone(schools.check_timezone(school.timezone)).isocalendar()
+        key = f"{week[0]}-W{week[1]:02d}"
+
+        def this_week(actor: Actor) -> dict[str, Any]:
+            trend = group_trend(session, lesson=lesson, school=school, actor=actor, now=NOW, t=T)
+            return next(w for w in trend if w["week"] == key)
+
+        whole, own = this_week(as_leader(session)), this_week(Actor.of_user(teacher))
+        alone = stored_numbers(session, taken_over)
+    assert own["lessons"] == whole["lessons"] - 1
+    assert own["device_lessons_with_findings"] == whole["device_lessons_with_findings"] - max(
+        (c["devices"] for c in alone["categories"]), default=0
+    )
 
 
 def test_trend_hides_weeks_of_too_few_devices(sessions: sessionmaker[Session]) -> None:
@@ -89,7 +132,9 @@ def test_trend_hides_weeks_of_too_few_devices(sessions: sessionmaker[Session]) -
         school = demo_school(session)
         school.small_count_threshold = 10_000
         lesson = lessons_of_3b(session)[-1]
-        trend = group_trend(session, lesson=lesson, school=school, now=NOW, t=T)
+        trend = group_trend(
+            session, lesson=lesson, school=school, actor=as_leader(session), now=NOW, t=T
+        )
     assert trend and {w["device_lessons_with_findings"] for w in trend} == {None}
     assert {w["minutes"] for w in trend} == {None}
     assert {w["devices_text"] for w in trend} == {"minder dan 10000"}
@@ -109,7 +154,14 @@ def test_trend_takes_as_many_queries_for_one_week_as_for_four(
                 school = demo_school(session)
                 lesson = lessons_of_3b(session)[pick]
                 with recorded(sessions) as sql:
-                    trend = group_trend(session, lesson=lesson, school=school, now=NOW, t=T)
+                    trend = group_trend(
+                        session,
+                        lesson=lesson,
+                        school=school,
+                        actor=as_leader(session),
+                        now=NOW,
+                        t=T,
+                    )
                 counts.append((len(trend), len(sql)))
     (one, cold_one), (four, cold_four), (_, warm_one), (_, warm_four) = counts
     assert (one, four) == (1, 4)

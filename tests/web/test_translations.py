@@ -179,17 +179,24 @@ def _raises() -> Iterator[tuple[str, int, ast.expr]]:
                 yield where, node.lineno, node.args[0]
 
 
+# A module constant marked for the catalog, ``REVOKED = N_("...")``, or a table of them whose
+# first entry is marked, ``_REFUSED: Mapping[...] = {\n    key: N_("..."),``.
+MARKED = re.compile(r"^([A-Z_]+)(?::[^=\n]*)? = (?:N_\(|\{\n[^\n]*: N_\()", re.M)
+
+
 def _marked_constants() -> set[str]:
-    """Module constants whose text is marked for the catalog: ``REVOKED = N_("...")``."""
     found = set()
     for path in (ROOT / "service").rglob("*.py"):
-        found |= set(re.findall(r"^([A-Z_]+) = N_\(", path.read_text(), re.M))
+        found |= set(MARKED.findall(path.read_text()))
     return found
 
 
 def _literal(node: ast.expr, marked: set[str]) -> bool:
+    """A string literal, a marked constant, or an entry of a marked table."""
     if isinstance(node, ast.Constant):
         return isinstance(node.value, str)
+    if isinstance(node, ast.Subscript):
+        node = node.value
     name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
     return name in marked
 

@@ -1,5 +1,6 @@
-"""Pure parts of the web pages: the disclosure table, the chart, the settings' documentation,
-and which SSO claims name a person (the catalogs: test_translations.py)."""
+"""Pure parts of the web pages: the chart, the settings' documentation, and which SSO claims
+name a person. (The disclosure table moved to tests/service/test_access.py with the decisions
+themselves; the catalog is tested in test_translations.py.)"""
 
 from __future__ import annotations
 
@@ -12,35 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.web import access, oidc
+from service.web import oidc
 from service.web.chart import timeline_svg
 from service.web.settings import WEB_SETTINGS_HELP, WebSettings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "web.md"
-
-
-@pytest.mark.parametrize(
-    ("role", "disclosure", "admin_disclosure", "allowed"),
-    [
-        # Teachers and IT: never, whatever the school says.
-        ("teacher", "pseudonymous", "pseudonymous", False),
-        ("it", "pseudonymous", "pseudonymous", False),
-        # Leaders follow the school's disclosure level.
-        ("leader", "aggregate", "pseudonymous", False),
-        ("leader", "pseudonymous", "aggregate", True),
-        # Admins follow their own setting.
-        ("admin", "pseudonymous", "aggregate", False),
-        ("admin", "aggregate", "pseudonymous", True),
-    ],
-)
-def test_device_level_disclosure(
-    role: str, disclosure: str, admin_disclosure: str, allowed: bool
-) -> None:
-    """Who may see per-device data, by role and the school's two disclosure settings."""
-    assert (
-        access.device_level_allowed(role, disclosure=disclosure, admin_disclosure=admin_disclosure)
-        is allowed
-    )
 
 
 def _bucket(minute: int, devices: int | None) -> dict[str, object]:

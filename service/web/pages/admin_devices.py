@@ -1,4 +1,5 @@
-"""Admin pages for devices and enrolment codes: list, move to a group, label, retire, codes."""
+"""Admin pages for devices and enrolment codes: list, move to a group, label, codes. Retiring,
+exporting and erasing a device are operations of ``service.devices`` the routes call directly."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import audit
+from service.actors import Actor
 from service.devices import enrolment
 from service.devices import registry as devices
-from service.errors import InvalidRequest, NotFound
+from service.errors import InvalidRequest
 from service.models import Device, EnrolmentCode, Group, School, User
 from service.schools import registry as schools
 from service.web import access
@@ -36,11 +38,7 @@ def devices_page(session: Session, *, viewer: User) -> dict[str, Any]:
 
 
 def school_device(session: Session, *, viewer: User, device_id: str) -> Device:
-    school = _school(session, viewer)
-    device = session.get(Device, device_id[:40])
-    if device is None or device.school_id != school.id:
-        raise NotFound("no such device")
-    return device
+    return devices.school_device(session, actor=Actor.of_user(viewer), device_id=device_id)
 
 
 def update_device(
@@ -58,24 +56,9 @@ def update_device(
     device.label = label or None
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
+        actor=Actor.of_user(viewer),
+        school_id=device.school_id,
         action="device.update",
-        obj=f"device:{device.id}",
-        now=now,
-    )
-
-
-def retire_device(session: Session, *, viewer: User, device_id: str, now: datetime) -> None:
-    device = school_device(session, viewer=viewer, device_id=device_id)
-    if device.retired:
-        raise InvalidRequest("this device is retired already")
-    device.retired = True
-    audit.record(
-        session,
-        actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
-        action="device.retire",
         obj=f"device:{device.id}",
         now=now,
     )

@@ -21,7 +21,8 @@ def users_page(session: Session, *, viewer: User) -> dict[str, Any]:
     tokens = dict(
         session.execute(
             select(ApiToken.user_id, func.count())
-            .where(ApiToken.revoked_at.is_(None))
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.revoked_at.is_(None), User.school_id == viewer.school_id)
             .group_by(ApiToken.user_id)
         ).all()
     )

@@ -15,13 +15,12 @@ from sqlalchemy.orm import Session
 
 from policies.model import Lang
 from policies.wire import parse_summary
-from service import audit
-from service.errors import Forbidden, InvalidRequest
+from service import access, audit
+from service.actors import Actor
+from service.errors import InvalidRequest
 from service.lessons import permissions
 from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, School, User
-from service.reports.lesson_report import check_access
-from service.web import access
 from service.web.pages.common import minutes
 
 MAX_REASON = 500
@@ -39,11 +38,11 @@ def clean_reason(reason: str) -> str:
 
 
 def allowed(session: Session, *, lesson_id: str, viewer: User) -> School:
+    actor = Actor.of_user(viewer)
     lesson = lessons.get_lesson(session, lesson_id).lesson
-    check_access(viewer, lesson)
+    access.require_lesson(actor, lesson, lesson_id)
     school = session.get_one(School, lesson.school_id)
-    if not access.may_see_devices(viewer, school):
-        raise Forbidden("the school's disclosure level does not show per-device data to you")
+    access.require_device_level(actor, school)
     return school
 
 
@@ -64,8 +63,8 @@ def device_view(
             per_device[(label or device_id, device_id)][f.category] += f.seconds
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
+        actor=Actor.of_user(viewer),
+        school_id=school.id,
         action="devices.view",
         obj=f"lesson:{lesson_id}",
         now=now,

@@ -25,11 +25,16 @@ _HEADINGS = (
 )
 
 
-def privacy_page(session: Session, *, school_name: str | None, lang: Lang) -> dict[str, Any]:
-    """The explanation for the named school, else the first; the shipped policy without one."""
+def privacy_page(
+    session: Session, *, school_name: str | None, lang: Lang, viewer_school: int | None = None
+) -> dict[str, Any]:
+    """The explanation for the named school, else the signed-in viewer's own, else the first;
+    the shipped policy without one."""
     query = select(School).order_by(School.id).limit(1)
     if school_name:
         query = select(School).where(School.name == school_name[:200])
+    elif viewer_school is not None:
+        query = select(School).where(School.id == viewer_school)
     school = session.scalar(query)
     if school is None:
         school = School(id=0, name="", policy_override=None)

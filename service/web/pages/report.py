@@ -1,9 +1,11 @@
 """The lesson report page: numbers per category and app family, the timeline chart, coverage
 gaps, the group's trend and the permission form, for one lesson the viewer may see.
 
-Counts of fewer devices than the school's threshold are suppressed here for every viewer (the
-one function ``suppress_small_counts``): rows then carry ``devices: null`` and a ``devices_text``
-such as "fewer than 3". Device-level numbers live on their own audited page.
+The numbers are those of the report operation (``service.reports.lesson_report``), which has
+already suppressed counts of fewer devices than the school's threshold for every viewer: rows
+then carry ``devices: null``, and here a ``devices_text`` such as "fewer than 3". The page adds
+labels, text and the chart, never a number of its own. Device-level numbers live on their own
+audited page.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from policies.model import Lang
+from service import access
+from service.actors import Actor
 from service.lessons import permissions
 from service.lessons import records as lessons
 from service.models import Lesson, School, User
 from service.reports.lesson_report import lesson_report
-from service.reports.numbers import suppress_small_counts
 from service.schools import registry as schools
-from service.web import access, chart
+from service.web import chart
 from service.web.i18n import labels as words
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card, minutes
@@ -42,11 +45,11 @@ def report_page(
     session: Session, *, lesson_id: str, viewer: User, now: datetime, lang: Lang
 ) -> dict[str, Any]:
     t = translator(lang)
-    raw = lesson_report(session, lesson_id=lesson_id, viewer=viewer, now=now)
+    actor = Actor.of_user(viewer)
+    report = lesson_report(session, lesson_id=lesson_id, actor=actor, now=now)
     lesson = session.get_one(Lesson, lesson_id)
     school = session.get_one(School, lesson.school_id)
-    threshold = school.small_count_threshold
-    report = raw if raw["suppressed_below"] else suppress_small_counts(raw, threshold)
+    threshold = report["suppressed_below"]
     policy = permissions.school_policy(school)
     labels = {c: cat.label(lang) for c, cat in policy.categories.items()}
     names = {f: fam.name for f, fam in policy.families.items()}
@@ -122,9 +125,9 @@ def report_page(
         ),
         "coverage": cov,
         "coverage_gaps": gaps,
-        "trend": group_trend(session, lesson=lesson, school=school, now=now, t=t),
+        "trend": group_trend(session, lesson=lesson, school=school, actor=actor, now=now, t=t),
         "permissions": perms,
         "can_change_permissions": now < lesson.end and not lesson.cancelled,
         "grantable": permissions.category_choices(policy, lang),
-        "may_see_devices": access.may_see_devices(viewer, school),
+        "may_see_devices": access.may_see_devices(actor, school),
     }

@@ -1,5 +1,6 @@
-"""School holidays for admins: the school's region, the stored holidays per region, and an
-import of the Rijksoverheid open-data file, uploaded or fetched from its URL."""
+"""School holidays for admins: the school's region, the holidays the school reads per region
+(its own imports, else the shared national reference), and an import of the Rijksoverheid
+open-data file, uploaded or fetched from its URL, which is the school's alone."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict
         "holidays": [
             {
                 "name": h.name,
+                # The shared national reference, or a file this school imported.
+                "shared": h.school_id is None,
                 "schoolyear": h.schoolyear,
                 "region": h.region,
                 "nationwide": h.region == NATIONWIDE,
@@ -38,7 +41,7 @@ def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict
                 "last_day": h.last_day.isoformat(),
                 "compulsory": h.compulsory,
             }
-            for h in holidays.stored(session, region=shown)
+            for h in holidays.rows(session, school_id=school.id, region=shown)
         ],
     }
 
@@ -73,18 +76,18 @@ def may_import(session: Session, viewer: User | None) -> bool:
 def import_holidays(
     session: Session, *, viewer: User, data: bytes, name: str, now: datetime
 ) -> holidays.Imported:
-    school_of(session, viewer)
+    school = school_of(session, viewer)
     try:
         found = parse_holidays(data, name=name)
     except TimetableError as exc:
         raise InvalidRequest("%(problem)s", problem=exc) from None
     if not found:
         raise InvalidRequest("%(name)s: the file holds no school holidays", name=name)
-    result = holidays.store(session, found, region=None)
+    result = holidays.store(session, found, school_id=school.id, region=None)
     audit.record(
         session,
         actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
+        school_id=school.id,
         action="holidays.import",
         obj=f"holidays:{','.join(result.schoolyears)[:100]}",
         now=now,

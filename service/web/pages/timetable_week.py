@@ -1,8 +1,9 @@
 """A group's week for admins (days as columns, lessons as blocks) and editing one lesson.
 
 Blocks are placed by their local start and end between the week's first and last hour, so
-the page needs no JavaScript. Holidays of the school's region mark their days and lessons;
-cancelled, remote and edited lessons are marked too.
+the page needs no JavaScript. The holidays the school reads (its own, else the shared
+reference) in its region mark their days and lessons; cancelled, remote and edited lessons are
+marked too.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def _day_holidays(
     if school.holiday_region not in REGIONS:
         return {}
     region = str(school.holiday_region)
-    found = holidays.stored(session, region=region, first=days[0], last=days[-1])
+    found = holidays.stored(
+        session, school_id=school.id, region=region, first=days[0], last=days[-1]
+    )
     marked = {}
     for day in days:
         holiday = holiday_at(

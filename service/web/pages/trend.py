@@ -1,6 +1,10 @@
 """A group's trend over recent weeks: per week the lessons, how many reported, and the device
 lessons with a finding and their minutes; aggregate numbers only, suppressed like a report.
 
+It counts only the lessons the viewer may open (``access.lesson_scope``): a teacher's trend of a
+group holds the lessons that teacher teaches, never a colleague's, so no difference of two
+trends (or of a trend and the reports one may read) recovers a suppressed count.
+
 The numbers of the group's ~180 lessons come from ``service.lesson_totals`` (kept per lesson),
 not from their ~5,400 summaries."""
 
@@ -13,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import access
+from service.actors import Actor
 from service.models import Lesson, School
 from service.reports import totals as lesson_totals
 from service.reports.numbers import is_small_count
@@ -39,19 +45,25 @@ def week_row(numbers: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def group_trend(
-    session: Session, *, lesson: Lesson, school: School, now: datetime, t: Translate
+    session: Session, *, lesson: Lesson, school: School, actor: Actor, now: datetime, t: Translate
 ) -> list[dict[str, Any]]:
+    scope = access.lesson_scope(actor)
+    if scope == "none" or school.id != actor.school_id:
+        return []
     tz = schools.check_timezone(school.timezone)
     local = lesson.start.astimezone(tz)
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0)
     first = monday - timedelta(weeks=WEEKS - 1)
     query = (
         select(Lesson.id, Lesson.group_id, Lesson.start, Lesson.end)
-        .where(Lesson.group_id == lesson.group_id, Lesson.cancelled.is_(False))
+        .where(Lesson.school_id == school.id, Lesson.group_id == lesson.group_id)
+        .where(Lesson.cancelled.is_(False))
         .where(Lesson.start >= first, Lesson.start < monday + timedelta(weeks=1))
         .where(Lesson.start <= now)
         .order_by(Lesson.start)
     )
+    if scope == "own":
+        query = query.where(Lesson.teacher_id == actor.user_id)
     rows = [lesson_totals.Span(*row) for row in session.execute(query)]
     numbers_of = lesson_totals.for_lessons(session, rows)
     weeks: dict[str, list[dict[str, Any]]] = defaultdict(list)

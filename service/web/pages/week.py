@@ -12,16 +12,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.model import Lang
+from service import access
+from service.access import Ability
+from service.actors import Actor
 from service.lessons import records as lessons
 from service.models import Lesson, Permission, School, User
 from service.schools import registry as schools
-from service.web import access
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card
 
 
 def week_page(session: Session, *, viewer: User, now: datetime, lang: Lang) -> dict[str, Any]:
-    access.require_role(viewer, access.STAFF_PAGES)
+    actor = Actor.of_user(viewer)
+    access.require(actor, Ability.STAFF_PAGES)
+    scope = access.lesson_scope(actor)
     t = translator(lang)
     school = session.get_one(School, viewer.school_id)
     tz = schools.check_timezone(school.timezone)
@@ -32,7 +36,7 @@ def week_page(session: Session, *, viewer: User, now: datetime, lang: Lang) -> d
         Lesson.start >= monday,
         Lesson.start < monday + timedelta(weeks=1),
     )
-    if viewer.role == "teacher":
+    if scope == "own":
         query = query.where(Lesson.teacher_id == viewer.id)
     rows = lessons.lesson_rows(session, query)
     granted = _with_active_permission(session, [r.lesson.id for r in rows])
@@ -50,7 +54,7 @@ def week_page(session: Session, *, viewer: User, now: datetime, lang: Lang) -> d
         "today": [c for c in cards if c["day"] == today.isoformat()],
         "week": list(days.values()),
         "week_start": monday.date().isoformat(),
-        "scope": "own" if viewer.role == "teacher" else "school",
+        "scope": scope,
     }
 
 

@@ -9,12 +9,16 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.accounts import users
+from service.actors import Actor
+from service.devices import registry as device_registry
+from service.devices import subject_access
 from service.groupchats import register as groupchats
+from service.retention import purge
+from service.schools import settings as school_settings
 from service.web import access
 from service.web.forms import Form
 from service.web.pages import admin_audit, admin_devices, admin_school, admin_users
 from service.web.pages import groupchats as groupchat_pages
-from service.web.pages.subject_access import erase_device, export_device
 from service.web.routes.base import Ctx, Download, Outcome, Page, Redirect, act, show
 
 router = APIRouter(prefix="/admin")
@@ -54,8 +58,8 @@ async def device_update(request: Request, device_id: str) -> Response:
 @router.post("/devices/{device_id}/retire")
 async def device_retire(request: Request, device_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
-        admin_devices.retire_device(
-            ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now
+        device_registry.retire(
+            ctx.db, actor=Actor.of_user(ctx.signed_in()), device_id=device_id, now=ctx.now
         )
         ctx.flash(ctx.t("Device %(device)s retired.", device=device_id[:40]))
         return Redirect("/admin/devices")
@@ -66,7 +70,9 @@ async def device_retire(request: Request, device_id: str) -> Response:
 @router.post("/devices/{device_id}/export")
 async def device_export(request: Request, device_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
-        data = export_device(ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now)
+        data = subject_access.export_device(
+            ctx.db, actor=Actor.of_user(ctx.signed_in()), device_id=device_id, now=ctx.now
+        )
         body = json.dumps(data, indent=2, ensure_ascii=False).encode()
         return Download(body, "application/json", f"lessonwatch-{data['device']['id']}.json")
 
@@ -76,7 +82,9 @@ async def device_export(request: Request, device_id: str) -> Response:
 @router.post("/devices/{device_id}/erase")
 async def device_erase(request: Request, device_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
-        n = erase_device(ctx.db, viewer=ctx.signed_in(), device_id=device_id, now=ctx.now)
+        n = subject_access.erase_device(
+            ctx.db, actor=Actor.of_user(ctx.signed_in()), device_id=device_id, now=ctx.now
+        )
         ctx.flash(
             ctx.t.ngettext(
                 "Device %(device)s erased: %(num)s summary deleted.",
@@ -231,14 +239,20 @@ async def school(request: Request) -> Response:
 
 @router.post("/school")
 async def school_save(request: Request) -> Response:
+    low_days, high_days = school_settings.RETENTION_DAYS
+    low_count, high_count = school_settings.SMALL_COUNT_THRESHOLD
+
     def action(ctx: Ctx, form: Form) -> Outcome:
         admin_school.save_school(
             ctx.db,
             viewer=ctx.signed_in(),
-            retention_days=form.integer("retention_days", low=1, high=3650),
+            retention_days=form.integer("retention_days", low=low_days, high=high_days),
+            audit_retention_days=form.integer(
+                "audit_retention_days", low=purge.AUDIT_DAYS_MIN, high=purge.AUDIT_DAYS_MAX
+            ),
             disclosure=form.get("disclosure"),
             admin_disclosure=form.get("admin_disclosure"),
-            threshold=form.integer("small_count_threshold", low=1, high=100),
+            threshold=form.integer("small_count_threshold", low=low_count, high=high_count),
             now=ctx.now,
         )
         ctx.flash(ctx.t("Settings saved."))

@@ -8,6 +8,7 @@ import re
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from service.actors import Actor
 from service.errors import InvalidRequest, NotFound
 from service.lessons import permissions
 from service.web.forms import Form
@@ -52,8 +53,8 @@ async def grant(request: Request, lid: str) -> Response:
     def action(ctx: Ctx, form: Form) -> Outcome:
         permissions.grant(
             ctx.db,
+            actor=Actor.of_user(ctx.signed_in()),
             lesson_id=lesson_id(lid),
-            viewer=ctx.signed_in(),
             categories=form.all("category"),
             note=form.get("note"),
             now=ctx.now,
@@ -71,9 +72,9 @@ async def withdraw(request: Request, lid: str, pid: str) -> Response:
             raise NotFound("no such permission for this lesson")
         permissions.withdraw(
             ctx.db,
+            actor=Actor.of_user(ctx.signed_in()),
             lesson_id=lesson_id(lid),
             permission_id=int(pid),
-            viewer=ctx.signed_in(),
             now=ctx.now,
         )
         ctx.flash(ctx.t("Permission withdrawn."))

@@ -15,6 +15,8 @@ router = APIRouter()
 async def privacy(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
         school = ctx.request.query_params.get("school")
-        return Page("privacy.html", privacy_page(ctx.db, school_name=school, lang=ctx.lang))
+        viewer = ctx.user.school_id if ctx.user is not None else None
+        page = privacy_page(ctx.db, school_name=school, lang=ctx.lang, viewer_school=viewer)
+        return Page("privacy.html", page)
 
     return await show(request, build, public=True)

@@ -1,5 +1,7 @@
-"""A device's data-subject access request (export of everything stored about it) and its
-erasure, for admins; both audited.
+"""A device's data-subject access request (an export of everything stored about it) and its
+erasure: the one operation of each, behind ``/admin/devices`` and ``lessonwatch-service devices
+export`` / ``devices erase``. Both are for whoever may manage the device's school's devices
+(``service.access``), and both are audited.
 
 Erasure deletes the device's summaries, its token and its identity (the devices row). Frozen
 per-lesson totals and report numbers that no longer identify it stay; the audit log keeps its
@@ -16,21 +18,24 @@ from sqlalchemy.orm import Session
 
 from policies.wire import format_time
 from service import audit
+from service.actors import Actor
+from service.devices.registry import school_device
 from service.models import AuditEntry, DeviceLessonSummary, Group
-from service.models import User as UserRow
 from service.reports import totals as lesson_totals
-from service.web.pages.admin_devices import school_device
+
+NOT_INCLUDED = "the device token is stored only as a hash and cannot be exported"
 
 
 def export_device(
-    session: Session, *, viewer: UserRow, device_id: str, now: datetime
+    session: Session, *, actor: Actor, device_id: str, now: datetime
 ) -> dict[str, Any]:
-    device = school_device(session, viewer=viewer, device_id=device_id)
+    """Everything stored about the device, as JSON-ready data; the export itself is audited."""
+    device = school_device(session, actor=actor, device_id=device_id)
     group = session.get_one(Group, device.group_id)
     summaries = session.scalars(
         select(DeviceLessonSummary)
         .where(DeviceLessonSummary.device_id == device.id)
-        .order_by(DeviceLessonSummary.started_at)
+        .order_by(DeviceLessonSummary.started_at, DeviceLessonSummary.id)
     ).all()
     # Every line that names the device, as what was acted on or as the one acting (its
     # enrolment), and only in its own school's log.
@@ -45,10 +50,10 @@ def export_device(
     ).all()
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
+        actor=actor,
+        school_id=device.school_id,
         action="device.export",
-        obj=f"device:{device.id}",
+        obj=named,
         now=now,
     )
     return {
@@ -82,12 +87,13 @@ def export_device(
             }
             for e in entries
         ],
-        "not_included": "the device token is stored only as a hash and cannot be exported",
+        "not_included": NOT_INCLUDED,
     }
 
 
-def erase_device(session: Session, *, viewer: UserRow, device_id: str, now: datetime) -> int:
-    device = school_device(session, viewer=viewer, device_id=device_id)
+def erase_device(session: Session, *, actor: Actor, device_id: str, now: datetime) -> int:
+    """Delete the device and its summaries; how many summaries were deleted."""
+    device = school_device(session, actor=actor, device_id=device_id)
     lesson_totals.forget_device(session, device.id)
     result = session.execute(
         delete(DeviceLessonSummary).where(DeviceLessonSummary.device_id == device.id),
@@ -96,8 +102,8 @@ def erase_device(session: Session, *, viewer: UserRow, device_id: str, now: date
     session.delete(device)
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
-        school_id=viewer.school_id,
+        actor=actor,
+        school_id=device.school_id,
         action="device.erase",
         obj=f"device:{device.id}",
         now=now,
