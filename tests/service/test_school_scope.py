@@ -69,14 +69,13 @@ LESSON_AT = ["--group", "3B", "--start", "2026-11-24T10:00", "--end", "2026-11-2
         (["lessons", "add", *LESSON_AT, "--teacher", "zed"], "no user 'zed' in School"),
         (["tokens", "create", "--username", "zed"], "no user 'zed' in School"),
         (["tokens", "revoke", "--username", "zed"], "no user 'zed' in School"),
-        (
-            ["permissions", "grant", "{own}", "--categories", "social_media", "--by", "zed"],
-            "no user 'zed' in School",
-        ),
         # Ids of another school's lessons and devices are not found either.
         (["permissions", "grant", "{theirs}", "--categories", "social_media"], "no lesson"),
+        (["permissions", "withdraw", "{theirs}", "1"], "no lesson"),
         (["report", "{theirs}", "--json"], "no lesson"),
         (["devices", "retire", "{device}"], "no device"),
+        (["devices", "export", "{device}"], "no device"),
+        (["devices", "erase", "{device}"], "no device"),
     ],
 )
 def test_the_command_line_does_not_reach_into_another_school(
