@@ -7,12 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.cli.main import main
 from service.devices import enrolment
 from service.lessons import records as lessons
-from service.models import User
+from service.models import ApiToken, AuditEntry, Device, Permission, User
 from service.schools import registry as schools
 from service.web import oidc
 from tests.support.clock import LESSON_END, LESSON_START
@@ -28,10 +29,10 @@ def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[in
 
 
 def _other_school(sessions: sessionmaker[Session], password_hash: str) -> dict[str, str]:
-    """The CLI's default school with a lesson, and another school with a teacher, a lesson and
-    a device; returns the ids the commands are given."""
+    """The CLI's default school, and another school with a teacher, a lesson and a device;
+    returns the ids the commands are given."""
     with sessions.begin() as session:
-        home = schools.school(session)
+        schools.school(session)
         other = schools.school(session, OTHER)
         zed = User(
             school_id=other.id,
@@ -41,9 +42,6 @@ def _other_school(sessions: sessionmaker[Session], password_hash: str) -> dict[s
             created_at=LESSON_START,
         )
         session.add(zed)
-        own = lessons.add_lesson(
-            session, school=home, group="3B", start=LESSON_START, end=LESSON_END, now=LESSON_START
-        )
         theirs = lessons.add_lesson(
             session, school=other, group="3B", start=LESSON_START, end=LESSON_END, now=LESSON_START
         )
@@ -56,7 +54,20 @@ def _other_school(sessions: sessionmaker[Session], password_hash: str) -> dict[s
             now=LESSON_START,
         )
         device = enrol(session, code, LESSON_START).device_id
-        return {"own": own.id, "theirs": theirs.id, "device": device}
+        return {"theirs": theirs.id, "device": device}
+
+
+def _their_rows(sessions: sessionmaker[Session]) -> list[str]:
+    """The other school's devices, audit log, and every permission and token, as text."""
+    with sessions.begin() as session:
+        other = schools.school(session, OTHER).id
+        queries = [
+            select(Device.__table__).where(Device.school_id == other),
+            select(AuditEntry.__table__).where(AuditEntry.school_id == other),
+            select(Permission.__table__),
+            select(ApiToken.__table__),
+        ]
+        return sorted(repr(tuple(row)) for query in queries for row in session.execute(query))
 
 
 LESSON_AT = ["--group", "3B", "--start", "2026-11-24T10:00", "--end", "2026-11-24T10:50"]
@@ -88,8 +99,10 @@ def test_the_command_line_does_not_reach_into_another_school(
 ) -> None:
     """A user, lesson or device of another school is refused as unknown, and nothing is done."""
     ids = _other_school(sessions, password_hash)
+    before = _their_rows(sessions)
     code, out, err = run(capsys, db_url, *(a.format(**ids) for a in argv))
     assert (code, out) == (1, "") and message in err
+    assert _their_rows(sessions) == before
 
 
 def test_the_command_line_finds_the_named_schools_own_users(

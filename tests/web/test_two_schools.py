@@ -5,7 +5,7 @@ route, and nothing they do changes the first school's data.
 The routes come from the app's own route table, so a route added later is walked without
 editing this test; only a path parameter nobody has named yet fails it, asking for school A's
 value for it. Each route is asked with A's real ids, as every one of B's people, on SQLite and
-PostgreSQL, in process (no server: the answers are the same, and a walk takes seconds).
+PostgreSQL, in process: a server would answer the same, only slower.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from tests.web.two_schools import (
 )
 
 WRITES = {"POST", "PUT", "DELETE", "PATCH"}
+DAY = DEMO_NOW.date()
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
@@ -275,7 +276,7 @@ def web_session(two: Two, username: str) -> tuple[str, str]:
         return token, ws.csrf
 
 
-def leaked(canaries: set[str], asked: str, answer: Any) -> list[str]:
+def leaked(canaries: set[str], asked: str, answer: httpx.Response) -> list[str]:
     """A's canaries in an answer (body or redirect), except those the request itself named:
     an id echoed back in "no such lesson 'l_…'" tells the asker nothing new."""
     text = answer.text + " " + answer.headers.get("location", "")
@@ -283,13 +284,13 @@ def leaked(canaries: set[str], asked: str, answer: Any) -> list[str]:
 
 
 def _wait_for_background() -> None:
-    """Imports and syncs a page started run in threads of their own: let them finish."""
+    """A page's import or sync runs in a thread of its own: let those finish."""
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and thread.name.startswith("timetable"):
             thread.join(30)
 
 
-def _ask(two: Two, who: Who, method: str, route: Route, **kw: Any) -> tuple[str, Any]:
+def _ask(two: Two, who: Who, method: str, route: Route, **kw: Any) -> tuple[str, httpx.Response]:
     """Send one request as ``who``; returns the request as text (for ``leaked``) and the answer."""
     client = two.client
     headers = dict(kw.pop("headers", {}))
@@ -383,9 +384,6 @@ def test_nothing_the_other_school_does_changes_the_first(two: Two) -> None:
             if changed:
                 problems.append((method, route.path, "changed A", changed))
     assert problems == []
-
-
-DAY = DEMO_NOW.date()
 
 
 def _a_config_cancelled(two: Two) -> dict[str, bool]:
