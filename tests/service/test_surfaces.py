@@ -218,12 +218,15 @@ def the_school(_session: Session, school: School, _now: datetime) -> Target:
     return {"school": school.id, "settings": _settings(school)}
 
 
-def _settings(school: School) -> list[tuple[str, str]]:
-    return [
-        ("disclosure", school.disclosure),
-        ("admin_disclosure", school.admin_disclosure),
-        ("small_count_threshold", str(school.small_count_threshold)),
-    ]
+def _settings(school: School) -> dict[str, str]:
+    """The school form as it is: the page sends the whole form."""
+    return {
+        "retention_days": str(school.retention_days),
+        "audit_retention_days": str(school.audit_retention_days),
+        "disclosure": school.disclosure,
+        "admin_disclosure": school.admin_disclosure,
+        "small_count_threshold": str(school.small_count_threshold),
+    }
 
 
 # --- what changed ----------------------------------------------------------------------------
@@ -250,6 +253,7 @@ def school_state(session: Session, target: Target) -> tuple[Any, ...]:
     school = session.get_one(School, target["school"])
     return (
         school.retention_days,
+        school.audit_retention_days,
         school.disclosure,
         school.admin_disclosure,
         school.small_count_threshold,
@@ -374,19 +378,23 @@ def erase_case(name: str, prepare: Prepare, *, done: bool) -> Case:
     )
 
 
-def retention_case(name: str, days: int, *, done: bool) -> Case:
+def setting_case(name: str, setting: str, days: int, *, done: bool) -> Case:
+    """``setting`` is a field of the school form and of ``schools.settings.Changes``; the
+    command's option is its name with dashes."""
     return Case(
         name=name,
         prepare=the_school,
         core=lambda s, actor, _t, now: school_settings.change(
-            s, actor=actor, changes=school_settings.Changes(retention_days=days), now=now
+            s, actor=actor, changes=school_settings.Changes(**{setting: days}), now=now
         ),
         surfaces={
-            "cli": lambda x, _u, _t: x.cli("schools", "set", "--retention-days", str(days)),
+            "cli": lambda x, _u, _t: x.cli(
+                "schools", "set", f"--{setting.replace('_', '-')}", str(days)
+            ),
             "page": lambda x, u, t: x.page_post(
                 u,
                 "/admin/school",
-                [("retention_days", str(days)), *t["settings"]],
+                list({**t["settings"], setting: str(days)}.items()),
                 "/admin/school",
             ),
         },
@@ -404,7 +412,8 @@ CASES = [
     retire_case("retire", busiest_device, done=True),
     export_case("export", busiest_device, done=True),
     erase_case("erase", busiest_device, done=True),
-    retention_case("retention", 180, done=True),
+    setting_case("retention", "retention_days", 180, done=True),
+    setting_case("audit retention", "audit_retention_days", 730, done=True),
     # Refused the same way everywhere (the command line used to skip the grant's checks, and the
     # school form allowed ten years of retention).
     grant_case("grant a lesson that is over", lesson_over, "social_media", done=False),
@@ -414,7 +423,8 @@ CASES = [
     retire_case("retire a retired device", retired_device, done=False),
     export_case("export an unknown device", no_device, done=False),
     erase_case("erase an unknown device", no_device, done=False),
-    retention_case("retention of ten years", 3650, done=False),
+    setting_case("retention of ten years", "retention_days", 3650, done=False),
+    setting_case("audit retention of a week", "audit_retention_days", 7, done=False),
 ]
 
 
