@@ -184,7 +184,14 @@ class Helper:
     def serve(self) -> None:
         """Until the service closes the channel (returns) or refuses us (``ChannelRefused``)."""
         lines = Lines()
-        self.link.send(encode(Hello()))
+        try:
+            self.link.send(encode(Hello()))
+        except OSError:
+            # A refusal is sent and the channel closed at once, so our hello can meet a closed
+            # socket: the refusal is still waiting to be read, and it is the real answer.
+            for line in lines.feed(self.link.recv(1.0) or b""):
+                self._on(decode(line))
+            raise
         try:
             while True:
                 watching = self.watching

@@ -466,3 +466,35 @@ def test_a_channel_that_cannot_be_opened_is_logged_and_the_agent_runs_on(
     finally:
         assert agent.terminate() == 0
         shutil.rmtree(shared, ignore_errors=True)
+
+
+class _PairLink:
+    """The helper's end of a socket pair, as a ``Link``."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def recv(self, timeout: float | None) -> bytes | None:
+        self.sock.settimeout(timeout)
+        return self.sock.recv(8192)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_refusal_that_closed_the_channel_before_the_hello_is_read_as_a_refusal() -> None:
+    """The service refuses and closes at once; the hello then meets a closed socket (EPIPE),
+    and the helper must still read the refusal (and wait its 60 s), not retry as if lost."""
+    from agent.channel import Refused
+    from agent.helper import ChannelRefused, Helper
+
+    ours, service = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    service.sendall(encode(Refused("not the console user")))
+    service.close()
+    link = _PairLink(ours)
+    with pytest.raises(ChannelRefused, match="not the console user"):
+        Helper(link, lambda: None, lambda lesson: None).serve()  # type: ignore[arg-type,return-value]
+    link.close()
