@@ -39,21 +39,30 @@ def pytest_configure() -> None:
     )
 
 
-# Started first, so the long ones do not end the run alone: the process tests wait on real time
-# and run one after another on one worker; these others each take many seconds.
-_LONG_FIRST = ("tests/reliability/", "tests/packaging/test_deb.py", "tests/service/test_end_to_end")
+# Started first, so the long ones do not end the run alone: these each take many seconds.
+_LONG_FIRST = (
+    "tests/reliability/",
+    "tests/packaging/test_deb.py",
+    "tests/service/test_end_to_end",
+    "tests/agent/test_real_collector.py",
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that start real processes under app names run on one worker, one after another.
+    """Tests that start real processes under app names get a process world of their own.
 
     An agent sees every process on the machine, so a "Discord" started by one test would show
-    up in another test's lesson if they ran at the same time on different workers.
+    up in another test's lesson if they ran at the same time on different workers: each such
+    test gets its own PID namespace (``tests/support/process_world.py``). Where this machine
+    cannot make one, those tests run on one worker, one after another.
     """
-    for item in items:
-        if "processes" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("machine-processes"))
+    from tests.support import process_world
+
+    if not process_world.available():
+        for item in items:
+            if "spawn" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group("machine-processes"))
 
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("xdist_group"):

@@ -3,7 +3,9 @@
 On Linux a sample costs little more than reading ``/proc/<pid>/comm`` for every process: full
 details (psutil ``name()`` with its cmdline fix for 15-character ``comm`` truncation, ``exe()``,
 the cgroup) are read once per process and reused while the pid keeps the same ``comm``.
-Elsewhere ``psutil.process_iter`` does the caching.
+Elsewhere ``psutil.process_iter`` does the caching. ``/proc`` is where psutil's documented
+``PROCFS_PATH`` setting says it is (another path for a container's processes; the tests give
+each test a PID namespace of its own that way).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def script_name(cmdline: Sequence[str]) -> str | None:
     return None
 
 
-def describe(pid: int, platform: Platform) -> ProcessSeen | None:
+def describe(pid: int, platform: Platform, proc_root: str = "/proc") -> ProcessSeen | None:
     """Everything the catalog can match for one process; None if it is gone."""
     try:
         proc = psutil.Process(pid)
@@ -99,7 +101,7 @@ def describe(pid: int, platform: Platform) -> ProcessSeen | None:
     flatpak = snap = None
     if platform == "linux":
         try:
-            cgroup = Path(f"/proc/{pid}/cgroup").read_text()
+            cgroup = Path(f"{proc_root}/{pid}/cgroup").read_text()
         except OSError:
             cgroup = ""
         flatpak, snap = flatpak_id(cgroup), snap_name(cgroup, exe)
@@ -109,9 +111,8 @@ def describe(pid: int, platform: Platform) -> ProcessSeen | None:
 class ProcessProbe:
     name = "processes"
 
-    def __init__(self, proc_root: str = "/proc"):
+    def __init__(self) -> None:
         self.platform = current_platform()
-        self.proc_root = proc_root
         self._known: dict[int, tuple[bytes, ProcessSeen]] = {}
 
     def start(self) -> None:
@@ -134,7 +135,7 @@ class ProcessProbe:
 
     def _sample_linux(self) -> list[ProcessSeen]:
         seen: dict[int, tuple[bytes, ProcessSeen]] = {}
-        root = self.proc_root
+        root = psutil.PROCFS_PATH  # psutil.Process reads the same /proc in ``describe``
         for entry in os.listdir(root):
             if not entry.isdigit():
                 continue
@@ -148,7 +149,7 @@ class ProcessProbe:
             if known is not None and known[0] == comm:
                 seen[pid] = known
                 continue
-            described = describe(pid, self.platform)
+            described = describe(pid, self.platform, root)
             if described is not None:
                 seen[pid] = (comm, described)
         self._known = seen

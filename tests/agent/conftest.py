@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from agent.cli import main as agent_main
 from tests.agent.standin import Standin
+from tests.support import process_world
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,11 +65,15 @@ def wait_for(
     raise AssertionError(f"condition not met within {timeout} s: {predicate}")
 
 
+Spawn = Callable[..., "subprocess.Popen[bytes]"]
+
+
 class Processes:
     """Harmless real processes (copies of ``sleep``) under names of our choosing."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, spawn: Spawn = subprocess.Popen):
         self.root = root
+        self.spawn = spawn
         self.running: list[subprocess.Popen[bytes]] = []
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
@@ -75,7 +81,7 @@ class Processes:
         folder.mkdir(parents=True)
         exe = folder / name
         shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
-        proc = subprocess.Popen([str(exe), "300"])
+        proc = self.spawn([str(exe), "300"])
         self.running.append(proc)
         return proc
 
@@ -90,8 +96,24 @@ class Processes:
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    procs = Processes(tmp_path / "procs")
+def spawn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spawn]:
+    """How this test starts the processes an agent may see: in a process world of its own.
+
+    Agents in this test process read the world's /proc too (psutil's ``PROCFS_PATH``). Without
+    namespaces, plain ``Popen``: those tests then share one worker (``tests/conftest.py``).
+    """
+    if not process_world.available():
+        yield subprocess.Popen
+        return
+    world = process_world.ProcessWorld()
+    monkeypatch.setattr(psutil, "PROCFS_PATH", world.proc_root)
+    yield world.popen
+    world.close()
+
+
+@pytest.fixture
+def processes(tmp_path: Path, spawn: Spawn) -> Iterator[Processes]:
+    procs = Processes(tmp_path / "procs", spawn)
     yield procs
     procs.stop_all()
 
@@ -99,11 +121,11 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 class AgentProcess:
     """``lessonwatch-agent run`` as a real subprocess, with its stderr in a file."""
 
-    def __init__(self, state_dir: Path, log: Path, *args: str):
+    def __init__(self, state_dir: Path, log: Path, *args: str, spawn: Spawn = subprocess.Popen):
         self.log = log
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
         with log.open("ab") as sink:
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 [sys.executable, "-m", "agent", "run", "--state-dir", str(state_dir), *args],
                 stdout=subprocess.DEVNULL,
                 stderr=sink,
@@ -124,11 +146,12 @@ class AgentProcess:
 
 
 @pytest.fixture
-def agent_process(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
+def agent_process(tmp_path: Path, spawn: Spawn) -> Iterator[Callable[..., AgentProcess]]:
     started: list[AgentProcess] = []
 
     def start(state_dir: Path, *args: str) -> AgentProcess:
-        agent = AgentProcess(state_dir, tmp_path / f"agent-{len(started)}.log", *args)
+        log = tmp_path / f"agent-{len(started)}.log"
+        agent = AgentProcess(state_dir, log, *args, spawn=spawn)
         started.append(agent)
         return agent
 

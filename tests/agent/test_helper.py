@@ -28,7 +28,7 @@ import pytest
 
 from agent.channel import Hello, Idle, Monitor, Sample, decode, encode
 from policies.wire import parse_summary
-from tests.agent.conftest import REPO, AgentProcess, Processes, wait_for
+from tests.agent.conftest import REPO, AgentProcess, Processes, Spawn, wait_for
 from tests.agent.standin import Standin
 
 pytestmark = pytest.mark.slow
@@ -248,12 +248,15 @@ def test_titles_are_not_sent_when_the_policy_has_them_off(
 # -- against the real agent --------------------------------------------------------------------
 
 
-def start_agent(tmp_path: Path, enrolled: Path, address: Path, *extra: str) -> AgentProcess:
+def start_agent(
+    tmp_path: Path, enrolled: Path, address: Path, *extra: str, spawn: Spawn = subprocess.Popen
+) -> AgentProcess:
     return AgentProcess(
         enrolled,
         tmp_path / f"agent-{time.monotonic_ns()}.log",
         "--sample-seconds", "1", "--grace-seconds", "2", "--upload-delay-max", "0",
         "--helper-socket", str(address), "--helper-user", str(os.geteuid()), *extra,
+        spawn=spawn,
     )  # fmt: skip
 
 
@@ -285,7 +288,7 @@ def test_helper_reports_reach_the_collector_and_killing_it_shows_as_unavailable(
     first, start1, _ = add_lesson(collector, lead=4.0, length=6.0)
     second, start2, end2 = add_lesson(collector, lead=11.0, length=6.0)
     address = channel_dir / "helper.sock"
-    agent = start_agent(tmp_path, enrolled, address, "--helper-required")
+    agent = start_agent(tmp_path, enrolled, address, "--helper-required", spawn=processes.spawn)
     try:
         wait_for(address.exists, timeout=15)
         assert stat.S_IMODE(address.stat().st_mode) == 0o666
@@ -387,7 +390,7 @@ def test_hostile_peers_are_disconnected_and_sampling_goes_on(
     closed and logged by kind only; the agent keeps sampling and reports the lesson."""
     lesson_id, start, end = add_lesson(collector, lead=3.0, length=12.0)
     address = channel_dir / "helper.sock"
-    agent = start_agent(tmp_path, enrolled, address)
+    agent = start_agent(tmp_path, enrolled, address, spawn=processes.spawn)
     processes.start("telegram-desktop")
     secret = b"geheim-van-sanne"
     try:

@@ -525,3 +525,35 @@ def test_macos_bundle_id_from_info_plist(tmp_path: Path) -> None:
     assert family(ProcessSeen(bundle_id=bundle_id_of(exe), exe=exe, platform="macos")) == "telegram"
     assert bundle_id_of(str(tmp_path / "Broken.app" / "Contents" / "MacOS" / "x")) is None
     assert bundle_id_of("/usr/bin/python3") is None
+
+
+def test_a_process_world_sees_its_own_apps_and_not_another_tests(tmp_path: Path) -> None:
+    """The tests' parallel runs rest on this: a "Discord" started in one test's process world
+    is seen by a probe reading that world's /proc, and not by one reading another world's."""
+    import psutil
+
+    from tests.support import process_world
+
+    if not process_world.available() and os.environ.get("CI") != "true":
+        pytest.skip("process worlds need root and unshare (CI runs as root)")
+    ours, theirs = process_world.ProcessWorld(), process_world.ProcessWorld()
+    try:
+        exe = tmp_path / "Discord"
+        shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
+        app = theirs.popen([str(exe), "300"])
+        seen: dict[str, set[str | None]] = {}
+        for name, world in (("ours", ours), ("theirs", theirs)):
+            original = psutil.PROCFS_PATH
+            psutil.PROCFS_PATH = world.proc_root
+            try:
+                probe = ProcessProbe()
+                probe.start()
+                seen[name] = {family(s) for s in probe.sample()}
+            finally:
+                psutil.PROCFS_PATH = original
+        assert "discord" in seen["theirs"] and "discord" not in seen["ours"]
+        app.kill()
+        assert app.wait(timeout=5) == -9  # a direct child of the test all the same
+    finally:
+        ours.close()
+        theirs.close()
