@@ -91,7 +91,16 @@ class Live:
 
 def _serve(app: Any, timeout: float) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # Keep-alive longer than any test: a test's client may sit idle for more than uvicorn's 5 s
+    # on a loaded machine, and a request sent as the server closes the connection is reset.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=600,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,9 +3,11 @@ none of them pays for the migrations or the demo school again.
 
 Each worker (pytest-xdist runs several) migrates one template per backend at the start and
 seeds one more with the demo school; a test gets a copy: a file copy on SQLite, ``CREATE
-DATABASE ... TEMPLATE`` on PostgreSQL. The PostgreSQL copies are dropped by a background thread
-so a test does not wait for it. When PostgreSQL is unreachable its tests fail under CI=true and
-skip, saying why, otherwise.
+DATABASE ... TEMPLATE`` on PostgreSQL. The PostgreSQL copies are dropped by a background
+thread so a test does not wait for it, and what is left at the end by a detached process so the
+run does not wait either (each DROP DATABASE waits for a checkpoint). A name carries its
+worker's process id: databases of runs whose process is gone are swept on the next run.
+When PostgreSQL is unreachable its tests fail under CI=true and skip, saying why, otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import re
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -128,7 +133,7 @@ class Templates:
         return f"sqlite:///{target}"
 
     def pg_copy(self, kind: str) -> str:
-        name = f"lwt_{uuid.uuid4().hex[:12]}"
+        name = f"lwt_{os.getpid()}_{uuid.uuid4().hex[:12]}"
         with pg_admin() as admin:
             if kind == "empty":
                 admin.execute(f'CREATE DATABASE "{name}"')
@@ -155,17 +160,51 @@ class Templates:
 
     def _drop_all(self) -> None:
         with psycopg.connect(pg_dsn(), autocommit=True) as admin:
+            for name in stale_databases(admin):
+                self._drops.put(name)
             while (name := self._drops.get()) is not None:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
-        if self._dropper is not None:
-            self._drops.put(None)
-            self._dropper.join(60)
-        if self._pg:
-            with psycopg.connect(pg_dsn(), autocommit=True) as admin:
-                for template in self._pg.values():
-                    admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        """Hand what is still to drop to a process of its own, and return at once."""
+        left: list[str] = []
+        while True:
+            try:
+                name = self._drops.get_nowait()
+            except queue.Empty:
+                break
+            if name is not None:
+                left.append(name)
+        self._drops.put(None)  # the thread stops after the drop it is doing, if any
+        left.extend(self._pg.values())
+        if left:
+            # setsid --fork: the dropper outlives this worker, and nothing waits for it.
+            subprocess.run(
+                ["setsid", "--fork", sys.executable, "-c", _DROP_SCRIPT, pg_dsn(), *left],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+
+
+_DROP_SCRIPT = """
+import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as admin:
+    for name in sys.argv[2:]:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+"""
+_OURS = re.compile(r"^(?:lwt_(\d+)_[0-9a-f]+|lwtpl_[0-9a-f]+_(\d+)_[a-z]+)$")
+
+
+def stale_databases(admin: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+    """Test databases whose worker process is gone (a run that was killed, or its last drops)."""
+    stale = []
+    for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'lwt%'"):
+        match = _OURS.match(str(name))
+        if match and not os.path.exists(f"/proc/{match.group(1) or match.group(2)}"):
+            stale.append(str(name))
+    return stale
 
 
 @pytest.fixture(scope="session")
