@@ -8,6 +8,7 @@ sent is read back through the collector's own ``report`` command and its databas
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import socket
@@ -22,6 +23,7 @@ from typing import Any
 import requests
 
 from policies.wire import format_time
+from service.cli.main import main as service_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,17 +100,14 @@ class RealCollector:
         return f"http://127.0.0.1:{self.proxy.port}"
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "service", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=REPO,
-            check=False,
-        )
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
+        """An administration command, run in this process: the same ``main`` as the installed
+        ``lessonwatch-service`` (tests/service/test_end_to_end.py runs it as a process), less
+        the second of CPU a new interpreter spends importing the service."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = service_main([*args, "--db", f"sqlite:///{self.db}"])
+        assert code == 0, err.getvalue()
+        return out.getvalue().strip()
 
     def up(self) -> None:
         log = (self.root / "serve.log").open("ab")
