@@ -64,9 +64,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if "spawn" in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group("machine-processes"))
 
-    def rank(item: pytest.Item) -> int:
-        if item.get_closest_marker("xdist_group"):
-            return 0
-        return 1 if item.nodeid.startswith(_LONG_FIRST) else 2
+    items[:] = _run_order(items)
 
-    items.sort(key=rank)  # stable: within a rank, the collection order stays
+
+def _run_order(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Groups and the long tests first, then the rest with the tests that wait on real time
+    (agents in lessons of a few seconds) spread evenly among the ones that keep a core busy.
+
+    xdist hands out tests in this order; in collection order the waiting tests come together
+    and every worker sleeps at once, leaving the cores idle.
+    """
+    first = [i for i in items if i.get_closest_marker("xdist_group")]
+    first += [i for i in items if i not in first and i.nodeid.startswith(_LONG_FIRST)]
+    chosen = set(first)
+    rest = [i for i in items if i not in chosen]
+    waiting = [i for i in rest if "spawn" in getattr(i, "fixturenames", ())]
+    busy = [i for i in rest if "spawn" not in getattr(i, "fixturenames", ())]
+    ordered: list[pytest.Item] = []
+    step = len(busy) / (len(waiting) + 1)
+    taken = 0
+    for k, item in enumerate(waiting, start=1):
+        upto = round(k * step)
+        ordered += busy[taken:upto]
+        ordered.append(item)
+        taken = upto
+    return first + ordered + busy[taken:]
