@@ -7,7 +7,7 @@ LESSONWATCH_UPDATE_SCREENSHOTS=1)."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support import browser as browser_helpers
 from tests.support.browser import new_page, shoot
@@ -47,7 +47,7 @@ def test_whatsapp_group_gets_b1_and_a_closed_platform_flags_telegram(
     register(page, demo, group="3B", platform="whatsapp", youngest="14")
     page.fill("input[name=pupils_in_chat]", "30")  # more than the class: refused at the field
     page.click("form.chat-form button[type=submit]")
-    assert page.locator("#error-pupils_in_chat").is_visible()
+    expect(page.locator("#error-pupils_in_chat")).to_be_visible()  # after the page reloads
     assert "30" in page.locator("#error-pupils_in_chat").inner_text()
     assert page.input_value("input[name=group]") == "3B"
     shoot(page, "groupchat-form")

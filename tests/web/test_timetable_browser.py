@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.support.browser import new_page, shoot, sign_in
 from tests.support.web import Demo
@@ -54,7 +54,7 @@ def test_upload_preview_confirm_and_week_view(
     page.fill("input[name=week]", WEEK)
     page.click("form.tt-weekpick button[type=submit]")
     monday = page.locator(f".tt-day[data-day='{WEEK}'] .tt-block")
-    assert monday.count() == 3
+    expect(monday).to_have_count(3)  # waits for the week page the form submit loads
     assert "08:30–09:20" in monday.nth(0).inner_text() and "wi" in monday.nth(0).inner_text()
     first, third = monday.nth(0).bounding_box(), monday.nth(2).bounding_box()
     assert first is not None and third is not None and first["y"] < third["y"]
