@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from service import db
+from service.actors import Actor
 from service.devices import enrolment
 from service.lessons import records as lessons
 from service.models import DeviceLessonSummary
@@ -271,7 +272,7 @@ def seed(url: str, *, groups: int, devices_per_group: int, enrol: bool, now: dat
                 lesson_ids[name] = lesson.id
                 codes[name] = enrolment.create_code(
                     session,
-                    school=school,
+                    actor=Actor.operator(school),
                     group=name,
                     uses=devices_per_group + 10,
                     lifetime=timedelta(days=1),

@@ -42,7 +42,8 @@ from bench.ingest import harness
 from bench.report import dataset
 from service import db
 from service.accounts import users
-from service.models import User
+from service.actors import Actor
+from service.models import School, User
 from service.web import websessions
 from service.web.routes.base import SESSION_COOKIE
 
@@ -89,7 +90,8 @@ def prepare(url: str, scale: float) -> tuple[int, float, str, str, list[str]]:
         with db.session_factory(engine).begin() as session:
             admin = session.scalars(select(User).where(User.username == dataset.ADMIN)).one()
             now = datetime.now(UTC)
-            token = users.create_token(session, user=admin, now=now)
+            operator = Actor.operator(session.get_one(School, admin.school_id))
+            token = users.create_token(session, actor=operator, user=admin, now=now)
             # Signed in as the web pages would sign in the admin, without the password form.
             cookie, _ = websessions.start(session, user=admin, now=now, minutes=120)
         lesson_ids = [

@@ -1,23 +1,38 @@
-"""Staff accounts, their roles and personal API tokens."""
+"""Staff accounts, their roles and personal API tokens: each operation once, for every surface.
+
+Every operation takes the actor (an admin signed in to the pages, or the operator at the
+command line acting for one school), checks that it may administer, stays inside the actor's
+school, and writes one audit entry naming the actor.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service import audit, credentials
+from service import access, audit, credentials
+from service.access import Ability
+from service.actors import Actor
 from service.errors import Conflict, InvalidRequest, NotFound, Unauthorized
-from service.models import ROLES, ApiToken, School, User
+from service.models import ROLES, ApiToken, School, User, WebSession
 
 MIN_PASSWORD = 10
 
 
 def add_user(
-    session: Session, *, school: School, username: str, role: str, password: str, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    role: str,
+    password: str,
+    email: str = "",
+    now: datetime,
 ) -> User:
+    access.require(actor, Ability.ADMINISTER)
     username = username.strip()
     if not username or len(username) > 100 or not username.isprintable():
         raise InvalidRequest("username must be 1 to 100 printable characters")
@@ -25,8 +40,11 @@ def add_user(
         raise InvalidRequest("role must be one of %(choices)s", choices=", ".join(ROLES))
     if len(password) < MIN_PASSWORD:
         raise InvalidRequest("password must be at least %(limit)s characters", limit=MIN_PASSWORD)
+    email = email.strip().lower()
+    if email and ("@" not in email or len(email) > 200 or not email.isprintable()):
+        raise InvalidRequest("the e-mail address is not valid")
     user = User(
-        school_id=school.id,
+        school_id=actor.school_id,
         username=username,
         role=role,
         password_hash=credentials.hash_password(password),
@@ -37,12 +55,49 @@ def add_user(
             session.add(user)
     except IntegrityError:
         raise Conflict("user %(name)r exists already", name=username) from None
+    if email:
+        try:
+            with session.begin_nested():
+                user.email = email
+        except IntegrityError:
+            raise Conflict("another user has this e-mail address") from None
     audit.record(
         session,
-        actor="cli",
-        school_id=school.id,
+        actor=actor,
+        school_id=actor.school_id,
         action="user.add",
         obj=f"user:{username}",
+        now=now,
+    )
+    return user
+
+
+def school_user(session: Session, *, actor: Actor, user_id: str) -> User:
+    """A user of the actor's school by id, for an admin; another school's is not found."""
+    access.require(actor, Ability.ADMINISTER)
+    user = session.get(User, int(user_id)) if user_id.isdigit() and len(user_id) < 12 else None
+    if user is None or user.school_id != actor.school_id:
+        raise NotFound("no such user")
+    return user
+
+
+def set_disabled(
+    session: Session, *, actor: Actor, user: User, disabled: bool, now: datetime
+) -> User:
+    """Disable (and sign out everywhere) or enable a user; nobody disables their own account."""
+    access.require(actor, Ability.ADMINISTER)
+    access.require_same_school(actor, user.school_id, NotFound("no such user"))
+    if user.id == actor.user_id:
+        raise InvalidRequest("you cannot disable your own account")
+    user.disabled = disabled
+    if disabled:
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    audit.record(
+        session,
+        actor=actor,
+        school_id=user.school_id,
+        action="user.disable" if disabled else "user.enable",
+        obj=f"user:{user.username}",
         now=now,
     )
     return user
@@ -58,12 +113,14 @@ def by_username(session: Session, username: str, *, school: School) -> User:
     return user
 
 
-def create_token(session: Session, *, user: User, now: datetime) -> str:
+def create_token(session: Session, *, actor: Actor, user: User, now: datetime) -> str:
+    access.require(actor, Ability.ADMINISTER)
+    access.require_same_school(actor, user.school_id, NotFound("no such user"))
     token = credentials.new_user_token()
     session.add(ApiToken(user_id=user.id, token_hash=credentials.token_hash(token), created_at=now))
     audit.record(
         session,
-        actor="cli",
+        actor=actor,
         school_id=user.school_id,
         action="token.create",
         obj=f"user:{user.username}",
@@ -86,7 +143,9 @@ def user_for_token(session: Session, token: str) -> User:
     return row[1]
 
 
-def revoke_tokens(session: Session, *, user: User, now: datetime) -> int:
+def revoke_tokens(session: Session, *, actor: Actor, user: User, now: datetime) -> int:
+    access.require(actor, Ability.ADMINISTER)
+    access.require_same_school(actor, user.school_id, NotFound("no such user"))
     tokens = session.scalars(
         select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()
@@ -94,7 +153,7 @@ def revoke_tokens(session: Session, *, user: User, now: datetime) -> int:
         token.revoked_at = now
     audit.record(
         session,
-        actor="cli",
+        actor=actor,
         school_id=user.school_id,
         action="token.revoke",
         obj=f"user:{user.username}",

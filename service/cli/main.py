@@ -108,7 +108,7 @@ def cmd_enroll_code(run: Run, args: argparse.Namespace) -> None:
     print(
         enrolment.create_code(
             run.session,
-            school=run.school,
+            actor=run.actor,
             group=args.group,
             uses=args.uses,
             lifetime=parse_duration(args.expires_in),
@@ -121,7 +121,7 @@ def cmd_users_add(run: Run, args: argparse.Namespace) -> None:
     password = sys.stdin.readline().rstrip("\r\n")
     user = users.add_user(
         run.session,
-        school=run.school,
+        actor=run.actor,
         username=args.username,
         role=args.role,
         password=password,
@@ -132,12 +132,12 @@ def cmd_users_add(run: Run, args: argparse.Namespace) -> None:
 
 def cmd_tokens_create(run: Run, args: argparse.Namespace) -> None:
     user = users.by_username(run.session, args.username, school=run.school)
-    print(users.create_token(run.session, user=user, now=run.now))
+    print(users.create_token(run.session, actor=run.actor, user=user, now=run.now))
 
 
 def cmd_tokens_revoke(run: Run, args: argparse.Namespace) -> None:
     user = users.by_username(run.session, args.username, school=run.school)
-    print(users.revoke_tokens(run.session, user=user, now=run.now))
+    print(users.revoke_tokens(run.session, actor=run.actor, user=user, now=run.now))
 
 
 def _count(devices: int | None, threshold: int) -> str:

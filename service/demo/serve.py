@@ -23,6 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from service import db
+from service.actors import Actor
 from service.demo import data as demo_data
 from service.devices import enrolment
 from service.runtime import utc_now
@@ -56,7 +57,12 @@ def prepare(directory: Path, url: str) -> DemoRun:
             demo = demo_data.seed(session, now=now)
             school = schools.school(session, demo.school)
             code = enrolment.create_code(
-                session, school=school, group="3B", uses=5, lifetime=timedelta(days=1), now=now
+                session,
+                actor=Actor.operator(school),
+                group="3B",
+                uses=5,
+                lifetime=timedelta(days=1),
+                now=now,
             )
     finally:
         engine.dispose()

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from service import audit, credentials
+from service import access, audit, credentials
+from service.access import Ability
+from service.actors import Actor
 from service.errors import EnrolmentCodeInvalid, InvalidRequest
 from service.models import Device, EnrolmentCode, Group, School
 from service.schools import registry as schools
@@ -27,12 +29,15 @@ class Enrolled:
 def create_code(
     session: Session,
     *,
-    school: School,
+    actor: Actor,
     group: str,
     uses: int,
     lifetime: timedelta,
     now: datetime,
 ) -> str:
+    """A code enrolling up to ``uses`` devices into ``group`` (made if new) of one school."""
+    access.require(actor, Ability.ADMINISTER)
+    school = session.get_one(School, actor.school_id)
     if not 1 <= uses <= 100_000:
         raise InvalidRequest("uses must be from 1 to 100000")
     if not timedelta(0) < lifetime <= MAX_CODE_LIFETIME:
@@ -50,7 +55,7 @@ def create_code(
     )
     audit.record(
         session,
-        actor="cli",
+        actor=actor,
         school_id=school.id,
         action="enroll_code.create",
         obj=f"group:{group}",
@@ -102,7 +107,7 @@ def enroll(
     session.add(device)
     audit.record(
         session,
-        actor=f"device:{device.id}",
+        actor=Actor.of_device(device.id, device.school_id),
         school_id=device.school_id,
         action="device.enroll",
         obj=None,

@@ -38,6 +38,7 @@ from policies.model import Lang
 from policies.wire import format_time
 from service import access, audit
 from service.access import Ability
+from service.actors import Actor
 from service.errors import Conflict, Forbidden, NotFound
 from service.models import GroupChat, School, User
 from service.schools import policy as policy_cache
@@ -253,7 +254,7 @@ def set_closed_platform(
     school.closed_platform = setting.closed_platform
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
+        actor=Actor.of_user(viewer),
         school_id=viewer.school_id,
         action="school.closed_platform",
         obj=f"school:{school.id}",
@@ -295,7 +296,7 @@ def to_json(
 def _audit(session: Session, viewer: User, action: str, row: GroupChat, now: datetime) -> None:
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
+        actor=Actor.of_user(viewer),
         school_id=row.school_id,
         action=action,
         obj=f"groupchat:{row.id}",

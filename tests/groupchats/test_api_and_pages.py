@@ -17,13 +17,14 @@ from service import audit
 from service.accounts import users
 from service.models import GroupChat, User
 from tests.groupchats.gc_helpers import chat
+from tests.support.actors import operator_for
 from tests.support.web import TIMEOUT, Demo, signed_in
 
 
 def token(demo: Demo, username: str) -> str:
     with demo.sessions.begin() as s:
         viewer = s.query(User).filter_by(username=username).one()
-        return users.create_token(s, user=viewer, now=demo.clock())
+        return users.create_token(s, actor=operator_for(viewer), user=viewer, now=demo.clock())
 
 
 def api(demo: Demo, method: str, path: str, tok: str | None, **kw: Any) -> requests.Response:

@@ -21,10 +21,12 @@ from sqlalchemy.engine import make_url
 
 from service import credentials, db
 from service.accounts import users
+from service.actors import Actor
 from service.devices import enrolment
 from service.lessons import records as lessons
 from service.models import DeviceLessonSummary, User
 from service.schools import registry as schools
+from tests.support.actors import operator_for
 
 
 def schema_url(base: str, schema: str) -> str:
@@ -73,7 +75,12 @@ def make_school(url: str, devices: int = 2) -> School:
                 session, school=school, group="3B", start=start, end=end, now=now, teacher=admin
             )
             code = enrolment.create_code(
-                session, school=school, group="3B", uses=1000, lifetime=timedelta(days=1), now=now
+                session,
+                actor=Actor.operator(school),
+                group="3B",
+                uses=1000,
+                lifetime=timedelta(days=1),
+                now=now,
             )
             tokens = tuple(
                 enrolment.enroll(
@@ -87,7 +94,9 @@ def make_school(url: str, devices: int = 2) -> School:
                 ).token
                 for _ in range(devices)
             )
-            admin_token = users.create_token(session, user=admin, now=now)
+            admin_token = users.create_token(
+                session, actor=operator_for(admin), user=admin, now=now
+            )
         assert all(t.startswith(credentials.DEVICE_TOKEN_PREFIX) for t in tokens)
         return School(url, lesson.id, start, end, tokens, admin_token, code)
     finally:

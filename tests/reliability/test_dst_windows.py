@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from policies.wire import format_time, parse_time
 from service import db
+from service.actors import Actor
 from service.cli import main as cli
 from service.devices import agent_config, enrolment
 from service.devices import registry as devices
@@ -216,7 +217,12 @@ def config_for_lesson(
         now_wall = datetime.combine(day, at) - timedelta(days=7, minutes=-skew_minutes)
         now = cli.parse_when(now_wall.isoformat(), school)
         code = enrolment.create_code(
-            session, school=school, group=group, uses=1, lifetime=timedelta(days=30), now=now
+            session,
+            actor=Actor.operator(school),
+            group=group,
+            uses=1,
+            lifetime=timedelta(days=30),
+            now=now,
         )
         token = enrolment.enroll(
             session,

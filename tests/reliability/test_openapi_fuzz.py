@@ -43,6 +43,7 @@ from service.models import User
 from service.schools import registry as schools
 from service.settings import Settings
 from tests.reliability.reliability_helpers import School
+from tests.support.actors import operator_for
 from tests.support.collector import Live, live_server
 
 EXAMPLES = 50
@@ -125,7 +126,9 @@ def add_staff(school: School) -> Staff:
                 session.add(person)
                 session.flush()
                 people[role] = person
-                tokens[role] = users.create_token(session, user=person, now=now)
+                tokens[role] = users.create_token(
+                    session, actor=operator_for(person), user=person, now=now
+                )
             admin = session.scalars(select(User).where(User.username == "root")).one()
             catalog = groupchats.shipped_catalog()
             ids = {}

@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.accounts import users
+from service.actors import Actor
 from service.devices import enrolment
 from service.lessons import records as lessons
 from service.models import User
 from service.schools import registry as schools
+from tests.support.actors import operator_for
 from tests.support.clock import LESSON_END, LESSON_START, FakeClock
 from tests.support.collector import World
 
@@ -67,13 +69,15 @@ def world(sessions: sessionmaker[Session], clock: FakeClock, password_hash: str)
             lesson_3b=l3.id,
             lesson_4a=l4.id,
             code_3b=enrolment.create_code(
-                session, school=school, group="3B", uses=50, lifetime=week, now=now
+                session, actor=Actor.operator(school), group="3B", uses=50, lifetime=week, now=now
             ),
             code_4a=enrolment.create_code(
-                session, school=school, group="4A", uses=50, lifetime=week, now=now
+                session, actor=Actor.operator(school), group="4A", uses=50, lifetime=week, now=now
             ),
-            teacher_token=users.create_token(session, user=ann, now=now),
-            other_teacher_token=users.create_token(session, user=bob, now=now),
-            admin_token=users.create_token(session, user=root, now=now),
-            it_token=users.create_token(session, user=it, now=now),
+            teacher_token=users.create_token(session, actor=operator_for(ann), user=ann, now=now),
+            other_teacher_token=users.create_token(
+                session, actor=operator_for(bob), user=bob, now=now
+            ),
+            admin_token=users.create_token(session, actor=operator_for(root), user=root, now=now),
+            it_token=users.create_token(session, actor=operator_for(it), user=it, now=now),
         )

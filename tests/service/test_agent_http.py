@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.actors import Actor
 from service.app import create_app
 from service.devices import registry as devices
 from service.models import DeviceLessonSummary
@@ -191,7 +192,7 @@ def test_enrolment_code_runs_out(
     with sessions.begin() as session:
         code = enrolment.create_code(
             session,
-            school=schools.school(session),
+            actor=Actor.operator(schools.school(session)),
             group="3B",
             uses=2,
             lifetime=timedelta(hours=1),

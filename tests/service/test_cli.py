@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from service.actors import Actor
 from service.cli.main import build_parser, main, parse_duration
 from service.errors import InvalidRequest
 from service.settings import SETTINGS_HELP, Settings
@@ -168,7 +169,7 @@ def test_devices_list_shows_duplicates(capsys: pytest.CaptureFixture[str], db_ur
     with db.session_factory(engine).begin() as session:
         code = enrolment.create_code(
             session,
-            school=schools.school(session),
+            actor=Actor.operator(schools.school(session)),
             group="3B",
             uses=5,
             lifetime=parse_duration("1h"),

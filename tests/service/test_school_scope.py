@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.actors import Actor
 from service.cli.main import main
 from service.devices import enrolment
 from service.lessons import records as lessons
@@ -47,7 +48,7 @@ def _other_school(sessions: sessionmaker[Session], password_hash: str) -> dict[s
         )
         code = enrolment.create_code(
             session,
-            school=other,
+            actor=Actor.operator(other),
             group="3B",
             uses=1,
             lifetime=timedelta(days=1),

@@ -13,6 +13,7 @@ from service.accounts import users
 from service.app import create_app
 from service.schools import registry as schools
 from service.settings import Settings
+from tests.support.actors import operator_for
 from tests.support.clock import FakeClock
 from tests.support.collector import Live, World, enrol, live_server
 
@@ -56,11 +57,8 @@ def test_device_token_and_revoked_user_token_are_refused(
     assert get(live, world.lesson_3b, None).status_code == 401
     assert get(live, world.lesson_3b, world.admin_token).status_code == 200
     with sessions.begin() as session:
-        users.revoke_tokens(
-            session,
-            user=users.by_username(session, "root", school=schools.school(session)),
-            now=clock(),
-        )
+        root = users.by_username(session, "root", school=schools.school(session))
+        users.revoke_tokens(session, actor=operator_for(root), user=root, now=clock())
     answer = get(live, world.lesson_3b, world.admin_token)
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
 

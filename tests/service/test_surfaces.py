@@ -16,8 +16,11 @@ and school are the same and only the audit name differs, each written by ``Actor
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +40,7 @@ from service.errors import ServiceError
 from service.lessons import permissions
 from service.lessons import records as lessons
 from service.models import (
+    ApiToken,
     AuditEntry,
     Device,
     DeviceLessonSummary,
@@ -44,9 +48,11 @@ from service.models import (
     Lesson,
     Permission,
     School,
+    User,
 )
 from service.reports.lesson_report import lesson_report
 from service.schools import settings as school_settings
+from tests.support.actors import operator_for
 from tests.support.databases import DemoDatabase
 from tests.support.web import TIMEOUT, Browser, Demo, signed_in
 
@@ -82,11 +88,12 @@ class Surfaces:
                 return Actor.operator(self.school(session))
             return Actor.of_user(users.by_username(session, username, school=self.school(session)))
 
-    def cli(self, *argv: str) -> Answer:
+    def cli(self, *argv: str, stdin: str = "") -> Answer:
         self.capsys.readouterr()
-        code = main(
-            [*argv, "--db", self.db_url, "--school", demo_data.SCHOOL], clock=self.demo.clock
-        )
+        with _stdin(stdin):
+            code = main(
+                [*argv, "--db", self.db_url, "--school", demo_data.SCHOOL], clock=self.demo.clock
+            )
         out, err = self.capsys.readouterr()
         return Answer(code == 0, out, err.strip() or None)
 
@@ -96,7 +103,7 @@ class Surfaces:
             with self.demo.sessions.begin() as session:
                 user = users.by_username(session, username, school=self.school(session))
                 self._tokens[username] = users.create_token(
-                    session, user=user, now=self.demo.clock()
+                    session, actor=operator_for(user), user=user, now=self.demo.clock()
                 )
         return self._tokens[username]
 
@@ -123,6 +130,16 @@ class Surfaces:
             self.browser(username)
         elif surface == "api":
             self.token(username)
+
+
+@contextlib.contextmanager
+def _stdin(text: str) -> Iterator[None]:
+    """What the command reads on standard input (``users add`` reads the password there)."""
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 def _answer(response: requests.Response) -> Answer:
@@ -214,6 +231,19 @@ def no_device(_session: Session, _school: School, _now: datetime) -> Target:
     return {"device": "d_nothing"}
 
 
+def a_teacher(session: Session, school: School, _now: datetime) -> Target:
+    user = users.by_username(session, "devries", school=school)
+    return {"user": user.username, "user_id": str(user.id)}
+
+
+def no_user(_session: Session, _school: School, _now: datetime) -> Target:
+    return {"user": "niemand", "user_id": "999999"}
+
+
+def a_new_user(_session: Session, _school: School, _now: datetime) -> Target:
+    return {"user": "nieuwe-docent"}
+
+
 def the_school(_session: Session, school: School, _now: datetime) -> Target:
     return {"school": school.id, "settings": _settings(school)}
 
@@ -247,6 +277,19 @@ def device_state(session: Session, target: Target) -> tuple[Any, ...]:
         .where(DeviceLessonSummary.device_id == target["device"])
     )
     return (None if device is None else device.retired, summaries)
+
+
+def user_state(session: Session, target: Target) -> tuple[Any, ...]:
+    """The user (role, e-mail) and how many API tokens it has in force."""
+    user = session.scalars(select(User).where(User.username == target["user"])).first()
+    if user is None:
+        return (None,)
+    tokens = session.scalar(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    )
+    return (user.role, user.email, tokens)
 
 
 def school_state(session: Session, target: Target) -> tuple[Any, ...]:
@@ -405,6 +448,84 @@ def setting_case(name: str, setting: str, days: int, *, done: bool) -> Case:
     )
 
 
+def _user_of(session: Session, actor: Actor, target: Target) -> User:
+    """The command line names the user; the page's form is the user's row (by id)."""
+    school = session.get_one(School, actor.school_id)
+    return users.by_username(session, target["user"], school=school)
+
+
+def token_case(name: str, prepare: Prepare, *, done: bool) -> Case:
+    return Case(
+        name=name,
+        prepare=prepare,
+        core=lambda s, actor, t, now: users.create_token(
+            s, actor=actor, user=_user_of(s, actor, t), now=now
+        ),
+        surfaces={
+            "cli": lambda x, _u, t: x.cli("tokens", "create", "--username", t["user"]),
+            "page": lambda x, u, t: x.page_post(
+                u, f"/admin/users/{t['user_id']}/tokens", [], "/admin/users"
+            ),
+        },
+        observe=user_state,
+        action="token.create",
+        obj="user:{user}",
+        done=done,
+    )
+
+
+def revoke_case(name: str, prepare: Prepare, *, done: bool) -> Case:
+    return Case(
+        name=name,
+        prepare=prepare,
+        core=lambda s, actor, t, now: users.revoke_tokens(
+            s, actor=actor, user=_user_of(s, actor, t), now=now
+        ),
+        surfaces={
+            "cli": lambda x, _u, t: x.cli("tokens", "revoke", "--username", t["user"]),
+            "page": lambda x, u, t: x.page_post(
+                u, f"/admin/users/{t['user_id']}/tokens/revoke", [], "/admin/users"
+            ),
+        },
+        observe=user_state,
+        action="token.revoke",
+        obj="user:{user}",
+        done=done,
+    )
+
+
+def with_token(session: Session, school: School, now: datetime) -> Target:
+    target = a_teacher(session, school, now)
+    user = users.by_username(session, target["user"], school=school)
+    users.create_token(session, actor=Actor.operator(school), user=user, now=now)
+    return target
+
+
+def user_add_case(name: str, prepare: Prepare, password: str, *, done: bool) -> Case:
+    return Case(
+        name=name,
+        prepare=prepare,
+        core=lambda s, actor, t, now: users.add_user(
+            s, actor=actor, username=t["user"], role="teacher", password=password, now=now
+        ),
+        surfaces={
+            "cli": lambda x, _u, t: x.cli(
+                "users", "add", "--username", t["user"], "--role", "teacher", stdin=password + "\n"
+            ),
+            "page": lambda x, u, t: x.page_post(
+                u,
+                "/admin/users",
+                [("username", t["user"]), ("role", "teacher"), ("password", password)],
+                "/admin/users",
+            ),
+        },
+        observe=user_state,
+        action="user.add",
+        obj="user:{user}",
+        done=done,
+    )
+
+
 CASES = [
     # Done: the same state and one audit entry through every surface.
     grant_case("grant", open_lesson, "social_media", done=True),
@@ -414,6 +535,9 @@ CASES = [
     erase_case("erase", busiest_device, done=True),
     setting_case("retention", "retention_days", 180, done=True),
     setting_case("audit retention", "audit_retention_days", 730, done=True),
+    token_case("token", a_teacher, done=True),
+    revoke_case("revoke tokens", with_token, done=True),
+    user_add_case("add a user", a_new_user, "lang genoeg wachtwoord", done=True),
     # Refused the same way everywhere (the command line used to skip the grant's checks, and the
     # school form allowed ten years of retention).
     grant_case("grant a lesson that is over", lesson_over, "social_media", done=False),
@@ -425,6 +549,10 @@ CASES = [
     erase_case("erase an unknown device", no_device, done=False),
     setting_case("retention of ten years", "retention_days", 3650, done=False),
     setting_case("audit retention of a week", "audit_retention_days", 7, done=False),
+    token_case("token for nobody", no_user, done=False),
+    revoke_case("revoke the tokens of nobody", no_user, done=False),
+    user_add_case("add a user who exists", a_teacher, "lang genoeg wachtwoord", done=False),
+    user_add_case("add a user with a short password", a_new_user, "kort", done=False),
 ]
 
 
@@ -659,6 +787,9 @@ def test_the_table_covers_every_shared_operation() -> None:
         "device.export",
         "device.erase",
         "school.settings",
+        "token.create",
+        "token.revoke",
+        "user.add",
     }
     assert {case.action for case in CASES if case.done} == shared
     assert {case.action for case in CASES if not case.done} == shared

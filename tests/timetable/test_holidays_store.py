@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.actors import Actor
 from service.cli.main import main
 from service.devices import agent_config, enrolment
 from service.lessons import records as lessons
@@ -62,7 +63,12 @@ def school_with_lessons(sessions: sessionmaker[Session]) -> tuple[Device, dict[d
             for at in (AUTUMN_ZUID, CHRISTMAS, SCHOOL_DAY)
         }
         code = enrolment.create_code(
-            session, school=school, group="3B", uses=1, lifetime=timedelta(days=1), now=AUTUMN_ZUID
+            session,
+            actor=Actor.operator(school),
+            group="3B",
+            uses=1,
+            lifetime=timedelta(days=1),
+            now=AUTUMN_ZUID,
         )
         enrolled = enrolment.enroll(
             session,
@@ -279,7 +285,12 @@ def test_a_holiday_file_imported_for_one_school_cancels_nothing_of_another(
     with sessions.begin() as session:
         other = schools.school(session, "Ander")
         code = enrolment.create_code(
-            session, school=other, group="3B", uses=1, lifetime=timedelta(days=1), now=AUTUMN_ZUID
+            session,
+            actor=Actor.operator(other),
+            group="3B",
+            uses=1,
+            lifetime=timedelta(days=1),
+            now=AUTUMN_ZUID,
         )
         theirs = enrolment.enroll(
             session,

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import db
+from service.actors import Actor
 from service.app import create_app
 from service.devices import enrolment
 from service.errors import InvalidRequest
@@ -133,7 +134,7 @@ def test_cancellation_and_move_reach_the_agent_config_at_the_next_sync(
     with sessions.begin() as session:
         code = enrolment.create_code(
             session,
-            school=schools.school(session),
+            actor=Actor.operator(schools.school(session)),
             group="h3b",
             uses=1,
             lifetime=timedelta(days=1),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from service import audit
 from service.accounts import users
+from service.actors import Actor
 from service.devices import enrolment
 from service.groupchats import register as groupchats
 from service.lessons import records as lessons
@@ -49,6 +50,7 @@ from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import parse_holidays
 from service.timetable_store import holidays, sources, uploads
+from tests.support.actors import operator_for
 from tests.support.databases import CHEAP_HASHER
 
 A_GROUP = "Kanariegroep-A"
@@ -124,7 +126,7 @@ def plant_canaries(
     )
     session.add(ict)
     session.flush()
-    users.create_token(session, user=ict, now=now)
+    users.create_token(session, actor=operator_for(ict), user=ict, now=now)
     lesson = lessons.add_lesson(
         session,
         school=school,
@@ -154,7 +156,12 @@ def plant_canaries(
         reason=A_REASON,
     )
     enrolment.create_code(
-        session, school=school, group=A_GROUP, uses=5, lifetime=timedelta(days=7), now=now
+        session,
+        actor=Actor.operator(school),
+        group=A_GROUP,
+        uses=5,
+        lifetime=timedelta(days=7),
+        now=now,
     )
     chat = groupchats.register(
         session,
@@ -251,7 +258,7 @@ def add_school_b(session: Session, *, now: datetime) -> SchoolB:
         session.add(user)
         session.flush()
         staff[name] = user
-        tokens[name] = users.create_token(session, user=user, now=now)
+        tokens[name] = users.create_token(session, actor=operator_for(user), user=user, now=now)
     lesson = lessons.add_lesson(
         session,
         school=school,
@@ -263,7 +270,12 @@ def add_school_b(session: Session, *, now: datetime) -> SchoolB:
         subject="rekenen",
     )
     code = enrolment.create_code(
-        session, school=school, group=B_GROUP, uses=5, lifetime=timedelta(days=7), now=now
+        session,
+        actor=Actor.operator(school),
+        group=B_GROUP,
+        uses=5,
+        lifetime=timedelta(days=7),
+        now=now,
     )
     enrolled = enrolment.enroll(
         session,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from policies.wire import format_time
 from service import audit
+from service.actors import Actor
 from service.errors import InvalidRequest
 from service.lessons import records as lessons
 from service.models import AuditEntry, Lesson, School, User
@@ -116,7 +117,7 @@ def export_csv(session: Session, *, viewer: User, first: date, last: date, now: 
             )
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
+        actor=Actor.of_user(viewer),
         school_id=viewer.school_id,
         action="report.export",
         obj=f"{first}..{last}",

@@ -100,7 +100,7 @@ def create_code(
         raise InvalidRequest("choose an existing group")
     return enrolment.create_code(
         session,
-        school=school,
+        actor=Actor.of_user(viewer),
         group=group.strip(),
         uses=uses,
         lifetime=timedelta(days=days),

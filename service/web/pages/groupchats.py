@@ -26,6 +26,7 @@ from policies.groupchat import (
 )
 from policies.model import Lang
 from service import audit
+from service.actors import Actor
 from service.groupchats import register as groupchats
 from service.models import GroupChat, User
 from service.web.i18n import labels, translator
@@ -219,7 +220,7 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
         )
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
+        actor=Actor.of_user(viewer),
         school_id=viewer.school_id,
         action="groupchat.export",
         obj=f"school:{school.id}",

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service import audit
+from service.actors import Actor
 from service.errors import InvalidRequest, ServiceError
 from service.models import User
 from service.timetable import REGIONS, TimetableError, parse_holidays
@@ -86,7 +87,7 @@ def import_holidays(
     result = holidays.store(session, found, school_id=school.id, region=None)
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
+        actor=Actor.of_user(viewer),
         school_id=school.id,
         action="holidays.import",
         obj=f"holidays:{','.join(result.schoolyears)[:100]}",
@@ -106,7 +107,7 @@ def save_region(
     school.holiday_advised = advised
     audit.record(
         session,
-        actor=f"user:{viewer.username}",
+        actor=Actor.of_user(viewer),
         school_id=viewer.school_id,
         action="school.holiday_region",
         obj=f"school:{school.id}",

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.accounts import users
-from service.actors import Actor
 from service.devices import registry as device_registry
 from service.devices import subject_access
 from service.groupchats import register as groupchats
@@ -58,9 +57,7 @@ async def device_update(request: Request, device_id: str) -> Response:
 @router.post("/devices/{device_id}/retire")
 async def device_retire(request: Request, device_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
-        device_registry.retire(
-            ctx.db, actor=Actor.of_user(ctx.signed_in()), device_id=device_id, now=ctx.now
-        )
+        device_registry.retire(ctx.db, actor=ctx.actor(), device_id=device_id, now=ctx.now)
         ctx.flash(ctx.t("Device %(device)s retired.", device=device_id[:40]))
         return Redirect("/admin/devices")
 
@@ -71,7 +68,7 @@ async def device_retire(request: Request, device_id: str) -> Response:
 async def device_export(request: Request, device_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
         data = subject_access.export_device(
-            ctx.db, actor=Actor.of_user(ctx.signed_in()), device_id=device_id, now=ctx.now
+            ctx.db, actor=ctx.actor(), device_id=device_id, now=ctx.now
         )
         body = json.dumps(data, indent=2, ensure_ascii=False).encode()
         return Download(body, "application/json", f"lessonwatch-{data['device']['id']}.json")
@@ -82,9 +79,7 @@ async def device_export(request: Request, device_id: str) -> Response:
 @router.post("/devices/{device_id}/erase")
 async def device_erase(request: Request, device_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
-        n = subject_access.erase_device(
-            ctx.db, actor=Actor.of_user(ctx.signed_in()), device_id=device_id, now=ctx.now
-        )
+        n = subject_access.erase_device(ctx.db, actor=ctx.actor(), device_id=device_id, now=ctx.now)
         ctx.flash(
             ctx.t.ngettext(
                 "Device %(device)s erased: %(num)s summary deleted.",
@@ -144,9 +139,9 @@ async def users_list(request: Request) -> Response:
 @router.post("/users")
 async def user_add(request: Request) -> Response:
     def action(ctx: Ctx, form: Form) -> Outcome:
-        user = admin_users.add_user(
+        user = users.add_user(
             ctx.db,
-            viewer=ctx.signed_in(),
+            actor=ctx.actor(),
             username=form.text("username", limit=100, required=True),
             role=form.get("role"),
             password=form.get("password")[:1000],
@@ -162,8 +157,8 @@ async def user_add(request: Request) -> Response:
 @router.post("/users/{user_id}/tokens")
 async def token_create(request: Request, user_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
-        user = admin_users.school_user(ctx.db, viewer=ctx.signed_in(), user_id=user_id)
-        token = users.create_token(ctx.db, user=user, now=ctx.now)
+        user = users.school_user(ctx.db, actor=ctx.actor(), user_id=user_id)
+        token = users.create_token(ctx.db, actor=ctx.actor(), user=user, now=ctx.now)
         ctx.flash(
             ctx.t(
                 "New API token for %(name)s: %(token)s. It is not shown again.",
@@ -179,8 +174,8 @@ async def token_create(request: Request, user_id: str) -> Response:
 @router.post("/users/{user_id}/tokens/revoke")
 async def tokens_revoke(request: Request, user_id: str) -> Response:
     def action(ctx: Ctx, _form: Form) -> Outcome:
-        user = admin_users.school_user(ctx.db, viewer=ctx.signed_in(), user_id=user_id)
-        n = users.revoke_tokens(ctx.db, user=user, now=ctx.now)
+        user = users.school_user(ctx.db, actor=ctx.actor(), user_id=user_id)
+        n = users.revoke_tokens(ctx.db, actor=ctx.actor(), user=user, now=ctx.now)
         ctx.flash(ctx.t.ngettext("%(num)s token revoked.", "%(num)s tokens revoked.", n))
         return Redirect("/admin/users")
 
@@ -190,10 +185,10 @@ async def tokens_revoke(request: Request, user_id: str) -> Response:
 @router.post("/users/{user_id}/disabled")
 async def user_disabled(request: Request, user_id: str) -> Response:
     def action(ctx: Ctx, form: Form) -> Outcome:
-        admin_users.set_disabled(
+        users.set_disabled(
             ctx.db,
-            viewer=ctx.signed_in(),
-            user_id=user_id,
+            actor=ctx.actor(),
+            user=users.school_user(ctx.db, actor=ctx.actor(), user_id=user_id),
             disabled=form.get("disabled") == "1",
             now=ctx.now,
         )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import audit
+from service.actors import Actor
 from service.errors import InvalidRequest, RateLimited
 from service.ratelimit import Limiter
 from service.web import oidc, signin, websessions
@@ -87,7 +88,7 @@ async def signout(request: Request) -> Response:
             if ctx.user is not None:
                 audit.record(
                     ctx.db,
-                    actor=f"user:{ctx.user.username}",
+                    actor=Actor.of_user(ctx.user),
                     school_id=ctx.user.school_id,
                     action="signout",
                     obj=None,
@@ -175,7 +176,7 @@ async def oidc_callback(request: Request) -> Response:
             return Page("signin.html", signin_page(ctx, "signin.sso_unknown"), status=403)
         audit.record(
             ctx.db,
-            actor=f"user:{user.username}",
+            actor=Actor.of_user(user),
             school_id=user.school_id,
             action="signin",
             obj="oidc",

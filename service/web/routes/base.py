@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from policies.model import Lang
+from service.actors import Actor
 from service.errors import Forbidden, RateLimited, ServiceError, Unauthorized
 from service.locale import N_
 from service.models import School, User, WebSession
@@ -66,6 +67,10 @@ class Ctx:
         if self.user is None:
             raise Unauthorized("sign in first")
         return self.user
+
+    def actor(self) -> Actor:
+        """The signed-in user as the actor of an operation (401 when nobody is signed in)."""
+        return Actor.of_user(self.signed_in())
 
     def ensure_session(self) -> WebSession:
         if self.ws is None:

@@ -8,7 +8,6 @@ import re
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service.actors import Actor
 from service.errors import InvalidRequest, NotFound
 from service.lessons import permissions
 from service.web.forms import Form
@@ -53,7 +52,7 @@ async def grant(request: Request, lid: str) -> Response:
     def action(ctx: Ctx, form: Form) -> Outcome:
         permissions.grant(
             ctx.db,
-            actor=Actor.of_user(ctx.signed_in()),
+            actor=ctx.actor(),
             lesson_id=lesson_id(lid),
             categories=form.all("category"),
             note=form.get("note"),
@@ -72,7 +71,7 @@ async def withdraw(request: Request, lid: str, pid: str) -> Response:
             raise NotFound("no such permission for this lesson")
         permissions.withdraw(
             ctx.db,
-            actor=Actor.of_user(ctx.signed_in()),
+            actor=ctx.actor(),
             lesson_id=lesson_id(lid),
             permission_id=int(pid),
             now=ctx.now,
