@@ -24,6 +24,7 @@ from starlette.responses import Response
 from policies.groupchat import ChatInputError, validate_school
 from policies.model import Lang
 from service.accounts import users
+from service.actors import Actor
 from service.api.groupchat_schemas import (
     ChatErrorBody,
     ChatIn,
@@ -253,7 +254,7 @@ async def school(request: Request, rt: RuntimeDep, lang: LangQuery = None) -> An
         setting = validate_school(raw, catalog)
         rechecked = groupchats.set_closed_platform(
             session,
-            viewer=viewer,
+            actor=Actor.of_user(viewer),
             closed_platform=setting.closed_platform,
             catalog=catalog,
             now=rt.clock(),

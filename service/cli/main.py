@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from policies import PolicyError
 from policies.document import read_override
+from policies.groupchat.chat import ChatInputError
 from service import db
 from service.accounts import users
 from service.actors import Actor
@@ -34,6 +35,7 @@ from service.demo import serve as demo
 from service.devices import enrolment, subject_access
 from service.devices import registry as devices
 from service.errors import InvalidRequest, ServiceError
+from service.groupchats import register as groupchats
 from service.lessons import permissions
 from service.lessons import records as lessons
 from service.models import School
@@ -250,11 +252,23 @@ def cmd_schools_set(run: Run, args: argparse.Namespace) -> None:
         retention_days=args.retention_days,
         audit_retention_days=args.audit_retention_days,
         small_count_threshold=args.small_count_threshold,
-        closed_platform=args.closed_platform,
         holiday_region=args.holiday_region,
     )
     if changes != school_settings.Changes():
         school_settings.change(run.session, actor=run.actor, changes=changes, now=run.now)
+    if args.closed_platform is not None:
+        try:
+            groupchats.set_closed_platform(
+                run.session,
+                actor=run.actor,
+                closed_platform=args.closed_platform.strip() or None,
+                catalog=groupchats.shipped_catalog(),
+                now=run.now,
+            )
+        except ChatInputError as exc:
+            raise InvalidRequest(
+                "%(problem)s", problem=" ".join(exc.messages("en").values())
+            ) from None
     if args.policy_override is not None:
         text = _read_override(args.policy_override)
         try:

@@ -34,7 +34,8 @@ MAX_OVERRIDE = 200_000
 
 @dataclass(frozen=True)
 class Changes:
-    """The settings to change; ``None`` leaves one as it is (``closed_platform=""`` clears it)."""
+    """The settings to change; ``None`` leaves one as it is. The closed platform is not here:
+    setting it re-checks the group chats (``groupchats.register.set_closed_platform``)."""
 
     timezone: str | None = None
     retention_days: int | None = None
@@ -42,7 +43,6 @@ class Changes:
     small_count_threshold: int | None = None
     disclosure: str | None = None
     admin_disclosure: str | None = None
-    closed_platform: str | None = None
     holiday_region: str | None = None
 
 
@@ -69,8 +69,6 @@ def validate(changes: Changes) -> None:
     for value in (changes.disclosure, changes.admin_disclosure):
         if value is not None and value not in DISCLOSURES:
             raise InvalidRequest("disclosure must be aggregate or pseudonymous")
-    if changes.closed_platform is not None and len(changes.closed_platform) > 100:
-        raise InvalidRequest("the closed platform's name may be at most 100 characters")
     if changes.holiday_region is not None and changes.holiday_region not in REGIONS:
         raise InvalidRequest(
             "the holiday region must be one of %(choices)s", choices=", ".join(REGIONS)
@@ -86,8 +84,6 @@ def change(session: Session, *, actor: Actor, changes: Changes, now: datetime) -
         value = getattr(changes, field.name)
         if value is not None:
             setattr(school, field.name, value)
-    if changes.closed_platform == "":
-        school.closed_platform = None
     audit.record(
         session,
         actor=actor,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from policies.groupchat import ChatInputError, load_platforms, parse_platforms
 from policies.groupchat.platforms import SHIPPED_FILE
 from service import audit
+from service.actors import Actor
 from service.errors import Conflict, Forbidden, NotFound
 from service.groupchats import register as groupchats
 from service.models import GroupChat, School
@@ -113,7 +114,11 @@ def test_changing_the_closed_platform_rechecks_every_stored_chat(
     assert stored_codes(sessions, mine) == codes_before
     with sessions.begin() as s:
         n = groupchats.set_closed_platform(
-            s, viewer=user(s, staff.root), closed_platform=after, catalog=CATALOG, now=LATER
+            s,
+            actor=Actor.of_user(user(s, staff.root)),
+            closed_platform=after,
+            catalog=CATALOG,
+            now=LATER,
         )
     assert n == 2
     for chat_id in (mine, theirs):
@@ -307,14 +312,22 @@ def test_only_a_closed_platform_can_be_the_schools(
     """Setting Telegram as the school's closed platform is refused and changes nothing."""
     with pytest.raises(ChatInputError) as caught, sessions.begin() as s:
         groupchats.set_closed_platform(
-            s, viewer=user(s, staff.root), closed_platform="telegram", catalog=CATALOG, now=NOW
+            s,
+            actor=Actor.of_user(user(s, staff.root)),
+            closed_platform="telegram",
+            catalog=CATALOG,
+            now=NOW,
         )
     assert caught.value.fields == ("closed_platform",)
     with sessions.begin() as s:
         assert s.get_one(School, user(s, staff.root).school_id).closed_platform is None
     with pytest.raises(Forbidden), sessions.begin() as s:
         groupchats.set_closed_platform(
-            s, viewer=user(s, staff.lea), closed_platform="parro", catalog=CATALOG, now=NOW
+            s,
+            actor=Actor.of_user(user(s, staff.lea)),
+            closed_platform="parro",
+            catalog=CATALOG,
+            now=NOW,
         )
 
 

@@ -147,7 +147,7 @@ async def closed_platform(request: Request) -> Response:
         try:
             n = groupchats.set_closed_platform(
                 ctx.db,
-                viewer=ctx.signed_in(),
+                actor=ctx.actor(),
                 closed_platform=value,
                 catalog=groupchats.shipped_catalog(),
                 now=ctx.now,
