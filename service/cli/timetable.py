@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.actors import Actor
 from service.errors import InvalidRequest
 from service.schools import registry as schools
 from service.settings import Settings
@@ -28,7 +29,6 @@ from service.timetable import (
     Limits,
     TimetableError,
     dates_window,
-    parse_holidays,
     read_bounded,
     school_year,
 )
@@ -286,20 +286,33 @@ def run_holidays_import(
         path = Path(where)
         data = read_bounded(path, HOLIDAY_BYTES, path.name)
         name = path.name
-    found = parse_holidays(data, name=name)
     region: str | None = None
     with sessions.begin() as session:
-        if args.shared:
-            # The national reference every school reads: the operator's, for the whole board.
-            result = holidays.store(session, found, school_id=holidays.SHARED, region=args.region)
-        else:
-            school = schools.school(session, school_name(args))
-            result = holidays.store(session, found, school_id=school.id, region=args.region)
-            if args.region is not None:
-                school.holiday_region = args.region
-            if args.ignore_advised is not None:
-                school.holiday_advised = not args.ignore_advised
-            region = school.holiday_region
+        school = schools.school(session, school_name(args))
+        actor = Actor.operator(school)
+        now = datetime.now(UTC)
+        # --shared: the national reference every school reads, the operator's for the board.
+        result = holidays.import_file(
+            session,
+            actor=actor,
+            data=data,
+            name=name,
+            now=now,
+            shared=args.shared,
+            region=args.region,
+        )
+        if not args.shared and (args.region is not None or args.ignore_advised is not None):
+            advised = (
+                school.holiday_advised if args.ignore_advised is None else not args.ignore_advised
+            )
+            holidays.set_region(
+                session,
+                actor=actor,
+                region=args.region if args.region is not None else school.holiday_region,
+                advised=advised,
+                now=now,
+            )
+        region = school.holiday_region
     years = ", ".join(result.schoolyears) or "no school year"
     regions = ", ".join(result.regions) or "no region"
     if args.shared:
@@ -309,6 +322,16 @@ def run_holidays_import(
         f"{result.stored} holiday periods stored for {years} ({regions}) for this school only; "
         f"the school's region: {region or 'not set'}"
     )
+    return 0
+
+
+def run_holidays_forget(
+    _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
+) -> int:
+    with sessions.begin() as session:
+        school = schools.school(session, school_name(args))
+        removed = holidays.forget_own(session, actor=Actor.operator(school), now=datetime.now(UTC))
+    print(f"{removed} holiday periods of this school removed; it reads the shared holidays")
     return 0
 
 
@@ -415,6 +438,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="the school moved the advised autumn or spring holiday",
     )
     himp.set_defaults(runner=_fetch_errors(_guarded(run_holidays_import)))
+    hforget = hol.add_parser(
+        "forget", parents=[common], help="remove this school's own holidays (the shared apply)"
+    )
+    hforget.set_defaults(runner=run_holidays_forget)
     hlist = hol.add_parser("list", parents=[common], help="stored holidays")
     hlist.add_argument("--region", choices=REGIONS, help="default: the school's region")
     hlist.add_argument("--json", action="store_true")

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
+from service import access, audit
+from service.access import Ability
+from service.actors import Actor
+from service.errors import Forbidden, InvalidRequest
 from service.models import Lesson, School, SchoolHoliday
 from service.schools import registry as schools
-from service.timetable import REGIONS, Holiday, holiday_at
+from service.timetable import REGIONS, Holiday, TimetableError, holiday_at, parse_holidays
 from service.timetable.holidays import NATIONWIDE
 
 SHARED = None  # the ``school_id`` of the shared national reference
@@ -67,6 +71,84 @@ def store(
     session.flush()
     replaced = int(getattr(gone, "rowcount", 0) or 0)
     return Imported(len(chosen), replaced, years, tuple(sorted({h.region for h in chosen})))
+
+
+def import_file(
+    session: Session,
+    *,
+    actor: Actor,
+    data: bytes,
+    name: str,
+    now: datetime,
+    shared: bool = False,
+    region: str | None = None,
+) -> Imported:
+    """A Rijksoverheid holiday file, for the actor's school alone; with ``shared``, the national
+    reference every school reads, which only the operator at the command line may replace.
+    With ``region``, only that region's periods (and the nationwide ones) are stored."""
+    access.require(actor, Ability.ADMINISTER)
+    if shared and actor.kind != "operator":
+        raise Forbidden("only the operator replaces the shared holidays")
+    try:
+        found = parse_holidays(data, name=name)
+    except TimetableError as exc:
+        raise InvalidRequest("%(problem)s", problem=exc) from None
+    if not found:
+        raise InvalidRequest("%(name)s: the file holds no school holidays", name=name)
+    owner = SHARED if shared else actor.school_id
+    result = store(session, found, school_id=owner, region=region)
+    audit.record(
+        session,
+        actor=actor,
+        school_id=actor.school_id,
+        action="holidays.import",
+        obj=f"holidays:{'shared:' if shared else ''}{','.join(result.schoolyears)[:100]}",
+        now=now,
+        reason=f"{result.stored} stored, {result.replaced} replaced",
+    )
+    return result
+
+
+def forget_own(session: Session, *, actor: Actor, now: datetime) -> int:
+    """Remove every holiday the actor's school imported: it reads the shared reference again.
+    How many periods were removed."""
+    access.require(actor, Ability.ADMINISTER)
+    own = SchoolHoliday.school_id == actor.school_id
+    removed = session.scalar(select(func.count()).select_from(SchoolHoliday).where(own)) or 0
+    session.execute(delete(SchoolHoliday).where(own))
+    audit.record(
+        session,
+        actor=actor,
+        school_id=actor.school_id,
+        action="holidays.forget",
+        obj=f"school:{actor.school_id}",
+        now=now,
+        reason=f"{removed} removed",
+    )
+    return removed
+
+
+def set_region(
+    session: Session, *, actor: Actor, region: str | None, advised: bool, now: datetime
+) -> School:
+    """The region whose holidays the school keeps (``None`` clears it); ``advised``: whether the
+    advised (not compulsory) holiday weeks count as holidays."""
+    access.require(actor, Ability.ADMINISTER)
+    if region and region not in REGIONS:
+        raise InvalidRequest("region must be one of %(choices)s", choices=", ".join(REGIONS))
+    school = session.get_one(School, actor.school_id)
+    school.holiday_region = region or None
+    school.holiday_advised = advised
+    audit.record(
+        session,
+        actor=actor,
+        school_id=school.id,
+        action="school.holiday_region",
+        obj=f"school:{school.id}",
+        now=now,
+        reason=f"{region or 'none'}{'' if advised else ', advised holidays moved'}",
+    )
+    return school
 
 
 def _owned_by(school_id: int | None) -> ColumnElement[bool]:

@@ -11,13 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.actors import Actor
 from service.cli.main import main
 from service.devices import agent_config, enrolment
 from service.lessons import records as lessons
-from service.models import Device, SchoolHoliday
+from service.models import AuditEntry, Device, SchoolHoliday
 from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import Holiday
@@ -323,3 +324,38 @@ def test_a_holiday_file_imported_for_one_school_cancels_nothing_of_another(
     assert cancelled_in_config(sessions, other_device, before) == {autumn: True}
     listed = run(capsys, db_url, "holidays", "list", "--school", "Ander", "--json")[1]
     assert {h["region"] for h in json.loads(listed)} == {"zuid", "heel nederland"}
+
+
+def test_forgetting_its_own_holidays_gives_a_school_the_shared_ones_back_and_is_audited(
+    capsys: pytest.CaptureFixture[str], sessions: sessionmaker[Session], db_url: str
+) -> None:
+    """``holidays forget`` removes the school's own imports only: it reads the shared
+    reference again, the other school keeps its file, and both imports and the removal are
+    in the school's audit log under the operator."""
+    assert run(capsys, db_url, "holidays", "import", str(FIXTURE), "--shared")[0] == 0
+    for school in ("A", "B"):
+        code, _, err = run(capsys, db_url, "holidays", "import", str(FIXTURE), "--school", school)
+        assert code == 0, err
+    code, out, err = run(capsys, db_url, "holidays", "forget", "--school", "A")
+    assert code == 0, err
+    with sessions() as session:
+        a, b = (schools.school(session, name).id for name in ("A", "B"))
+        own = {
+            owner: len(session.scalars(select(SchoolHoliday).where(own_rows(owner))).all())
+            for owner in (a, b, holidays.SHARED)
+        }
+        entries = session.execute(
+            select(AuditEntry.actor, AuditEntry.action).where(AuditEntry.school_id == a)
+        ).all()
+        read_by_a = holidays.stored(session, school_id=a)
+        shared = holidays.stored(session, school_id=holidays.SHARED)
+    assert own[a] == 0 and own[b] == own[holidays.SHARED] > 0
+    assert out.startswith(f"{own[b]} holiday periods")
+    assert [h.name for h in read_by_a] == [h.name for h in shared]
+    assert ("cli", "holidays.import") in entries and ("cli", "holidays.forget") in entries
+
+
+def own_rows(owner: int | None) -> ColumnElement[bool]:
+    if owner is None:
+        return SchoolHoliday.school_id.is_(None)
+    return SchoolHoliday.school_id == owner

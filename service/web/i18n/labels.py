@@ -65,6 +65,7 @@ AUDIT_ACTIONS = {
     "groupchat.delete": N_("group chat deleted"),
     "groupchat.export": N_("group-chat register exported"),
     "holidays.import": N_("holidays imported"),
+    "holidays.forget": N_("own holidays removed"),
     "lesson.add": N_("lesson added"),
     "lesson.edit": N_("lesson edited"),
     "lesson.edit_clear": N_("lesson edits cleared"),

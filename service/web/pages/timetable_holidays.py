@@ -4,16 +4,14 @@ open-data file, uploaded or fetched from its URL, which is the school's alone.""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service import audit
-from service.actors import Actor
 from service.errors import InvalidRequest, ServiceError
-from service.models import User
-from service.timetable import REGIONS, TimetableError, parse_holidays
+from service.models import SchoolHoliday, User
+from service.timetable import REGIONS, TimetableError
 from service.timetable.holidays import MAX_BYTES, NATIONWIDE
 from service.timetable_store import fetch, holidays, sources
 from service.web.pages.timetable_sources import school_of
@@ -30,6 +28,11 @@ def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict
         "advised": school.holiday_advised,
         "region": shown,
         "max_bytes": MAX_BYTES,
+        "own_periods": session.scalar(
+            select(func.count())
+            .select_from(SchoolHoliday)
+            .where(SchoolHoliday.school_id == school.id)
+        ),
         "holidays": [
             {
                 "name": h.name,
@@ -72,45 +75,3 @@ def may_import(session: Session, viewer: User | None) -> bool:
     except ServiceError:
         return False
     return True
-
-
-def import_holidays(
-    session: Session, *, viewer: User, data: bytes, name: str, now: datetime
-) -> holidays.Imported:
-    school = school_of(session, viewer)
-    try:
-        found = parse_holidays(data, name=name)
-    except TimetableError as exc:
-        raise InvalidRequest("%(problem)s", problem=exc) from None
-    if not found:
-        raise InvalidRequest("%(name)s: the file holds no school holidays", name=name)
-    result = holidays.store(session, found, school_id=school.id, region=None)
-    audit.record(
-        session,
-        actor=Actor.of_user(viewer),
-        school_id=school.id,
-        action="holidays.import",
-        obj=f"holidays:{','.join(result.schoolyears)[:100]}",
-        now=now,
-        reason=f"{result.stored} stored, {result.replaced} replaced",
-    )
-    return result
-
-
-def save_region(
-    session: Session, *, viewer: User, region: str, advised: bool, now: datetime
-) -> None:
-    school = school_of(session, viewer)
-    if region and region not in REGIONS:
-        raise InvalidRequest("region must be one of %(choices)s", choices=", ".join(REGIONS))
-    school.holiday_region = region or None
-    school.holiday_advised = advised
-    audit.record(
-        session,
-        actor=Actor.of_user(viewer),
-        school_id=viewer.school_id,
-        action="school.holiday_region",
-        obj=f"school:{school.id}",
-        now=now,
-        reason=f"{region or 'none'}{'' if advised else ', advised holidays moved'}",
-    )

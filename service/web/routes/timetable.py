@@ -21,7 +21,7 @@ from service.errors import InvalidRequest
 from service.models import User
 from service.runtime import Runtime, runtime
 from service.timetable.holidays import MAX_BYTES as HOLIDAY_BYTES
-from service.timetable_store import sync, uploads
+from service.timetable_store import holidays, sync, uploads
 from service.web import websessions
 from service.web.forms import Form
 from service.web.pages import (
@@ -364,9 +364,7 @@ async def holidays_import(request: Request) -> Response:
             raise InvalidRequest("the holiday URL was not fetched; send the form again")
         else:
             raise InvalidRequest("choose a file or give the URL of one")
-        result = timetable_holidays.import_holidays(
-            ctx.db, viewer=viewer, data=data, name=name, now=ctx.now
-        )
+        result = holidays.import_file(ctx.db, actor=ctx.actor(), data=data, name=name, now=ctx.now)
         ctx.flash(
             ctx.t.ngettext(
                 "%(num)s holiday period imported (%(years)s).",
@@ -401,14 +399,30 @@ def _may_fetch(request: Request, csrf: str) -> bool:
 @router.post("/holidays/region")
 async def holidays_region(request: Request) -> Response:
     def action(ctx: Ctx, form: Form) -> Outcome:
-        timetable_holidays.save_region(
+        holidays.set_region(
             ctx.db,
-            viewer=ctx.signed_in(),
+            actor=ctx.actor(),
             region=form.text("region", limit=20),
             advised=form.get("advised") == "1",
             now=ctx.now,
         )
         ctx.flash(ctx.t("Saved."))
+        return Redirect("/admin/timetable/holidays")
+
+    return await act(request, action)
+
+
+@router.post("/holidays/forget")
+async def holidays_forget(request: Request) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        n = holidays.forget_own(ctx.db, actor=ctx.actor(), now=ctx.now)
+        ctx.flash(
+            ctx.t.ngettext(
+                "%(num)s holiday period of this school removed: the national holidays apply.",
+                "%(num)s holiday periods of this school removed: the national holidays apply.",
+                n,
+            )
+        )
         return Redirect("/admin/timetable/holidays")
 
     return await act(request, action)
