@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 import tomllib
@@ -215,7 +214,9 @@ def _enroll_from_file(paths: StatePaths, path: Path) -> None:
         raise FatalError(f'enrolment file {path} needs server = "https://..." and code = "..."')
     if label is not None and not isinstance(label, str):
         raise FatalError(f"enrolment file {path}: label must be a string")
-    me = _enroll_as(paths, server, code, label or socket.gethostname()[:64])
+    # No label from IT: none at all. A host name is often the pupil's own ("jan-jansen-laptop")
+    # and would undo the pseudonymous device id.
+    me = _enroll_as(paths, server, code, label or None)
     log.info("enrolled from %s: device %s, group %s", path, me.device_id, me.group)
 
 
