@@ -107,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the service's channel (default: the platform's, see docs/agent.md)",
     )
+    for cmd in (run, helper):
+        cmd.add_argument(
+            "--log-file",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help=f"log here, rotated at {LOG_BYTES // 2**20} MiB keeping {LOG_KEEP} old files "
+            "(for launchd, which has no log rotation; default: standard error, which systemd's "
+            "journal and WinSW rotate)",
+        )
 
     status = command("status", "say whether monitoring is active now, and what is queued")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -123,6 +133,31 @@ def _paths(args: argparse.Namespace) -> StatePaths:
     return StatePaths(args.state_dir or default_state_dir(os.environ))
 
 
+LOG_BYTES = 2**20
+LOG_KEEP = 5
+
+
+def configure_logging(command: str, log_file: Path | None) -> None:
+    """INFO for the service and the helper (one line per lesson start, end and upload),
+    WARNING for the commands a person runs; the scheduler's routine lines ("Running job",
+    "executed successfully", every sample) stay below INFO."""
+    handler: logging.Handler
+    if log_file is None:
+        handler = logging.StreamHandler(sys.stderr)
+    else:
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(
+            log_file, maxBytes=LOG_BYTES, backupCount=LOG_KEEP, encoding="utf-8"
+        )
+    logging.basicConfig(
+        level=logging.INFO if command in ("run", "helper") else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],  # a no-op when the root logger has handlers (a test's caplog)
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if argv is None and args.command == "run":
@@ -131,11 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agent.memory import skip_charset_detection
 
         skip_charset_detection()
-    logging.basicConfig(
-        level=logging.INFO if args.command in ("run", "helper") else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.command, getattr(args, "log_file", None))
     try:
         handler = {
             "enroll": _enroll,

@@ -256,3 +256,35 @@ def test_scan_text(
     out = capsys.readouterr().out
     assert "a1-social-media\tsocial_media\tdiscord\t(process)" in out
     assert "probes: " in out and "processes ok" in out
+
+
+def test_the_log_file_is_rotated_and_the_schedulers_routine_stays_below_info(
+    tmp_path: Path,
+) -> None:
+    """``--log-file`` (launchd's plist passes it) rotates at LOG_BYTES keeping LOG_KEEP files;
+    APScheduler's per-job lines ("Running job", every sample) are not logged at INFO."""
+    import logging
+
+    from agent import cli
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    log = tmp_path / "agent.log"
+    try:
+        cli.configure_logging("run", log)
+        logging.getLogger("apscheduler.executors.default").info('Running job "sample"')
+        logging.getLogger("agent.runner").info("lesson l_1 started")
+        assert log.read_text().splitlines()[-1].endswith("agent.runner: lesson l_1 started")
+        assert "Running job" not in log.read_text()
+        line = "x" * 1000
+        for _ in range(cli.LOG_BYTES * (cli.LOG_KEEP + 2) // 1000):
+            logging.getLogger("agent.runner").info(line)
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)
+    files = sorted(p.name for p in tmp_path.glob("agent.log*"))
+    assert files == ["agent.log"] + [f"agent.log.{n}" for n in range(1, cli.LOG_KEEP + 1)]
+    assert all(p.stat().st_size <= cli.LOG_BYTES for p in tmp_path.glob("agent.log*"))

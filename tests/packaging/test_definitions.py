@@ -53,6 +53,10 @@ def test_launchd_plist_runs_the_agent_with_its_enrolment_file() -> None:
     assert args[0].endswith("/venv/bin/lessonwatch-agent") and args[1] == "run"
     assert "--enroll-file" in args and "--state-dir" in args
     assert plist["UserName"] == "_lessonwatch" and plist["KeepAlive"] is True
+    # launchd has no log rotation: the agent rotates its own file, in a folder it owns.
+    log = args[args.index("--log-file") + 1]
+    assert log == "/Library/Logs/lessonwatch/agent.log" != plist["StandardErrorPath"]
+    assert "-o _lessonwatch /Library/Logs/lessonwatch" in (PKG / "macos/build-pkg.sh").read_text()
 
 
 def test_launch_agent_runs_the_helper_in_every_gui_session() -> None:
