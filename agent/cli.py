@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from agent.errors import CollectorError, FatalError
 from agent.paths import StatePaths, default_state_dir
 
 if TYPE_CHECKING:
+    from agent.explain import Enrolment
     from agent.identity import Identity
 
 log = logging.getLogger("agent")
@@ -348,6 +350,9 @@ def _status(args: argparse.Namespace) -> int:
             for x in (next_windows(config.lessons, now) if config else [])
         ],
         "probes": running.get("probes") if alive and running else {},
+        # None: the agent does not listen for a helper (or is not running).
+        "helper": running.get("helper") if alive and running else None,
+        "settings": running.get("settings") if alive and running else None,
         "upload": running.get("upload") if running else None,
         "outbox": counts,
     }
@@ -362,6 +367,8 @@ def _status(args: argparse.Namespace) -> int:
         print("monitoring: not active" + ("" if alive else " (the agent is not running)"))
     for x in data["next_lessons"]:
         print(f"  lesson {x['id']}: {x['start']} – {x['end']}")
+    if data["helper"] is not None:
+        print(f"helper: {data['helper']}")
     if counts:
         print(
             f"outbox: {counts['queued']} queued, {counts['parked']} refused, "
@@ -373,24 +380,52 @@ def _status(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from agent.explain import render, zone
     from agent.schedule import next_windows
+    from agent.status import read_status
     from policies import load_policy
 
     paths = _paths(args)
     config = _load_config(paths)
     policy = config.compiled.policy if config else load_policy()
+    running = read_status(paths.status) or {}
+    if isinstance(running.get("settings"), dict):
+        # The values the agent runs with, which the command line may have overridden.
+        in_force = {k: v for k, v in running["settings"].items() if isinstance(v, int) and v > 0}
+        policy = dataclasses.replace(
+            policy, settings=dataclasses.replace(policy.settings, **in_force)
+        )
     now = datetime.now(UTC)
     lessons = next_windows(config.lessons, now) if config else []
     school = config.body.get("school") if config else None
     tz = zone(school.get("timezone") if isinstance(school, dict) else None)
-    last = None
+    sent: list[tuple[str, str]] = []
     if paths.outbox.exists():
         from agent.outbox import Outbox
 
         box = Outbox(paths.outbox)
-        last = box.last_sent()
+        sent = box.last_lesson_sent()
         box.close()
-    sys.stdout.write(render(policy, args.lang, lessons, now, tz, last))
+    sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths)))
     return 0
+
+
+def _enrolment(paths: StatePaths) -> Enrolment | None:
+    """What enrolment sent, from the identity file (never the token); None if not enrolled."""
+    from agent.client import platform_name
+    from agent.explain import Enrolment
+
+    try:
+        data = json.loads(paths.identity.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    label = data.get("label")
+    return Enrolment(
+        label=label if isinstance(label, str) else None,
+        platform=platform_name(),
+        version=__version__,
+        fingerprint=str(data.get("fingerprint", "")),
+    )
 
 
 def _scan(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from agent.config import Lesson
-from agent.explain import helper_text, render
+from agent.explain import Enrolment, helper_text, render
 from policies import Policy
 from policies.cli import check_summary, refusal
 from policies.explain import explain_data, render_text, timing_text
@@ -309,8 +309,16 @@ def dutch_samples(policy: Policy) -> dict[str, str]:
     return {
         "lessonwatch-policy explain": render_text(explain_data(policy, "nl"))
         + render_text(explain_data(titles_on, "nl")),
-        "lessonwatch-agent explain": render(policy, "nl", lessons, now, tz, None)
-        + render(titles_on, "nl", [], now, tz, ("{}", "2026-11-24 10:31")),
+        "lessonwatch-agent explain": render(policy, "nl", lessons, now, tz, [])
+        + render(
+            titles_on,
+            "nl",
+            [],
+            now,
+            tz,
+            [("{}", "2026-11-24 10:31")],
+            Enrolment(label=None, platform="linux", version="0.1.0", fingerprint="ab12"),
+        ),
         "helper": "\n".join(helper_text(titles_on, "nl")),
         # The file names ("rules.toml") would read as the English "rules".
         "lessonwatch-policy check": check_summary(dataclasses.replace(policy, sources=("x",)), "nl")
