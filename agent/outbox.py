@@ -5,7 +5,7 @@ is tried; a row leaves only when the collector answered for it. WAL with ``synch
 makes every committed row survive ``kill -9`` and power loss. The queue is bounded: when it is
 full (or a row is older than ``max_age``) the oldest rows are dropped and counted, and the count
 rides along in the next summary's ``dropped``. The running lesson's partial summary is
-checkpointed in the same file, so a crash loses at most the time since the last checkpoint.
+checkpointed in the same file at every sample, so a crash loses at most one sample.
 
 A file that is not a readable SQLite database is moved aside and recreated: the agent keeps
 running, and IT finds the damaged file next to the new one.
