@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -238,6 +237,8 @@ def _enroll_from_file(paths: StatePaths, path: Path) -> None:
             for part in paths.root.glob(name.name + "*"):
                 part.rename(aside / part.name)
         log.warning("state cloned from another machine moved to %s; enrolling anew", aside)
+    import tomllib  # only for a device that enrols itself from a file
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
