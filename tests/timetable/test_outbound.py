@@ -14,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.cli.main import main
 from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable_store import outbound, sources, sync
@@ -144,3 +145,36 @@ def test_a_failing_server_s_answer_is_not_quoted_in_the_error(
     assert outcome.result == "failed"
     assert "HTTP 500 Internal Server Error" in (outcome.error or "")
     assert "hunter2" not in (outcome.error or "")
+
+
+def test_a_zermelo_portal_at_the_cloud_metadata_address_is_refused(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    """The Zermelo fetch goes through the same check as the feeds."""
+    config = settings(db_url)
+    with sessions.begin() as session:
+        source_id = sources.add_source(
+            session,
+            school=schools.school(session),
+            settings=config,
+            name="zermelo",
+            kind="zermelo",
+            now=NOW,
+            secret="token-1",
+            portal="https://169.254.169.254",
+        ).id
+    outcome = sync.sync_one(sessions, config, source_id=source_id, now=NOW)
+    assert outcome.result == "failed"
+    assert INTERNAL in (outcome.error or "")
+
+
+def test_the_holiday_import_command_refuses_loopback(
+    capsys: pytest.CaptureFixture[str], db_url: str, replay: Replay
+) -> None:
+    """``holidays import <url>`` checks the address too; the server is never asked."""
+    replay.answer("/holidays.json", b"[]", kind="application/json")
+    code = main(["holidays", "import", replay.url + "/holidays.json", "--db", db_url])
+    _, err = capsys.readouterr()
+    assert code != 0
+    assert INTERNAL in err
+    assert replay.requests("/holidays.json") == []
