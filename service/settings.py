@@ -32,6 +32,9 @@ SETTINGS_HELP = {
     "timetable_sync_seconds": "how often the serve process looks for timetable sources due to "
     "sync (0: never)",
     "holiday_fetch_seconds": "longest the collector waits for a holiday file fetched from a URL",
+    "fetch_allow_hosts": "comma-separated host names or addresses (as written in the URL) that "
+    "holiday files, feeds and Zermelo may be fetched from although they are on this machine or "
+    "an internal network; default none",
 }
 
 
@@ -59,6 +62,15 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     timetable_sync_seconds: int = Field(default=60, ge=0)
     holiday_fetch_seconds: float = Field(default=30.0, gt=0, le=600)
+    fetch_allow_hosts: str = ""
+
+    @property
+    def allowed_fetch_hosts(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().strip("[]").lower().rstrip(".")
+            for h in self.fetch_allow_hosts.split(",")
+            if h.strip()
+        )
 
     @property
     def future_tolerance(self) -> timedelta:
