@@ -7,20 +7,25 @@ from __future__ import annotations
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.actors import Actor
+from service.devices import registry as devices
 from service.devices import subject_access
 from service.ingest import bounds
+from service.ingest import summaries as ingest
 from service.models import Device, DeviceLessonSummary, Lesson, School, User
 from service.reports import numbers
 from service.reports.lesson_report import live_numbers
+from service.reports.stored import readable
 from service.retention import purge as retention
 from service.web.i18n import translator
 from service.web.pages.escalations import escalations_page
@@ -28,7 +33,7 @@ from service.web.pages.trend import group_trend
 from tests.service.test_intake_http import device_of, post, tokens, wait_until, writes_held
 from tests.service.test_intake_http import live as live  # the same collector on loopback
 from tests.support.clock import LESSON_END, LESSON_START, FakeClock
-from tests.support.collector import Live, World, finding, summary
+from tests.support.collector import Live, World, enrol, finding, summary
 
 TIMEOUT = 60
 LESSON_SECONDS = int((LESSON_END - LESSON_START).total_seconds())
@@ -81,7 +86,8 @@ def store_as_an_old_collector_did(
 
 def every_read(sessions: sessionmaker[Session], lesson_id: str, now: datetime) -> dict[str, Any]:
     """The lesson's numbers after the trend, the escalations page, each device's export and the
-    purge of every school have all run without an exception."""
+    purge of every school (a year on: it freezes and deletes everything) have all run without
+    an exception."""
     t = translator("nl")
     with sessions.begin() as session:
         lesson = session.get_one(Lesson, lesson_id)
@@ -94,8 +100,9 @@ def every_read(sessions: sessionmaker[Session], lesson_id: str, now: datetime) -
         for device_id in session.scalars(select(Device.id)):
             subject_access.export_device(session, actor=actor, device_id=device_id, now=now)
         found = live_numbers(session, lesson)
-    with sessions.begin() as session:
+    with sessions() as session:
         retention.purge(session, now=now + timedelta(days=400))
+        session.rollback()  # the property sends more summaries to the same lesson afterwards
     return found
 
 
@@ -305,3 +312,100 @@ def test_an_unhandled_error_answers_json_with_a_request_id_that_is_in_the_log(
     assert answer.headers["X-Request-Id"] == error["request_id"]
     assert f"request {error['request_id']}" in caplog.text
     assert "RuntimeError: boom" in caplog.text
+
+
+# --- the property: any sequence of uploads leaves every read working and bounded -------------
+
+ODD_OFFSETS = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+ANY_TIME = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59), timezones=ODD_OFFSETS
+)
+NEAR_THE_LESSON = st.integers(-30 * 60, 70 * 60).map(lambda s: LESSON_START + timedelta(seconds=s))
+
+
+@st.composite
+def uploads(draw: st.DrawFn) -> tuple[int, list[dict[str, Any]]]:
+    """One device's request: copies of one summary (new report ids), any fields in range."""
+    start = draw(st.one_of(NEAR_THE_LESSON, ANY_TIME)).replace(microsecond=0)
+    span = draw(st.sampled_from([0, 60, 1500, LESSON_SECONDS, LESSON_SECONDS + 600, 12 * 3600]))
+    seconds = draw(st.integers(0, span))
+    item = summary("placeholder", [finding(seconds=seconds)])
+    item["started_at"] = start.isoformat()
+    try:
+        item["ended_at"] = (start + timedelta(seconds=span)).isoformat()
+    except OverflowError:
+        item["ended_at"] = start.isoformat()
+    item["coverage"]["seconds_monitored"] = draw(st.integers(0, span))
+    item["dropped"] = draw(st.sampled_from([0, 1, bounds.MAX_DROPPED, 10_000_000]))
+    if seconds:
+        item["findings"][0]["episodes"] = draw(st.integers(1, 2 * seconds))
+    copies = draw(st.integers(1, 40))
+    return draw(st.integers(0, 2)), [
+        {**item, "report_id": str(uuid.uuid4())} for _ in range(copies)
+    ]
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(sent=st.lists(uploads(), min_size=1, max_size=4))
+def test_any_uploads_leave_every_read_working_and_no_device_past_its_lesson(
+    world: World, sessions: sessionmaker[Session], clock: FakeClock, sent: list[Any]
+) -> None:
+    """Whatever three devices send (times from year 1 to 9999 at odd offsets, any window, sizes,
+    counts, overlapping copies), every item gets an answer; the report, the trend, the
+    escalations, the export and the purge all run; no device counts past the lesson."""
+    with sessions.begin() as session:
+        fleet = [
+            session.get_one(Device, device_id)
+            for device_id in session.scalars(select(Device.id).order_by(Device.id))
+        ]
+        while len(fleet) < 3:
+            token = enrol(session, world.code_3b, clock()).token
+            fleet.append(devices.device_for_token(session, token))
+    for which, items in sent:
+        for item in items:
+            item["lesson_id"] = world.lesson_3b
+        with sessions.begin() as session:
+            answers = ingest.ingest_batch(
+                session,
+                device=fleet[which],
+                items=items,
+                now=clock(),
+                future_tolerance=timedelta(hours=1),
+            )
+        assert len(answers) == len(items)
+    found = every_read(sessions, world.lesson_3b, clock())
+    reporting = found["devices_reporting"]
+    assert found["coverage"]["seconds_monitored"] <= reporting * LESSON_SECONDS
+    assert all(c["seconds"] <= reporting * LESSON_SECONDS for c in found["categories"])
+    with sessions.begin() as session:
+        lesson = session.get_one(Lesson, world.lesson_3b)
+        for device in fleet:
+            rows = session.execute(
+                select(
+                    DeviceLessonSummary.id,
+                    DeviceLessonSummary.device_id,
+                    DeviceLessonSummary.summary,
+                ).where(
+                    DeviceLessonSummary.lesson_id == lesson.id,
+                    DeviceLessonSummary.device_id == device.id,
+                )
+            )
+            own, _ = readable((r[0], r[1], r[2]) for r in rows)
+            assert len(own) <= bounds.MAX_SUMMARIES_PER_LESSON
+            alone = numbers.report_numbers(
+                lesson_start=lesson.start,
+                lesson_end=lesson.end,
+                devices_expected=1,
+                summaries=own,
+            )
+            assert alone["coverage"]["seconds_monitored"] <= LESSON_SECONDS
+            assert all(c["seconds"] <= LESSON_SECONDS for c in alone["categories"])
+            for s in (summary for _, summary in own):
+                assert lesson.start - bounds.MARGIN <= s.started_at
+                assert s.ended_at <= lesson.end + bounds.MARGIN
