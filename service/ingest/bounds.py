@@ -26,12 +26,13 @@ MARGIN = timedelta(minutes=5)
 # An agent restarted mid-lesson sends one summary per run; 30 runs in one lesson (a restart
 # every 90 seconds of a 45-minute lesson) is already a broken laptop, and the bound keeps one
 # device from growing the table without end (500 summaries a request were about 1 MB).
+# The default of the setting ``max_summaries_per_lesson``.
 MAX_SUMMARIES_PER_LESSON = 30
 # Summaries the agent's outbox dropped since its last upload (it holds 2000 and keeps 30 days).
 MAX_DROPPED = 10_000
 
 OUTSIDE_LESSON = "started_at and ended_at must lie within the lesson, give or take 5 minutes"
-TOO_MANY = f"the device already sent {MAX_SUMMARIES_PER_LESSON} summaries for this lesson"
+TOO_MANY = "the device already sent the most summaries allowed for this lesson"
 DROPPED = f"dropped must be at most {MAX_DROPPED}"
 MONITORED = "coverage.seconds_monitored is longer than the lesson"
 UNREADABLE = "the summary could not be read"
@@ -50,6 +51,7 @@ def summary_problem(
     lesson_start: datetime,
     lesson_end: datetime,
     sent: Sequence[Window],
+    most: int = MAX_SUMMARIES_PER_LESSON,
 ) -> str | None:
     """Why ``summary`` cannot be stored for its lesson, given the windows ``sent`` for it by the
     same device; None if it can. A window with the summary's own report id is its retry, which
@@ -69,6 +71,6 @@ def summary_problem(
         return DROPPED
     # Distinct ids: a retry of a stored summary is in ``sent`` twice once this group holds it.
     others = {w.report_id for w in sent} - {summary.report_id}
-    if len(others) >= MAX_SUMMARIES_PER_LESSON:
+    if len(others) >= most:
         return TOO_MANY
     return None

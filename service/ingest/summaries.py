@@ -135,13 +135,25 @@ def ingest_batch(
     items: Sequence[Any],
     now: datetime,
     future_tolerance: timedelta,
+    most_per_lesson: int = bounds.MAX_SUMMARIES_PER_LESSON,
 ) -> list[ItemResult]:
     batches = [parse_batch(device, items)]
-    return store(session, batches, now=now, future_tolerance=future_tolerance)[0]
+    return store(
+        session,
+        batches,
+        now=now,
+        future_tolerance=future_tolerance,
+        most_per_lesson=most_per_lesson,
+    )[0]
 
 
 def store(
-    session: Session, batches: Sequence[Parsed], *, now: datetime, future_tolerance: timedelta
+    session: Session,
+    batches: Sequence[Parsed],
+    *,
+    now: datetime,
+    future_tolerance: timedelta,
+    most_per_lesson: int = bounds.MAX_SUMMARIES_PER_LESSON,
 ) -> list[list[ItemResult]]:
     """Store several requests' batches in the caller's transaction, with the results each would
     have had alone, one after another in this order: a report id twice in the group is stored
@@ -180,7 +192,13 @@ def store(
                 # Earlier in this batch or group: stored once; this one is answered as a retry
                 # of it, against whoever turns out to own the report id.
                 out.append(_Repeat(entry.report_id))
-            elif problem := _bounds_problem(entry, lessons[entry.lesson_id], sent, device):
+            elif problem := bounds.summary_problem(
+                entry,
+                lesson_start=lessons[entry.lesson_id].start,
+                lesson_end=lessons[entry.lesson_id].end,
+                sent=sent[(device.id, entry.lesson_id)],
+                most=most_per_lesson,
+            ):
                 out.append(ItemResult(entry.report_id, "rejected", problem))
             else:
                 new[entry.report_id] = (entry, device)
@@ -195,20 +213,6 @@ def store(
         [_result(item, batch.device, inserted, owner) for item in out]
         for batch, out in zip(batches, decided, strict=True)
     ]
-
-
-def _bounds_problem(
-    entry: LessonSummary,
-    lesson: LessonRef,
-    sent: dict[tuple[str, str], list[Window]],
-    device: DeviceRef,
-) -> str | None:
-    return bounds.summary_problem(
-        entry,
-        lesson_start=lesson.start,
-        lesson_end=lesson.end,
-        sent=sent[(device.id, entry.lesson_id)],
-    )
 
 
 def _windows(
