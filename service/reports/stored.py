@@ -3,7 +3,7 @@
 Rows were stored by older collectors with weaker checks (a year-1 time was written back as
 ``1-01-01T00:00:00Z``, which the parser refuses). Such a row must not take a lesson's report,
 its group's trend, the escalations page, the export or the purge down with it: it is left out,
-logged with its id, and counted as ``unreadable`` in the report's coverage. Migration 0009
+logged with its id, and counted as ``unreadable`` in the report's coverage. Migration 0010
 deletes the rows that were already unreadable when it ran.
 """
 

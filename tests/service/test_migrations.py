@@ -165,16 +165,16 @@ def test_0007_and_0008_carry_the_rows_of_a_collector_at_0006(
         engine.dispose()
 
 
-def test_0009_deletes_the_summaries_that_no_longer_parse(empty_db_url: str) -> None:
-    """From 0008 with a readable summary and a year-1 one as the old collector wrote it back
-    (``1-01-01T00:00:00Z``): 0009 deletes the unreadable row and the kept totals of its lesson,
+def test_0010_deletes_the_summaries_that_no_longer_parse(empty_db_url: str) -> None:
+    """From 0009 with a readable summary and a year-1 one as the old collector wrote it back
+    (``1-01-01T00:00:00Z``): 0010 deletes the unreadable row and the kept totals of its lesson,
     and keeps the readable one."""
     engine = db.make_engine(empty_db_url)
     good = summary("l_1")
     poisoned = summary("l_1")
     poisoned["started_at"], poisoned["ended_at"] = "1-01-01T00:00:00Z", "1-01-01T00:50:00Z"
     try:
-        _upgrade(engine, "0008")
+        _upgrade(engine, "0009")
         with engine.begin() as conn:
             _rows_before_0007(conn, ["Een"])
             for row_id, item in ((1, good), (2, poisoned)):

@@ -9,8 +9,8 @@ or shown, and it is device-level data the school keeps no longer than it needs. 
 of their lessons are dropped too, so they are counted again without them. The number deleted
 is logged; nothing else about a row is (its contents came from a hostile device).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 06:30:00.000000
 """
 
@@ -23,8 +23,8 @@ from alembic import op
 
 from policies.wire import parse_summary
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
