@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from policies.wire import parse_summary
 from service import access, audit
 from service.actors import Actor
 from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School
 from service.reports.numbers import report_numbers, suppress_small_counts
+from service.reports.stored import readable
 from service.timetable_store import holidays
 
 
@@ -34,16 +34,17 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
             Device.enrolled_at < lesson.end,
         )
     )
+    s = DeviceLessonSummary
     rows = session.execute(
-        select(DeviceLessonSummary.device_id, DeviceLessonSummary.summary)
-        .where(DeviceLessonSummary.lesson_id == lesson.id)
-        .order_by(DeviceLessonSummary.id)
+        select(s.id, s.device_id, s.summary).where(s.lesson_id == lesson.id).order_by(s.id)
     )
+    summaries, unreadable = readable((r[0], r[1], r[2]) for r in rows)
     return report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
         devices_expected=expected or 0,
-        summaries=[(device, parse_summary(data)) for device, data in rows],
+        summaries=summaries,
+        unreadable=unreadable,
     )
 
 

@@ -48,10 +48,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from policies.wire import parse_summary
 from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
 from service.reports.numbers import report_numbers
+from service.reports.stored import readable
 
 # Bump when what is kept changes: rows of another version are recomputed on their next read.
 VERSION = 1
@@ -143,11 +143,13 @@ def fingerprint_of(rows: Sequence[Stored]) -> Fingerprint:
 
 def totals_of(lesson: LessonSpan, rows: Sequence[Stored]) -> dict[str, Any]:
     """The kept numbers of one lesson, by the report's own function."""
+    summaries, unreadable = readable((r.id, r.device_id, r.summary) for r in rows)
     numbers = report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
         devices_expected=0,  # not kept: counted live
-        summaries=[(r.device_id, parse_summary(r.summary)) for r in rows],
+        summaries=summaries,
+        unreadable=unreadable,
     )
     return {key: numbers[key] for key in KEPT}
 
