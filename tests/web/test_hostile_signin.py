@@ -276,11 +276,11 @@ def test_sign_in_flood_leaves_device_config_fast(
     web = WebSettings(demo=True, signin_per_minute=10_000, signin_burst=10_000)
     for demo in serve(demo_db, web_clock, web=web, device_burst=10_000):
         answers, took = _flood(demo, sign_ins=40)
+    p95 = statistics.quantiles(took, n=20)[-1]
+    assert p95 < 0.3, f"config p95 {p95 * 1000:.0f} ms over {len(took)} fetches"
     statuses = [a.status_code for a in answers]
     assert set(statuses) <= {401, 429} and 429 in statuses and 401 in statuses
     assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)
-    p95 = statistics.quantiles(took, n=20)[-1]
-    assert p95 < 0.3, f"config p95 {p95 * 1000:.0f} ms over {len(took)} fetches"
 
 
 def _flood(demo: Demo, *, sign_ins: int) -> tuple[list[requests.Response], list[float]]:
