@@ -47,7 +47,8 @@ class Limiter:
         if bucket is None:
             return 0
         tokens = min(float(self._burst), bucket.tokens + max(now - bucket.at, 0.0) * self._rate)
-        return 0 if tokens >= 1.0 else math.ceil((1.0 - tokens) / self._rate)
+        # Rounded first: 1 / (1/180) is 180.00000000000003, which is not 181 seconds.
+        return 0 if tokens >= 1.0 else math.ceil(round((1.0 - tokens) / self._rate, 6))
 
     def check(self, key: str, now: float) -> int:
         """0 when the request may go ahead, else the whole seconds to put in Retry-After."""
