@@ -110,7 +110,9 @@ def create_app(
     # The web pages read LESSONWATCH_WEB_* when the caller gives no settings (see docs/web.md).
     install_web(app, web if web is not None else WebSettings(), verifier=verifier)
     _add_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        SecurityHeaders, docs_paths=frozenset({"/docs", "/redoc"} if docs else set())
+    )
     if settings.trusted_proxy_list:
         # Added last, so it runs first: the scheme it sets decides HSTS and Secure cookies.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)

@@ -23,24 +23,35 @@ HEADERS = {
     "referrer-policy": "same-origin",
 }
 HSTS = "max-age=31536000"
+# For /docs and /redoc only, when an operator turns them on (``api_docs``): FastAPI's pages load
+# Swagger UI and ReDoc from jsDelivr and start them with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
-def security_headers(scheme: str) -> dict[str, str]:
+def security_headers(scheme: str, csp: str = CSP) -> dict[str, str]:
     """The headers every answer carries for a request made with ``scheme``."""
-    return HEADERS | {"strict-transport-security": HSTS} if scheme == "https" else dict(HEADERS)
+    headers = HEADERS | {"content-security-policy": csp}
+    return headers | {"strict-transport-security": HSTS} if scheme == "https" else headers
 
 
 class SecurityHeaders:
     """ASGI middleware: adds ``security_headers`` to each response, keeping any the app set."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, docs_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.docs_paths = docs_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = security_headers(scope.get("scheme", "http"))
+        csp = DOCS_CSP if scope.get("path") in self.docs_paths else CSP
+        extra = security_headers(scope.get("scheme", "http"), csp)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

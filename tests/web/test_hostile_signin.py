@@ -241,6 +241,19 @@ def test_nothing_is_loaded_from_elsewhere(
         assert requests.get(demo.url + "/openapi.json", timeout=TIMEOUT).status_code == 200
 
 
+def test_api_docs_when_turned_on_may_load_from_their_cdn_only(
+    demo_db: DemoDatabase, web_clock: FakeClock
+) -> None:
+    """An operator who turns the API documentation on gets working pages: their policy allows
+    the CDN they load from, and only they do."""
+    for demo in serve(demo_db, web_clock, api_docs=True):
+        docs = Browser(demo.url).get("/docs")
+        signin = Browser(demo.url).get("/signin")
+    assert docs.status_code == 200 and "https://cdn.jsdelivr.net" in docs.text
+    assert "https://cdn.jsdelivr.net" in docs.headers["Content-Security-Policy"]
+    assert "cdn.jsdelivr.net" not in signin.headers["Content-Security-Policy"]
+
+
 # --- behind a reverse proxy ---------------------------------------------------------------------
 
 
