@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from policies import PolicyError
 from policies.document import read_override
 from policies.groupchat.chat import ChatInputError
+from policies.wire import format_time
 from service import db
 from service.accounts import users
 from service.actors import Actor
@@ -73,6 +74,15 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def shown(text: str | None) -> str:
+    """Stored text as one table cell: control, format and other unprintable characters escaped
+    (``\\x1b``, ``\\u202e``, ``\\t``) so a device's label cannot move the cursor, add rows
+    or columns, or hide what follows; ``-`` for nothing."""
+    if not text:
+        return "-"
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 @dataclass(frozen=True)
 class Run:
     """What every command gets: its transaction, the school of ``--school`` and the time."""
@@ -117,6 +127,46 @@ def cmd_enroll_code(run: Run, args: argparse.Namespace) -> None:
             now=run.now,
         )
     )
+
+
+def cmd_enroll_code_list(run: Run, args: argparse.Namespace) -> None:
+    rows = enrolment.list_codes(run.session, actor=run.actor)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": r.id,
+                    "group": r.group,
+                    "uses_left": r.uses_left,
+                    "devices": r.devices,
+                    "active_devices": r.active_devices,
+                    "created_at": format_time(r.created_at),
+                    "expires_at": format_time(r.expires_at),
+                    "revoked_at": format_time(r.revoked_at) if r.revoked_at else None,
+                    "active": r.active(run.now),
+                }
+                for r in rows
+            ]
+        )
+        return
+    for r in rows:
+        state = "revoked" if r.revoked_at else ("active" if r.active(run.now) else "spent")
+        cells = [str(r.id), r.group, f"{r.uses_left} left", f"{r.devices} enrolled"]
+        cells += [f"{r.active_devices} active", format_time(r.expires_at), state]
+        print("\t".join(shown(c) for c in cells))
+
+
+def cmd_enroll_code_revoke(run: Run, args: argparse.Namespace) -> None:
+    enrolment.revoke_code(run.session, actor=run.actor, code_id=args.code_id, now=run.now)
+    if args.retire_devices:
+        cmd_enroll_code_retire_devices(run, args)
+
+
+def cmd_enroll_code_retire_devices(run: Run, args: argparse.Namespace) -> None:
+    n = enrolment.retire_code_devices(
+        run.session, actor=run.actor, code_id=args.code_id, now=run.now
+    )
+    print(f"devices retired: {n}")
 
 
 def cmd_users_add(run: Run, args: argparse.Namespace) -> None:
@@ -179,11 +229,9 @@ def cmd_devices_list(run: Run, args: argparse.Namespace) -> None:
     for r in rows:
         j = r.to_json()
         state = "retired" if j["retired"] else ("DUPLICATE" if j["duplicate"] else "ok")
-        print(
-            f"{j['id']}\t{j['group']}\t{j['label'] or '-'}\t{j['platform']}\t"
-            f"{j['agent_version']}\t{j['last_seen'] or '-'}\t{(j['fingerprint'] or '-')[:12]}\t"
-            f"{state}"
-        )
+        cells = [j["id"], j["group"], j["label"], j["platform"], j["agent_version"]]
+        cells += [j["last_seen"], (j["fingerprint"] or "")[:12], state]
+        print("\t".join(shown(c) for c in cells))
 
 
 def cmd_devices_retire(run: Run, args: argparse.Namespace) -> None:
@@ -336,6 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--uses", type=int, default=40)
     create.add_argument("--expires-in", default="7d", help="30m, 12h, 7d, 2w, ...")
     create.set_defaults(handler=cmd_enroll_code)
+    clist = codes.add_parser("list", parents=[common], help="list codes with their uses")
+    clist.add_argument("--json", action="store_true")
+    clist.set_defaults(handler=cmd_enroll_code_list)
+    revoke = codes.add_parser("revoke", parents=[common], help="make a code enrol nothing more")
+    revoke.add_argument("code_id", type=int)
+    revoke.add_argument(
+        "--retire-devices", action="store_true", help="also retire every device it enrolled"
+    )
+    revoke.set_defaults(handler=cmd_enroll_code_revoke)
+    cretire = codes.add_parser(
+        "retire-devices", parents=[common], help="retire every device a code enrolled"
+    )
+    cretire.add_argument("code_id", type=int)
+    cretire.set_defaults(handler=cmd_enroll_code_retire_devices)
 
     usr = sub.add_parser("users", help="staff accounts").add_subparsers(
         dest="action", required=True

@@ -20,7 +20,12 @@ from service import access, audit
 from service.actors import Actor
 from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School
-from service.reports.numbers import report_numbers, suppress_small_counts
+from service.reports.numbers import (
+    Reporter,
+    counted_devices,
+    report_numbers,
+    suppress_small_counts,
+)
 from service.timetable_store import holidays
 
 
@@ -35,16 +40,39 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
         )
     )
     rows = session.execute(
-        select(DeviceLessonSummary.device_id, DeviceLessonSummary.summary)
+        select(
+            DeviceLessonSummary.device_id,
+            DeviceLessonSummary.summary,
+            Device.enrolled_at,
+            Device.fingerprint,
+        )
+        .join(Device, Device.id == DeviceLessonSummary.device_id)
         .where(DeviceLessonSummary.lesson_id == lesson.id)
         .order_by(DeviceLessonSummary.id)
+    ).all()
+    counted = counted_devices(
+        [Reporter(r.device_id, r.enrolled_at, r.fingerprint) for r in rows],
+        lesson_start=lesson.start,
+        shared=shared_fingerprints(session, lesson.school_id),
     )
     return report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
         devices_expected=expected or 0,
-        summaries=[(device, parse_summary(data)) for device, data in rows],
+        summaries=[(r.device_id, parse_summary(r.summary)) for r in rows if r.device_id in counted],
     )
+
+
+def shared_fingerprints(session: Session, school_id: int) -> set[str]:
+    """Fingerprints of more than one active device of the school: clones, or made-up devices."""
+    query = (
+        select(Device.fingerprint)
+        .where(Device.school_id == school_id, Device.retired.is_(False))
+        .where(Device.fingerprint.is_not(None))
+        .group_by(Device.fingerprint)
+        .having(func.count() > 1)
+    )
+    return {fp for fp in session.scalars(query) if fp}
 
 
 def stored_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:

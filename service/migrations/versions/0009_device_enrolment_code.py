@@ -1,0 +1,50 @@
+"""Which code enrolled each device, and revoked codes (issue 14, one device one voice).
+
+``devices.enrolment_code_id``: the code a device was enrolled with, so IT can retire every
+device a leaked code let in. Devices enrolled before this revision did not record it: NULL.
+
+``enrolment_codes.revoked_at``: a revoked code enrols nothing, whatever uses it has left.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-07 06:15:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import service.db
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("devices") as batch:
+        batch.add_column(sa.Column("enrolment_code_id", sa.Integer(), nullable=True))
+        batch.create_index(batch.f("ix_devices_enrolment_code_id"), ["enrolment_code_id"])
+        batch.create_foreign_key(
+            batch.f("fk_devices_enrolment_code_id_enrolment_codes"),
+            "enrolment_codes",
+            ["enrolment_code_id"],
+            ["id"],
+        )
+    with op.batch_alter_table("enrolment_codes") as batch:
+        batch.add_column(
+            sa.Column("revoked_at", service.db.UTCDateTime(timezone=True), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("enrolment_codes") as batch:
+        batch.drop_column("revoked_at")
+    with op.batch_alter_table("devices") as batch:
+        batch.drop_constraint(
+            batch.f("fk_devices_enrolment_code_id_enrolment_codes"), type_="foreignkey"
+        )
+        batch.drop_index(batch.f("ix_devices_enrolment_code_id"))
+        batch.drop_column("enrolment_code_id")
