@@ -107,7 +107,7 @@ class DeviceRow:
 def fingerprint_duplicates(session: Session, school: School) -> set[str]:
     """Fingerprints shared by more than one active device: cloned images IT should look at (the
     reports count none of these devices)."""
-    return shared_fingerprints(session, school.id)
+    return shared_fingerprints(session, [school.id])
 
 
 def list_devices(

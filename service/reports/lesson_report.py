@@ -9,6 +9,7 @@ device: per-device numbers exist only on the audited device view.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -53,7 +54,7 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
     counted = counted_devices(
         [Reporter(r.device_id, r.enrolled_at, r.fingerprint) for r in rows],
         lesson_start=lesson.start,
-        shared=shared_fingerprints(session, lesson.school_id),
+        shared=shared_fingerprints(session, [lesson.school_id]),
     )
     return report_numbers(
         lesson_start=lesson.start,
@@ -63,13 +64,14 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
     )
 
 
-def shared_fingerprints(session: Session, school_id: int) -> set[str]:
-    """Fingerprints of more than one active device of the school: clones, or made-up devices."""
+def shared_fingerprints(session: Session, school_ids: Collection[int]) -> set[str]:
+    """Fingerprints of more than one active device of one of these schools: clones, or made-up
+    devices. Such devices do not count in the reports (``numbers.counted_devices``)."""
     query = (
         select(Device.fingerprint)
-        .where(Device.school_id == school_id, Device.retired.is_(False))
+        .where(Device.school_id.in_(school_ids), Device.retired.is_(False))
         .where(Device.fingerprint.is_not(None))
-        .group_by(Device.fingerprint)
+        .group_by(Device.school_id, Device.fingerprint)
         .having(func.count() > 1)
     )
     return {fp for fp in session.scalars(query) if fp}

@@ -30,7 +30,8 @@ from service.errors import (
     Unauthorized,
 )
 from service.ingest import summaries as ingest
-from service.models import Device, EnrolmentCode
+from service.models import Device, EnrolmentCode, Lesson
+from service.reports import totals as lesson_totals
 from service.reports.lesson_report import lesson_report
 from service.reports.numbers import Reporter, counted_devices
 from service.schools import registry as schools
@@ -102,6 +103,24 @@ def test_extra_devices_do_not_lift_one_pupils_count(
     with sessions.begin() as session:
         row = _report(session, world, clock).get("tiktok")
     assert row is None or (row["devices"] is None and row["seconds"] is None)
+
+
+def test_kept_totals_count_the_same_devices_as_the_report(
+    sessions: sessionmaker[Session], world: World, clock: FakeClock
+) -> None:
+    """The trend and escalations read kept totals: devices made up during the lesson do not
+    count there either, so no page sums them into one pupil's figures."""
+    with sessions.begin() as session:
+        _send(session, enrol(session, world.code_3b, clock(), PUPIL).token, world, "tiktok", clock)
+    clock.advance(timedelta(minutes=10))
+    with sessions.begin() as session:
+        for _ in range(2):
+            _send(session, enrol(session, world.code_3b, clock()).token, world, "tiktok", clock)
+    with sessions.begin() as session:
+        lesson = session.get_one(Lesson, world.lesson_3b)
+        totals = lesson_totals.for_lessons(session, [lesson])[world.lesson_3b]
+    assert totals["devices_reporting"] == 1
+    assert [c["devices"] for c in totals["categories"]] == [1]
 
 
 def test_real_pupils_enrolled_in_time_are_still_counted(
