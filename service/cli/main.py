@@ -32,6 +32,7 @@ from service import db
 from service.accounts import users
 from service.actors import Actor
 from service.cli import timetable as timetable_cli
+from service.cli.text import shown, tsv
 from service.demo import serve as demo
 from service.devices import enrolment, subject_access
 from service.devices import registry as devices
@@ -72,15 +73,6 @@ def parse_when(text: str, school: School) -> datetime:
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def shown(text: str | None) -> str:
-    """Stored text as one table cell: control, format and other unprintable characters escaped
-    (``\\x1b``, ``\\u202e``, ``\\t``) so a device's label cannot move the cursor, add rows
-    or columns, or hide what follows; ``-`` for nothing."""
-    if not text:
-        return "-"
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @dataclass(frozen=True)
@@ -151,9 +143,8 @@ def cmd_enroll_code_list(run: Run, args: argparse.Namespace) -> None:
         return
     for r in rows:
         state = "revoked" if r.revoked_at else ("active" if r.active(run.now) else "spent")
-        cells = [str(r.id), r.group, f"{r.uses_left} left", f"{r.devices} enrolled"]
-        cells += [f"{r.active_devices} active", format_time(r.expires_at), state]
-        print("\t".join(shown(c) for c in cells))
+        uses = (f"{r.uses_left} left", f"{r.devices} enrolled", f"{r.active_devices} active")
+        print(tsv(str(r.id), r.group, *uses, format_time(r.expires_at), state))
 
 
 def cmd_enroll_code_revoke(run: Run, args: argparse.Namespace) -> None:
@@ -202,11 +193,12 @@ def cmd_report(run: Run, args: argparse.Namespace) -> None:
         _print_json(report)
         return
     lesson, threshold = report["lesson"], report["suppressed_below"]
-    print(f"lesson {lesson['id']} ({lesson['group']}, {lesson['start']} - {lesson['end']})")
+    print(f"lesson {lesson['id']} ({shown(lesson['group'])}, {lesson['start']} - {lesson['end']})")
     print(f"devices reporting: {report['devices_reporting']} of {report['devices_expected']}")
-    for row in report["families"]:
-        seconds = "" if row["seconds"] is None else f", {row['seconds']} s"
-        print(f"  {row['category']}/{row['family']}: {_count(row['devices'], threshold)}{seconds}")
+    for r in report["families"]:
+        seconds = "" if r["seconds"] is None else f", {r['seconds']} s"
+        name = f"{shown(r['category'])}/{shown(r['family'])}"
+        print(f"  {name}: {_count(r['devices'], threshold)}{seconds}")
 
 
 def cmd_purge(run: Run, _args: argparse.Namespace) -> None:
@@ -229,9 +221,12 @@ def cmd_devices_list(run: Run, args: argparse.Namespace) -> None:
     for r in rows:
         j = r.to_json()
         state = "retired" if j["retired"] else ("DUPLICATE" if j["duplicate"] else "ok")
-        cells = [j["id"], j["group"], j["label"], j["platform"], j["agent_version"]]
-        cells += [j["last_seen"], (j["fingerprint"] or "")[:12], state]
-        print("\t".join(shown(c) for c in cells))
+        fingerprint = (j["fingerprint"] or "")[:12]
+        print(
+            tsv(j["id"], j["group"], j["label"], j["platform"], j["agent_version"])
+            + "\t"
+            + tsv(j["last_seen"], fingerprint, state)
+        )
 
 
 def cmd_devices_retire(run: Run, args: argparse.Namespace) -> None:

@@ -18,7 +18,8 @@ from policies.wire import WireError, parse_summary
 from service import audit, credentials
 from service.accounts import users
 from service.actors import Actor
-from service.cli.main import main, shown
+from service.cli.main import main
+from service.cli.text import shown
 from service.devices import enrolment
 from service.devices import registry as devices
 from service.errors import (
@@ -366,3 +367,14 @@ def test_shown_is_one_printable_cell(text: str) -> None:
     cell = shown(text)
     assert cell.isprintable() and "\t" not in cell and "\n" not in cell
     assert cell == (text or "-") or any(not c.isprintable() for c in text)
+
+
+def test_lessons_list_escapes_a_subject_stored_from_a_feed(
+    cli: Callable[..., str], sessions: sessionmaker[Session], world: World
+) -> None:
+    """Text from a timetable feed is stored text too: its table cell is escaped."""
+    with sessions.begin() as session:
+        session.get_one(Lesson, world.lesson_3b).subject = "wiskunde\n" + HOSTILE[0]
+    out = cli("lessons", "list", "--date", LESSON_START.date().isoformat())
+    assert "\x1b" not in out and len(out.splitlines()) == 2  # the 3B and the 4A lesson
+    assert "\twiskunde\\n\\x1b[1A\\x1b[2Kd_forged\\t3B\\tok\t" in out
