@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
-import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from agent.errors import CollectorError, FatalError
 from agent.paths import StatePaths, default_state_dir
 
 if TYPE_CHECKING:
+    from agent.explain import Enrolment
     from agent.identity import Identity
 
 log = logging.getLogger("agent")
@@ -108,6 +108,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the service's channel (default: the platform's, see docs/agent.md)",
     )
+    for cmd in (run, helper):
+        cmd.add_argument(
+            "--log-file",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help=f"log here, rotated at {LOG_BYTES // 2**20} MiB keeping {LOG_KEEP} old files "
+            "(for launchd, which has no log rotation; default: standard error, which systemd's "
+            "journal and WinSW rotate)",
+        )
 
     status = command("status", "say whether monitoring is active now, and what is queued")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -124,6 +134,31 @@ def _paths(args: argparse.Namespace) -> StatePaths:
     return StatePaths(args.state_dir or default_state_dir(os.environ))
 
 
+LOG_BYTES = 2**20
+LOG_KEEP = 5
+
+
+def configure_logging(command: str, log_file: Path | None) -> None:
+    """INFO for the service and the helper (one line per lesson start, end and upload),
+    WARNING for the commands a person runs; the scheduler's routine lines ("Running job",
+    "executed successfully", every sample) stay below INFO."""
+    handler: logging.Handler
+    if log_file is None:
+        handler = logging.StreamHandler(sys.stderr)
+    else:
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(
+            log_file, maxBytes=LOG_BYTES, backupCount=LOG_KEEP, encoding="utf-8"
+        )
+    logging.basicConfig(
+        level=logging.INFO if command in ("run", "helper") else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],  # a no-op when the root logger has handlers (a test's caplog)
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if argv is None and args.command == "run":
@@ -132,11 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agent.memory import skip_charset_detection
 
         skip_charset_detection()
-    logging.basicConfig(
-        level=logging.INFO if args.command in ("run", "helper") else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.command, getattr(args, "log_file", None))
     try:
         handler = {
             "enroll": _enroll,
@@ -206,6 +237,8 @@ def _enroll_from_file(paths: StatePaths, path: Path) -> None:
             for part in paths.root.glob(name.name + "*"):
                 part.rename(aside / part.name)
         log.warning("state cloned from another machine moved to %s; enrolling anew", aside)
+    import tomllib  # only for a device that enrols itself from a file
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -215,7 +248,9 @@ def _enroll_from_file(paths: StatePaths, path: Path) -> None:
         raise FatalError(f'enrolment file {path} needs server = "https://..." and code = "..."')
     if label is not None and not isinstance(label, str):
         raise FatalError(f"enrolment file {path}: label must be a string")
-    me = _enroll_as(paths, server, code, label or socket.gethostname()[:64])
+    # No label from IT: none at all. A host name is often the pupil's own ("jan-jansen-laptop")
+    # and would undo the pseudonymous device id.
+    me = _enroll_as(paths, server, code, label or None)
     log.info("enrolled from %s: device %s, group %s", path, me.device_id, me.group)
 
 
@@ -316,6 +351,9 @@ def _status(args: argparse.Namespace) -> int:
             for x in (next_windows(config.lessons, now) if config else [])
         ],
         "probes": running.get("probes") if alive and running else {},
+        # None: the agent does not listen for a helper (or is not running).
+        "helper": running.get("helper") if alive and running else None,
+        "settings": running.get("settings") if alive and running else None,
         "upload": running.get("upload") if running else None,
         "outbox": counts,
     }
@@ -330,6 +368,8 @@ def _status(args: argparse.Namespace) -> int:
         print("monitoring: not active" + ("" if alive else " (the agent is not running)"))
     for x in data["next_lessons"]:
         print(f"  lesson {x['id']}: {x['start']} – {x['end']}")
+    if data["helper"] is not None:
+        print(f"helper: {data['helper']}")
     if counts:
         print(
             f"outbox: {counts['queued']} queued, {counts['parked']} refused, "
@@ -341,24 +381,52 @@ def _status(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from agent.explain import render, zone
     from agent.schedule import next_windows
+    from agent.status import read_status
     from policies import load_policy
 
     paths = _paths(args)
     config = _load_config(paths)
     policy = config.compiled.policy if config else load_policy()
+    running = read_status(paths.status) or {}
+    if isinstance(running.get("settings"), dict):
+        # The values the agent runs with, which the command line may have overridden.
+        in_force = {k: v for k, v in running["settings"].items() if isinstance(v, int) and v > 0}
+        policy = dataclasses.replace(
+            policy, settings=dataclasses.replace(policy.settings, **in_force)
+        )
     now = datetime.now(UTC)
     lessons = next_windows(config.lessons, now) if config else []
     school = config.body.get("school") if config else None
     tz = zone(school.get("timezone") if isinstance(school, dict) else None)
-    last = None
+    sent: list[tuple[str, str]] = []
     if paths.outbox.exists():
         from agent.outbox import Outbox
 
         box = Outbox(paths.outbox)
-        last = box.last_sent()
+        sent = box.last_lesson_sent()
         box.close()
-    sys.stdout.write(render(policy, args.lang, lessons, now, tz, last))
+    sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths)))
     return 0
+
+
+def _enrolment(paths: StatePaths) -> Enrolment | None:
+    """What enrolment sent, from the identity file (never the token); None if not enrolled."""
+    from agent.client import platform_name
+    from agent.explain import Enrolment
+
+    try:
+        data = json.loads(paths.identity.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    label = data.get("label")
+    return Enrolment(
+        label=label if isinstance(label, str) else None,
+        platform=platform_name(),
+        version=__version__,
+        fingerprint=str(data.get("fingerprint", "")),
+    )
 
 
 def _scan(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import json
 import platform
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +44,8 @@ def platform_name() -> str:
 class Answer:
     status: int
     body: Any
-    headers: dict[str, str]
+    # requests' own case-insensitive mapping: uvicorn sends "etag" and "date" in lower case.
+    headers: Mapping[str, str]
     sent: datetime
     received: datetime
 
@@ -101,7 +103,7 @@ class Collector:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        return Answer(response.status_code, body, dict(response.headers), sent, received)
+        return Answer(response.status_code, body, response.headers, sent, received)
 
     def enroll(self, *, code: str, label: str | None, fingerprint: str) -> dict[str, Any]:
         payload = {

@@ -1,13 +1,16 @@
-"""``explain`` for pupils: the policy in plain words, the next lesson windows, the last summary.
+"""``explain`` for pupils: the policy in plain words, the next lesson windows, what enrolment
+sent, and every summary of the last lesson.
 
-The rules come from ``policies.explain`` (the same text the collector's policy page shows); this
-module adds what only the device knows: when it will check next and, verbatim, the last summary
-it sent.
+The rules come from ``policies.explain`` (the same text the collector's policy page shows), with
+the values the running agent really uses (its status file has them: the command line may
+override the policy's). This module adds what only the device knows: when it will check next,
+what it sent when it was enrolled and, verbatim, every summary it sent for the last lesson.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -58,24 +61,56 @@ def windows_text(lessons: Sequence[Lesson], now: datetime, tz: ZoneInfo, lang: L
     return out
 
 
+@dataclass(frozen=True)
+class Enrolment:
+    """What this device sent when it enrolled: nothing else about it reached the collector."""
+
+    label: str | None
+    platform: str
+    version: str
+    fingerprint: str
+
+
+def enrolment_text(enrolment: Enrolment | None, lang: Lang) -> list[str]:
+    _ = translator(lang).gettext
+    if enrolment is None:
+        return ["  " + _("This device is not enrolled: it sends nothing.")]
+    label = enrolment.label or _("none (the school knows this device only by its number)")
+    return [
+        "  " + _("label: {label}").format(label=label),
+        "  "
+        + _("platform: {platform}, agent version {version}").format(
+            platform=enrolment.platform, version=enrolment.version
+        ),
+        "  "
+        + _("fingerprint: {fingerprint} (a hash of this machine's id, not the id)").format(
+            fingerprint=enrolment.fingerprint
+        ),
+    ]
+
+
 def render(
     policy: Policy,
     lang: Lang,
     lessons: Sequence[Lesson],
     now: datetime,
     tz: ZoneInfo,
-    last_sent: tuple[str, str] | None,
+    sent: Sequence[tuple[str, str]],
+    enrolment: Enrolment | None = None,
 ) -> str:
+    """``policy`` with the values in force; ``sent``: every summary of the last lesson, with
+    when it was sent, each exactly as it was sent."""
     _ = translator(lang).gettext
     out = [render_text(explain_data(policy, lang)).rstrip("\n"), ""]
     out += [*helper_text(policy, lang), ""]
     windows = _("When checking happens ({zone})").format(zone=tz.key) + ":"
     out += [windows, *windows_text(lessons, now, tz, lang), ""]
-    out.append(_("The last summary sent, exactly as sent") + ":")
-    if last_sent is None:
+    out += [_("What this device sent when it was enrolled") + ":"]
+    out += [*enrolment_text(enrolment, lang), ""]
+    out.append(_("Every summary sent for the last lesson, exactly as sent") + ":")
+    if not sent:
         out.append("  " + _("No summary has been sent yet."))
-    else:
-        body, sent_at = last_sent
+    for body, sent_at in sent:
         out.append("  " + _("(sent at {time})").format(time=sent_at))
         out.append(body)
     return "\n".join(out) + "\n"

@@ -5,7 +5,7 @@ is tried; a row leaves only when the collector answered for it. WAL with ``synch
 makes every committed row survive ``kill -9`` and power loss. The queue is bounded: when it is
 full (or a row is older than ``max_age``) the oldest rows are dropped and counted, and the count
 rides along in the next summary's ``dropped``. The running lesson's partial summary is
-checkpointed in the same file, so a crash loses at most the time since the last checkpoint.
+checkpointed in the same file at every sample, so a crash loses at most one sample.
 
 A file that is not a readable SQLite database is moved aside and recreated: the agent keeps
 running, and IT finds the damaged file next to the new one.
@@ -17,7 +17,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,12 +220,33 @@ class Outbox:
             ).fetchone()
             return {"queued": queued, "parked": parked, "dropped": int(self._meta("dropped", "0"))}
 
-    def remember_sent(self, body: str, now: datetime) -> None:
+    def remember_sent(self, bodies: Sequence[str], now: datetime) -> None:
+        """Keep, for ``explain``, every summary sent of the last lesson one was sent for."""
         with self._lock:
-            self._set_meta("last_sent", body)
-            self._set_meta("last_sent_at", now.isoformat())
+            kept = self._sent_of_last_lesson()
+            for body in bodies:
+                lesson = _lesson_of(body)
+                if not kept or _lesson_of(kept[-1][0]) != lesson:
+                    kept = []
+                kept = [k for k in kept if k[0] != body] + [(body, now.isoformat())]
+            self._set_meta("last_lesson_sent", json.dumps(kept))
 
-    def last_sent(self) -> tuple[str, str] | None:
+    def last_lesson_sent(self) -> list[tuple[str, str]]:
+        """Every summary sent of the last lesson, each verbatim with when it was sent."""
         with self._lock:
-            body = self._meta("last_sent", "")
-            return (body, self._meta("last_sent_at", "")) if body else None
+            return self._sent_of_last_lesson()
+
+    def _sent_of_last_lesson(self) -> list[tuple[str, str]]:
+        raw = self._meta("last_lesson_sent", "")
+        if raw:
+            return [(str(body), str(at)) for body, at in json.loads(raw)]
+        body = self._meta("last_sent", "")  # an outbox from before this kept one summary
+        return [(body, self._meta("last_sent_at", ""))] if body else []
+
+
+def _lesson_of(body: str) -> object:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data.get("lesson_id") if isinstance(data, dict) else None

@@ -62,12 +62,13 @@ log = logging.getLogger(__name__)
 ProbeFactory = Callable[[Compiled], Sequence[Probe]]
 NO_CONFIG_RETRY = timedelta(seconds=30)
 LESSON_JOBS_AHEAD = 60
+# The status file (for ``status`` and ``explain``) is rewritten at most this often in a lesson.
+STATUS_EVERY = timedelta(minutes=1)
 
 
 @dataclass
 class Options:
     overrides: Overrides = field(default_factory=Overrides)
-    checkpoint_seconds: int = 60
     backoff_base: float = 5.0
     backoff_cap: float = 900.0
     rand: Callable[[], float] = random.random
@@ -97,7 +98,7 @@ class Agent:
         self.state: summary.SummaryState | None = None
         self.probes: Sequence[Probe] = ()
         self.probe_states: dict[str, str] = {}
-        self.last_checkpoint = datetime.min.replace(tzinfo=UTC)
+        self.last_status = datetime.min.replace(tzinfo=UTC)
         self.hub: Hub | None = None
         self.channel: Transport | None = None
         self._clock = (time.time(), time.monotonic())
@@ -322,11 +323,10 @@ class Agent:
             self.probe_states = dict(states)
             if state.samples == 0:
                 memory.trim()  # the first sample read every process in full (the cold cache)
-            # Every minute, or every five samples when sampling faster than every 12 s.
-            every = min(self.options.checkpoint_seconds, 5 * state.sample_seconds)
-            if (now - self.last_checkpoint).total_seconds() >= every:
-                self.outbox.checkpoint(summary.to_json(self.state), now)
-                self.last_checkpoint = now
+            # At every sample (one small write): a crash loses at most this one sample.
+            self.outbox.checkpoint(summary.to_json(self.state), now)
+            if now - self.last_status >= STATUS_EVERY:
+                self.last_status = now
                 write_status(self)
 
     def _finish(self, now: datetime) -> None:

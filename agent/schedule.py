@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 
 from agent.config import AgentConfig, Lesson
@@ -55,6 +55,70 @@ def plan(config: AgentConfig, now: datetime, last_poll: datetime) -> Plan:
     future = boundaries(config.lessons, now)
     wake_at = min([poll_at, *future[:1]])
     return Plan(lesson=lesson, wake_at=wake_at, poll_at=poll_at)
+
+
+# The agent talks to the collector only around the school day: from CONTACT_LEAD before a day's
+# first lesson until CONTACT_TAIL after its last one's summary may be sent. A laptop switched on
+# at home in the evening or at the weekend asks nothing and sends nothing, so the collector
+# cannot learn when it is in use outside school.
+CONTACT_LEAD = timedelta(minutes=30)
+CONTACT_TAIL = timedelta(minutes=30)
+# Lessons less than this apart belong to one school day (no time zone is needed to tell days).
+DAY_GAP = timedelta(hours=6)
+# With no lesson known ahead: once on a school day the device is on, within these device-local
+# hours, to learn the timetable.
+SCHOOL_HOURS = (time(7, 0), time(17, 0))
+
+
+def contact_windows(
+    lessons: Sequence[Lesson], upload_spread: timedelta
+) -> list[tuple[datetime, datetime]]:
+    """The spans in which the agent may poll and upload: one per school day of lessons."""
+    windows: list[tuple[datetime, datetime]] = []
+    last_end: datetime | None = None
+    for lesson in sorted((x for x in lessons if not x.cancelled), key=lambda x: x.start):
+        end = lesson.end + upload_spread + CONTACT_TAIL
+        if windows and last_end is not None and lesson.start - last_end < DAY_GAP:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((lesson.start - CONTACT_LEAD, end))
+        last_end = max(last_end or lesson.end, lesson.end)
+    return windows
+
+
+def next_contact(
+    moment: datetime,
+    windows: Sequence[tuple[datetime, datetime]],
+    *,
+    local: tzinfo,
+    last_contact: datetime | None,
+) -> datetime:
+    """The first time at or after ``moment`` when the agent may talk to the collector.
+
+    Inside a contact window: ``moment``. Otherwise the earlier of the next window's start and
+    the once-a-school-day contact that learns the timetable (Monday to Friday, within
+    SCHOOL_HOURS, device-local): ``moment`` itself when that is in school hours and there was no
+    contact yet that day, else the next school day's first school hour. Never an evening, a
+    night or a weekend without lessons.
+    """
+    for start, end in windows:
+        if start <= moment < end:
+            return moment
+    ahead = [start for start, _ in windows if start > moment]
+    there = moment.astimezone(local)
+    contacted = last_contact.astimezone(local).date() if last_contact else None
+    if (
+        there.weekday() < 5
+        and SCHOOL_HOURS[0] <= there.time() < SCHOOL_HOURS[1]
+        and contacted != there.date()
+    ):
+        once = moment
+    else:
+        day = there.date() + timedelta(days=0 if there.time() < SCHOOL_HOURS[0] else 1)
+        while day.weekday() >= 5 or day == contacted:
+            day += timedelta(days=1)
+        once = datetime.combine(day, SCHOOL_HOURS[0], tzinfo=local).astimezone(moment.tzinfo)
+    return min([*ahead[:1], once])
 
 
 def clock_offset(date_header: str | None, sent: datetime, received: datetime) -> timedelta | None:

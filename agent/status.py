@@ -30,6 +30,17 @@ def write_status(agent: Agent) -> None:
             "end": lesson.end.isoformat(),
         },
         "probes": dict(agent.probe_states),
+        # The values this process runs with (the policy's, or the command line's overrides):
+        # ``explain`` shows these, not the policy's defaults.
+        "settings": None
+        if agent.config is None
+        else {
+            name: getattr(agent.config.compiled.policy.settings, name)
+            for name in ("sample_seconds", "grace_seconds", "upload_delay_max_seconds")
+        },
+        "helper": None
+        if agent.hub is None
+        else ("connected" if agent.hub.helper is not None else "not connected"),
         "clock_offset_seconds": agent.offset.total_seconds(),
         "upload": {
             "sent": agent.uploader.sent,

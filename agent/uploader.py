@@ -125,8 +125,8 @@ class Uploader:
                 log.error("summary %s rejected: %s", row.report_id, str(item.get("reason"))[:300])
         self.outbox.delete(answered)
         if answered:
-            last = next(r for r in reversed(rows) if r.report_id in answered)
-            self.outbox.remember_sent(last.body, now)
+            done = set(answered)
+            self.outbox.remember_sent([r.body for r in rows if r.report_id in done], now)
         self.sent += len(answered)
         self.attempt = 0
         self.disabled_until = None

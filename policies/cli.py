@@ -10,7 +10,9 @@ from pathlib import Path
 
 from policies.errors import PolicyError
 from policies.explain import explain_data, render_text
+from policies.i18n import translator
 from policies.load import load_policy
+from policies.model import Lang, Policy
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
             metavar="FILE",
             help="a school override file (TOML); may be given more than once, applied in order",
         )
+        cmd.add_argument("--lang", choices=("nl", "en"), default="nl")
         if name == "explain":
-            cmd.add_argument("--lang", choices=("nl", "en"), default="nl")
             cmd.add_argument("--json", action="store_true", help="print the data as JSON")
     return parser
 
@@ -43,19 +45,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         policy = load_policy(args.override)
     except PolicyError as exc:
-        print(f"lessonwatch-policy: policy refused: {exc}", file=sys.stderr)
+        print(f"lessonwatch-policy: {refusal(str(exc), args.lang)}", file=sys.stderr)
         return 1
     if args.command == "check":
-        identifiers = sum(len(f.identifiers) for f in policy.families.values())
-        enabled = sum(r.enabled for r in policy.rules)
-        print(
-            f"policy OK: {len(policy.rules)} rules ({enabled} on), {len(policy.families)} app "
-            f"families, {identifiers} identifiers, from {', '.join(policy.sources)}"
-        )
+        print(check_summary(policy, args.lang))
         return 0
     data = explain_data(policy, args.lang)
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_text(data))
     return 0
+
+
+def refusal(problem: str, lang: Lang) -> str:
+    return translator(lang).gettext("policy refused: {problem}").format(problem=problem)
+
+
+def check_summary(policy: Policy, lang: Lang) -> str:
+    """One line per count, each with its own plural: "1 regel", "12 regels"."""
+    tr = translator(lang)
+    rules, on = len(policy.rules), sum(r.enabled for r in policy.rules)
+    families = len(policy.families)
+    identifiers = sum(len(f.identifiers) for f in policy.families.values())
+    lines = [
+        tr.gettext("Policy OK."),
+        tr.ngettext("{n} rule", "{n} rules", rules).format(n=rules)
+        + " "
+        + tr.gettext("({n} on)").format(n=on),
+        tr.ngettext("{n} app family", "{n} app families", families).format(n=families),
+        tr.ngettext("{n} identifier", "{n} identifiers", identifiers).format(n=identifiers),
+        tr.gettext("from {sources}").format(sources=", ".join(policy.sources)),
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -102,6 +101,8 @@ def find_line(text: str, header: str, *, nth: int = 0, needle: str | None = None
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     """Parse TOML, turning syntax errors into a PolicyError with the line."""
+    import tomllib  # here: the agent builds its policy from the collector's JSON, never TOML
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -118,7 +118,10 @@ class LessonSummary:
 
 
 def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The year by hand: strftime's %Y drops leading zeros on glibc ("1-01-01T..."), a text
+    # parse_time then refuses, which made every later read of a year-1 summary fail.
+    at = value.astimezone(UTC)
+    return f"{at.year:04d}-" + at.strftime("%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any, field: str) -> datetime:
@@ -130,7 +133,11 @@ def parse_time(value: Any, field: str) -> datetime:
         raise WireError(f"{field} is not an ISO 8601 time: {value[:40]!r}") from None
     if parsed.tzinfo is None:
         raise WireError(f"{field} must carry a time zone (use Z for UTC)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:30:00+01:00 is in year 0 in UTC, which datetime cannot hold.
+        raise WireError(f"{field} is outside the years 1 to 9999 in UTC") from None
 
 
 def _fields(

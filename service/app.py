@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -144,9 +145,28 @@ def _add_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail))
 
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error", exc_info=exc)
-        return error_response(500, "internal_error", "the collector failed; see its log")
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # An answer the client can quote and the operator can find in the log, rather than a
+        # connection that just ends.
+        request_id = uuid.uuid4().hex[:16]
+        log.error(
+            "unexpected error, request %s: %s %s",
+            request_id,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "internal_error",
+                    "message": f"the collector failed; see its log for request {request_id}",
+                    "request_id": request_id,
+                }
+            },
+            status_code=500,
+            headers={"X-Request-Id": request_id},
+        )
 
     app.add_exception_handler(ServiceError, service_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -74,6 +74,7 @@ class Group(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
@@ -85,6 +86,9 @@ class User(Base):
     lang: Mapped[str] = mapped_column(String(2), default="nl")
     email: Mapped[str | None] = mapped_column(String(200), unique=True)
     demo: Mapped[bool] = mapped_column(default=False)
+    # Issue 14: the SSO account this user is bound to (issuer, and ``sub`` or Entra's tid/oid).
+    sso_issuer: Mapped[str | None] = mapped_column(String(500))
+    sso_subject: Mapped[str | None] = mapped_column(String(300))
 
 
 class ApiToken(Base):
@@ -146,7 +150,7 @@ class Device(Base):
     enrolled_at: Mapped[datetime]
     last_seen: Mapped[datetime | None]
     retired: Mapped[bool] = mapped_column(default=False)
-    # NULL for devices enrolled before codes were recorded (migration 0009)
+    # NULL for devices enrolled before codes were recorded (migration 0011)
     enrolment_code_id: Mapped[int | None] = mapped_column(
         ForeignKey("enrolment_codes.id"), index=True
     )

@@ -24,6 +24,8 @@ SETTINGS_HELP = {
     "config_past_hours": "how far back the agent config lists lessons",
     "config_ahead_days": "how far ahead the agent config lists lessons",
     "future_tolerance_seconds": "how far a lesson may lie in the future and still take reports",
+    "max_summaries_per_lesson": "most summaries one device may send for one lesson (an agent "
+    "restarted mid-lesson sends one per run); more are rejected",
     "poll_in_lesson_seconds": "config poll interval agents are told to use during a lesson",
     "poll_idle_seconds": "config poll interval agents are told to use outside lessons",
     "purge_interval_seconds": "how often the serve process runs the retention purge (0: never)",
@@ -32,6 +34,9 @@ SETTINGS_HELP = {
     "timetable_sync_seconds": "how often the serve process looks for timetable sources due to "
     "sync (0: never)",
     "holiday_fetch_seconds": "longest the collector waits for a holiday file fetched from a URL",
+    "fetch_allow_hosts": "comma-separated host names or addresses (as written in the URL) that "
+    "holiday files, feeds and Zermelo may be fetched from although they are on this machine or "
+    "an internal network; default none",
 }
 
 
@@ -53,12 +58,22 @@ class Settings(BaseSettings):
     config_past_hours: int = Field(default=12, ge=0)
     config_ahead_days: int = Field(default=7, ge=1)
     future_tolerance_seconds: int = Field(default=3600, ge=0)
+    max_summaries_per_lesson: int = Field(default=30, ge=1)
     poll_in_lesson_seconds: int = Field(default=60, ge=5)
     poll_idle_seconds: int = Field(default=900, ge=5)
     purge_interval_seconds: int = Field(default=3600, ge=0)
     secret_key: SecretStr | None = None
     timetable_sync_seconds: int = Field(default=60, ge=0)
     holiday_fetch_seconds: float = Field(default=30.0, gt=0, le=600)
+    fetch_allow_hosts: str = ""
+
+    @property
+    def allowed_fetch_hosts(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().strip("[]").lower().rstrip(".")
+            for h in self.fetch_allow_hosts.split(",")
+            if h.strip()
+        )
 
     @property
     def future_tolerance(self) -> timedelta:

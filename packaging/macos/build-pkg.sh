@@ -27,7 +27,7 @@ if ! dscl . -read /Users/_lessonwatch >/dev/null 2>&1; then
   sysadminctl -addUser _lessonwatch -fullName "lessonwatch agent" -roleAccount -UID 492 -shell /usr/bin/false
 fi
 install -d -m 0700 -o _lessonwatch "$PREFIX/state"
-install -d -m 0755 /Library/Logs/lessonwatch
+install -d -m 0755 -o _lessonwatch /Library/Logs/lessonwatch  # the agent writes and rotates its log
 # The helper channel: the daemon creates its socket here; only _lessonwatch may write the folder.
 install -d -m 0755 -o _lessonwatch "$PREFIX/run"
 # The daemon enrols itself on first start from "$PREFIX/enroll.conf" (run --enroll-file),

@@ -10,7 +10,9 @@
 param(
     [Parameter(Mandatory = $true)][string]$Server,
     [Parameter(Mandatory = $true)][string]$Code,
-    [string]$Label = $env:COMPUTERNAME
+    # A label IT chooses (an asset tag, say). Never the computer name: it is often the pupil's
+    # own, and would undo the pseudonymous device id.
+    [string]$Label = ''
 )
 $ErrorActionPreference = 'Stop'
 $Base = Join-Path $env:ProgramFiles 'lessonwatch'
@@ -29,7 +31,9 @@ foreach ($path in @($Base, $Data)) {
 }
 icacls $Base /grant 'Users:(OI)(CI)RX' | Out-Null   # pupils may run "lessonwatch-agent explain"
 
-& "$Base\venv\Scripts\lessonwatch-agent.exe" enroll --state-dir "$Data\state" --server $Server --code $Code --label $Label
+$Enrol = @('enroll', '--state-dir', "$Data\state", '--server', $Server, '--code', $Code)
+if ($Label) { $Enrol += @('--label', $Label) }
+& "$Base\venv\Scripts\lessonwatch-agent.exe" @Enrol
 if ($LASTEXITCODE -ne 0) { throw "enrolment failed (exit $LASTEXITCODE)" }
 
 & "$Base\lessonwatch-agent-service.exe" install

@@ -156,6 +156,8 @@ class CoverageOut(BaseModel):
     gaps: int
     dropped: int
     probes_unavailable: dict[str, int]
+    # Stored summaries left out because they no longer parse (frozen reports predate it: 0).
+    unreadable: int = 0
 
 
 class ReportLesson(BaseModel):

@@ -278,12 +278,16 @@ def run_sources_remove(
 
 
 def run_holidays_import(
-    _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
+    settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
     where = args.source
     if where.startswith(("http://", "https://")):
         url = sources.check_url(where, "holiday URL")
-        data = fetch.fetch(fetch.Request(url=url, name="holidays"), limit=HOLIDAY_BYTES)
+        data = fetch.fetch(
+            fetch.Request(url=url, name="holidays"),
+            limit=HOLIDAY_BYTES,
+            allow=settings.allowed_fetch_hosts,
+        )
         name = sources.check_url(where, "holiday URL").rsplit("/", 1)[-1] or "holidays"
     else:
         path = Path(where)

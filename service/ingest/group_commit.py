@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.ingest import summaries as ingest
+from service.ingest.bounds import MAX_SUMMARIES_PER_LESSON
 from service.ingest.summaries import ItemResult, Parsed
 
 log = logging.getLogger("lessonwatch.service")
@@ -39,10 +40,12 @@ def write_group(
     *,
     clock: Callable[[], datetime],
     future_tolerance: timedelta,
+    most_per_lesson: int = MAX_SUMMARIES_PER_LESSON,
 ) -> list[Outcome]:
     """One outcome per batch, in order: its results, or the error its request should answer."""
+    limits = (future_tolerance, most_per_lesson)
     try:
-        return list(_in_one_transaction(sessions, batches, clock, future_tolerance))
+        return list(_in_one_transaction(sessions, batches, clock, limits))
     except Exception as exc:
         if len(batches) == 1:
             return [exc]
@@ -56,7 +59,7 @@ def write_group(
     outcomes: list[Outcome] = []
     for batch in batches:
         try:
-            outcomes += _in_one_transaction(sessions, [batch], clock, future_tolerance)
+            outcomes += _in_one_transaction(sessions, [batch], clock, limits)
         except Exception as exc:
             outcomes.append(exc)
     return outcomes
@@ -66,7 +69,13 @@ def _in_one_transaction(
     sessions: sessionmaker[Session],
     batches: Sequence[Parsed],
     clock: Callable[[], datetime],
-    future_tolerance: timedelta,
+    limits: tuple[timedelta, int],
 ) -> list[list[ItemResult]]:
     with sessions.begin() as session:
-        return ingest.store(session, batches, now=clock(), future_tolerance=future_tolerance)
+        return ingest.store(
+            session,
+            batches,
+            now=clock(),
+            future_tolerance=limits[0],
+            most_per_lesson=limits[1],
+        )

@@ -75,6 +75,7 @@ class Intake:
             [ingest.parse_batch(b.device, b.items) for b in batches],
             clock=self.rt.clock,
             future_tolerance=self.rt.settings.future_tolerance,
+            most_per_lesson=self.rt.settings.max_summaries_per_lesson,
         )
 
 

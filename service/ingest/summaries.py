@@ -12,7 +12,9 @@ frozen flag, the insert) for one batch or a group of them (``service.group_commi
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,8 +27,12 @@ from sqlalchemy.orm import Session
 
 from policies.wire import LessonSummary, WireError, parse_summary
 from service.db import is_postgres
+from service.ingest import bounds
+from service.ingest.bounds import Window
 from service.models import DeviceLessonSummary, Lesson, LessonAggregate, School
 from service.schools import policy as policy_cache
+
+log = logging.getLogger("lessonwatch.service")
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -114,6 +120,11 @@ def parse_batch(device: DeviceRef, items: Sequence[Any]) -> Parsed:
             entries.append(parse_summary(item))
         except WireError as exc:
             entries.append(ItemResult(_report_id_of(item), "rejected", str(exc)))
+        except Exception:
+            # A parser bug must cost this item only: the batch shares a group commit with
+            # other devices' requests (docs/api.md).
+            log.exception("a summary could not be parsed")
+            entries.append(ItemResult(_report_id_of(item), "rejected", bounds.UNREADABLE))
     return Parsed(device, entries)
 
 
@@ -124,13 +135,25 @@ def ingest_batch(
     items: Sequence[Any],
     now: datetime,
     future_tolerance: timedelta,
+    most_per_lesson: int = bounds.MAX_SUMMARIES_PER_LESSON,
 ) -> list[ItemResult]:
     batches = [parse_batch(device, items)]
-    return store(session, batches, now=now, future_tolerance=future_tolerance)[0]
+    return store(
+        session,
+        batches,
+        now=now,
+        future_tolerance=future_tolerance,
+        most_per_lesson=most_per_lesson,
+    )[0]
 
 
 def store(
-    session: Session, batches: Sequence[Parsed], *, now: datetime, future_tolerance: timedelta
+    session: Session,
+    batches: Sequence[Parsed],
+    *,
+    now: datetime,
+    future_tolerance: timedelta,
+    most_per_lesson: int = bounds.MAX_SUMMARIES_PER_LESSON,
 ) -> list[list[ItemResult]]:
     """Store several requests' batches in the caller's transaction, with the results each would
     have had alone, one after another in this order: a report id twice in the group is stored
@@ -143,6 +166,7 @@ def store(
     }
     checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
     lessons = _lessons(session, {e.lesson_id for c in checked for e in c if _is_summary(e)})
+    sent = _windows(session, set(lessons), {b.device.id for b in batches})
     # Decide every item; the new ones are inserted together afterwards. No look-up of stored
     # report ids first: the insert skips them, and only those are looked up (``lost``).
     decided: list[list[ItemResult | LessonSummary | _Repeat]] = []
@@ -168,8 +192,19 @@ def store(
                 # Earlier in this batch or group: stored once; this one is answered as a retry
                 # of it, against whoever turns out to own the report id.
                 out.append(_Repeat(entry.report_id))
+            elif problem := bounds.summary_problem(
+                entry,
+                lesson_start=lessons[entry.lesson_id].start,
+                lesson_end=lessons[entry.lesson_id].end,
+                sent=sent[(device.id, entry.lesson_id)],
+                most=most_per_lesson,
+            ):
+                out.append(ItemResult(entry.report_id, "rejected", problem))
             else:
                 new[entry.report_id] = (entry, device)
+                sent[(device.id, entry.lesson_id)].append(
+                    Window(entry.report_id, entry.started_at, entry.ended_at)
+                )
                 out.append(entry)
     inserted = _insert_new(session, new, now)
     owner = {rid: device.id for rid, (_, device) in new.items() if rid in inserted}
@@ -178,6 +213,22 @@ def store(
         [_result(item, batch.device, inserted, owner) for item in out]
         for batch, out in zip(batches, decided, strict=True)
     ]
+
+
+def _windows(
+    session: Session, lesson_ids: set[str], device_ids: set[str]
+) -> defaultdict[tuple[str, str], list[Window]]:
+    """The windows already stored per (device, lesson) of this group, in one query."""
+    out: defaultdict[tuple[str, str], list[Window]] = defaultdict(list)
+    if not lesson_ids:
+        return out
+    s = DeviceLessonSummary
+    query = select(s.device_id, s.lesson_id, s.report_id, s.started_at, s.ended_at).where(
+        s.lesson_id.in_(lesson_ids), s.device_id.in_(device_ids)
+    )
+    for device_id, lesson_id, report_id, started, ended in session.execute(query):
+        out[(device_id, lesson_id)].append(Window(report_id, started, ended))
+    return out
 
 
 @dataclass(frozen=True)

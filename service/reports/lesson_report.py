@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from policies.wire import parse_summary
 from service import access, audit
 from service.actors import Actor
 from service.lessons import records as lessons
@@ -27,6 +26,7 @@ from service.reports.numbers import (
     report_numbers,
     suppress_small_counts,
 )
+from service.reports.stored import readable
 from service.timetable_store import holidays
 
 
@@ -40,27 +40,27 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
             Device.enrolled_at < lesson.end,
         )
     )
+    s = DeviceLessonSummary
     rows = session.execute(
-        select(
-            DeviceLessonSummary.device_id,
-            DeviceLessonSummary.summary,
-            Device.enrolled_at,
-            Device.fingerprint,
-        )
-        .join(Device, Device.id == DeviceLessonSummary.device_id)
-        .where(DeviceLessonSummary.lesson_id == lesson.id)
-        .order_by(DeviceLessonSummary.id)
+        select(s.id, s.device_id, s.summary, Device.enrolled_at, Device.fingerprint)
+        .join(Device, Device.id == s.device_id)
+        .where(s.lesson_id == lesson.id)
+        .order_by(s.id)
     ).all()
     counted = counted_devices(
         [Reporter(r.device_id, r.enrolled_at, r.fingerprint) for r in rows],
         lesson_start=lesson.start,
         shared=shared_fingerprints(session, [lesson.school_id]),
     )
+    summaries, unreadable = readable(
+        (r.id, r.device_id, r.summary) for r in rows if r.device_id in counted
+    )
     return report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
         devices_expected=expected or 0,
-        summaries=[(r.device_id, parse_summary(r.summary)) for r in rows if r.device_id in counted],
+        summaries=summaries,
+        unreadable=unreadable,
     )
 
 

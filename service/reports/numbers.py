@@ -24,6 +24,10 @@ from typing import Any
 
 from policies.wire import BUCKET_SECONDS, PROBES, LessonSummary, format_time
 
+# The collector's bound on one summary's ``dropped`` (service.ingest.bounds; reports may not
+# import ingest, so it is repeated here and tests/service/test_hostile_ingest.py checks both).
+MAX_DROPPED = 10_000
+
 
 @dataclass(frozen=True)
 class Reporter:
@@ -58,21 +62,29 @@ def report_numbers(
     lesson_end: datetime,
     devices_expected: int,
     summaries: Sequence[tuple[str, LessonSummary]],
+    unreadable: int = 0,
 ) -> dict[str, Any]:
-    """Counts for one lesson from ``(device_id, summary)`` pairs; device ids do not leave here."""
+    """Counts for one lesson from ``(device_id, summary)`` pairs; device ids do not leave here.
+
+    A device's several summaries never add up past the lesson: its seconds per category and
+    family are capped at the lesson's length, per bucket at the bucket's, its monitored seconds
+    at the lesson's and its dropped count at ``MAX_DROPPED`` (the collector refuses summaries
+    that claim more, but rows stored before it did, or by two transactions at once, remain).
+    ``unreadable`` is how many stored summaries were left out because they no longer parse."""
     n_buckets = _bucket_count(lesson_start, lesson_end)
-    cat_devices: dict[str, set[str]] = defaultdict(set)
-    cat_seconds: dict[str, int] = defaultdict(int)
-    fam_devices: dict[tuple[str, str], set[str]] = defaultdict(set)
-    fam_seconds: dict[tuple[str, str], int] = defaultdict(int)
-    bucket_devices: list[dict[str, set[str]]] = [defaultdict(set) for _ in range(n_buckets)]
-    bucket_seconds: list[dict[str, int]] = [defaultdict(int) for _ in range(n_buckets)]
+    lesson_seconds = int((lesson_end - lesson_start).total_seconds())
+    cat_seconds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    fam_seconds: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    bucket_seconds: list[dict[str, dict[str, int]]] = [
+        defaultdict(lambda: defaultdict(int)) for _ in range(n_buckets)
+    ]
     gaps: dict[str, int] = defaultdict(int)
+    monitored_of: dict[str, int] = defaultdict(int)
+    dropped_of: dict[str, int] = defaultdict(int)
     unavailable: dict[str, set[str]] = defaultdict(set)
-    monitored = dropped = 0
     for device, summary in summaries:
-        monitored += summary.coverage.seconds_monitored
-        dropped += summary.dropped
+        monitored_of[device] += summary.coverage.seconds_monitored
+        dropped_of[device] += summary.dropped
         gaps[device] += summary.coverage.gaps
         for probe, state in summary.coverage.probes.items():
             if state == "unavailable":
@@ -80,24 +92,30 @@ def report_numbers(
         for f in summary.findings:
             if f.seconds == 0:
                 continue
-            cat_devices[f.category].add(device)
-            cat_seconds[f.category] += f.seconds
-            fam_devices[(f.category, f.family)].add(device)
-            fam_seconds[(f.category, f.family)] += f.seconds
+            cat_seconds[f.category][device] += f.seconds
+            fam_seconds[(f.category, f.family)][device] += f.seconds
             for i, seconds in enumerate(f.buckets):
                 if not seconds:
                     continue
                 at = summary.started_at + timedelta(seconds=i * BUCKET_SECONDS)
                 offset = (at - lesson_start).total_seconds() // BUCKET_SECONDS
                 b = min(max(int(offset), 0), n_buckets - 1)
-                bucket_devices[b][f.category].add(device)
-                bucket_seconds[b][f.category] += seconds
+                bucket_seconds[b][f.category][device] += seconds
+    monitored = _capped(monitored_of, lesson_seconds)
+    dropped = _capped(dropped_of, MAX_DROPPED)
+    cat_devices = {c: set(per) for c, per in cat_seconds.items()}
+    fam_devices = {k: set(per) for k, per in fam_seconds.items()}
+    bucket_devices = [{c: set(per) for c, per in b.items()} for b in bucket_seconds]
     reporting = len(gaps)
     return {
         "devices_expected": devices_expected,
         "devices_reporting": reporting,
         "categories": [
-            {"category": c, "devices": len(cat_devices[c]), "seconds": cat_seconds[c]}
+            {
+                "category": c,
+                "devices": len(cat_devices[c]),
+                "seconds": _capped(cat_seconds[c], lesson_seconds),
+            }
             for c in sorted(cat_devices)
         ],
         "families": [
@@ -105,7 +123,7 @@ def report_numbers(
                 "category": c,
                 "family": f,
                 "devices": len(fam_devices[(c, f)]),
-                "seconds": fam_seconds[(c, f)],
+                "seconds": _capped(fam_seconds[(c, f)], lesson_seconds),
             }
             for c, f in sorted(fam_devices)
         ],
@@ -116,7 +134,7 @@ def report_numbers(
                     {
                         "category": c,
                         "devices": len(bucket_devices[b][c]),
-                        "seconds": bucket_seconds[b][c],
+                        "seconds": _capped(bucket_seconds[b][c], BUCKET_SECONDS),
                     }
                     for c in sorted(bucket_devices[b])
                 ],
@@ -124,15 +142,21 @@ def report_numbers(
             for b in range(n_buckets)
         ],
         "coverage": {
-            "lesson_seconds": int((lesson_end - lesson_start).total_seconds()),
+            "lesson_seconds": lesson_seconds,
             "seconds_monitored": monitored,
             "devices_missing": max(devices_expected - reporting, 0),
             "devices_with_gaps": sum(1 for g in gaps.values() if g),
             "gaps": sum(gaps.values()),
             "dropped": dropped,
             "probes_unavailable": {p: len(unavailable[p]) for p in PROBES if unavailable[p]},
+            "unreadable": unreadable,
         },
     }
+
+
+def _capped(per_device: dict[str, int], cap: int) -> int:
+    """The devices' sum, each device counted up to ``cap``."""
+    return sum(min(seconds, cap) for seconds in per_device.values())
 
 
 def _counted_rows(report: dict[str, Any]) -> Iterable[dict[str, Any]]:

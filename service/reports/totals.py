@@ -52,11 +52,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from policies.wire import parse_summary
 from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
 from service.reports.lesson_report import shared_fingerprints
 from service.reports.numbers import Reporter, counted_devices, report_numbers
+from service.reports.stored import readable
 
 # Bump when what is kept changes: rows of another version are recomputed on their next read.
 # 2: only the devices that count as a pupil (``numbers.counted_devices``) are counted.
@@ -152,15 +152,15 @@ def totals_of(
 ) -> dict[str, Any]:
     """The kept numbers of one lesson, by the report's own function, of the devices in
     ``counted`` (``numbers.counted_devices``; all when not given)."""
+    summaries, unreadable = readable(
+        (r.id, r.device_id, r.summary) for r in rows if counted is None or r.device_id in counted
+    )
     numbers = report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
         devices_expected=0,  # not kept: counted live
-        summaries=[
-            (r.device_id, parse_summary(r.summary))
-            for r in rows
-            if counted is None or r.device_id in counted
-        ],
+        summaries=summaries,
+        unreadable=unreadable,
     )
     return {key: numbers[key] for key in KEPT}
 

@@ -2,15 +2,21 @@
 
 Standard library only (urllib): one GET per sync needs no HTTP client. A redirect is followed
 only to a URL the source itself could have had (https, or http to this machine), so a redirect
-cannot downgrade the token to plain http.
+cannot downgrade the token to plain http. Every connection, the first and each redirect's, goes
+to an address ``outbound`` checked (no internal addresses unless the host is allowed). Errors
+name the status or a reason of our own, never text from the answer: an internal server's
+answer must not reach the admin who typed the URL.
 """
 
 from __future__ import annotations
 
+import http
+import http.client
+import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urlencode
@@ -18,6 +24,7 @@ from urllib.parse import urlencode
 from service.errors import InvalidRequest
 from service.timetable import TimetableError, read_bounded
 from service.timetable.errors import InputTooLarge
+from service.timetable_store import outbound
 from service.timetable_store.sources import check_url
 
 TIMEOUT = 30.0
@@ -43,9 +50,8 @@ class _SafeRedirects(urllib.request.HTTPRedirectHandler):
         try:
             check_url(newurl, "redirect")
         except InvalidRequest:
-            raise urllib.error.HTTPError(
-                req.full_url, code, "redirect to a URL that is not https", headers, fp
-            ) from None
+            fp.close()
+            raise FetchFailed("the server redirected to a URL that is not https") from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -57,15 +63,21 @@ def scrub(message: str, secrets: Sequence[str]) -> str:
 
 
 def fetch(
-    request: Request, *, limit: int, timeout: float = TIMEOUT, total: float | None = None
+    request: Request,
+    *,
+    limit: int,
+    allow: Collection[str],
+    timeout: float = TIMEOUT,
+    total: float | None = None,
 ) -> bytes:
     """The response body, at most ``limit`` bytes; FetchFailed says why in plain words.
 
+    ``allow`` lists the hosts that may be internal (``Settings.allowed_fetch_hosts``).
     ``timeout`` bounds each wait on the socket; ``total`` (seconds), when given, bounds the body
     as a whole, so a server that drips a byte now and then cannot hold the caller either.
     """
     until = None if total is None else time.monotonic() + total
-    opener = urllib.request.build_opener(_SafeRedirects())
+    opener = urllib.request.build_opener(*outbound.handlers(allow), _SafeRedirects())
     req = urllib.request.Request(
         request.url, headers={"User-Agent": USER_AGENT, **request.headers}, method="GET"
     )
@@ -78,13 +90,34 @@ def fetch(
         raise  # too large: the sync reports it as refused, like any bad content
     except urllib.error.HTTPError as exc:
         exc.close()  # it holds the answer's connection open until closed
-        raise FetchFailed(
-            f"the server answered HTTP {exc.code} {scrub(str(exc.reason), request.secrets)}"
-        ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        # ValueError: http.client refuses some URLs (InvalidURL) and quotes them in the message.
-        reason = getattr(exc, "reason", exc)
-        raise FetchFailed(f"could not fetch: {scrub(str(reason), request.secrets)[:200]}") from None
+        raise FetchFailed(f"the server answered HTTP {exc.code} {_phrase(exc.code)}") from None
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        raise FetchFailed(f"could not fetch: {_reason(getattr(exc, 'reason', exc))}") from None
+
+
+def _phrase(code: int) -> str:
+    # The standard phrase, not the server's: its reason line is the answer's text.
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def _reason(reason: object) -> str:
+    """Our own words for why a fetch failed: nothing the server sent, and not the URL."""
+    if isinstance(reason, outbound.Refused):
+        return "the host is on this machine or an internal network (see fetch_allow_hosts)"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return "timed out: the server did not answer in time"
+    if isinstance(reason, socket.gaierror):
+        return "the host name could not be resolved"
+    if isinstance(reason, http.client.HTTPException):
+        return "the answer is not valid HTTP"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror.lower()
+    return "the connection failed"
 
 
 def _read_until(response: Any, limit: int, name: str, until: float, total: float) -> bytes:

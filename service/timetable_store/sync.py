@@ -34,8 +34,13 @@ CLAIM_HOLD = timedelta(minutes=10)
 Fetcher = Callable[[fetch.Request, int], bytes]
 
 
-def default_fetcher(request: fetch.Request, limit: int) -> bytes:
-    return fetch.fetch(request, limit=limit)
+def default_fetcher(settings: Settings) -> Fetcher:
+    allow = settings.allowed_fetch_hosts
+
+    def fetcher(request: fetch.Request, limit: int) -> bytes:
+        return fetch.fetch(request, limit=limit, allow=allow)
+
+    return fetcher
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def sync_one(
     source_id: int,
     now: datetime,
     claimed: bool = False,
-    fetcher: Fetcher = default_fetcher,
+    fetcher: Fetcher | None = None,
     limits: Limits | None = None,
     actor: str = "sync",
 ) -> Outcome:
@@ -113,7 +118,7 @@ def sync_one(
         _record(sessions, source_id, now, early)
         return early
     try:
-        data = fetcher(request, limits.max_bytes)
+        data = (fetcher or default_fetcher(settings))(request, limits.max_bytes)
         result = inputs.read(
             data,
             fmt="zermelo" if kind == "zermelo" else "ical",
@@ -164,7 +169,7 @@ def run_due(
     settings: Settings,
     *,
     now: datetime,
-    fetcher: Fetcher = default_fetcher,
+    fetcher: Fetcher | None = None,
     limits: Limits | None = None,
 ) -> list[Outcome]:
     """Sync every source whose interval has passed; another process's sources are left alone."""

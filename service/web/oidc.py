@@ -2,11 +2,16 @@
 
 Authorization code flow with PKCE (S256), ``state`` against login CSRF and ``nonce`` against
 replayed ID tokens; the provider's discovery document names its endpoints and JWKS, and the ID
-token's RS256/ES256 signature, issuer, audience, expiry and nonce are verified with PyJWT. The
-verified e-mail (or ``preferred_username``, Entra's UPN) must belong to an existing local user:
-SSO never creates accounts. One collector serves many schools, so the names must point at
-exactly one user: when they match accounts in two schools (or two accounts at all), the
-sign-in is refused rather than guessed.
+token's RS256/ES256 signature, issuer, audience, expiry and nonce are verified with PyJWT.
+
+An account is bound to the token's issuer and subject (``sub``; Entra ID's ``tid``/``oid``,
+which stay the same for a person whatever their name or e-mail becomes). Only the first sign-in
+links by e-mail, and only when the token says ``email_verified: true`` and the user is in the
+school the provider is configured for: a missing flag, an Entra UPN or a user name never pick an
+account (the "nOAuth" pattern, where anyone can set a mail attribute in their own tenant). SSO
+never creates accounts. The discovery document and the signing keys are cached as long as the
+provider's ``Cache-Control: max-age`` says (bounded); an unknown ``kid`` refetches the keys
+once, as providers rotate them.
 """
 
 from __future__ import annotations
@@ -18,20 +23,25 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import User
+from service.models import School, User
 from service.web.settings import WebSettings
 
 TIMEOUT = 10
 MAX_RESPONSE = 1024 * 1024
 PENDING_SECONDS = 600
 ALGORITHMS = ["RS256", "ES256"]
+# How long a discovery document or key set is kept: the provider's max-age, within these.
+CACHE_DEFAULT = timedelta(hours=1)
+CACHE_MIN = timedelta(minutes=1)
+CACHE_MAX = timedelta(days=1)
 
 
 class OidcError(Exception):
@@ -47,6 +57,26 @@ class OidcError(Exception):
 
 
 def _get_json(url: str, data: dict[str, str] | None = None) -> dict[str, Any]:
+    return _get_json_cached(url, data)[0]
+
+
+def max_age(header: str | None) -> timedelta:
+    """How long an answer may be kept, from its Cache-Control, bounded both ways."""
+    seconds: int | None = None
+    for part in (header or "").lower().split(","):
+        name, _, value = part.strip().partition("=")
+        if name in ("no-store", "no-cache"):
+            return CACHE_MIN
+        if name == "max-age" and value.strip().isdigit():
+            seconds = int(value.strip())
+    if seconds is None:
+        return CACHE_DEFAULT
+    return min(max(timedelta(seconds=seconds), CACHE_MIN), CACHE_MAX)
+
+
+def _get_json_cached(
+    url: str, data: dict[str, str] | None = None
+) -> tuple[dict[str, Any], timedelta]:
     if not url.startswith(("https://", "http://")):
         raise OidcError("the provider URL must be http(s)")
     body = urllib.parse.urlencode(data).encode() if data is not None else None
@@ -54,6 +84,7 @@ def _get_json(url: str, data: dict[str, str] | None = None) -> dict[str, Any]:
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
             raw = answer.read(MAX_RESPONSE + 1)
+            keep = max_age(answer.headers.get("Cache-Control"))
     except urllib.error.HTTPError as exc:
         raise OidcError("the provider answered %(status)s", status=exc.code) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
@@ -66,24 +97,56 @@ def _get_json(url: str, data: dict[str, str] | None = None) -> dict[str, Any]:
         raise OidcError("the provider's answer is not JSON") from None
     if not isinstance(value, dict):
         raise OidcError("the provider's answer is not a JSON object")
-    return value
+    return value, keep
 
 
-def discover(issuer: str) -> dict[str, Any]:
-    doc = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
+@dataclass
+class Cache:
+    """Answers kept per URL until their expiry: one per collector process."""
+
+    kept: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
+
+    def get(self, url: str, now: datetime, *, fresh: bool = False) -> dict[str, Any]:
+        held = self.kept.get(url)
+        if held is not None and not fresh and now < held[0]:
+            return held[1]
+        value, keep = _get_json_cached(url)
+        self.kept[url] = (now + keep, value)
+        return value
+
+
+CACHE = Cache()
+
+
+def discover(issuer: str, now: datetime) -> dict[str, Any]:
+    doc = CACHE.get(issuer.rstrip("/") + "/.well-known/openid-configuration", now)
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"):
         if not isinstance(doc.get(key), str):
             raise OidcError("the discovery document lacks %(key)s", key=key)
     return doc
 
 
+def signing_key(jwks_uri: str, id_token: str, now: datetime) -> Any:
+    """The key the token names, from the cached set; an unknown ``kid`` refetches it once."""
+    kid = jwt.get_unverified_header(id_token).get("kid")
+    for fresh in (False, True):
+        try:
+            keys = jwt.PyJWKSet.from_dict(CACHE.get(jwks_uri, now, fresh=fresh)).keys
+        except jwt.PyJWTError as exc:
+            raise OidcError("the ID token was refused: %(problem)s", problem=exc) from None
+        found = [k for k in keys if kid is None or k.key_id == kid]
+        if len(found) == 1 or (found and kid is not None):
+            return found[0].key
+    raise OidcError("the ID token was refused: %(problem)s", problem="unknown signing key")
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def start(settings: WebSettings) -> tuple[str, dict[str, Any]]:
+def start(settings: WebSettings, now: datetime) -> tuple[str, dict[str, Any]]:
     """The provider URL to send the browser to, and what the session keeps until it returns."""
-    doc = discover(settings.oidc_issuer)
+    doc = discover(settings.oidc_issuer, now)
     verifier = secrets.token_urlsafe(48)
     pending = {
         "state": secrets.token_urlsafe(24),
@@ -117,7 +180,7 @@ def finish(
         raise OidcError("the state does not match this browser session")
     if not code or len(code) > 4096:
         raise OidcError("the provider sent no authorization code")
-    doc = discover(settings.oidc_issuer)
+    doc = discover(settings.oidc_issuer, now)
     tokens = _get_json(
         doc["token_endpoint"],
         {
@@ -133,10 +196,10 @@ def finish(
     if not isinstance(id_token, str):
         raise OidcError("the provider sent no ID token")
     try:
-        key = jwt.PyJWKClient(doc["jwks_uri"], timeout=TIMEOUT).get_signing_key_from_jwt(id_token)
+        key = signing_key(doc["jwks_uri"], id_token, now)
         claims: dict[str, Any] = jwt.decode(
             id_token,
-            key.key,
+            key,
             algorithms=ALGORITHMS,
             audience=settings.oidc_client_id,
             issuer=doc["issuer"],
@@ -172,28 +235,59 @@ def _check_times(claims: dict[str, Any], now: datetime) -> dict[str, Any]:
     return claims
 
 
-def identities(claims: dict[str, Any]) -> list[str]:
-    """The names a verified token vouches for, lower-cased: e-mail unless marked unverified."""
-    found = []
+def subject(claims: dict[str, Any]) -> tuple[str, str]:
+    """The (issuer, subject) an account is bound to: Entra ID's tenant and object id when the
+    token has them (the same person across apps), else ``sub``."""
+    tid, oid = claims.get("tid"), claims.get("oid")
+    if isinstance(tid, str) and isinstance(oid, str) and tid and oid:
+        return str(claims["iss"])[:500], f"{tid}/{oid}"[:300]
+    return str(claims["iss"])[:500], str(claims["sub"])[:300]
+
+
+def verified_email(claims: dict[str, Any]) -> str | None:
+    """The e-mail, only when the provider says it verified it: a missing flag is not a yes."""
     email = claims.get("email")
-    if isinstance(email, str) and claims.get("email_verified", True) is not False:
-        found.append(email)
-    upn = claims.get("preferred_username")
-    if isinstance(upn, str) and "@" in upn:
-        found.append(upn)
-    return [f.strip().lower() for f in found if 0 < len(f) <= 200]
-
-
-def user_for_claims(session: Session, claims: dict[str, Any]) -> User | None:
-    """The one user the verified names belong to, matched by e-mail or user name in any
-    school; None when there is none, or more than one (in one school or across schools)."""
-    names = identities(claims)
-    if not names:
+    if claims.get("email_verified") is not True or not isinstance(email, str):
         return None
+    email = email.strip().lower()
+    return email if 0 < len(email) <= 200 else None
+
+
+def configured_school(session: Session, settings: WebSettings) -> School | None:
+    """The school the provider signs in for: the named one, or the collector's only school."""
+    if settings.oidc_school:
+        return session.scalar(select(School).where(School.name == settings.oidc_school))
+    found = session.scalars(select(School).order_by(School.id).limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
+def user_for_claims(
+    session: Session, claims: dict[str, Any], *, school: School | None
+) -> tuple[User | None, bool]:
+    """The user bound to the token's (issuer, subject), or else the one user of ``school``
+    with its verified e-mail and no binding yet, which is then bound; and whether it was just
+    linked. Nobody outside ``school`` is ever matched."""
+    if school is None:
+        return None, False
+    issuer, sub = subject(claims)
+    bound = session.scalar(select(User).where(User.sso_issuer == issuer, User.sso_subject == sub))
+    if bound is not None:
+        return (bound, False) if bound.school_id == school.id else (None, False)
+    email = verified_email(claims)
+    if email is None:
+        return None, False
     found = session.scalars(
         select(User)
-        .where(or_(func.lower(User.email).in_(names), func.lower(User.username).in_(names)))
+        .where(
+            User.school_id == school.id,
+            func.lower(User.email) == email,
+            User.sso_subject.is_(None),
+            User.disabled.is_(False),
+        )
         .order_by(User.id)
         .limit(2)
     ).all()
-    return found[0] if len(found) == 1 else None
+    if len(found) != 1:
+        return None, False
+    found[0].sso_issuer, found[0].sso_subject = issuer, sub
+    return found[0], True

@@ -23,6 +23,8 @@ WEB_SETTINGS_HELP = {
     "oidc_client_secret": "the client secret registered at the SSO provider",
     "oidc_redirect_url": "this collector's callback URL as registered (…/auth/oidc/callback)",
     "oidc_label": "the text on the SSO sign-in button",
+    "oidc_school": "the school whose accounts SSO signs in (its name); empty: the collector's "
+    "only school, and no SSO sign-in when it has several",
 }
 
 
@@ -42,6 +44,7 @@ class WebSettings(BaseSettings):
     oidc_client_secret: str = ""
     oidc_redirect_url: str = ""
     oidc_label: str = "School account"
+    oidc_school: str = ""
 
     @property
     def oidc_enabled(self) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import __version__
 from agent.cli import main as agent_main
 from agent.outbox import Outbox
 from agent.paths import StatePaths
@@ -162,7 +163,7 @@ def test_status_explain_and_scan(
     device = next(iter(collector.state.devices.values()))
     save_cache(StatePaths(enrolled).config, collector.config_for(device), '"x"')
     box = Outbox(StatePaths(enrolled).outbox)
-    box.remember_sent('{"report_id":"6f1c2a4e-0000-4000-8000-000000000001","findings":[]}', now)
+    box.remember_sent(['{"report_id":"6f1c2a4e-0000-4000-8000-000000000001","findings":[]}'], now)
     box.close()
 
     assert agent_main(["status", "--state-dir", str(enrolled), "--json"]) == 0
@@ -256,3 +257,68 @@ def test_scan_text(
     out = capsys.readouterr().out
     assert "a1-social-media\tsocial_media\tdiscord\t(process)" in out
     assert "probes: " in out and "processes ok" in out
+
+
+def test_the_log_file_is_rotated_and_the_schedulers_routine_stays_below_info(
+    tmp_path: Path,
+) -> None:
+    """``--log-file`` (launchd's plist passes it) rotates at LOG_BYTES keeping LOG_KEEP files;
+    APScheduler's per-job lines ("Running job", every sample) are not logged at INFO."""
+    import logging
+
+    from agent import cli
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    log = tmp_path / "agent.log"
+    try:
+        cli.configure_logging("run", log)
+        logging.getLogger("apscheduler.executors.default").info('Running job "sample"')
+        logging.getLogger("agent.runner").info("lesson l_1 started")
+        assert log.read_text().splitlines()[-1].endswith("agent.runner: lesson l_1 started")
+        assert "Running job" not in log.read_text()
+        line = "x" * 1000
+        for _ in range(cli.LOG_BYTES * (cli.LOG_KEEP + 2) // 1000):
+            logging.getLogger("agent.runner").info(line)
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)
+    files = sorted(p.name for p in tmp_path.glob("agent.log*"))
+    assert files == ["agent.log"] + [f"agent.log.{n}" for n in range(1, cli.LOG_KEEP + 1)]
+    assert all(p.stat().st_size <= cli.LOG_BYTES for p in tmp_path.glob("agent.log*"))
+
+
+def test_explain_shows_the_values_in_force_what_enrolment_sent_and_every_summary(
+    enrolled: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The running agent's status file holds the values it runs with (here overridden on its
+    command line): explain shows those, not the policy's, with the label (none), platform,
+    version and fingerprint enrolment sent, and both summaries of the last lesson."""
+    from agent.client import platform_name
+    from agent.status import read_status
+
+    paths = StatePaths(enrolled)
+    status = {"pid": 0, "settings": {"sample_seconds": 7, "grace_seconds": 11}}
+    paths.status.write_text(json.dumps(status))
+    assert read_status(paths.status) == status
+    now = datetime.now(UTC)
+    first = '{"lesson_id":"l_1","report_id":"6f1c2a4e-0000-4000-8000-000000000001"}'
+    second = '{"lesson_id":"l_1","report_id":"6f1c2a4e-0000-4000-8000-000000000002"}'
+    box = Outbox(paths.outbox)
+    box.remember_sent([first, second], now)
+    box.close()
+    identity = json.loads(paths.identity.read_text())
+    assert agent_main(["explain", "--state-dir", str(enrolled), "--lang", "en"]) == 0
+    text = capsys.readouterr().out
+    assert "Every 7 seconds during a lesson. Less than 11 seconds does not count." in text
+    assert "label: none" in text
+    assert f"platform: {platform_name()}, agent version {__version__}" in text
+    assert f"fingerprint: {identity['fingerprint']}" in text
+    assert first in text and second in text
+    assert agent_main(["explain", "--state-dir", str(enrolled), "--lang", "nl"]) == 0
+    dutch = capsys.readouterr().out
+    assert "Elke 7 seconden tijdens een les. Korter dan 11 seconden telt niet." in dutch
+    assert first in dutch and second in dutch

@@ -3,9 +3,15 @@ enrols anew instead of sharing the original device's identity."""
 
 from __future__ import annotations
 
+import getpass
 import json
-from collections.abc import Callable
+import os
+import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.agent.conftest import AgentProcess, wait_for
 from tests.agent.standin import Standin
@@ -89,3 +95,37 @@ def test_broken_enrolment_file_is_a_fatal_error_with_its_name(
     agent = agent_process(state_dir, "--enroll-file", str(conf))
     assert agent.proc.wait(timeout=30) == 1
     assert f"enrolment file {conf} needs server" in agent.output()
+
+
+def test_without_a_label_the_device_is_known_by_its_id_alone_and_no_name_leaves_it(
+    tmp_path: Path,
+    collector: Standin,
+    state_dir: Path,
+) -> None:
+    """A laptop named after its pupil, enrolled from a file without a label: neither the host
+    name nor the user name is in any byte the collector receives (the agent runs in a UTS
+    namespace of its own with that host name, as root)."""
+    if os.geteuid() != 0 and os.environ.get("CI") != "true":
+        pytest.skip("setting a host name for one process needs root (CI runs as root)")
+    host = "jan-jansen-laptop"
+
+    def as_pupils_laptop(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        named = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', host, *args]
+        return subprocess.Popen(named, **kwargs)  # exec: the agent keeps the pid
+
+    conf = enroll_file(tmp_path, collector)
+    agent = AgentProcess(
+        state_dir, tmp_path / "agent.log", "--enroll-file", str(conf), spawn=as_pupils_laptop
+    )
+    try:
+        wait_for(lambda: ", state in " in agent.output())
+        assert "enrolled from" in agent.output()
+        assert agent.terminate() == 0
+    finally:
+        if agent.proc.poll() is None:
+            agent.kill()
+    assert json.loads((state_dir / "identity.v1.json").read_text()).get("label") is None
+    sent = collector.traffic()
+    assert b"/api/v1/agent/enroll" in sent
+    for name in (host, getpass.getuser()):
+        assert name.encode() not in sent, name

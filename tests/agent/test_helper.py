@@ -296,6 +296,10 @@ def test_helper_reports_reach_the_collector_and_killing_it_shows_as_unavailable(
         helper = helpers(address, pupil, fake_xprop(tmp_path / "xbin", browser.pid))
         wait_for(lambda: "helper of uid 0 connected" in agent.output(), timeout=15)
         until(start1 + timedelta(seconds=1.5))
+        # status says whether a helper is connected (written at the lesson's start).
+        from agent.status import read_status
+
+        assert (read_status(enrolled / "status.v1.json") or {}).get("helper") == "connected"
         (pupil / "Pictures" / "Screenshots" / SHOT).write_bytes(b"\x89PNG\r\n\x1a\n")
         until(start2 + timedelta(seconds=2))
         helper.proc.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import pytest
 
 from agent.cli import main as agent_main
 from agent.memory import skip_charset_detection, trim
-from tests.agent.conftest import AgentProcess, Processes, wait_for
+from tests.agent.conftest import REPO, AgentProcess, Processes, wait_for
 from tests.agent.standin import Standin
 
 FAST = ("--sample-seconds", "1", "--grace-seconds", "0", "--upload-delay-max", "0")
@@ -90,3 +91,20 @@ def test_the_agent_process_maps_no_charset_detection_or_xml_parser_and_still_rep
     time.sleep(0.5)
     assert agent.terminate() == 0
     assert "Warning" not in agent.output() and "Traceback" not in agent.output()
+
+
+def test_the_agents_process_loads_no_group_chat_code_and_no_toml_parser() -> None:
+    """What the running service imports (the modules of ``run``, its probes and its upload)
+    leaves out the group-chat checks and the TOML parser: the agent builds its policy from
+    the collector's JSON, and the memory is every laptop's (issue 15, point 7)."""
+    code = (
+        "import sys\n"
+        "import agent.cli, agent.runner, agent.sampler, agent.config, agent.summary\n"
+        "import agent.outbox, agent.uploader, agent.hub, agent.probes.processes\n"
+        "print(sorted(m for m in ('policies.groupchat', 'tomllib') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

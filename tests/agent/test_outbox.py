@@ -154,3 +154,25 @@ def test_damaged_file_is_moved_aside_and_recreated(
     assert moved.read_bytes() == damage
     box.enqueue(make, now=T0, not_before=T0)
     assert box.counts()["queued"] == 1
+
+
+def test_every_summary_of_the_last_lesson_is_kept_for_explain(tmp_path: Path) -> None:
+    """A batch holding several summaries (a restart mid-lesson makes two for one lesson), sent
+    in one or several uploads: all of the last lesson are kept, verbatim; a later lesson's
+    summary replaces them."""
+    box = Outbox(tmp_path / "outbox.sqlite3")
+    t = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+    def body(lesson: str, n: int) -> str:
+        return f'{{"lesson_id":"{lesson}","report_id":"r{n}","findings":[]}}'
+
+    box.remember_sent([body("l_1", 1), body("l_2", 2)], t)
+    box.remember_sent([body("l_2", 3)], t + timedelta(minutes=1))
+    box.remember_sent([body("l_2", 3)], t + timedelta(minutes=2))  # sent again: once
+    assert box.last_lesson_sent() == [
+        (body("l_2", 2), t.isoformat()),
+        (body("l_2", 3), (t + timedelta(minutes=2)).isoformat()),
+    ]
+    box.remember_sent([body("l_3", 4)], t + timedelta(hours=1))
+    assert [b for b, _ in box.last_lesson_sent()] == [body("l_3", 4)]
+    box.close()

@@ -142,3 +142,28 @@ def test_kill_9_mid_lesson(
     (discord,) = [f for f in report["families"] if f["family"] == "discord"]
     assert discord["devices"] == 1 and 8 <= discord["seconds"] <= 15
     assert second.terminate() == 0
+
+
+def test_an_unchanged_config_is_a_304_and_the_clock_offset_comes_from_date(
+    real: RealCollector, tmp_path: Path
+) -> None:
+    """The real collector (uvicorn) names its headers in lower case: the agent still finds the
+    ETag, so its second poll asks If-None-Match and gets a 304, and it reads the Date header
+    for the clock offset."""
+    from agent.schedule import clock_offset
+    from tests.agent.test_runner import make_agent
+
+    state = tmp_path / "state"
+    enrol(real, state)
+    agent = make_agent(state)
+    first = agent.collector.config(None)
+    assert first.status == 200 and first.headers.get("ETag")
+    assert clock_offset(first.headers.get("Date"), first.sent, first.received) is not None
+    agent.poll_config()
+    assert agent.config is not None and agent.config.etag == first.headers["etag"]
+    agent.poll_config()
+    again = agent.collector.config(agent.config.etag)
+    assert again.status == 304
+    traffic = real.traffic()
+    assert traffic.count(b"GET /api/v1/agent/config") == 4
+    assert traffic.count(b"If-None-Match: " + agent.config.etag.encode()) == 2

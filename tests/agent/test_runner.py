@@ -35,7 +35,7 @@ FAST = Overrides(sample_seconds=1, grace_seconds=2, upload_delay_max_seconds=0)
 def make_agent(state_dir: Path, **options: object) -> Agent:
     paths = StatePaths(state_dir)
     me, token = identity.load(paths, identity.fingerprint(identity.machine_id()))
-    opts = Options(overrides=FAST, checkpoint_seconds=1, backoff_base=0.2, backoff_cap=1.0)
+    opts = Options(overrides=FAST, backoff_base=0.2, backoff_cap=1.0)
     for key, value in options.items():
         setattr(opts, key, value)
     return Agent(paths, me.server, token, opts)
@@ -206,6 +206,24 @@ def test_shutdown_mid_lesson_commits_the_partial_summary(
     body = json.loads(row.body)
     assert body["lesson_id"] == lesson_id and "telegram" in families(body)
     assert box.due(datetime.now(UTC)) == []  # not before the lesson has ended
+
+
+def test_every_sample_is_checkpointed_so_a_crash_loses_at_most_one(
+    collector: Standin, enrolled: Path, running: list[Agent]
+) -> None:
+    """After each sample the outbox's checkpoint holds every sample taken so far: what a
+    kill -9 would leave behind lacks at most the sample being taken."""
+    lesson_soon(collector, lead=1.0, length=30.0)
+    agent = start_agent(running, enrolled)
+    seen: list[tuple[int, int]] = []
+    for target in (2, 3, 4):
+        wait_for(lambda t=target: agent.state is not None and agent.state.samples >= t, 10)
+        with agent.lock:
+            assert agent.state is not None
+            checkpoint = agent.outbox.running()
+            assert checkpoint is not None
+            seen.append((checkpoint["samples"], agent.state.samples))
+    assert all(saved == taken for saved, taken in seen), seen
 
 
 def test_wall_clock_jump_replans(enrolled: Path, running: list[Agent]) -> None:

@@ -53,6 +53,10 @@ def test_launchd_plist_runs_the_agent_with_its_enrolment_file() -> None:
     assert args[0].endswith("/venv/bin/lessonwatch-agent") and args[1] == "run"
     assert "--enroll-file" in args and "--state-dir" in args
     assert plist["UserName"] == "_lessonwatch" and plist["KeepAlive"] is True
+    # launchd has no log rotation: the agent rotates its own file, in a folder it owns.
+    log = args[args.index("--log-file") + 1]
+    assert log == "/Library/Logs/lessonwatch/agent.log" != plist["StandardErrorPath"]
+    assert "-o _lessonwatch /Library/Logs/lessonwatch" in (PKG / "macos/build-pkg.sh").read_text()
 
 
 def test_launch_agent_runs_the_helper_in_every_gui_session() -> None:
@@ -145,3 +149,18 @@ def test_dockerfile_instructions_and_sources_exist() -> None:
             for source in line.split()[1:-1]:
                 assert (REPO / source).exists(), source
     assert logical[-1].startswith("CMD") and "lessonwatch-service" in logical[-1]
+
+
+def test_the_agent_brings_its_own_time_zone_data_on_windows() -> None:
+    """zoneinfo reads the OS's time-zone database, which Windows lacks: without the tzdata
+    package every lesson time (and ``explain``) would fail there."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    agent = [Requirement(r) for r in project["optional-dependencies"]["agent"]]
+    (tzdata,) = [r for r in agent if r.name == "tzdata"]
+    assert tzdata.marker is not None
+    assert tzdata.marker.evaluate({"sys_platform": "win32"})
+    assert not tzdata.marker.evaluate({"sys_platform": "linux"})

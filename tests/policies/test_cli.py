@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -14,12 +15,28 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_accepts_the_shipped_policy() -> None:
-    """check validates the shipped files and says what it loaded."""
-    done = run("check")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("policy OK: 7 rules")
-    assert "rules.toml, catalog.toml, capture.toml" in done.stdout
+def test_check_accepts_the_shipped_policy_and_says_so_in_dutch_by_default() -> None:
+    """check validates the shipped files and says what it loaded, each count with its own
+    plural; Dutch unless --lang en."""
+    from policies.load import load_policy
+
+    policy = load_policy([])
+    rules, on = len(policy.rules), sum(r.enabled for r in policy.rules)
+    nl, en = run("check"), run("check", "--lang", "en")
+    assert nl.returncode == en.returncode == 0, nl.stderr + en.stderr
+    assert nl.stdout.splitlines()[:2] == ["Beleid in orde.", f"{rules} regels ({on} aan)"]
+    assert en.stdout.splitlines()[:2] == ["Policy OK.", f"{rules} rules ({on} on)"]
+    assert "rules.toml, catalog.toml, capture.toml" in nl.stdout
+
+
+def test_check_summary_says_one_of_each_in_the_singular() -> None:
+    from policies.cli import check_summary
+    from policies.load import load_policy
+
+    policy = load_policy([])
+    one = replace(policy, rules=policy.rules[:1], families=dict(list(policy.families.items())[:1]))
+    lines = check_summary(one, "nl").splitlines()
+    assert lines[1].startswith("1 regel (") and lines[2] == "1 app-familie"
 
 
 def test_check_refuses_a_broken_override_naming_file_and_line(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import re
 import string
@@ -21,8 +22,9 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from agent.config import Lesson
-from agent.explain import helper_text, render
+from agent.explain import Enrolment, helper_text, render
 from policies import Policy
+from policies.cli import check_summary, refusal
 from policies.explain import explain_data, render_text, timing_text
 from policies.groupchat import (
     Chat,
@@ -307,9 +309,21 @@ def dutch_samples(policy: Policy) -> dict[str, str]:
     return {
         "lessonwatch-policy explain": render_text(explain_data(policy, "nl"))
         + render_text(explain_data(titles_on, "nl")),
-        "lessonwatch-agent explain": render(policy, "nl", lessons, now, tz, None)
-        + render(titles_on, "nl", [], now, tz, ("{}", "2026-11-24 10:31")),
+        "lessonwatch-agent explain": render(policy, "nl", lessons, now, tz, [])
+        + render(
+            titles_on,
+            "nl",
+            [],
+            now,
+            tz,
+            [("{}", "2026-11-24 10:31")],
+            Enrolment(label=None, platform="linux", version="0.1.0", fingerprint="ab12"),
+        ),
         "helper": "\n".join(helper_text(titles_on, "nl")),
+        # The file names ("rules.toml") would read as the English "rules".
+        "lessonwatch-policy check": check_summary(dataclasses.replace(policy, sources=("x",)), "nl")
+        + "\n"
+        + refusal("x", "nl"),
         "findings": "\n".join(
             f.explanation.nl
             for facts, school in chats

@@ -28,7 +28,12 @@ from tests.reliability.reliability_helpers import (
 )
 from tests.support.collector import finding, summary
 
-UNLIMITED = {"LESSONWATCH_DEVICE_BURST": "100000", "LESSONWATCH_DEVICE_RATE_PER_MINUTE": "1e6"}
+# Every agent here posts hundreds of summaries for one lesson: a load, not a hostile device.
+UNLIMITED = {
+    "LESSONWATCH_DEVICE_BURST": "100000",
+    "LESSONWATCH_DEVICE_RATE_PER_MINUTE": "1e6",
+    "LESSONWATCH_MAX_SUMMARIES_PER_LESSON": "100000",
+}
 AGENTS = 16
 
 

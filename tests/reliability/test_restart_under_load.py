@@ -20,7 +20,12 @@ from tests.support.collector import finding, summary
 BATCHES = 60
 BATCH_SIZE = 5
 DEADLINE_SECONDS = 120
-UNLIMITED = {"LESSONWATCH_DEVICE_BURST": "100000", "LESSONWATCH_DEVICE_RATE_PER_MINUTE": "1e6"}
+# Every agent here posts hundreds of summaries for one lesson: a load, not a hostile device.
+UNLIMITED = {
+    "LESSONWATCH_DEVICE_BURST": "100000",
+    "LESSONWATCH_DEVICE_RATE_PER_MINUTE": "1e6",
+    "LESSONWATCH_MAX_SUMMARIES_PER_LESSON": "100000",
+}
 
 
 @dataclass

@@ -18,14 +18,17 @@ from service.models import (
     AuditEntry,
     Base,
     Device,
+    DeviceLessonSummary,
     Group,
     Lesson,
+    LessonTotals,
     School,
     SchoolHoliday,
     User,
 )
 from service.timetable_store import holidays
 from tests.support.clock import LESSON_END, LESSON_START
+from tests.support.collector import summary
 
 
 def test_migrations_match_the_models_and_rerun_cleanly(empty_db_url: str) -> None:
@@ -158,5 +161,52 @@ def test_0007_and_0008_carry_the_rows_of_a_collector_at_0006(
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_0010_deletes_the_summaries_that_no_longer_parse(empty_db_url: str) -> None:
+    """From 0009 with a readable summary and a year-1 one as the old collector wrote it back
+    (``1-01-01T00:00:00Z``): 0010 deletes the unreadable row and the kept totals of its lesson,
+    and keeps the readable one."""
+    engine = db.make_engine(empty_db_url)
+    good = summary("l_1")
+    poisoned = summary("l_1")
+    poisoned["started_at"], poisoned["ended_at"] = "1-01-01T00:00:00Z", "1-01-01T00:50:00Z"
+    try:
+        _upgrade(engine, "0009")
+        with engine.begin() as conn:
+            _rows_before_0007(conn, ["Een"])
+            for row_id, item in ((1, good), (2, poisoned)):
+                conn.execute(
+                    insert(DeviceLessonSummary.__table__).values(
+                        id=row_id,
+                        report_id=item["report_id"],
+                        device_id="d_1",
+                        lesson_id="l_1",
+                        received_at=LESSON_END,
+                        started_at=LESSON_START,
+                        ended_at=LESSON_END,
+                        seconds_monitored=0,
+                        gaps=0,
+                        dropped=0,
+                        summary=item,
+                    )
+                )
+            conn.execute(
+                insert(LessonTotals.__table__).values(
+                    lesson_id="l_1",
+                    version=1,
+                    summaries=2,
+                    last_summary_id=2,
+                    last_received_at=LESSON_END,
+                    data={},
+                )
+            )
+        db.migrate(engine)
+        with engine.connect() as conn:
+            kept = conn.execute(select(DeviceLessonSummary.__table__.c.report_id)).scalars()
+            assert list(kept) == [good["report_id"]]
+            assert conn.execute(select(LessonTotals.__table__.c.lesson_id)).all() == []
     finally:
         engine.dispose()

@@ -101,7 +101,8 @@ def test_suppress_small_counts(devices: int, threshold: int, shown: int | None) 
     )
 )
 def test_report_invariants(rows: list[tuple[str, str, int]]) -> None:
-    """Totals equal the sum of what was sent; no count exceeds the reporting devices."""
+    """Totals equal the sum of what was sent, each device's seconds counted up to the lesson's
+    length (per 5-minute bucket up to the bucket's); no count exceeds the reporting devices."""
     rules = {"youtube": ("a1-video-streaming", "video_streaming")}
     pairs = []
     for device, family, seconds in rows:
@@ -110,11 +111,25 @@ def test_report_invariants(rows: list[tuple[str, str, int]]) -> None:
             (device, summary("l_x", [finding(family, seconds, rule=rule, category=category)]))
         )
     numbers = _numbers(pairs, expected=4)
-    total = sum(seconds for _, _, seconds in rows)
-    assert sum(r["seconds"] for r in numbers["categories"]) == total
-    assert sum(r["seconds"] for r in numbers["families"]) == total
+    lesson = 3000  # the 50-minute lesson every summary here covers
+    per_family: dict[tuple[str, str, str], int] = {}
+    per_category: dict[tuple[str, str], int] = {}
+    per_bucket: dict[tuple[str, str, int], int] = {}
+    for device, family, seconds in rows:
+        category = rules.get(family, ("", "social_media"))[1]
+        per_family[(device, category, family)] = per_family.get((device, category, family), 0)
+        per_family[(device, category, family)] += seconds
+        per_category[(device, category)] = per_category.get((device, category), 0) + seconds
+        for i, part in enumerate(finding(family, seconds)["buckets"]):
+            per_bucket[(device, category, i)] = per_bucket.get((device, category, i), 0) + part
+    assert sum(r["seconds"] for r in numbers["categories"]) == sum(
+        min(v, lesson) for v in per_category.values()
+    )
+    assert sum(r["seconds"] for r in numbers["families"]) == sum(
+        min(v, lesson) for v in per_family.values()
+    )
     timeline_total = sum(c["seconds"] for b in numbers["timeline"] for c in b["categories"])
-    assert timeline_total == total
+    assert timeline_total == sum(min(v, 300) for v in per_bucket.values())
     reporting = numbers["devices_reporting"]
     assert reporting == len({d for d, _, _ in rows})
     assert all(r["devices"] <= reporting for r in numbers["categories"] + numbers["families"])

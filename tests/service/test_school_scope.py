@@ -126,35 +126,39 @@ ANN = ("A", "ann", "ann@a.example")
 BOB = ("B", "bob", "bob@b.example")
 
 
+V = {"iss": "https://idp.example", "sub": "s1", "email_verified": True}
+
+
 @pytest.mark.parametrize(
     ("accounts", "claims", "expected"),
     [
-        # One account with the verified e-mail (any case) or the user name: that account.
-        ([ANN, BOB], {"email": "ann@a.example"}, "ann"),
-        ([ANN, BOB], {"email": "Ann@A.Example"}, "ann"),
-        ([ANN, BOB], {"preferred_username": "bob@b.example"}, "bob"),
-        ([ANN, BOB], {"email": "carol@a.example"}, None),
-        # E-mail and UPN naming the same account: still that one.
-        ([ANN], {"email": "ann@a.example", "preferred_username": "ANN@a.example"}, "ann"),
-        # The same e-mail in two schools: refused, never guessed.
-        ([ANN, ("B", "ann2", "ANN@a.example")], {"email": "ann@a.example"}, None),
-        # A user name in one school equal to an e-mail in another: refused too.
-        ([ANN, ("B", "ann@a.example", None)], {"email": "ann@a.example"}, None),
-        # E-mail and UPN naming accounts in two schools: refused.
-        ([ANN, BOB], {"email": "ann@a.example", "preferred_username": "bob@b.example"}, None),
-        # Unverified or absent: nobody.
-        ([ANN], {"email": "ann@a.example", "email_verified": False}, None),
-        ([ANN], {"sub": "123"}, None),
+        # The provider is configured for school A: its one account with the verified e-mail.
+        ([ANN, BOB], {**V, "email": "ann@a.example"}, "ann"),
+        ([ANN, BOB], {**V, "email": "Ann@A.Example"}, "ann"),
+        ([ANN, BOB], {**V, "email": "carol@a.example"}, None),
+        # Another school's account is never matched, by e-mail, UPN or user name.
+        ([ANN, BOB], {**V, "email": "bob@b.example"}, None),
+        ([ANN, BOB], {**V, "preferred_username": "bob@b.example"}, None),
+        ([("B", "ann@a.example", None)], {**V, "email": "ann@a.example"}, None),
+        # The same e-mail in another school does not stop school A's account.
+        ([ANN, ("B", "ann2", "ANN@a.example")], {**V, "email": "ann@a.example"}, "ann"),
+        # A UPN is not a verified e-mail.
+        ([ANN], {**V, "preferred_username": "ann@a.example"}, None),
+        # Unverified, not marked verified, or absent: nobody (the "nOAuth" pattern).
+        ([ANN], {**V, "email": "ann@a.example", "email_verified": False}, None),
+        ([ANN], {"iss": "https://idp.example", "sub": "s1", "email": "ann@a.example"}, None),
+        ([ANN], {**V}, None),
     ],
 )
-def test_sso_matches_exactly_one_account(
+def test_sso_links_only_a_verified_email_in_the_configured_school(
     sessions: sessionmaker[Session],
     password_hash: str,
     accounts: list[tuple[str, str, str | None]],
     claims: dict[str, Any],
     expected: str | None,
 ) -> None:
-    """A verified e-mail signs in the one account it names; two candidates are refused."""
+    """A first SSO sign-in links the one account of the provider's school with the verified
+    e-mail, and binds it to the token's issuer and subject; nothing else picks an account."""
     with sessions.begin() as session:
         for school, username, email in accounts:
             session.add(
@@ -168,5 +172,8 @@ def test_sso_matches_exactly_one_account(
                 )
             )
         session.flush()
-        found = oidc.user_for_claims(session, claims)
+        found, linked = oidc.user_for_claims(session, claims, school=schools.school(session, "A"))
         assert (found.username if found else None) == expected
+        assert linked is (found is not None)
+        if found is not None:
+            assert (found.sso_issuer, found.sso_subject) == ("https://idp.example", "s1")

@@ -104,6 +104,13 @@ def start_demo(database: DemoDatabase, clock: FakeClock, web: WebSettings) -> It
         yield Demo(live, database.school, rt.sessions, clock)
 
 
+def allow_fetching_from(demo: Demo, host: str) -> None:
+    """Let this collector fetch from ``host`` (a stand-in on loopback), which it refuses by
+    default: the test says so, as an operator would with ``fetch_allow_hosts``."""
+    rt = demo.live.app.state.runtime
+    rt.settings = rt.settings.model_copy(update={"fetch_allow_hosts": host})
+
+
 def signed_in(demo: Demo, username: str) -> Browser:
     browser = Browser(demo.url)
     answer = browser.sign_in(username)

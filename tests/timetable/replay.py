@@ -27,6 +27,8 @@ class Seen:
 class Replay:
     url: str
     responses: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
+    reason: str | None = None  # the status line's phrase, when not the standard one
     delay: float = 0.0  # seconds before each answer, to make syncs overlap
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -36,6 +38,10 @@ class Replay:
     ) -> None:
         with self.lock:
             self.responses[path] = (status, kind, body)
+
+    def redirect(self, path: str, location: str) -> None:
+        with self.lock:
+            self.redirects[path] = location
 
     def requests(self, path: str) -> list[Seen]:
         with self.lock:
@@ -60,9 +66,16 @@ def replay_server() -> Iterator[Replay]:
                 status, kind, body = replay.responses.get(
                     parts.path, (404, "text/plain", b"no such")
                 )
+                location = replay.redirects.get(parts.path)
             if replay.delay:
                 time.sleep(replay.delay)
-            self.send_response(status)
+            if location is not None:
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(status, replay.reason)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -42,7 +42,9 @@ def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[in
 
 
 @pytest.fixture
-def replay() -> Iterator[Replay]:
+def replay(monkeypatch: pytest.MonkeyPatch) -> Iterator[Replay]:
+    # The replay server is on loopback, which the collector refuses unless told otherwise.
+    monkeypatch.setenv("LESSONWATCH_FETCH_ALLOW_HOSTS", "127.0.0.1")
     with replay_server() as server:
         server.answer(OPEN_DATA, FIXTURE.read_bytes(), kind="application/json")
         yield server

@@ -26,7 +26,9 @@ FEED = "/ical/feed.ics"
 
 
 @pytest.fixture
-def replay() -> Iterator[Replay]:
+def replay(monkeypatch: pytest.MonkeyPatch) -> Iterator[Replay]:
+    # The replay server is on loopback, which the collector refuses unless told otherwise.
+    monkeypatch.setenv("LESSONWATCH_FETCH_ALLOW_HOSTS", "127.0.0.1")
     with replay_server() as server:
         server.answer(
             FEED, calendar(weekly("wi@school"), header=VTIMEZONE_AMSTERDAM), kind="text/calendar"

@@ -84,7 +84,14 @@ def replay() -> Iterator[Replay]:
 
 
 def settings_for(db_url: str, **extra: Any) -> Settings:
-    return Settings(db=db_url, secret_key=KEY, purge_interval_seconds=0, **extra)
+    # The replay server is on loopback, which the collector refuses unless told otherwise.
+    return Settings(
+        db=db_url,
+        secret_key=KEY,
+        purge_interval_seconds=0,
+        fetch_allow_hosts="127.0.0.1",
+        **extra,
+    )
 
 
 def add_zermelo(

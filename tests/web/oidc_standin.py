@@ -1,6 +1,7 @@
 """A small OpenID Connect provider on loopback for the SSO tests: its own RSA key and JWKS, a
 discovery document, an authorize endpoint that answers at once (as if the user signed in) and a
-token endpoint that checks the PKCE verifier. ``mode`` makes it misbehave in one chosen way."""
+token endpoint that checks the PKCE verifier. ``mode`` makes it misbehave in one chosen way.
+It counts the discovery and key-set requests, and can rotate its key (a new ``kid``)."""
 
 from __future__ import annotations
 
@@ -34,25 +35,36 @@ class Provider:
     other_key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    sub: str = "user-123"
+    email_verified: bool | None = True  # None: the claim is left out, as some providers do
+    kid: str = "k1"
+    discovery_requests: int = 0
+    jwks_requests: int = 0
+
+    def rotate(self, kid: str) -> None:
+        """A new signing key under a new ``kid``; the old one is no longer published."""
+        self.key, self.kid = rsa.generate_private_key(65537, 2048), kid
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
 
     def id_token(self, nonce: str) -> str:
         now = int(self.clock().timestamp())
         claims = {
             "iss": self.url,
             "aud": "someone-else" if self.mode == "wrong_audience" else self.client_id,
-            "sub": "user-123",
+            "sub": self.sub,
             "email": self.email,
-            "email_verified": self.mode != "unverified_email",
+            "email_verified": self.mode != "unverified_email" and self.email_verified,
             "nonce": "not-the-nonce" if self.mode == "bad_nonce" else nonce,
             "iat": now - (7200 if self.mode == "expired" else 0),
             "exp": now + (-3600 if self.mode == "expired" else 600),
         }
+        if self.email_verified is None:
+            del claims["email_verified"]
         key = self.other_key if self.mode == "wrong_key" else self.key
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": self.kid})
 
 
 def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
@@ -64,6 +76,7 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "public, max-age=3600")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -71,6 +84,7 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlparse(self.path)
             if url.path == "/.well-known/openid-configuration":
+                provider.discovery_requests += 1
                 self._json(
                     {
                         "issuer": provider.url,
@@ -80,6 +94,7 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                     }
                 )
             elif url.path == "/jwks":
+                provider.jwks_requests += 1
                 self._json(provider.jwks())
             elif url.path == "/authorize":
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}

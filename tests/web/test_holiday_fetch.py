@@ -16,7 +16,8 @@ import requests
 from sqlalchemy import func, select
 
 from service.models import SchoolHoliday
-from tests.support.web import TIMEOUT, Browser, Demo, signed_in
+from tests.support.web import TIMEOUT, Browser, Demo, allow_fetching_from, signed_in
+from tests.timetable.replay import replay_server
 
 HOLD = 15.0  # the longest any handler of the stand-in keeps a connection, whatever happens
 
@@ -108,7 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def holiday_server() -> Iterator[HolidayServer]:
+def holiday_server(demo_sqlite: Demo) -> Iterator[HolidayServer]:
+    """The stand-in, on loopback: this collector is told to allow fetching from it."""
+    allow_fetching_from(demo_sqlite, "127.0.0.1")
     server = HolidayServer()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -224,3 +227,67 @@ def test_no_fetch_for_other_roles_or_without_the_csrf_token(
     assert answer.status_code == 403, answer.text
     assert holiday_server.requests == 0
     assert holidays_stored(demo_sqlite) == 0
+
+
+INTERNAL = "the host is on this machine or an internal network"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "REPLAY/holidays.json",  # loopback by address
+        "http://localhost:PORT/holidays.json",  # a name that resolves to loopback
+        "https://10.0.0.7/holidays.json",
+        "https://169.254.169.254/latest/meta-data/",
+    ],
+)
+def test_a_holiday_url_on_this_machine_or_an_internal_network_is_refused(
+    demo: Demo, url: str
+) -> None:
+    """A phished admin cannot make the collector scan or read internal addresses: 422 with our
+    own reason, no request reaches the server, nothing stored."""
+    with replay_server() as replay:
+        replay.answer("/holidays.json", holidays_file(), kind="application/json")
+        url = url.replace("REPLAY", replay.url).replace("PORT", replay.url.rsplit(":", 1)[1])
+        answer = import_url(signed_in(demo, "beheer"), url)
+        assert answer.status_code == 422, answer.text
+        assert INTERNAL in answer.json()["error"]["message"]
+        assert replay.requests("/holidays.json") == []
+    assert holidays_stored(demo) == 0
+
+
+def test_a_holiday_url_redirected_to_a_refused_host_is_not_followed(demo: Demo) -> None:
+    """127.0.0.1 is allowed, ``localhost`` is not: the redirect's target is checked again."""
+    allow_fetching_from(demo, "127.0.0.1")
+    with replay_server() as replay:
+        replay.answer("/holidays.json", holidays_file(), kind="application/json")
+        port = replay.url.rsplit(":", 1)[1]
+        replay.redirect("/moved.json", f"http://localhost:{port}/holidays.json")
+        answer = import_url(signed_in(demo, "beheer"), replay.url + "/moved.json")
+        assert answer.status_code == 422, answer.text
+        assert INTERNAL in answer.json()["error"]["message"]
+        assert replay.requests("/holidays.json") == []
+    assert holidays_stored(demo) == 0
+
+
+def test_a_holiday_url_on_an_allowed_host_is_imported(demo: Demo) -> None:
+    """The operator may allow a host explicitly (``fetch_allow_hosts``)."""
+    allow_fetching_from(demo, "127.0.0.1")
+    with replay_server() as replay:
+        replay.answer("/holidays.json", holidays_file(), kind="application/json")
+        answer = import_url(signed_in(demo, "beheer"), replay.url + "/holidays.json")
+        assert answer.status_code == 200, answer.text
+    assert holidays_stored(demo) == 1
+
+
+def test_a_failing_holiday_server_s_answer_is_not_quoted(demo: Demo) -> None:
+    """A 500 whose status line and body carry a secret: the message names only the status."""
+    allow_fetching_from(demo, "127.0.0.1")
+    with replay_server() as replay:
+        replay.answer("/holidays.json", b"db password: hunter2-body", status=500)
+        replay.reason = "hunter2-reason"
+        answer = import_url(signed_in(demo, "beheer"), replay.url + "/holidays.json")
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["error"]["message"]
+    assert "HTTP 500 Internal Server Error" in message
+    assert "hunter2" not in message

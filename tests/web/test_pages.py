@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 import requests
@@ -304,3 +305,21 @@ def test_privacy_page_is_public_and_in_both_languages(
     html = Browser(demo_sqlite.url).get(f"/privacy?lang={lang}")
     assert f'<html lang="{lang}">' in html.text
     assert html.cookies.get("lw_lang") == lang
+
+
+MENU = re.compile(r"<nav>(.*?)</nav>", re.S)
+LINK = re.compile(r'href="([^"]+)"')
+
+
+def test_the_menu_shows_exactly_the_pages_each_role_may_open(demo_sqlite: Demo) -> None:
+    """The menu is built from the same abilities the pages check: every page in a user's menu
+    opens for them, and every page of the admin's menu that is not in theirs is refused."""
+    admin_menu = LINK.findall(
+        MENU.findall(signed_in(demo_sqlite, "beheer").get("/lessons").text)[0]
+    )
+    assert len(admin_menu) > 5
+    for user in ("beheer", "leiding", "devries"):
+        browser = signed_in(demo_sqlite, user)
+        menu = set(LINK.findall(MENU.findall(browser.get("/lessons").text)[0]))
+        opens = {path for path in admin_menu if browser.get(path).status_code == 200}
+        assert menu == opens, user

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.browser import new_page, shoot, sign_in
-from tests.support.web import Demo
+from tests.support.web import Demo, allow_fetching_from
 from tests.timetable.replay import replay_server
 from tests.web.tt_helpers import WEEK, calendar_bytes, weekly
 
@@ -71,6 +71,7 @@ def test_upload_preview_confirm_and_week_view(
 def test_sources_page(chromium: Browser, demo_sqlite: Demo) -> None:
     """A feed added through the page syncs on request and shows its result, not its token."""
     demo = demo_sqlite
+    allow_fetching_from(demo, "127.0.0.1")
     page = new_page(chromium)
     sign_in(page, demo.url, "beheer", demo.school.passwords["beheer"])
     with replay_server() as feed:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service.actors import Actor
 from service.models import AuditEntry, Lesson, School, TimetableSource, TimetableUpload
 from service.reports.lesson_report import lesson_report
-from tests.support.web import Demo, signed_in
+from tests.support.web import Demo, allow_fetching_from, signed_in
 from tests.timetable.replay import replay_server
 from tests.web.tt_helpers import WEEK, calendar_bytes, upload, wait_for, weekly
 
@@ -203,6 +203,7 @@ def test_feed_source_added_synced_and_removed_without_showing_its_secret(demo: D
     """The feed URL's token is in no page or JSON; sync now brings the lessons; remove takes the
     lessons still to come away."""
     admin = signed_in(demo, "beheer")
+    allow_fetching_from(demo, "127.0.0.1")
     with replay_server() as feed:
         feed.answer("/feed.ics", calendar_bytes(weekly("f1")), kind="text/calendar")
         secret = f"{feed.url}/feed.ics?token=s3cr3t-T0KEN"

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.model import Lang
-from policies.wire import parse_summary
 from service import access, audit
 from service.actors import Actor
 from service.errors import InvalidRequest
 from service.lessons import permissions
 from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, School, User
+from service.reports.stored import readable
 from service.web.pages.common import minutes
 
 MAX_REASON = 500
@@ -50,17 +50,23 @@ def device_view(
     session: Session, *, lesson_id: str, viewer: User, reason: str, now: datetime, lang: Lang
 ) -> dict[str, Any]:
     school = allowed(session, lesson_id=lesson_id, viewer=viewer)
+    lesson = lessons.get_lesson(session, lesson_id).lesson
+    length = int((lesson.end - lesson.start).total_seconds())
     reason = clean_reason(reason)
     labels = {c: cat.label(lang) for c, cat in permissions.school_policy(school).categories.items()}
     rows = session.execute(
-        select(Device.id, Device.label, DeviceLessonSummary.summary)
+        select(DeviceLessonSummary.id, Device.id, DeviceLessonSummary.summary, Device.label)
         .join(Device, Device.id == DeviceLessonSummary.device_id)
         .where(DeviceLessonSummary.lesson_id == lesson_id)
     ).all()
+    names = {device_id: label or device_id for _, device_id, _, label in rows}
+    summaries, _unreadable = readable((r[0], r[1], r[2]) for r in rows)
     per_device: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for device_id, label, data in rows:
-        for f in parse_summary(data).findings:
-            per_device[(label or device_id, device_id)][f.category] += f.seconds
+    for device_id, summary in summaries:
+        for f in summary.findings:
+            seconds = per_device[(names[device_id], device_id)][f.category] + f.seconds
+            # Never more than the lesson, however many summaries the device sent.
+            per_device[(names[device_id], device_id)][f.category] = min(seconds, length)
     audit.record(
         session,
         actor=Actor.of_user(viewer),

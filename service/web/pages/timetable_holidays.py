@@ -4,6 +4,7 @@ open-data file, uploaded or fetched from its URL, which is the school's alone.""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func, select
@@ -50,7 +51,7 @@ def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict
     }
 
 
-def fetch_file(url: str, *, seconds: float) -> tuple[bytes, str]:
+def fetch_file(url: str, *, seconds: float, allow: Collection[str]) -> tuple[bytes, str]:
     """The holiday file at ``url`` (https, or http to this machine): at most MAX_BYTES, in at
     most ``seconds``. Called outside any database transaction: a slow server holds nothing."""
     checked = sources.check_url(url, "holiday URL")
@@ -58,6 +59,7 @@ def fetch_file(url: str, *, seconds: float) -> tuple[bytes, str]:
         data = fetch.fetch(
             fetch.Request(url=checked, name="holidays"),
             limit=MAX_BYTES,
+            allow=allow,
             timeout=seconds,
             total=seconds,
         )

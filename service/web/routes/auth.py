@@ -120,7 +120,7 @@ async def oidc_start(request: Request) -> Response:
         if not ctx.web.oidc_enabled:
             raise InvalidRequest("school sign-in is not configured")
         try:
-            url, pending = oidc.start(ctx.web)
+            url, pending = oidc.start(ctx.web, ctx.now)
         except oidc.OidcError as exc:
             problem = ctx.t.message(
                 "Signing in with the school account failed: %(reason)s", {"reason": exc}
@@ -163,7 +163,8 @@ async def oidc_callback(request: Request) -> Response:
                 },
                 status=401,
             )
-        user = oidc.user_for_claims(ctx.db, claims)
+        school = oidc.configured_school(ctx.db, ctx.web)
+        user, linked = oidc.user_for_claims(ctx.db, claims, school=school)
         if user is None or user.disabled or (user.demo and not ctx.web.demo):
             audit.record(
                 ctx.db,
@@ -181,6 +182,8 @@ async def oidc_callback(request: Request) -> Response:
             action="signin",
             obj="oidc",
             now=ctx.now,
+            # The first SSO sign-in binds the account to the provider's subject: kept in the log.
+            reason="linked by verified e-mail" if linked else None,
         )
         ctx.replace_session(user)
         return Redirect(safe_next(pending.get("next") if isinstance(pending, dict) else None))

@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from policies.model import Lang
+from service import access
+from service.access import Ability
 from service.actors import Actor
 from service.errors import Forbidden, RateLimited, ServiceError, Unauthorized
 from service.locale import N_
@@ -147,25 +149,27 @@ def _load(request: Request, db: Session, rt: Runtime, web: WebSettings) -> Ctx:
 
 
 def nav(ctx: Ctx) -> list[dict[str, Any]]:
-    role = ctx.user.role if ctx.user else None
-    items: list[tuple[str, str, tuple[str | None, ...]]] = [
-        ("/lessons", N_("Lessons"), ("admin", "leader", "teacher")),
-        ("/escalations", N_("Escalations"), ("admin", "leader")),
-        ("/groupchats", N_("Group chats"), ("admin", "leader", "teacher")),
-        ("/admin/devices", N_("Devices"), ("admin",)),
-        ("/admin/codes", N_("Enrolment codes"), ("admin",)),
-        ("/admin/users", N_("Users"), ("admin",)),
-        ("/admin/policy", N_("Policy"), ("admin",)),
-        ("/admin/school", N_("School settings"), ("admin",)),
-        ("/admin/audit", N_("Audit log"), ("admin",)),
-        ("/admin/export", N_("Export"), ("admin",)),
-        ("/admin/timetable", N_("Timetable"), ("admin",)),
+    """The pages the signed-in user may open, each shown by the ability its page requires
+    (``service.access``), so the menu and the pages never disagree."""
+    actor = ctx.actor() if ctx.user else None
+    items: list[tuple[str, str, Ability]] = [
+        ("/lessons", N_("Lessons"), Ability.STAFF_PAGES),
+        ("/escalations", N_("Escalations"), Ability.SCHOOL_OVERVIEW),
+        ("/groupchats", N_("Group chats"), Ability.STAFF_PAGES),
+        ("/admin/devices", N_("Devices"), Ability.MANAGE_DEVICES),
+        ("/admin/codes", N_("Enrolment codes"), Ability.ADMINISTER),
+        ("/admin/users", N_("Users"), Ability.ADMINISTER),
+        ("/admin/policy", N_("Policy"), Ability.ADMINISTER),
+        ("/admin/school", N_("School settings"), Ability.ADMINISTER),
+        ("/admin/audit", N_("Audit log"), Ability.ADMINISTER),
+        ("/admin/export", N_("Export"), Ability.ADMINISTER),
+        ("/admin/timetable", N_("Timetable"), Ability.ADMINISTER),
     ]
     path = ctx.request.url.path
     return [
         {"href": href, "label": ctx.t(msgid), "current": bool(href) and path.startswith(href)}
-        for href, msgid, roles in items
-        if role in roles
+        for href, msgid, ability in items
+        if actor is not None and access.may(actor, ability)
     ]
 
 

@@ -345,9 +345,14 @@ async def holidays_import(request: Request) -> Response:
         wants_url = (file is None or not file[1]) and bool(form.get("url").strip())
         if wants_url and await run_in_threadpool(_may_fetch, request, form.get("csrf")):
             url = form.text("url", limit=4000)
-            seconds = runtime(request).settings.holiday_fetch_seconds
+            settings = runtime(request).settings
             fetched.append(
-                await run_in_threadpool(timetable_holidays.fetch_file, url, seconds=seconds)
+                await run_in_threadpool(
+                    timetable_holidays.fetch_file,
+                    url,
+                    seconds=settings.holiday_fetch_seconds,
+                    allow=settings.allowed_fetch_hosts,
+                )
             )
         return form
 

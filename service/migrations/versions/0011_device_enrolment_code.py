@@ -5,8 +5,8 @@ device a leaked code let in. Devices enrolled before this revision did not recor
 
 ``enrolment_codes.revoked_at``: a revoked code enrols nothing, whatever uses it has left.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 06:15:00.000000
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import service.db
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
