@@ -24,19 +24,28 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("devices") as batch:
-        batch.add_column(sa.Column("enrolment_code_id", sa.Integer(), nullable=True))
-        batch.create_index(batch.f("ix_devices_enrolment_code_id"), ["enrolment_code_id"])
-        batch.create_foreign_key(
-            batch.f("fk_devices_enrolment_code_id_enrolment_codes"),
+    if op.get_context().dialect.name == "sqlite":
+        # Not in batch mode: it copies ``devices`` and drops the old table, which the stored
+        # summaries reference, and SQLite refuses that drop with foreign keys on. ADD COLUMN
+        # may carry a REFERENCES clause for a column whose default is NULL.
+        op.execute(
+            "ALTER TABLE devices ADD COLUMN enrolment_code_id INTEGER CONSTRAINT "
+            "fk_devices_enrolment_code_id_enrolment_codes REFERENCES enrolment_codes (id)"
+        )
+    else:
+        op.add_column("devices", sa.Column("enrolment_code_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            op.f("fk_devices_enrolment_code_id_enrolment_codes"),
+            "devices",
             "enrolment_codes",
             ["enrolment_code_id"],
             ["id"],
         )
-    with op.batch_alter_table("enrolment_codes") as batch:
-        batch.add_column(
-            sa.Column("revoked_at", service.db.UTCDateTime(timezone=True), nullable=True)
-        )
+    op.create_index(op.f("ix_devices_enrolment_code_id"), "devices", ["enrolment_code_id"])
+    op.add_column(
+        "enrolment_codes",
+        sa.Column("revoked_at", service.db.UTCDateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
