@@ -24,8 +24,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from service import db
+from service import credentials, db
 from service.api import agent, health, lessons
 from service.api import groupchats as groupchat_api
 from service.errors import RateLimited, ServiceError
@@ -36,6 +37,7 @@ from service.settings import Settings
 from service.timetable_store import sync
 from service.web import WebSettings
 from service.web import install as install_web
+from service.web.headers import SecurityHeaders
 
 log = logging.getLogger("lessonwatch.service")
 
@@ -61,6 +63,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     web: WebSettings | None = None,
+    verifier: credentials.Verifier | None = None,
 ) -> FastAPI:
     engine = db.make_engine(settings.db)
     db.migrate(engine)
@@ -90,15 +93,29 @@ def create_app(
                     thread.join(timeout=30)
             engine.dispose()
 
-    app = FastAPI(title="lessonwatch collector", version="1", lifespan=lifespan)
+    # Swagger UI and ReDoc load their scripts from a public CDN: off unless asked for (issue 14).
+    docs = settings.api_docs
+    app = FastAPI(
+        title="lessonwatch collector",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
     app.state.runtime = rt
     app.include_router(health.router)
     app.include_router(agent.router)
     app.include_router(lessons.router)
     app.include_router(groupchat_api.router)
     # The web pages read LESSONWATCH_WEB_* when the caller gives no settings (see docs/web.md).
-    install_web(app, web if web is not None else WebSettings())
+    install_web(app, web if web is not None else WebSettings(), verifier=verifier)
     _add_error_handlers(app)
+    app.add_middleware(
+        SecurityHeaders, docs_paths=frozenset({"/docs", "/redoc"} if docs else set())
+    )
+    if settings.trusted_proxy_list:
+        # Added last, so it runs first: the scheme it sets decides HSTS and Secure cookies.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     _document_raw_bodies(app)
     return app
 

@@ -40,6 +40,16 @@ class Limiter:
         self._buckets: OrderedDict[str, Bucket] = OrderedDict()
         self._lock = threading.Lock()
 
+    def waiting(self, key: str, now: float) -> int:
+        """Like ``check`` but spends nothing: for limits that count failures, not attempts."""
+        with self._lock:
+            bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0
+        tokens = min(float(self._burst), bucket.tokens + max(now - bucket.at, 0.0) * self._rate)
+        # Rounded first: 1 / (1/180) is 180.00000000000003, which is not 181 seconds.
+        return 0 if tokens >= 1.0 else math.ceil(round((1.0 - tokens) / self._rate, 6))
+
     def check(self, key: str, now: float) -> int:
         """0 when the request may go ahead, else the whole seconds to put in Retry-After."""
         with self._lock:

@@ -37,6 +37,10 @@ SETTINGS_HELP = {
     "fetch_allow_hosts": "comma-separated host names or addresses (as written in the URL) that "
     "holiday files, feeds and Zermelo may be fetched from although they are on this machine or "
     "an internal network; default none",
+    "trusted_proxies": "comma-separated addresses (or networks) of reverse proxies whose "
+    "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none (docs/deploy.md)",
+    "api_docs": "serve the interactive API documentation at /docs and /redoc; they load their "
+    "scripts from a public CDN, so they are off by default (/openapi.json is always served)",
 }
 
 
@@ -66,6 +70,8 @@ class Settings(BaseSettings):
     timetable_sync_seconds: int = Field(default=60, ge=0)
     holiday_fetch_seconds: float = Field(default=30.0, gt=0, le=600)
     fetch_allow_hosts: str = ""
+    trusted_proxies: str = ""
+    api_docs: bool = False
 
     @property
     def allowed_fetch_hosts(self) -> frozenset[str]:
@@ -74,6 +80,10 @@ class Settings(BaseSettings):
             for h in self.fetch_allow_hosts.split(",")
             if h.strip()
         )
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def future_tolerance(self) -> timedelta:

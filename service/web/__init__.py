@@ -12,17 +12,31 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from service import credentials
 from service.ratelimit import Limiter
 from service.web.render import environments
 from service.web.routes import router
 from service.web.settings import WebSettings
+from service.web.signin import SignInThrottle
 
 __all__ = ["WebSettings", "install"]
 
 
-def install(app: FastAPI, settings: WebSettings) -> None:
-    """Add the pages, their settings, templates and static files to the collector's app."""
+def install(
+    app: FastAPI, settings: WebSettings, *, verifier: credentials.Verifier | None = None
+) -> None:
+    """Add the pages, their settings, templates and static files to the collector's app.
+
+    ``verifier`` checks passwords (argon2 unless a test passes its own); it runs behind a bound
+    of ``signin_hash_workers`` checks at once and ``signin_hash_queue`` waiting."""
     app.state.web_settings = settings
+    app.state.password_verifier = credentials.BoundedVerifier(
+        verifier or credentials.Argon2Verifier(),
+        workers=settings.signin_hash_workers,
+        queue=settings.signin_hash_queue,
+    )
+    # Guessing one account's password from one address (issue 14: no lock-out of the account).
+    app.state.signin_throttle = SignInThrottle(settings)
     # Password guessing across many accounts from one address (the lock-out is per account).
     app.state.signin_limiter = Limiter(
         per_minute=settings.signin_per_minute, burst=settings.signin_burst

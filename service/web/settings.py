@@ -12,10 +12,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 WEB_SETTINGS_HELP = {
     "secure_cookies": "always mark the session cookie Secure (it is whenever the request is https)",
     "session_minutes": "how long a signed-in session lasts without use",
-    "lockout_failures": "failed sign-ins within the window that lock an account",
-    "lockout_minutes": "the lock-out window, and how long a lock lasts",
+    "lockout_failures": "failed sign-ins for one name from one address before that pair is "
+    "slowed down (429); the account itself is never locked",
+    "lockout_minutes": "minutes in which a slowed-down pair earns its tries back",
     "signin_per_minute": "sign-in attempts a minute from one address, any account (429 above)",
     "signin_burst": "sign-in attempts one address may make at once before the rate applies",
+    "signin_hash_workers": "password checks run at once (each is a deliberately slow argon2 "
+    "hash); keep below the core count so devices' requests keep a core",
+    "signin_hash_queue": "password checks that may wait for a worker; sign-ins beyond get 429",
     "max_form_bytes": "largest form body accepted (413 above it)",
     "demo": "demo mode: the demo accounts with their printed passwords may sign in",
     "oidc_issuer": "the SSO provider's issuer URL (Entra ID, Google); empty: no SSO button",
@@ -37,6 +41,8 @@ class WebSettings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1)
     signin_per_minute: int = Field(default=30, ge=1)
     signin_burst: int = Field(default=30, ge=1)
+    signin_hash_workers: int = Field(default=1, ge=1, le=64)
+    signin_hash_queue: int = Field(default=4, ge=0, le=1000)
     max_form_bytes: int = Field(default=256 * 1024, ge=1024)
     demo: bool = False
     oidc_issuer: str = ""

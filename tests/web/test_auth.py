@@ -53,22 +53,22 @@ def test_demo_accounts_only_work_in_demo_mode(strict: Demo) -> None:
         assert [e.action for e in audit.entries(s, action="signin.refused_demo")]
 
 
-def test_lockout_after_repeated_failures_is_per_account_timed_and_audited(
+def test_repeated_failures_slow_that_name_from_that_address_timed_and_audited(
     demo_sqlite: Demo,
 ) -> None:
-    """Five failures lock the account, even for the right password, until the window passes."""
+    """Five failures slow the name down from that address, even for the right password, until
+    the window passes; other accounts are not affected (issue 14: no lock-out of the account)."""
     browser = Browser(demo_sqlite.url)
     for _ in range(5):
         assert browser.sign_in("devries", "wrong password!").status_code == 401
-    locked = browser.sign_in("devries")
-    assert locked.status_code == 401 and "geblokkeerd" in locked.text
+    slowed = browser.sign_in("devries")
+    assert slowed.status_code == 429 and int(slowed.headers["Retry-After"]) > 0
     assert signed_in(demo_sqlite, "jansen").get("/lessons").status_code == 200
     demo_sqlite.clock.now += timedelta(minutes=16)
     assert browser.sign_in("devries").status_code == 303
     with demo_sqlite.sessions.begin() as s:
         actions = [e.action for e in audit.entries(s) if e.actor == "user:devries"]
     assert actions.count("signin.failed") == 5
-    assert "signin.locked" in actions and "signin.refused_locked" in actions
     assert actions[-1] == "signin"
 
 

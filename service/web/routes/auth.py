@@ -5,16 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from service import audit
+from service import audit, credentials
 from service.actors import Actor
 from service.errors import InvalidRequest, RateLimited
 from service.ratelimit import Limiter
+from service.runtime import Runtime
 from service.web import oidc, signin, websessions
-from service.web.forms import Form
+from service.web.forms import Form, read_form
 from service.web.i18n import as_lang
-from service.web.routes.base import Ctx, Outcome, Page, Redirect, act, show
+from service.web.routes.base import (
+    Ctx,
+    Outcome,
+    Page,
+    Redirect,
+    act,
+    refuse,
+    show,
+    web_settings,
+)
 
 router = APIRouter()
 
@@ -55,21 +66,38 @@ async def signin_form(request: Request) -> Response:
 
 @router.post("/signin")
 async def signin_submit(request: Request) -> Response:
-    def action(ctx: Ctx, form: Form) -> Outcome:
-        limiter: Limiter = ctx.request.app.state.signin_limiter
-        client = ctx.request.client.host if ctx.request.client else ""
-        wait = limiter.check(client, ctx.rt.monotonic())
+    checked: list[signin.Checked] = []
+
+    def check(form: Form) -> signin.Checked:
+        rt: Runtime = request.app.state.runtime
+        client = request.client.host if request.client else ""
+        limiter: Limiter = request.app.state.signin_limiter
+        wait = limiter.check(client, rt.monotonic())
         if wait:
             raise RateLimited(
                 "too many sign-in attempts from this address; wait a minute and try again",
                 retry_after=wait,
             )
-        username = form.get("username")[:200]
-        result = signin.password_sign_in(
-            ctx.db, username=username, password=form.get("password"), now=ctx.now, settings=ctx.web
+        return signin.check_password(
+            rt.sessions,
+            username=form.get("username")[:200],
+            password=form.get("password"),
+            address=client,
+            now=rt.clock(),
+            throttle=request.app.state.signin_throttle,
+            verifier=request.app.state.password_verifier,
         )
+
+    async def read_and_check(req: Request) -> Form:
+        # The slow check runs here, before act's transaction: see signin.check_password.
+        form = await read_form(req, web_settings(req).max_form_bytes)
+        checked.append(await run_in_threadpool(check, form))
+        return form
+
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        result = signin.password_sign_in(ctx.db, checked=checked[0], now=ctx.now, settings=ctx.web)
         if result.user is None:
-            page = signin_page(ctx, result.problem, username.strip()[:100])
+            page = signin_page(ctx, result.problem, checked[0].username[:100])
             page["next"] = safe_next(form.get("next"))
             return Page("signin.html", page, status=401)
         # Expired sessions are swept here: sign-ins are frequent enough, and no job is needed.
@@ -78,7 +106,14 @@ async def signin_submit(request: Request) -> Response:
         ctx.lang = as_lang(result.user.lang) or ctx.lang
         return Redirect(safe_next(form.get("next")))
 
-    return await act(request, action, public=True)
+    verifier: credentials.BoundedVerifier = request.app.state.password_verifier
+    try:
+        # Admitted before the form is read: a flood of sign-ins beyond the password checks'
+        # queue is refused at once and costs no hash, thread or connection (issue 14).
+        with verifier.admitted():
+            return await act(request, action, public=True, read=read_and_check)
+    except RateLimited as exc:
+        return await refuse(request, exc)
 
 
 @router.post("/signout")

@@ -247,6 +247,11 @@ def _error_chrome(request: Request) -> dict[str, Any]:
         return chrome(_load(request, db, rt, web_settings(request)), flash=False)
 
 
+async def refuse(request: Request, exc: ServiceError) -> Response:
+    """The error page (or JSON) for a request refused before its action ran."""
+    return await _error(request, exc)
+
+
 async def _error(request: Request, exc: ServiceError) -> Response:
     if isinstance(exc, Unauthorized) and not wants_json(request):
         target = quote(request.url.path, safe="/")
