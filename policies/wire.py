@@ -27,6 +27,7 @@ refused with a reason, so raw names or titles can never ride along in a field no
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -159,8 +160,17 @@ def _int(value: Any, field: str, low: int, high: int) -> int:
     return value
 
 
+def has_control_characters(text: str) -> bool:
+    """Control and format characters (Unicode Cc, Cf): text with them can move a terminal's
+    cursor, end a line or hide what follows, forging what IT and staff read."""
+    return any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
+
+
 def _name(value: Any, field: str, pattern: re.Pattern[str] = _NAME) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if isinstance(value, str) and has_control_characters(value):
+        raise WireError(f"{field} must not contain control characters")
+    # fullmatch: "$" alone lets one trailing newline through
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise WireError(f"{field} is not a valid identifier")
     return value
 
@@ -245,7 +255,7 @@ def _finding(obj: Any, i: int, span: int) -> FindingTotal:
     if sum(parsed) != seconds:
         raise WireError(f"{where}.buckets must add up to seconds")
     article = data["article"]
-    if not isinstance(article, str) or not _ARTICLE.match(article):
+    if not isinstance(article, str) or not _ARTICLE.fullmatch(article):
         raise WireError(f"{where}.article is not a protocol article")
     return FindingTotal(
         rule=_name(data["rule"], f"{where}.rule"),

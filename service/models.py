@@ -150,6 +150,10 @@ class Device(Base):
     enrolled_at: Mapped[datetime]
     last_seen: Mapped[datetime | None]
     retired: Mapped[bool] = mapped_column(default=False)
+    # NULL for devices enrolled before codes were recorded (migration 0011)
+    enrolment_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrolment_codes.id"), index=True
+    )
 
 
 class EnrolmentCode(Base):
@@ -160,6 +164,7 @@ class EnrolmentCode(Base):
     uses_left: Mapped[int]
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class Permission(Base):

@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session
 from policies import PolicyError
 from policies.document import read_override
 from policies.groupchat.chat import ChatInputError
+from policies.wire import format_time
 from service import db
 from service.accounts import users
 from service.actors import Actor
 from service.cli import timetable as timetable_cli
+from service.cli.text import shown, tsv
 from service.demo import serve as demo
 from service.devices import enrolment, subject_access
 from service.devices import registry as devices
@@ -119,6 +121,45 @@ def cmd_enroll_code(run: Run, args: argparse.Namespace) -> None:
     )
 
 
+def cmd_enroll_code_list(run: Run, args: argparse.Namespace) -> None:
+    rows = enrolment.list_codes(run.session, actor=run.actor)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": r.id,
+                    "group": r.group,
+                    "uses_left": r.uses_left,
+                    "devices": r.devices,
+                    "active_devices": r.active_devices,
+                    "created_at": format_time(r.created_at),
+                    "expires_at": format_time(r.expires_at),
+                    "revoked_at": format_time(r.revoked_at) if r.revoked_at else None,
+                    "active": r.active(run.now),
+                }
+                for r in rows
+            ]
+        )
+        return
+    for r in rows:
+        state = "revoked" if r.revoked_at else ("active" if r.active(run.now) else "spent")
+        uses = (f"{r.uses_left} left", f"{r.devices} enrolled", f"{r.active_devices} active")
+        print(tsv(str(r.id), r.group, *uses, format_time(r.expires_at), state))
+
+
+def cmd_enroll_code_revoke(run: Run, args: argparse.Namespace) -> None:
+    enrolment.revoke_code(run.session, actor=run.actor, code_id=args.code_id, now=run.now)
+    if args.retire_devices:
+        cmd_enroll_code_retire_devices(run, args)
+
+
+def cmd_enroll_code_retire_devices(run: Run, args: argparse.Namespace) -> None:
+    n = enrolment.retire_code_devices(
+        run.session, actor=run.actor, code_id=args.code_id, now=run.now
+    )
+    print(f"devices retired: {n}")
+
+
 def cmd_users_add(run: Run, args: argparse.Namespace) -> None:
     password = sys.stdin.readline().rstrip("\r\n")
     user = users.add_user(
@@ -152,11 +193,12 @@ def cmd_report(run: Run, args: argparse.Namespace) -> None:
         _print_json(report)
         return
     lesson, threshold = report["lesson"], report["suppressed_below"]
-    print(f"lesson {lesson['id']} ({lesson['group']}, {lesson['start']} - {lesson['end']})")
+    print(f"lesson {lesson['id']} ({shown(lesson['group'])}, {lesson['start']} - {lesson['end']})")
     print(f"devices reporting: {report['devices_reporting']} of {report['devices_expected']}")
-    for row in report["families"]:
-        seconds = "" if row["seconds"] is None else f", {row['seconds']} s"
-        print(f"  {row['category']}/{row['family']}: {_count(row['devices'], threshold)}{seconds}")
+    for r in report["families"]:
+        seconds = "" if r["seconds"] is None else f", {r['seconds']} s"
+        name = f"{shown(r['category'])}/{shown(r['family'])}"
+        print(f"  {name}: {_count(r['devices'], threshold)}{seconds}")
 
 
 def cmd_purge(run: Run, _args: argparse.Namespace) -> None:
@@ -179,10 +221,11 @@ def cmd_devices_list(run: Run, args: argparse.Namespace) -> None:
     for r in rows:
         j = r.to_json()
         state = "retired" if j["retired"] else ("DUPLICATE" if j["duplicate"] else "ok")
+        fingerprint = (j["fingerprint"] or "")[:12]
         print(
-            f"{j['id']}\t{j['group']}\t{j['label'] or '-'}\t{j['platform']}\t"
-            f"{j['agent_version']}\t{j['last_seen'] or '-'}\t{(j['fingerprint'] or '-')[:12]}\t"
-            f"{state}"
+            tsv(j["id"], j["group"], j["label"], j["platform"], j["agent_version"])
+            + "\t"
+            + tsv(j["last_seen"], fingerprint, state)
         )
 
 
@@ -336,6 +379,20 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--uses", type=int, default=40)
     create.add_argument("--expires-in", default="7d", help="30m, 12h, 7d, 2w, ...")
     create.set_defaults(handler=cmd_enroll_code)
+    clist = codes.add_parser("list", parents=[common], help="list codes with their uses")
+    clist.add_argument("--json", action="store_true")
+    clist.set_defaults(handler=cmd_enroll_code_list)
+    revoke = codes.add_parser("revoke", parents=[common], help="make a code enrol nothing more")
+    revoke.add_argument("code_id", type=int)
+    revoke.add_argument(
+        "--retire-devices", action="store_true", help="also retire every device it enrolled"
+    )
+    revoke.set_defaults(handler=cmd_enroll_code_revoke)
+    cretire = codes.add_parser(
+        "retire-devices", parents=[common], help="retire every device a code enrolled"
+    )
+    cretire.add_argument("code_id", type=int)
+    cretire.set_defaults(handler=cmd_enroll_code_retire_devices)
 
     usr = sub.add_parser("users", help="staff accounts").add_subparsers(
         dest="action", required=True

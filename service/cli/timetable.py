@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.actors import Actor
+from service.cli.text import tsv
 from service.errors import InvalidRequest
 from service.schools import registry as schools
 from service.settings import Settings
@@ -157,8 +158,9 @@ def run_lessons_list(
             ["holiday"] if "holiday" in j else []
         )
         print(
-            f"{j['id']}\t{j['group']}\t{j['start']}\t{j['end']}\t{j['teacher'] or '-'}\t"
-            f"{j['subject'] or '-'}\t{j['room'] or '-'}\t{','.join(flags) or '-'}"
+            tsv(j["id"], j["group"], j["start"], j["end"], j["teacher"])
+            + "\t"
+            + tsv(j["subject"], j["room"], ",".join(flags))
         )
     return 0
 
@@ -200,7 +202,7 @@ def run_sources_add(
             days_ahead=args.days_ahead,
             params=_params(args.param),
         )
-        print(f"{row.name}\t{row.kind}\t{row.secret_hint}")
+        print(tsv(row.name, row.kind, row.secret_hint))
     return 0
 
 
@@ -214,9 +216,10 @@ def run_sources_list(
         _print_json(rows)
         return 0
     for j in rows:
+        error = (j["last_error"] or "").splitlines()[:1]
         print(
-            f"{j['name']}\t{j['kind']}\t{j['location'] or '-'}\t{j['last_sync_at'] or '-'}\t"
-            f"{j['last_result'] or '-'}\t{(j['last_error'] or '-').splitlines()[0]}"
+            tsv(j["name"], j["kind"], j["location"], j["last_sync_at"], j["last_result"], *error)
+            + ("" if error else "\t-")
         )
     return 0
 
@@ -360,9 +363,9 @@ def run_holidays_list(
     if args.json:
         _print_json(items)
         return 0
-    for i in items:
-        advised = "" if i["compulsory"] else "\tadvised"
-        print(f"{i['first_day']}\t{i['last_day']}\t{i['region']}\t{i['name']}{advised}")
+    for h in rows:
+        advised = "" if h.compulsory else "\tadvised"
+        print(tsv(h.first_day.isoformat(), h.last_day.isoformat(), h.region, h.name) + advised)
     return 0
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from policies.wire import format_time
@@ -18,6 +18,7 @@ from service.actors import Actor
 from service.errors import Conflict, NotFound, Unauthorized
 from service.locale import N_
 from service.models import Device, Group, School
+from service.reports.lesson_report import shared_fingerprints
 
 # last_seen is for IT's overview, not for correctness: writing it once a minute is enough.
 LAST_SEEN_STEP = timedelta(seconds=60)
@@ -104,15 +105,9 @@ class DeviceRow:
 
 
 def fingerprint_duplicates(session: Session, school: School) -> set[str]:
-    """Fingerprints shared by more than one active device: cloned images IT should look at."""
-    query = (
-        select(Device.fingerprint)
-        .where(Device.school_id == school.id, Device.retired.is_(False))
-        .where(Device.fingerprint.is_not(None))
-        .group_by(Device.fingerprint)
-        .having(func.count() > 1)
-    )
-    return {fp for fp in session.scalars(query) if fp}
+    """Fingerprints shared by more than one active device: cloned images IT should look at (the
+    reports count none of these devices)."""
+    return shared_fingerprints(session, [school.id])
 
 
 def list_devices(

@@ -9,6 +9,7 @@ device: per-device numbers exist only on the audited device view.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,12 @@ from service import access, audit
 from service.actors import Actor
 from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School
-from service.reports.numbers import report_numbers, suppress_small_counts
+from service.reports.numbers import (
+    Reporter,
+    counted_devices,
+    report_numbers,
+    suppress_small_counts,
+)
 from service.reports.stored import readable
 from service.timetable_store import holidays
 
@@ -36,9 +42,19 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
     )
     s = DeviceLessonSummary
     rows = session.execute(
-        select(s.id, s.device_id, s.summary).where(s.lesson_id == lesson.id).order_by(s.id)
+        select(s.id, s.device_id, s.summary, Device.enrolled_at, Device.fingerprint)
+        .join(Device, Device.id == s.device_id)
+        .where(s.lesson_id == lesson.id)
+        .order_by(s.id)
+    ).all()
+    counted = counted_devices(
+        [Reporter(r.device_id, r.enrolled_at, r.fingerprint) for r in rows],
+        lesson_start=lesson.start,
+        shared=shared_fingerprints(session, [lesson.school_id]),
     )
-    summaries, unreadable = readable((r[0], r[1], r[2]) for r in rows)
+    summaries, unreadable = readable(
+        (r.id, r.device_id, r.summary) for r in rows if r.device_id in counted
+    )
     return report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
@@ -46,6 +62,19 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
         summaries=summaries,
         unreadable=unreadable,
     )
+
+
+def shared_fingerprints(session: Session, school_ids: Collection[int]) -> set[str]:
+    """Fingerprints of more than one active device of one of these schools: clones, or made-up
+    devices. Such devices do not count in the reports (``numbers.counted_devices``)."""
+    query = (
+        select(Device.fingerprint)
+        .where(Device.school_id.in_(school_ids), Device.retired.is_(False))
+        .where(Device.fingerprint.is_not(None))
+        .group_by(Device.school_id, Device.fingerprint)
+        .having(func.count() > 1)
+    )
+    return {fp for fp in session.scalars(query) if fp}
 
 
 def stored_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:

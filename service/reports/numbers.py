@@ -5,7 +5,7 @@ family and 5-minute bucket; those numbers are what retention freezes when it del
 device-level rows, so a report reads the same before and after the purge, and what
 ``service.lesson_totals`` keeps a part of for pages that show many lessons.
 ``suppress_small_counts`` and ``suppress_rows`` apply the "fewer than N devices" disclosure
-rule, ``is_small_count``.
+rule, ``is_small_count``; ``counted_devices`` says which devices count as a pupil at all.
 
 Summaries are added up per device first (an agent restarted mid-lesson sends one per run), so
 a device counts once per category, family and bucket. A summary's buckets count from its own
@@ -17,7 +17,8 @@ from __future__ import annotations
 import copy
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,29 @@ from policies.wire import BUCKET_SECONDS, PROBES, LessonSummary, format_time
 # The collector's bound on one summary's ``dropped`` (service.ingest.bounds; reports may not
 # import ingest, so it is repeated here and tests/service/test_hostile_ingest.py checks both).
 MAX_DROPPED = 10_000
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """What the small-count rule reads of a device that sent a summary."""
+
+    id: str
+    enrolled_at: datetime
+    fingerprint: str | None
+
+
+def counted_devices(
+    reporters: Iterable[Reporter], *, lesson_start: datetime, shared: Collection[str]
+) -> set[str]:
+    """The devices that can stand for a pupil of the lesson: enrolled by the time it began, with
+    a fingerprint no other active device has (``shared``). Devices enrolled with a leaked code
+    during the lesson, or clones of one laptop, would otherwise lift one pupil's figures to the
+    threshold and uncover them."""
+    return {
+        r.id
+        for r in reporters
+        if r.enrolled_at <= lesson_start and (r.fingerprint is None or r.fingerprint not in shared)
+    }
 
 
 def _bucket_count(start: datetime, end: datetime) -> int:

@@ -14,16 +14,20 @@ lessons (``forget_device``). Lessons past retention read the frozen
 ``LessonAggregate``; the purge deletes their totals with the summaries. ``devices_expected`` is
 counted live, as the report does (devices enrol and retire without a summary changing).
 
-Neither the lesson's times nor its group enter the kept numbers, so timetable edits leave them
-valid. Totals are aggregates per lesson, kept unsuppressed like the frozen numbers; pages
-suppress small counts when they show them.
+Only devices that can stand for a pupil are counted (``numbers.counted_devices``: enrolled by
+the lesson's start, fingerprint not shared), as in the report. Which fingerprints are shared is
+read when the totals are counted: retiring a clone later (which lets the other copy count
+again) shows once the lesson's summaries change. The lesson's group does not enter the kept
+numbers and its start only through that rule, so timetable edits leave them valid unless a
+lesson moves across a device's enrolment. Totals are aggregates per lesson, kept unsuppressed
+like the frozen numbers; pages suppress small counts when they show them.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -50,11 +54,13 @@ from sqlalchemy.orm import Session
 
 from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
-from service.reports.numbers import report_numbers
+from service.reports.lesson_report import shared_fingerprints
+from service.reports.numbers import Reporter, counted_devices, report_numbers
 from service.reports.stored import readable
 
 # Bump when what is kept changes: rows of another version are recomputed on their next read.
-VERSION = 1
+# 2: only the devices that count as a pupil (``numbers.counted_devices``) are counted.
+VERSION = 2
 KEPT = ("devices_reporting", "categories")
 # Lesson ids per IN list: well inside SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 1000
@@ -141,9 +147,14 @@ def fingerprint_of(rows: Sequence[Stored]) -> Fingerprint:
     return Fingerprint(len(rows), max(r.id for r in rows), max(r.received_at for r in rows))
 
 
-def totals_of(lesson: LessonSpan, rows: Sequence[Stored]) -> dict[str, Any]:
-    """The kept numbers of one lesson, by the report's own function."""
-    summaries, unreadable = readable((r.id, r.device_id, r.summary) for r in rows)
+def totals_of(
+    lesson: LessonSpan, rows: Sequence[Stored], counted: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The kept numbers of one lesson, by the report's own function, of the devices in
+    ``counted`` (``numbers.counted_devices``; all when not given)."""
+    summaries, unreadable = readable(
+        (r.id, r.device_id, r.summary) for r in rows if counted is None or r.device_id in counted
+    )
     numbers = report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
@@ -287,19 +298,39 @@ def _recompute(session: Session, lessons: Sequence[LessonSpan]) -> dict[str, dic
         return {}
     s = DeviceLessonSummary
     rows: dict[str, list[Stored]] = defaultdict(list)
+    reporters: dict[str, Reporter] = {}
+    schools: set[int] = set()
     found = session.execute(
-        select(s.lesson_id, s.id, s.device_id, s.received_at, s.summary)
+        select(
+            s.lesson_id,
+            s.id,
+            s.device_id,
+            s.received_at,
+            s.summary,
+            Device.school_id,
+            Device.enrolled_at,
+            Device.fingerprint,
+        )
+        .join(Device, Device.id == s.device_id)
         .where(s.lesson_id.in_([lesson.id for lesson in lessons]))
         .order_by(s.id)
     )
-    for lesson_id, row_id, device_id, received_at, summary in found:
+    for lesson_id, row_id, device_id, received_at, summary, school, enrolled, fp in found:
         rows[lesson_id].append(Stored(row_id, device_id, received_at, summary))
+        reporters[device_id] = Reporter(device_id, enrolled, fp)
+        schools.add(school)
+    shared = shared_fingerprints(session, schools) if schools else set()
     out: dict[str, dict[str, Any]] = {}
     values = []
     for lesson in sorted(lessons, key=lambda lesson: lesson.id):  # one lock order on PostgreSQL
         if not rows[lesson.id]:
             continue  # erased since the fingerprints were read
-        numbers = totals_of(lesson, rows[lesson.id])
+        counted = counted_devices(
+            (reporters[r.device_id] for r in rows[lesson.id]),
+            lesson_start=lesson.start,
+            shared=shared,
+        )
+        numbers = totals_of(lesson, rows[lesson.id], counted)
         mark = fingerprint_of(rows[lesson.id])
         out[lesson.id] = numbers
         values.append(

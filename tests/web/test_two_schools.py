@@ -128,6 +128,7 @@ def path_ids(a: SchoolA) -> dict[str, tuple[str, str]]:
         "cid": (str(a.chat_id), "987654"),
         "sid": (str(a.source_id), "987654"),
         "uid": (a.upload_id, "u_nothing"),
+        "code_id": (str(a.code_id), "987654"),
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from service import audit
+from service import audit, credentials
 from service.accounts import users
 from service.actors import Actor
 from service.devices import enrolment
@@ -97,6 +97,7 @@ class SchoolA:
     chat_id: int
     source_id: int
     upload_id: str
+    code_id: int
     week: str
     canaries: set[str] = field(default_factory=set)
 
@@ -155,7 +156,7 @@ def plant_canaries(
         now=now,
         reason=A_REASON,
     )
-    enrolment.create_code(
+    code = enrolment.create_code(
         session,
         actor=Actor.operator(school),
         group=A_GROUP,
@@ -216,6 +217,9 @@ def plant_canaries(
         chat_id=chat.id,
         source_id=source.id,
         upload_id=upload.id,
+        code_id=session.scalars(
+            select(EnrolmentCode.id).where(EnrolmentCode.code_hash == credentials.code_hash(code))
+        ).one(),
         week=(local - timedelta(days=local.weekday())).isoformat(),
     )
     found.canaries |= {

@@ -60,6 +60,8 @@ AUDIT_ACTIONS = {
     "device.export": N_("device data exported"),
     "device.erase": N_("device erased"),
     "enroll_code.create": N_("enrolment code created"),
+    "enroll_code.revoke": N_("enrolment code revoked"),
+    "enroll_code.retire_devices": N_("devices of an enrolment code retired"),
     "groupchat.create": N_("group chat registered"),
     "groupchat.update": N_("group chat changed"),
     "groupchat.delete": N_("group chat deleted"),

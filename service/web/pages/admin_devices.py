@@ -14,7 +14,7 @@ from service.actors import Actor
 from service.devices import enrolment
 from service.devices import registry as devices
 from service.errors import InvalidRequest
-from service.models import Device, EnrolmentCode, Group, School, User
+from service.models import Device, Group, School, User
 from service.schools import registry as schools
 from service.web import access
 
@@ -66,13 +66,7 @@ def update_device(
 
 def codes_page(session: Session, *, viewer: User, now: datetime) -> dict[str, Any]:
     school = _school(session, viewer)
-    rows = session.execute(
-        select(EnrolmentCode, Group.name)
-        .join(Group, Group.id == EnrolmentCode.group_id)
-        .where(Group.school_id == school.id)
-        .order_by(EnrolmentCode.created_at.desc())
-        .limit(100)
-    ).all()
+    rows = enrolment.list_codes(session, actor=Actor.of_user(viewer))
     groups = session.scalars(
         select(Group.name).where(Group.school_id == school.id).order_by(Group.name)
     ).all()
@@ -80,13 +74,16 @@ def codes_page(session: Session, *, viewer: User, now: datetime) -> dict[str, An
         "codes": [
             {
                 "id": code.id,
-                "group": group,
+                "group": code.group,
                 "uses_left": code.uses_left,
+                "devices": code.devices,
+                "active_devices": code.active_devices,
                 "created_at": code.created_at.isoformat(),
                 "expires_at": code.expires_at.isoformat(),
-                "active": code.uses_left > 0 and code.expires_at > now,
+                "revoked": code.revoked_at is not None,
+                "active": code.active(now),
             }
-            for code, group in rows
+            for code in rows
         ],
         "groups": list(groups),
     }

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.accounts import users
+from service.devices import enrolment, subject_access
 from service.devices import registry as device_registry
-from service.devices import subject_access
 from service.groupchats import register as groupchats
 from service.retention import purge
 from service.schools import settings as school_settings
@@ -121,6 +121,30 @@ async def code_create(request: Request) -> Response:
                 "New code for %(group)s: %(code)s. Write it down now; it is not shown again.",
                 group=group,
                 code=code,
+            )
+        )
+        return Redirect("/admin/codes")
+
+    return await act(request, action)
+
+
+@router.post("/codes/{code_id}/revoke")
+async def code_revoke(request: Request, code_id: int) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        enrolment.revoke_code(ctx.db, actor=ctx.actor(), code_id=code_id, now=ctx.now)
+        ctx.flash(ctx.t("Code revoked: it enrols no more devices."))
+        return Redirect("/admin/codes")
+
+    return await act(request, action)
+
+
+@router.post("/codes/{code_id}/retire-devices")
+async def code_retire_devices(request: Request, code_id: int) -> Response:
+    def action(ctx: Ctx, _form: Form) -> Outcome:
+        n = enrolment.retire_code_devices(ctx.db, actor=ctx.actor(), code_id=code_id, now=ctx.now)
+        ctx.flash(
+            ctx.t.ngettext(
+                "%(num)s device of this code retired.", "%(num)s devices of this code retired.", n
             )
         )
         return Redirect("/admin/codes")
