@@ -118,11 +118,12 @@ def test_lesson_end_to_end(
     ):
         assert private not in traffic
     assert agent.active is None and agent.state is None
-    # explain shows pupils the last summary exactly as the collector received it.
+    # explain shows pupils the last lesson's summaries exactly as the collector received them.
+    heading = "Every summary sent for the last lesson, exactly as sent:\n"
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         assert agent_main(["explain", "--state-dir", str(enrolled), "--lang", "en"]) == 0
-    shown = buffer.getvalue().split("The last summary sent, exactly as sent:\n", 1)[1]
+    shown = buffer.getvalue().split(heading, 1)[1]
     body = shown.splitlines()[1]
     assert json.loads(body)["report_id"] == report["report_id"]
     assert body.encode() in traffic
