@@ -28,6 +28,8 @@ class Ability(StrEnum):
     SCHOOL_LESSONS = "school_lessons"  # open every lesson of the school
     SCHOOL_OVERVIEW = "school_overview"  # escalations, every group chat of the school
     MANAGE_DEVICES = "manage_devices"  # retire, export and erase a device
+    # enrolment codes: create, list, revoke, and retire the devices a code enrolled (no data)
+    ENROL_DEVICES = "enrol_devices"
     ADMINISTER = "administer"  # users, codes, policy, school settings, audit log, timetable
 
 
@@ -43,7 +45,7 @@ ABILITIES: Mapping[str, frozenset[Ability]] = {
     ),
     "teacher": frozenset({Ability.STAFF_PAGES, Ability.OWN_LESSONS}),
     # IT installs and enrols devices; it reads nothing about what pupils do in class.
-    "it": frozenset(),
+    "it": frozenset({Ability.ENROL_DEVICES}),
 }
 
 # role -> the school setting that must read "pseudonymous" before it sees per-device numbers
@@ -58,6 +60,7 @@ _REFUSED: Mapping[Ability, str] = {
     Ability.SCHOOL_LESSONS: N_("you may only open lessons you teach"),
     Ability.SCHOOL_OVERVIEW: N_("this overview is for leaders and admins"),
     Ability.MANAGE_DEVICES: N_("managing devices is for admins"),
+    Ability.ENROL_DEVICES: N_("enrolment codes are for IT and admins"),
     Ability.ADMINISTER: N_("this page is not open to your role"),
 }
 

@@ -38,7 +38,7 @@ def create_code(
     now: datetime,
 ) -> str:
     """A code enrolling up to ``uses`` devices into ``group`` (made if new) of one school."""
-    access.require(actor, Ability.ADMINISTER)
+    access.require(actor, Ability.ENROL_DEVICES)
     school = session.get_one(School, actor.school_id)
     if not 1 <= uses <= 100_000:
         raise InvalidRequest("uses must be from 1 to 100000")
@@ -153,7 +153,7 @@ class CodeRow:
 
 def list_codes(session: Session, *, actor: Actor, limit: int = 100) -> list[CodeRow]:
     """The school's codes, newest first, with the devices each one enrolled."""
-    access.require(actor, Ability.MANAGE_DEVICES)
+    access.require(actor, Ability.ENROL_DEVICES)
     enrolled = (
         select(
             Device.enrolment_code_id.label("code_id"),
@@ -188,7 +188,7 @@ def list_codes(session: Session, *, actor: Actor, limit: int = 100) -> list[Code
 
 def school_code(session: Session, *, actor: Actor, code_id: int) -> EnrolmentCode:
     """A code of the actor's school; another school's code is NotFound, as if it did not exist."""
-    access.require(actor, Ability.MANAGE_DEVICES)
+    access.require(actor, Ability.ENROL_DEVICES)
     missing = NotFound("no enrolment code %(id)s", id=code_id)
     code = session.get(EnrolmentCode, code_id)
     if code is None:

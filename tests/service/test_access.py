@@ -51,8 +51,9 @@ ALL = set(Ability)
         (user("leader"), {A.STAFF_PAGES, A.OWN_LESSONS, A.SCHOOL_LESSONS, A.SCHOOL_OVERVIEW}),
         # Teachers: their own lessons and the staff pages.
         (user("teacher"), {A.STAFF_PAGES, A.OWN_LESSONS}),
-        # IT and devices: nothing here; an unknown role is refused, not guessed.
-        (user("it"), set()),
+        # IT enrols devices (codes, and retiring a leaked code's devices) and reads nothing of
+        # lessons; devices nothing here; an unknown role is refused, not guessed.
+        (user("it"), {A.ENROL_DEVICES}),
         (DEVICE, set()),
         (user("caretaker"), set()),
     ],

@@ -326,7 +326,7 @@ NAV = {
         "Export",
         "Rooster",
     ],
-    "it": [],
+    "it": ["Inschrijfcodes"],
 }
 ROLE_WORD = {"teacher": "docent", "leader": "schoolleiding", "admin": "beheerder", "it": "ICT"}
 

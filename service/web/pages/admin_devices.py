@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import audit
+from service.access import Ability
 from service.actors import Actor
 from service.devices import enrolment
 from service.devices import registry as devices
@@ -65,7 +66,7 @@ def update_device(
 
 
 def codes_page(session: Session, *, viewer: User, now: datetime) -> dict[str, Any]:
-    school = _school(session, viewer)
+    school = session.get_one(School, viewer.school_id)  # list_codes checks the ability
     rows = enrolment.list_codes(session, actor=Actor.of_user(viewer))
     groups = session.scalars(
         select(Group.name).where(Group.school_id == school.id).order_by(Group.name)
@@ -92,7 +93,8 @@ def codes_page(session: Session, *, viewer: User, now: datetime) -> dict[str, An
 def create_code(
     session: Session, *, viewer: User, group: str, uses: int, days: int, now: datetime
 ) -> str:
-    school = _school(session, viewer)
+    access.require_role(viewer, Ability.ENROL_DEVICES)
+    school = session.get_one(School, viewer.school_id)
     if schools.find_group(session, school, group.strip()) is None:
         raise InvalidRequest("choose an existing group")
     return enrolment.create_code(

@@ -157,7 +157,7 @@ def nav(ctx: Ctx) -> list[dict[str, Any]]:
         ("/escalations", N_("Escalations"), Ability.SCHOOL_OVERVIEW),
         ("/groupchats", N_("Group chats"), Ability.STAFF_PAGES),
         ("/admin/devices", N_("Devices"), Ability.MANAGE_DEVICES),
-        ("/admin/codes", N_("Enrolment codes"), Ability.ADMINISTER),
+        ("/admin/codes", N_("Enrolment codes"), Ability.ENROL_DEVICES),
         ("/admin/users", N_("Users"), Ability.ADMINISTER),
         ("/admin/policy", N_("Policy"), Ability.ADMINISTER),
         ("/admin/school", N_("School settings"), Ability.ADMINISTER),
