@@ -168,33 +168,36 @@ def test_slowed_pair_earns_its_tries_back_with_time(
 # --- headers ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "accept", "status"),
-    [
-        ("/signin", "text/html", 200),
-        ("/lessons", "text/html", 303),
-        ("/healthz", "application/json", 200),
-        ("/api/v1/agent/config", "application/json", 401),
-        ("/no-such-page", "text/html", 404),
-        ("/no-such-page", "application/json", 404),
-        ("/static/style.css", "text/css", 200),
-    ],
-)
+HEADER_ROWS = [
+    ("/signin", "text/html", 200),
+    ("/lessons", "text/html", 303),
+    ("/healthz", "application/json", 200),
+    ("/api/v1/agent/config", "application/json", 401),
+    ("/no-such-page", "text/html", 404),
+    ("/no-such-page", "application/json", 404),
+    ("/static/style.css", "text/css", 200),
+]
+
+
 def test_security_headers_on_pages_api_and_errors(
-    demo_db: DemoDatabase, web_clock: FakeClock, path: str, accept: str, status: int
+    demo_db: DemoDatabase, web_clock: FakeClock
 ) -> None:
-    """Every answer forbids framing, sniffing, inline script and foreign sources."""
+    """Every answer forbids framing, sniffing, inline script and foreign sources (the rows
+    share one served app: the headers do not depend on which request came first)."""
     for demo in serve(demo_db, web_clock):
-        answer = Browser(demo.url).get(path, headers={"Accept": accept})
-        assert answer.status_code == status
-        csp = answer.headers["Content-Security-Policy"]
-        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
-        assert directives["script-src"] == "'self'"
-        assert directives["default-src"] == "'self'"
-        assert directives["frame-ancestors"] == "'none'"
-        assert answer.headers["X-Content-Type-Options"] == "nosniff"
-        assert answer.headers["Referrer-Policy"] == "same-origin"
-        assert "Strict-Transport-Security" not in answer.headers  # plain http: it means nothing
+        for path, accept, status in HEADER_ROWS:
+            where = f"{path} ({accept})"
+            answer = Browser(demo.url).get(path, headers={"Accept": accept})
+            assert answer.status_code == status, where
+            csp = answer.headers["Content-Security-Policy"]
+            directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+            assert directives["script-src"] == "'self'", where
+            assert directives["default-src"] == "'self'", where
+            assert directives["frame-ancestors"] == "'none'", where
+            assert answer.headers["X-Content-Type-Options"] == "nosniff", where
+            assert answer.headers["Referrer-Policy"] == "same-origin", where
+            # plain http: HSTS would mean nothing
+            assert "Strict-Transport-Security" not in answer.headers, where
 
 
 class _Scripts(HTMLParser):
@@ -226,18 +229,16 @@ def test_templates_have_no_inline_script() -> None:
     assert found == {}
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc", "/signin"])
-def test_nothing_is_loaded_from_elsewhere(
-    demo_db: DemoDatabase, web_clock: FakeClock, path: str
-) -> None:
+def test_nothing_is_loaded_from_elsewhere(demo_db: DemoDatabase, web_clock: FakeClock) -> None:
     """The API documentation pages, which load Swagger UI from a CDN, are off by default, and
     the pages name no outside URL; the schema itself stays available."""
     for demo in serve(demo_db, web_clock):
-        answer = Browser(demo.url).get(path)
-        parser = _Scripts()
-        parser.feed(answer.text)
-        assert parser.external == []
-        assert "cdn" not in answer.text
+        for path in ("/docs", "/redoc", "/signin"):
+            answer = Browser(demo.url).get(path)
+            parser = _Scripts()
+            parser.feed(answer.text)
+            assert parser.external == [], path
+            assert "cdn" not in answer.text, path
         assert requests.get(demo.url + "/openapi.json", timeout=TIMEOUT).status_code == 200
 
 
