@@ -60,14 +60,15 @@ def test_lesson_end_to_end(
     enrol(real, state)
     lesson_id, start, end = lesson_in(real, 5, 8)
     before = processes.start("signal-desktop")
+    # The pupil's screenshot folder exists before the lesson, as on a used laptop.
+    shots = Path(os.environ["HOME"]) / "Pictures" / "Screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
     agent = agent_process(state, *FAST)
     until(start - timedelta(seconds=0.7))
     processes.stop(before)
     wait_for(lambda: monitoring(state), timeout=10)
     for name in ("telegram-desktop", "Discord", "obs", "dagboek-van-noor"):
         processes.start(name)
-    shots = Path(os.environ["HOME"]) / "Pictures" / "Screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
     time.sleep(0.5)
     (shots / "Screenshot From 2026-11-24 - Chat met Noor.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     until(end)
