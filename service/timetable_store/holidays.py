@@ -113,9 +113,8 @@ def forget_own(session: Session, *, actor: Actor, now: datetime) -> int:
     """Remove every holiday the actor's school imported: it reads the shared reference again.
     How many periods were removed."""
     access.require(actor, Ability.ADMINISTER)
-    own = SchoolHoliday.school_id == actor.school_id
-    removed = session.scalar(select(func.count()).select_from(SchoolHoliday).where(own)) or 0
-    session.execute(delete(SchoolHoliday).where(own))
+    removed = own_periods(session, actor.school_id)
+    session.execute(delete(SchoolHoliday).where(SchoolHoliday.school_id == actor.school_id))
     audit.record(
         session,
         actor=actor,
@@ -126,6 +125,12 @@ def forget_own(session: Session, *, actor: Actor, now: datetime) -> int:
         reason=f"{removed} removed",
     )
     return removed
+
+
+def own_periods(session: Session, school_id: int) -> int:
+    """How many holiday periods the school imported itself (0: it reads the shared ones)."""
+    own = SchoolHoliday.school_id == school_id
+    return session.scalar(select(func.count()).select_from(SchoolHoliday).where(own)) or 0
 
 
 def set_region(

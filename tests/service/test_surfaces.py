@@ -454,41 +454,29 @@ def _user_of(session: Session, actor: Actor, target: Target) -> User:
     return users.by_username(session, target["user"], school=school)
 
 
-def token_case(name: str, prepare: Prepare, *, done: bool) -> Case:
+# The command's verb, the page's path after /admin/users/{id}/, and the operation.
+TOKEN_OPERATIONS = {
+    "create": ("tokens", users.create_token),
+    "revoke": ("tokens/revoke", users.revoke_tokens),
+}
+
+
+def token_case(name: str, prepare: Prepare, *, verb: str = "create", done: bool) -> Case:
+    path, operation = TOKEN_OPERATIONS[verb]
     return Case(
         name=name,
         prepare=prepare,
-        core=lambda s, actor, t, now: users.create_token(
+        core=lambda s, actor, t, now: operation(
             s, actor=actor, user=_user_of(s, actor, t), now=now
         ),
         surfaces={
-            "cli": lambda x, _u, t: x.cli("tokens", "create", "--username", t["user"]),
+            "cli": lambda x, _u, t: x.cli("tokens", verb, "--username", t["user"]),
             "page": lambda x, u, t: x.page_post(
-                u, f"/admin/users/{t['user_id']}/tokens", [], "/admin/users"
+                u, f"/admin/users/{t['user_id']}/{path}", [], "/admin/users"
             ),
         },
         observe=user_state,
-        action="token.create",
-        obj="user:{user}",
-        done=done,
-    )
-
-
-def revoke_case(name: str, prepare: Prepare, *, done: bool) -> Case:
-    return Case(
-        name=name,
-        prepare=prepare,
-        core=lambda s, actor, t, now: users.revoke_tokens(
-            s, actor=actor, user=_user_of(s, actor, t), now=now
-        ),
-        surfaces={
-            "cli": lambda x, _u, t: x.cli("tokens", "revoke", "--username", t["user"]),
-            "page": lambda x, u, t: x.page_post(
-                u, f"/admin/users/{t['user_id']}/tokens/revoke", [], "/admin/users"
-            ),
-        },
-        observe=user_state,
-        action="token.revoke",
+        action=f"token.{verb}",
         obj="user:{user}",
         done=done,
     )
@@ -536,7 +524,7 @@ CASES = [
     setting_case("retention", "retention_days", 180, done=True),
     setting_case("audit retention", "audit_retention_days", 730, done=True),
     token_case("token", a_teacher, done=True),
-    revoke_case("revoke tokens", with_token, done=True),
+    token_case("revoke tokens", with_token, verb="revoke", done=True),
     user_add_case("add a user", a_new_user, "lang genoeg wachtwoord", done=True),
     # Refused the same way everywhere (the command line used to skip the grant's checks, and the
     # school form allowed ten years of retention).
@@ -550,7 +538,7 @@ CASES = [
     setting_case("retention of ten years", "retention_days", 3650, done=False),
     setting_case("audit retention of a week", "audit_retention_days", 7, done=False),
     token_case("token for nobody", no_user, done=False),
-    revoke_case("revoke the tokens of nobody", no_user, done=False),
+    token_case("revoke the tokens of nobody", no_user, verb="revoke", done=False),
     user_add_case("add a user who exists", a_teacher, "lang genoeg wachtwoord", done=False),
     user_add_case("add a user with a short password", a_new_user, "kort", done=False),
 ]

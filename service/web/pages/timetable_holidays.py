@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.errors import InvalidRequest, ServiceError
-from service.models import SchoolHoliday, User
+from service.models import User
 from service.timetable import REGIONS, TimetableError
 from service.timetable.holidays import MAX_BYTES, NATIONWIDE
 from service.timetable_store import fetch, holidays, sources
@@ -29,11 +28,7 @@ def holidays_page(session: Session, *, viewer: User, region: str | None) -> dict
         "advised": school.holiday_advised,
         "region": shown,
         "max_bytes": MAX_BYTES,
-        "own_periods": session.scalar(
-            select(func.count())
-            .select_from(SchoolHoliday)
-            .where(SchoolHoliday.school_id == school.id)
-        ),
+        "own_periods": holidays.own_periods(session, school.id),
         "holidays": [
             {
                 "name": h.name,
