@@ -15,23 +15,15 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from policies.wire import format_time
 from service.cli.main import main as service_main
+from tests.support.ports import start_listening
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RecordingProxy:
@@ -87,7 +79,7 @@ class RealCollector:
             "LESSONWATCH_DB": f"sqlite:///{self.db}",
             "PYTHONPATH": str(REPO),
         }
-        self.port = free_port()
+        self.port = 0  # chosen by ``up``
         self.proxy = RecordingProxy(self.port)
         self.proc: subprocess.Popen[bytes] | None = None
         self.cli("lessons", "list")  # creates the database and applies migrations
@@ -110,23 +102,24 @@ class RealCollector:
         return out.getvalue().strip()
 
     def up(self) -> None:
-        log = (self.root / "serve.log").open("ab")
-        with log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "service", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=log,
-                cwd=REPO,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{self.port}/api/v1/agent/config", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise AssertionError("the collector did not come up")
+        """Start the collector; once the process itself listens (a port another worker's
+        server took is given up for a new one), the proxy forwards to it."""
+        log_path = self.root / "serve.log"
+
+        def start(port: int) -> subprocess.Popen[bytes]:
+            with log_path.open("ab") as log:
+                return subprocess.Popen(
+                    [sys.executable, "-m", "service", "serve", "--port", str(port)],
+                    env=self.env,
+                    stdout=log,
+                    stderr=log,
+                    cwd=REPO,
+                )
+
+        self.proc, self.port = start_listening(
+            start, timeout=30, log=lambda: log_path.read_text(errors="replace")
+        )
+        self.proxy.target_port = self.port
 
     def down(self) -> None:
         if self.proc is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.ports import free_port, holds_listener
+
 BIN = Path(sys.executable).parent
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -49,6 +44,9 @@ def test_demo_serves_a_populated_report_and_a_monitoring_local_agent(tmp_path: P
         password = re.search(r"devries / (\S+)", output)
         assert report_url and password, output
         assert "local agent: enrolled: device d_" in output
+        # The answers below come from this demo, not from another worker's server that took
+        # the port between choosing and binding it (tests/support/ports.py).
+        assert holds_listener(demo.pid, port), output
 
         http = requests.Session()
         page = http.get(f"http://127.0.0.1:{port}/signin", timeout=10)

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -27,6 +24,7 @@ from service.lessons import records as lessons
 from service.models import DeviceLessonSummary, User
 from service.schools import registry as schools
 from tests.support.actors import operator_for
+from tests.support.ports import wait_listening
 
 
 def schema_url(base: str, schema: str) -> str:
@@ -133,17 +131,11 @@ class CollectorProcess:
             stderr=self.log,
             env=self.env,
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.log.seek(0)
-                raise RuntimeError(f"collector did not start: {self.log.read()[-2000:]!r}")
-            time.sleep(0.05)
+        # Listening by this very process, not just an answer on the port: another worker's
+        # server may have taken the port while this one was down (tests/support/ports.py).
+        if not wait_listening(self.proc, self.port, timeout=timeout):
+            self.log.seek(0)
+            raise RuntimeError(f"collector did not start: {self.log.read()[-2000:]!r}")
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.proc is not None
@@ -159,9 +151,3 @@ class CollectorProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.log.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

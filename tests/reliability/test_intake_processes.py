@@ -22,11 +22,11 @@ from service.devices.token_cache import TTL_SECONDS
 from tests.reliability.reliability_helpers import (
     CollectorProcess,
     School,
-    free_port,
     make_school,
     stored_ids,
 )
 from tests.support.collector import finding, summary
+from tests.support.ports import free_port
 
 # Every agent here posts hundreds of summaries for one lesson: a load, not a hostile device.
 UNLIMITED = {

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.reliability.reliability_helpers import CollectorProcess, School, free_port, stored_ids
+from tests.reliability.reliability_helpers import CollectorProcess, School, stored_ids
 from tests.support.collector import finding, summary
+from tests.support.ports import free_port
 
 BATCHES = 60
 BATCH_SIZE = 5

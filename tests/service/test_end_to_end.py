@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.collector import finding, free_port, summary
+from tests.support.collector import finding, summary
+from tests.support.ports import start_listening
 
 TIMEOUT = 10
 SCRIPT = Path(sys.executable).with_name("lessonwatch-service")
@@ -41,29 +41,28 @@ def cli(db_url: str, *args: str, stdin: str | None = None) -> str:
 @contextmanager
 def serving(db_url: str) -> Iterator[str]:
     """The collector as a subprocess, stopped with SIGTERM as a supervisor would."""
-    port = free_port()
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "service"]
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
-    proc = subprocess.Popen(
-        [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        env={**os.environ, "LESSONWATCH_PURGE_INTERVAL_SECONDS": "0"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+
+    def start(port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, "LESSONWATCH_PURGE_INTERVAL_SECONDS": "0"},
+        )
+
+    def log_text() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")
+
     try:
-        while True:
-            try:
-                if requests.get(url + "/openapi.json", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"collector did not start: {log.read()[-2000:]!r}")
-            time.sleep(0.05)
-        yield url
+        proc, port = start_listening(start, timeout=60, log=log_text)
+    except BaseException:
+        log.close()
+        raise
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

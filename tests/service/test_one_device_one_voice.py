@@ -213,9 +213,7 @@ def test_codes_are_listed_with_their_devices(
     assert rows["3B"].active(clock())
 
 
-@pytest.mark.parametrize(
-    ("who", "refused"), [("root", None), ("ann", Forbidden), ("ict", None)]
-)
+@pytest.mark.parametrize(("who", "refused"), [("root", None), ("ann", Forbidden), ("ict", None)])
 def test_who_may_manage_codes(
     sessions: sessionmaker[Session],
     world: World,

@@ -3,7 +3,6 @@ and a real uvicorn server on a loopback port."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from service.devices import enrolment
 from service.devices import registry as devices
 from service.models import Device, School
 from tests.support.clock import LESSON_END, LESSON_START
+from tests.support.ports import free_port
 
 
 def finding(
@@ -77,38 +77,39 @@ def summary(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Live:
     url: str
     app: FastAPI
 
 
+def serve_in_thread(
+    app: Any, timeout: float, **options: Any
+) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """``app`` under uvicorn in a thread of this process, on a free loopback port, started;
+    ``options`` are uvicorn's own (lifespan, proxy headers, keep-alive)."""
+    # A port can be taken between choosing and binding it (tests/support/ports.py); uvicorn in
+    # this process then stops before it starts, and the next attempt takes another port.
+    for _ in range(5):
+        port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started and thread.is_alive():
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)  # waiting for a real server to listen, not for time to pass
+        if server.started:
+            return server, thread, port
+    raise RuntimeError("uvicorn did not start on any of 5 ports")
+
+
 def _serve(app: Any, timeout: float) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
     # Keep-alive longer than any test: a test's client may sit idle for more than uvicorn's 5 s
     # on a loaded machine, and a request sent as the server closes the connection is reset.
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        timeout_keep_alive=600,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
+    server, thread, port = serve_in_thread(app, timeout, lifespan="on", timeout_keep_alive=600)
     return server, thread, f"http://127.0.0.1:{port}"
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from fastapi import FastAPI
 
 from service import credentials
@@ -28,7 +27,7 @@ from service.app import create_app
 from service.settings import Settings
 from service.web import WebSettings
 from tests.support.clock import DEMO_NOW, FakeClock
-from tests.support.collector import Live, free_port, live_server
+from tests.support.collector import Live, live_server, serve_in_thread
 from tests.support.databases import DemoDatabase
 from tests.support.web import TIMEOUT, Browser, Demo
 
@@ -54,17 +53,7 @@ class CountingVerifier:
 def as_served(app: FastAPI) -> Iterator[Live]:
     """``app`` under uvicorn configured as ``lessonwatch-service serve`` runs it: uvicorn itself
     believes no forwarded headers (the shared test server believes loopback's)."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)  # waiting for a real server to listen, not for time to pass
+    server, thread, port = serve_in_thread(app, 20, lifespan="off", proxy_headers=False)
     try:
         yield Live(f"http://127.0.0.1:{port}", app)
     finally:
