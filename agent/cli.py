@@ -380,7 +380,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from agent.explain import render, zone
-    from agent.schedule import next_windows
+    from agent.schedule import contact_windows, next_windows
     from agent.status import read_status
     from policies import load_policy
 
@@ -405,7 +405,11 @@ def _explain(args: argparse.Namespace) -> int:
         box = Outbox(paths.outbox)
         sent = box.last_lesson_sent()
         box.close()
-    sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths)))
+    # The contact windows of the coming school days, with the upload spread in force.
+    spread = timedelta(seconds=policy.settings.upload_delay_max_seconds)
+    ahead = [x for x in config.lessons if x.end > now] if config else []
+    windows = contact_windows(ahead, spread)[:5]
+    sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths), windows))
     return 0
 
 

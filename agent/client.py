@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -60,6 +60,16 @@ def _error(answer: Answer) -> CollectorError:
         status=answer.status,
         code=code if isinstance(code, str) else None,
     )
+
+
+class Link(Protocol):
+    """What the running agent asks of the collector (``Collector``; a fake in tests)."""
+
+    def config(self, etag: str | None) -> Answer: ...
+
+    def reports(self, bodies: list[str]) -> Answer: ...
+
+    def close(self) -> None: ...
 
 
 class Collector:

@@ -70,6 +70,9 @@ class AgentConfig:
     poll_idle: int
     etag: str | None
     body: dict[str, Any]
+    # The school's IANA zone (``school.timezone``, docs/api.md): the school day's hours and
+    # weekdays are reckoned in it. None when the collector names none.
+    timezone: str | None = None
 
     def context(self, lesson: Lesson) -> LessonContext:
         return LessonContext(
@@ -176,7 +179,14 @@ def parse_config(body: Any, etag: str | None, overrides: Overrides = Overrides()
         poll_idle=poll_idle,
         etag=etag,
         body=body,
+        timezone=_timezone(body),
     )
+
+
+def _timezone(body: dict[str, Any]) -> str | None:
+    school = body.get("school")
+    name = school.get("timezone") if isinstance(school, dict) else None
+    return name if isinstance(name, str) and 0 < len(name) <= 64 else None
 
 
 def move_aside(path: Path, now: float | None = None) -> Path:

@@ -1,5 +1,5 @@
-"""``explain`` for pupils: the policy in plain words, the next lesson windows, what enrolment
-sent, and every summary of the last lesson.
+"""``explain`` for pupils: the policy in plain words, the next lesson windows, when the device
+talks to the school's server, what enrolment sent, and every summary of the last lesson.
 
 The rules come from ``policies.explain`` (the same text the collector's policy page shows), with
 the values the running agent really uses (its status file has them: the command line may
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.config import Lesson
+from agent.schedule import CONTACT_LEAD, CONTACT_TAIL, SCHOOL_HOURS
 from policies.explain import explain_data, render_text
 from policies.i18n import translator
 from policies.model import Lang, Policy
@@ -61,6 +62,38 @@ def windows_text(lessons: Sequence[Lesson], now: datetime, tz: ZoneInfo, lang: L
     return out
 
 
+def contact_text(windows: Sequence[tuple[datetime, datetime]], tz: tzinfo, lang: Lang) -> list[str]:
+    """When the agent talks to the collector (``schedule.plan``): the rule with the values in
+    force (the upload spread is in the policy's text above), and the coming contact windows in
+    the school's zone."""
+    tr = translator(lang)
+    _, ngettext = tr.gettext, tr.ngettext
+    lead, tail = (int(x.total_seconds() // 60) for x in (CONTACT_LEAD, CONTACT_TAIL))
+    # One sentence per number: ngettext chooses a form for one count.
+    rule = [
+        ngettext(
+            "It talks to the server from {n} minute before the first lesson of a school day.",
+            "It talks to the server from {n} minutes before the first lesson of a school day.",
+            lead,
+        ).format(n=lead),
+        ngettext(
+            "It stops {n} minute after the last summary of the day may be sent.",
+            "It stops {n} minutes after the last summary of the day may be sent.",
+            tail,
+        ).format(n=tail),
+        _(
+            "Once on a school day (Monday to Friday, {start}–{end}) it fetches the timetable. "
+            "Never in the evening, at night or at the weekend without lessons; a summary that "
+            "could not be sent waits for the next school day."
+        ).format(start=f"{SCHOOL_HOURS[0]:%H:%M}", end=f"{SCHOOL_HOURS[1]:%H:%M}"),
+    ]
+    out = ["  " + " ".join(rule)]
+    for start, end in windows:
+        there, until = start.astimezone(tz), end.astimezone(tz)
+        out.append(f"  {there:%Y-%m-%d %H:%M}–{until:%H:%M}")
+    return out
+
+
 @dataclass(frozen=True)
 class Enrolment:
     """What this device sent when it enrolled: nothing else about it reached the collector."""
@@ -97,14 +130,17 @@ def render(
     tz: ZoneInfo,
     sent: Sequence[tuple[str, str]],
     enrolment: Enrolment | None = None,
+    windows: Sequence[tuple[datetime, datetime]] = (),
 ) -> str:
     """``policy`` with the values in force; ``sent``: every summary of the last lesson, with
-    when it was sent, each exactly as it was sent."""
+    when it was sent, each exactly as it was sent; ``windows``: the coming contact windows."""
     _ = translator(lang).gettext
     out = [render_text(explain_data(policy, lang)).rstrip("\n"), ""]
     out += [*helper_text(policy, lang), ""]
-    windows = _("When checking happens ({zone})").format(zone=tz.key) + ":"
-    out += [windows, *windows_text(lessons, now, tz, lang), ""]
+    checking = _("When checking happens ({zone})").format(zone=tz.key) + ":"
+    out += [checking, *windows_text(lessons, now, tz, lang), ""]
+    contact = _("When this device talks to the school's server ({zone})").format(zone=tz.key)
+    out += [contact + ":", *contact_text(windows, tz, lang), ""]
     out += [_("What this device sent when it was enrolled") + ":"]
     out += [*enrolment_text(enrolment, lang), ""]
     out.append(_("Every summary sent for the last lesson, exactly as sent") + ":")

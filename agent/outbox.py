@@ -220,6 +220,23 @@ class Outbox:
             ).fetchone()
             return {"queued": queued, "parked": parked, "dropped": int(self._meta("dropped", "0"))}
 
+    def note_contact(self, at: datetime, session: datetime) -> None:
+        """Remember when the agent last talked to the collector and when that run of contacts
+        began: a restart must not add a contact outside the school day (``schedule.plan``)."""
+        with self._lock:
+            self._set_meta("last_contact", at.isoformat())
+            self._set_meta("contact_session", session.isoformat())
+
+    def contact(self) -> tuple[datetime | None, datetime | None]:
+        """The last contact with the collector and the start of its run of contacts."""
+        with self._lock:
+            raw = (self._meta("last_contact", ""), self._meta("contact_session", ""))
+        try:
+            last, session = (datetime.fromisoformat(x) if x else None for x in raw)
+        except ValueError:
+            return None, None
+        return last, session
+
     def remember_sent(self, bodies: Sequence[str], now: datetime) -> None:
         """Keep, for ``explain``, every summary sent of the last lesson one was sent for."""
         with self._lock:

@@ -1,18 +1,25 @@
-"""The running agent: APScheduler jobs around the pure decisions, and the outbox.
+"""The running agent: carries out the plans of ``schedule.plan`` with timers, probes and the outbox.
 
-Jobs (every one ``coalesce=True``, ``max_instances=1``, an explicit ``misfire_grace_time``):
+Gather, decide, act: ``replan`` gathers (config, what the agent knows, now), asks the pure
+``schedule.plan`` what to monitor and when to poll, upload and wake, and carries that out:
+start or stop monitoring, set the timers. Nothing here decides about time on its own.
 
-- ``start:<lesson>`` and ``end:<lesson>``: DateTriggers at lesson boundaries, both calling
-  ``replan``; a late start still starts within the lesson (grace = its length), a lesson missed
-  entirely is not monitored after the fact (``replan`` looks at ``now`` only);
+Timers (``agent.timers``; APScheduler in production, every job coalesced, one instance, an
+explicit misfire grace):
+
+- ``boundary``: the next lesson start or end, calling ``replan``; however late it fires (the
+  laptop slept), ``replan`` looks at ``now`` only, so a late start still starts within the
+  lesson and a lesson missed entirely is not monitored after the fact;
 - ``sample``: every ``sample_seconds``, only while a lesson is monitored;
-- ``config``: the next config poll (60 s in a lesson, ``poll_seconds.idle`` outside);
-- ``upload``: when the next queued summary is due.
+- ``config``: the next config poll and ``upload``: the next upload, both only in the contact
+  windows of the school day (docs/agent.md, "When the agent talks to the collector");
+- ``replan``: at once, after a poll, an upload, a new config or a clock jump.
 
-Outside lessons only ``config`` and the next boundary are scheduled: nothing wakes every few
+Outside lessons only ``boundary``, ``config`` and ``upload`` are set: nothing wakes every few
 seconds. Jobs that touch the lesson state run on one worker thread; HTTP runs on another so a
-slow collector never delays a sample. Times handed to APScheduler are device times; everything
-decided is in collector time (device time plus the offset measured from the ``Date`` header).
+slow collector never delays a sample. Time comes only from the ``Clock`` in ``Options``. Times
+handed to the timers are device times; everything decided is in collector time (device time
+plus the offset measured from the ``Date`` header).
 """
 
 from __future__ import annotations
@@ -20,20 +27,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
 from agent import __version__, memory, summary
-from agent.client import Collector, Unreachable
+from agent.client import Answer, Collector, Link, Unreachable
+from agent.clock import Clock, SystemClock
 from agent.config import (
     AgentConfig,
     ConfigError,
@@ -48,8 +51,16 @@ from agent.outbox import Outbox
 from agent.paths import StatePaths
 from agent.probes import Probe, safe_call
 from agent.sampler import build_probes, sample
-from agent.schedule import clock_jumped, clock_offset, current_lesson
+from agent.schedule import (
+    Plan,
+    PlanState,
+    clock_jumped,
+    clock_offset,
+    plan,
+    session_start,
+)
 from agent.status import write_status
+from agent.timers import ApScheduler, Executor, Scheduler
 from agent.uploader import Uploader
 from agent.waker import Waker
 from policies import Compiled
@@ -60,10 +71,10 @@ if TYPE_CHECKING:  # the helper channel is imported only when it is used (run --
 log = logging.getLogger(__name__)
 
 ProbeFactory = Callable[[Compiled], Sequence[Probe]]
-NO_CONFIG_RETRY = timedelta(seconds=30)
-LESSON_JOBS_AHEAD = 60
 # The status file (for ``status`` and ``explain``) is rewritten at most this often in a lesson.
 STATUS_EVERY = timedelta(minutes=1)
+# Without a config the agent's wait is cut into slices this long, to notice a clock jump.
+IDLE_SLICE = timedelta(seconds=60)
 
 
 @dataclass
@@ -74,14 +85,36 @@ class Options:
     rand: Callable[[], float] = random.random
     probes: ProbeFactory = build_probes
     helper: HelperSettings | None = None  # listen for the per-user helper (run --helper-socket)
+    clock: Clock = field(default_factory=SystemClock)
+    scheduler: Callable[[], Scheduler] = ApScheduler
+    link: Callable[[str, str], Link] = Collector
+
+
+class _Noted:
+    """The collector link, noting every request's time: a contact the plan must know about."""
+
+    def __init__(self, link: Link, note: Callable[[], None]) -> None:
+        self.link, self.note = link, note
+
+    def config(self, etag: str | None) -> Answer:
+        self.note()
+        return self.link.config(etag)
+
+    def reports(self, bodies: list[str]) -> Answer:
+        self.note()
+        return self.link.reports(bodies)
+
+    def close(self) -> None:
+        self.link.close()
 
 
 class Agent:
     def __init__(self, paths: StatePaths, server: str, token: str, options: Options | None = None):
         self.paths = paths.ensure()
         self.options = options or Options()
+        self.clock = self.options.clock
         self.outbox = Outbox(paths.outbox)
-        self.collector = Collector(server, token)
+        self.collector: Link = _Noted(self.options.link(server, token), self._note_contact)
         self.uploader = Uploader(
             self.outbox,
             self.collector,
@@ -101,46 +134,50 @@ class Agent:
         self.last_status = datetime.min.replace(tzinfo=UTC)
         self.hub: Hub | None = None
         self.channel: Transport | None = None
-        self._clock = (time.time(), time.monotonic())
-        self.scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": ThreadPoolExecutor(1), "net": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1},
-        )
+        self.plan: Plan | None = None
+        self.last_poll: datetime | None = None  # None: poll as soon as contact is allowed
+        self.upload_hold: datetime | None = None  # the uploader's own pause between batches
+        self.enrolled_at = _written_at(paths.token)
+        self._trim = True  # hand freed memory back after the next plan (start-up)
+        self._clock = (self.clock.wall(), self.clock.monotonic())
+        self.scheduler = self.options.scheduler()
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> datetime:
         """Collector time: the device clock corrected by the measured offset."""
-        return datetime.now(UTC) + self.offset
+        return self.clock.wall() + self.offset
 
     def device(self, moment: datetime) -> datetime:
         return moment - self.offset
 
     def check_clock(self) -> bool:
         """True (and a re-plan) when the wall clock jumped against the monotonic clock."""
-        wall, mono = time.time(), time.monotonic()
+        wall, mono = self.clock.wall(), self.clock.monotonic()
         before_wall, before_mono = self._clock
         self._clock = (wall, mono)
-        if clock_jumped(
-            timedelta(seconds=wall - before_wall), timedelta(seconds=mono - before_mono)
-        ):
-            log.warning(
-                "wall clock jumped by %.0f s (sleep, resume or clock set): re-planning",
-                (wall - before_wall) - (mono - before_mono),
-            )
-            self._run_soon(self.replan, "replan")
-            self._run_soon(self.poll_config, "config", executor="net")
-            return True
-        return False
+        moved = timedelta(seconds=mono - before_mono)
+        if not clock_jumped(wall - before_wall, moved):
+            return False
+        log.warning(
+            "wall clock jumped by %.0f s (sleep, resume or clock set): re-planning",
+            (wall - before_wall - moved).total_seconds(),
+        )
+        with self.lock:
+            if wall - before_wall < moved:
+                # Only setting the clock moves it back (sleep moves it on): the monotonic clock
+                # kept time, so collector time goes on from it until the next poll measures it.
+                self.offset += moved - (wall - before_wall)
+            # After a sleep the timetable may have changed: poll as soon as contact is allowed.
+            self.last_poll = None
+        self._soon(self.replan)
+        return True
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         self.recover()
         self._listen()
         self.scheduler.start()
-        self._run_soon(self.poll_config, "config", executor="net")
-        self._run_soon(self.replan, "replan")
-        self.schedule_upload()
+        self._soon(self.replan)
 
     def wait(self) -> None:
         """Block until ``stop()``, waking when the next job is due to check the clock.
@@ -150,10 +187,12 @@ class Agent:
         change ``check_clock`` re-plans at once instead of a sleep's length too late.
         """
         while not self.stopping.is_set():
-            jobs = [j.next_run_time for j in self.scheduler.get_jobs() if j.next_run_time]
-            idle = self.config.poll_idle if self.config else 60
-            due = min([time.time() + idle, *[t.timestamp() + 0.5 for t in jobs]])
-            if self.waker.wait_until(due) == "stop":
+            idle = timedelta(seconds=self.config.poll_idle) if self.config else IDLE_SLICE
+            due = self.clock.wall() + idle
+            following = self.scheduler.next_due()
+            if following is not None:
+                due = min(due, following + timedelta(seconds=0.5))
+            if self.waker.wait_until(due.timestamp()) == "stop":
                 break
             self.check_clock()
 
@@ -164,7 +203,7 @@ class Agent:
     def shutdown(self) -> None:
         """Stop jobs, commit the running lesson's summary to the outbox, stop probes."""
         self.stop()
-        self.scheduler.shutdown(wait=False)
+        self.scheduler.shutdown()
         with self.lock:
             self._finish(self.now())
         self.collector.close()
@@ -209,15 +248,18 @@ class Agent:
         log.info("recovered the checkpoint of lesson %s into the outbox", state.lesson_id)
 
     # -- jobs -------------------------------------------------------------------------------
-    def _run_soon(self, fn: Callable[[], object], job_id: str, executor: str = "default") -> None:
-        self.scheduler.add_job(
-            self._guard(fn),
-            DateTrigger(datetime.now(UTC)),
-            id=job_id,
-            replace_existing=True,
-            executor=executor,
-            misfire_grace_time=None,
-        )
+    def _soon(self, fn: Callable[[], object]) -> None:
+        self._timer(getattr(fn, "__name__", "job"), self.clock.wall(), fn, "default")
+
+    def _timer(
+        self, job_id: str, when: datetime | None, fn: Callable[[], object], executor: Executor
+    ) -> None:
+        """Set job ``job_id`` to run ``fn`` at device time ``when``; None cancels it."""
+        if when is None:
+            self.scheduler.cancel(job_id)
+        elif not self.stopping.is_set() and self.scheduler.due(job_id) != when:
+            # Grace None: however late a timer fires, the job looks at the time itself.
+            self.scheduler.at(job_id, when, self._guard(fn), executor=executor, grace=None)
 
     def _guard(self, fn: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
@@ -233,42 +275,60 @@ class Agent:
 
         return run
 
+    def _note_contact(self) -> None:
+        now = self.now()
+        last, began = self.outbox.contact()
+        self.outbox.note_contact(now, session_start(last, began, now))
+
+    def gather(self, now: datetime) -> PlanState:
+        """What the plan needs besides the config, read from the agent and its outbox."""
+        due = self.uploader.next_time(now)
+        if due is not None and self.upload_hold is not None:
+            due = max(due, self.upload_hold)
+        last_contact, session = self.outbox.contact()
+        return PlanState(
+            last_poll=self.last_poll,
+            last_contact=last_contact,
+            session=session,
+            upload_due=due,
+            enrolled_at=None if self.enrolled_at is None else self.enrolled_at + self.offset,
+            # The device's zone now (a fixed offset): only used when the config names none.
+            zone=self.clock.wall().astimezone().tzinfo or UTC,
+        )
+
     def replan(self) -> None:
-        """Start or stop monitoring to match ``now``, and schedule the next lesson boundaries."""
+        """Gather, plan, act: monitor what the plan says and set the timers it asks for."""
         with self.lock:
-            config, now = self.config, self.now()
-            if config is None:
-                return
-            lesson = current_lesson(config.lessons, now)
-            # A lesson that ended, or was moved or lengthened by the timetable, closes its
-            # summary; the rest of a changed lesson goes into a new one (the report adds up).
-            if self.active is not None and lesson != self.active:
-                self._finish(now)
-            if lesson is not None and self.active is None:
-                self._begin(config, lesson, now)
-            wanted: set[str] = set()
-            upcoming = [x for x in config.lessons if not x.cancelled and x.end > now]
-            for x in upcoming[:LESSON_JOBS_AHEAD]:
-                length = int((x.end - x.start).total_seconds())
-                for kind, at, grace in (("start", x.start, length), ("end", x.end, 12 * 3600)):
-                    if at <= now:
-                        continue
-                    job_id = f"{kind}:{x.id}"
-                    wanted.add(job_id)
-                    self.scheduler.add_job(
-                        self._guard(self.replan),
-                        DateTrigger(self.device(at)),
-                        id=job_id,
-                        replace_existing=True,
-                        misfire_grace_time=grace,
-                    )
-            for job in self.scheduler.get_jobs():
-                if job.id.startswith(("start:", "end:")) and job.id not in wanted:
-                    job.remove()
+            now = self.now()
+            decided = plan(self.config, self.gather(now), now)
+            if self._monitor(decided.lesson, now):
+                # A lesson that ended queued its summary: plan again to include its upload.
+                decided = plan(self.config, self.gather(now), now)
+            self.plan = decided
+            self._timer("boundary", self._device(decided.boundary), self.replan, "default")
+            self._timer("config", self._device(decided.poll_at), self.poll_config, "net")
+            self._timer("upload", self._device(decided.upload_at), self.upload, "net")
             write_status(self)
-        # After start-up, a new config or a lesson's end, Python has freed what it built;
-        # glibc keeps it until told (docs/performance.md, "Agent").
-        memory.trim()
+            trim, self._trim = self._trim, False
+        if trim:
+            # After start-up, a new config or a lesson's end, Python has freed what it built;
+            # glibc keeps it until told (docs/performance.md, "Agent").
+            memory.trim()
+
+    def _device(self, moment: datetime | None) -> datetime | None:
+        return None if moment is None else self.device(moment)
+
+    def _monitor(self, lesson: Lesson | None, now: datetime) -> bool:
+        """Start or stop monitoring to match the plan; True when a summary was queued."""
+        finished = False
+        # A lesson that ended, or was moved or lengthened by the timetable, closes its
+        # summary; the rest of a changed lesson goes into a new one (the report adds up).
+        if self.active is not None and lesson != self.active:
+            finished = self.state is not None
+            self._finish(now)
+        if lesson is not None and self.active is None and self.config is not None:
+            self._begin(self.config, lesson, now)
+        return finished
 
     def _begin(self, config: AgentConfig, lesson: Lesson, now: datetime) -> None:
         settings = config.compiled.policy.settings
@@ -291,20 +351,18 @@ class Agent:
                 sample_seconds=settings.sample_seconds,
                 titles=settings.window_title_probe,
                 extensions=config.compiled.policy.capture_extensions,
-                now=time.monotonic(),
+                now=self.clock.monotonic(),
             )
         for probe in self.probes:
             safe_call(f"{probe.name} start", probe.start)
         log.info("lesson %s: monitoring until %s", lesson.id, lesson.end.isoformat())
-        self.scheduler.add_job(
+        self.scheduler.every(
+            "sample",
+            settings.sample_seconds,
             self._guard(self.take_sample),
-            IntervalTrigger(seconds=settings.sample_seconds),
-            id="sample",
-            replace_existing=True,
-            misfire_grace_time=settings.sample_seconds,
-            next_run_time=datetime.now(UTC),
+            first=self.clock.wall(),
+            grace=settings.sample_seconds,
         )
-        self._next_poll(config.poll_in_lesson, sooner_only=True)
 
     def take_sample(self) -> None:
         self.check_clock()
@@ -331,8 +389,7 @@ class Agent:
 
     def _finish(self, now: datetime) -> None:
         """End monitoring: stop probes and commit the summary (called with the lock held)."""
-        if self.scheduler.get_job("sample"):
-            self.scheduler.remove_job("sample")
+        self.scheduler.cancel("sample")
         for probe in self.probes:
             safe_call(f"{probe.name} stop", probe.stop)
         if self.hub is not None:
@@ -354,54 +411,22 @@ class Agent:
             now=self.now(),
             not_before=not_before,
         )
-        if self.scheduler.running:
-            self.schedule_upload()
-
-    def schedule_upload(self, at: datetime | None = None) -> None:
-        at = at or self.uploader.next_time(self.now())
-        if at is None or self.stopping.is_set():
-            return
-        self.scheduler.add_job(
-            self._guard(self.upload),
-            DateTrigger(self.device(at)),
-            id="upload",
-            replace_existing=True,
-            executor="net",
-            misfire_grace_time=None,
-        )
+        self._trim = True
 
     def upload(self) -> None:
         following = self.uploader.run(self.now())
+        with self.lock:
+            self.upload_hold = following
         write_status(self)
-        if following is not None:
-            self.schedule_upload(following)
-
-    def _next_poll(self, seconds: float, *, sooner_only: bool = False) -> None:
-        at = datetime.now(UTC) + timedelta(seconds=seconds)
-        job = self.scheduler.get_job("config")
-        if sooner_only and job and job.next_run_time and job.next_run_time <= at:
-            return
-        if self.stopping.is_set():
-            return
-        self.scheduler.add_job(
-            self._guard(self.poll_config),
-            DateTrigger(at),
-            id="config",
-            replace_existing=True,
-            executor="net",
-            misfire_grace_time=None,
-        )
+        self._soon(self.replan)
 
     def poll_config(self) -> None:
-        config = self.config
+        with self.lock:
+            self.last_poll = self.now()
         try:
-            self._fetch_config(config)
+            self._fetch_config(self.config)
         finally:
-            current = self.config
-            if current is None:
-                self._next_poll(NO_CONFIG_RETRY.total_seconds())
-            else:
-                self._next_poll(current.poll_in_lesson if self.active else current.poll_idle)
+            self._soon(self.replan)  # the next poll, and boundaries under a new config or offset
 
     def _fetch_config(self, config: AgentConfig | None) -> None:
         try:
@@ -418,7 +443,8 @@ class Agent:
                 "device clock is off by %.0f s from the collector's; correcting",
                 offset.total_seconds(),
             )
-            self.offset = offset
+            with self.lock:
+                self.offset = offset
         if answer.status == 304:
             return
         try:
@@ -429,4 +455,12 @@ class Agent:
         save_cache(self.paths.config, answer.body, fresh.etag)
         with self.lock:
             self.config = fresh
-        self._run_soon(self.replan, "replan")
+            self._trim = True
+
+
+def _written_at(token: Path) -> datetime | None:
+    """When the device enrolled: its token file is written then and never after."""
+    try:
+        return datetime.fromtimestamp(token.stat().st_mtime, UTC)
+    except OSError:
+        return None

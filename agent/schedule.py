@@ -1,5 +1,8 @@
 """When to do what: pure functions of (config, now), so tests pick the times.
 
+``plan(config, state, now)`` is the agent's one decision about time, beside ``summary.step``:
+the runner gathers (config, what it knows, now), plans, and carries the plan out.
+
 All times here are collector time (UTC). The device clock may be off; ``clock_offset`` measures
 by how much from the HTTP ``Date`` header, and the runner converts back to device time only when
 it hands a moment to APScheduler.
@@ -9,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.config import AgentConfig, Lesson
 
@@ -38,23 +42,6 @@ def next_windows(lessons: Sequence[Lesson], now: datetime, limit: int = 5) -> li
     """The running lesson and the next ones, for ``explain`` and ``status``."""
     coming = [x for x in lessons if not x.cancelled and x.end > now]
     return sorted(coming, key=lambda x: x.start)[:limit]
-
-
-@dataclass(frozen=True)
-class Plan:
-    lesson: Lesson | None  # the lesson to monitor now
-    wake_at: datetime  # the next moment something must be decided (boundary or config poll)
-    poll_at: datetime
-
-
-def plan(config: AgentConfig, now: datetime, last_poll: datetime) -> Plan:
-    """What to monitor now, and when to wake next: the next boundary or config poll."""
-    lesson = current_lesson(config.lessons, now)
-    interval = config.poll_in_lesson if lesson else config.poll_idle
-    poll_at = max(last_poll + timedelta(seconds=interval), now)
-    future = boundaries(config.lessons, now)
-    wake_at = min([poll_at, *future[:1]])
-    return Plan(lesson=lesson, wake_at=wake_at, poll_at=poll_at)
 
 
 # The agent talks to the collector only around the school day: from CONTACT_LEAD before a day's
@@ -119,6 +106,102 @@ def next_contact(
             day += timedelta(days=1)
         once = datetime.combine(day, SCHOOL_HOURS[0], tzinfo=local).astimezone(moment.tzinfo)
     return min([*ahead[:1], once])
+
+
+# A device that has just enrolled has no timetable yet. Enrolment was itself a contact (IT at
+# school, or a master image's first boot), so fetching the config in the minutes after it tells
+# the collector nothing it did not just learn; later, without a timetable, only the
+# once-a-school-day contact remains.
+ENROLMENT_CONTACT = timedelta(minutes=15)
+# A contact that has begun may finish its business: the once-a-day contact polls the config
+# and sends what is queued together, and an upload retried after 5 s is part of it.
+CONTACT_SESSION = timedelta(minutes=2)
+# Without any config the agent asks again this soon (while it may contact the collector).
+NO_CONFIG_RETRY = timedelta(seconds=30)
+# The upload spread assumed before a policy says otherwise (the policy's default).
+DEFAULT_SPREAD = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """What the runner knows besides the config, gathered when it plans. Times are collector
+    time except ``zone``."""
+
+    last_poll: datetime | None = None  # the last config poll tried; None: poll when allowed
+    last_contact: datetime | None = None  # the last request of any kind (kept across restarts)
+    session: datetime | None = None  # when the run of contacts ending at last_contact began
+    upload_due: datetime | None = None  # when a queued summary may go (backoff included)
+    enrolled_at: datetime | None = None  # when this device enrolled
+    zone: tzinfo = UTC  # the device's own time zone, used when the config names none
+
+
+@dataclass(frozen=True)
+class Plan:
+    lesson: Lesson | None  # the lesson to monitor now
+    boundary: datetime | None  # the next lesson start or end to wake for
+    poll_at: datetime  # the next config poll
+    upload_at: datetime | None  # when queued summaries may be sent; None: nothing to send
+    windows: tuple[tuple[datetime, datetime], ...]  # the contact windows in force
+    zone: tzinfo  # the zone of the school day (for SCHOOL_HOURS and weekdays)
+
+
+def school_zone(config: AgentConfig | None, device: tzinfo) -> tzinfo:
+    """The school's time zone from the config (``school.timezone``), else the device's own."""
+    name = config.timezone if config is not None else None
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return device
+
+
+def upload_spread(config: AgentConfig | None) -> timedelta:
+    if config is None:
+        return DEFAULT_SPREAD
+    return timedelta(seconds=config.compiled.policy.settings.upload_delay_max_seconds)
+
+
+def plan(config: AgentConfig | None, state: PlanState, now: datetime) -> Plan:
+    """What to monitor now, which boundary to wake for, and when the next config poll and the
+    next upload may happen: polls and uploads only in contact windows (issue 15, point 3)."""
+    lessons = config.lessons if config is not None else ()
+    lesson = current_lesson(lessons, now)
+    windows = contact_windows(lessons, upload_spread(config))
+    if state.enrolled_at is not None:
+        windows.append((state.enrolled_at, state.enrolled_at + ENROLMENT_CONTACT))
+    if state.session is not None:
+        windows.append((state.session, state.session + CONTACT_SESSION))
+    windows.sort()
+    zone = school_zone(config, state.zone)
+    if config is None:
+        interval = NO_CONFIG_RETRY
+    else:
+        interval = timedelta(seconds=config.poll_in_lesson if lesson else config.poll_idle)
+    wanted = now if state.last_poll is None else max(state.last_poll + interval, now)
+    poll_at = next_contact(wanted, windows, local=zone, last_contact=state.last_contact)
+    upload_at = None
+    if state.upload_due is not None:
+        upload_at = next_contact(
+            max(state.upload_due, now), windows, local=zone, last_contact=state.last_contact
+        )
+    future = boundaries(lessons, now)
+    return Plan(
+        lesson=lesson,
+        boundary=future[0] if future else None,
+        poll_at=poll_at,
+        upload_at=upload_at,
+        windows=tuple(windows),
+        zone=zone,
+    )
+
+
+def session_start(last: datetime | None, began: datetime | None, now: datetime) -> datetime:
+    """When the run of contacts that a contact at ``now`` belongs to began: the one that began
+    at ``began`` while it lasts (CONTACT_SESSION, never extended), else a new one now."""
+    if last is not None and began is not None and began <= now < began + CONTACT_SESSION:
+        return began
+    return now
 
 
 def clock_offset(date_header: str | None, sent: datetime, received: datetime) -> timedelta | None:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from agent import backoff
-from agent.client import Collector, Unreachable
+from agent.client import Link, Unreachable
 from agent.errors import CollectorError
 from agent.outbox import Outbox
 
@@ -51,7 +51,7 @@ def classify(status: int) -> Outcome:
 @dataclass
 class Uploader:
     outbox: Outbox
-    collector: Collector
+    collector: Link
     rand: Callable[[], float] = random.random
     backoff_base: float = backoff.BASE_SECONDS
     backoff_cap: float = backoff.CAP_SECONDS

@@ -151,12 +151,15 @@ def test_an_unchanged_config_is_a_304_and_the_clock_offset_comes_from_date(
     """The real collector (uvicorn) names its headers in lower case: the agent still finds the
     ETag, so its second poll asks If-None-Match and gets a 304, and it reads the Date header
     for the clock offset."""
+    from agent import identity
+    from agent.paths import StatePaths
+    from agent.runner import Agent
     from agent.schedule import clock_offset
-    from tests.agent.test_runner import make_agent
 
     state = tmp_path / "state"
     enrol(real, state)
-    agent = make_agent(state)
+    me, token = identity.load(StatePaths(state), identity.fingerprint(identity.machine_id()))
+    agent = Agent(StatePaths(state), me.server, token)
     first = agent.collector.config(None)
     assert first.status == 200 and first.headers.get("ETag")
     assert clock_offset(first.headers.get("Date"), first.sent, first.received) is not None

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from agent.config import Lesson, parse_config
 from agent.schedule import (
+    PlanState,
     boundaries,
     clock_jumped,
     clock_offset,
     current_lesson,
     next_windows,
     plan,
+    school_zone,
+    session_start,
 )
 from tests.agent.helpers import config_body
 
@@ -62,24 +66,129 @@ def _config():
     return parse_config(config_body([(x.id, x.start, x.end) for x in (FIRST, SECOND)]), etag=None)
 
 
+# T0 is 09:30 in Amsterdam on Tuesday 24 November 2026; the day's window is 09:00-11:52.
 @pytest.mark.parametrize(
-    ("now", "last_poll", "lesson", "wake_at"),
+    ("now", "state", "lesson", "boundary", "poll_at"),
     [
-        # Idle: wake at the lesson start, which comes before the 15-minute poll.
-        (T0 - 5 * M, T0 - 6 * M, None, T0),
-        # Idle and far from a lesson: the idle poll is the next wake-up.
-        (T0 - 60 * M, T0 - 60 * M, None, T0 - 45 * M),
-        # In a lesson: the config poll every minute comes first.
-        (T0 + 10 * M, T0 + 10 * M, "l_1", T0 + 11 * M),
+        # Idle in the window, polled a minute ago: the next idle poll in 15 minutes; the
+        # lesson start is the boundary to wake for.
+        (
+            T0 - 5 * M,
+            PlanState(last_poll=T0 - 6 * M, last_contact=T0 - 6 * M),
+            None,
+            T0,
+            T0 + 9 * M,
+        ),
+        # In a lesson: the config poll every minute; the boundary is the lesson's end.
+        (T0 + 10 * M, PlanState(last_poll=T0 + 10 * M), "l_1", T0 + 50 * M, T0 + 11 * M),
         # A poll long overdue is due now.
-        (T0 + 10 * M, T0 - 60 * M, "l_1", T0 + 10 * M),
+        (T0 + 10 * M, PlanState(last_poll=T0 - 60 * M), "l_1", T0 + 50 * M, T0 + 10 * M),
+        # Never polled since start-up (or a clock jump), inside the window: now.
+        (T0 + 60 * M, PlanState(), "l_2", T0 + 110 * M, T0 + 60 * M),
+        # Before the window, the day's morning contact made: at the window's start.
+        (
+            T0 - 120 * M,
+            PlanState(last_poll=T0 - 125 * M, last_contact=T0 - 125 * M),
+            None,
+            T0,
+            T0 - 30 * M,
+        ),
+        # The evening after the last lesson, the day's contacts made: none until the next
+        # school-day morning, 07:00 in Amsterdam.
+        (
+            T0 + 600 * M,
+            PlanState(last_poll=T0 + 140 * M, last_contact=T0 + 140 * M),
+            None,
+            None,
+            T0 + (21 * 60 + 30) * M,
+        ),
     ],
 )
-def test_plan(now: datetime, last_poll: datetime, lesson: str | None, wake_at: datetime) -> None:
-    """The plan is what to monitor now and the next moment anything must be decided."""
-    result = plan(_config(), now, last_poll)
+def test_plan(
+    now: datetime,
+    state: PlanState,
+    lesson: str | None,
+    boundary: datetime | None,
+    poll_at: datetime,
+) -> None:
+    """The plan is what to monitor now, the boundary to wake for and the next config poll."""
+    result = plan(_config(), state, now)
     assert (result.lesson.id if result.lesson else None) == lesson
-    assert result.wake_at == wake_at
+    assert result.boundary == boundary
+    assert result.poll_at == poll_at
+
+
+@pytest.mark.parametrize(
+    ("now", "state", "upload_at"),
+    [
+        # Nothing queued: no upload.
+        (T0 + 51 * M, PlanState(last_contact=T0 + 50 * M), None),
+        # Due within the window: when due.
+        (T0 + 51 * M, PlanState(upload_due=T0 + 52 * M, last_contact=T0 + 50 * M), T0 + 52 * M),
+        # Due but backing off past the window's end: the next school-day morning.
+        (
+            T0 + 51 * M,
+            PlanState(upload_due=T0 + 200 * M, last_contact=T0 + 50 * M),
+            T0 + (21 * 60 + 30) * M,
+        ),
+        # The day's morning contact began a minute ago: the upload goes with it.
+        (
+            T0 - 149 * M,
+            PlanState(upload_due=T0 - 149 * M, last_contact=T0 - 150 * M, session=T0 - 150 * M),
+            T0 - 149 * M,
+        ),
+    ],
+)
+def test_plan_uploads_only_in_contact_windows(
+    now: datetime, state: PlanState, upload_at: datetime | None
+) -> None:
+    """Queued summaries leave in a contact window (or the once-a-day contact they join)."""
+    assert plan(_config(), state, now).upload_at == upload_at
+
+
+@pytest.mark.parametrize(
+    ("now", "enrolled_at", "poll_at"),
+    [
+        # Enrolled a minute ago, at 20:00 on a Tuesday: the first config fetch at once.
+        (T0 + 630 * M, T0 + 629 * M, T0 + 630 * M),
+        # Enrolled a week ago, started at 20:00 without a config: the next school morning.
+        (T0 + 630 * M, T0 - 7 * 24 * 60 * M, T0 + (21 * 60 + 30) * M),
+        # Started at 10:00 on a school day without a config: the day's contact, at once.
+        (T0 + 30 * M, None, T0 + 30 * M),
+    ],
+)
+def test_plan_without_a_config(
+    now: datetime, enrolled_at: datetime | None, poll_at: datetime
+) -> None:
+    """A device without a timetable fetches one right after enrolment, else in school hours
+    (of the device's own zone: there is no config to name the school's)."""
+    device = ZoneInfo("Europe/Amsterdam")
+    result = plan(None, PlanState(enrolled_at=enrolled_at, zone=device), now)
+    assert result.lesson is None and result.boundary is None
+    assert result.poll_at == poll_at
+
+
+def test_the_school_zone_comes_from_the_config_else_the_device() -> None:
+    """The school day is reckoned in the config's ``school.timezone``, else the device's zone."""
+    named = parse_config(config_body([]), etag=None)
+    assert str(school_zone(named, UTC)) == "Europe/Amsterdam"
+    unnamed = parse_config(config_body([], school={"name": "Demo"}), etag=None)
+    assert school_zone(unnamed, UTC) is UTC
+    wrong = parse_config(config_body([], school={"timezone": "Mars/Olympus"}), etag=None)
+    assert school_zone(wrong, UTC) is UTC
+
+
+@pytest.mark.parametrize(
+    ("last", "began", "now", "expected"),
+    [
+        (None, None, T0, T0),  # the first contact ever begins a run
+        (T0, T0, T0 + M, T0),  # a minute later: the same run
+        (T0 + M, T0, T0 + 3 * M, T0 + 3 * M),  # past CONTACT_SESSION: a new run, never extended
+    ],
+)
+def test_session_start(last, began, now, expected) -> None:
+    """A run of contacts lasts CONTACT_SESSION from its first request."""
+    assert session_start(last, began, now) == expected
 
 
 SENT = datetime(2026, 11, 24, 8, 0, 0, tzinfo=UTC)

@@ -28,14 +28,30 @@ TIMETABLE_NOW = utc(12, days=-1)
 
 
 class FakeClock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand: a wall clock (``now``, ``wall()``) and a monotonic one.
+
+    ``advance`` is time passing (both move); ``jump`` moves the wall clock alone, as a laptop's
+    sleep and resume or someone setting the clock does (``agent.clock.Clock``).
+    """
 
     def __init__(self, now: datetime) -> None:
         self.now = now
+        self.mono = 1000.0
 
     def __call__(self) -> datetime:
         return self.now
 
+    def wall(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.mono
+
     def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        self.mono += delta.total_seconds()
+        return self.now
+
+    def jump(self, delta: timedelta) -> datetime:
         self.now += delta
         return self.now

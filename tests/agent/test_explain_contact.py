@@ -1,0 +1,74 @@
+"""``explain`` tells pupils when their device talks to the school's server (issue 15, point 3),
+with the values the agent runs with, in Dutch and English."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent.cli import main as agent_main
+from agent.config import Lesson, save_cache
+from agent.explain import render
+from agent.paths import StatePaths
+from agent.schedule import contact_windows
+from policies import load_policy
+from tests.agent.helpers import config_body
+from tests.support.clock import utc
+
+AMS = ZoneInfo("Europe/Amsterdam")
+# Tuesday: 09:30 and 15:00 in Amsterdam.
+LESSONS = [Lesson("l_1", utc(8, 30), utc(9, 20)), Lesson("l_2", utc(14), utc(14, 50))]
+
+
+@pytest.mark.parametrize(
+    ("lang", "rule", "window"),
+    [
+        (
+            "en",
+            "It talks to the server from 30 minutes before the first lesson of a school day."
+            " It stops 30"
+            " minutes after the last summary of the day may be sent. Once on a school day"
+            " (Monday to Friday, 07:00–17:00) it fetches the timetable.",
+            "When this device talks to the school's server (Europe/Amsterdam):",
+        ),
+        (
+            "nl",
+            "Het heeft contact met de server vanaf 30 minuten voor de eerste les van een"
+            " schooldag. Het stopt 30 minuten nadat de laatste samenvatting van de dag verstuurd"
+            " mag worden. Eén keer op een schooldag (maandag tot en met vrijdag, 07:00–17:00)",
+            "Wanneer dit apparaat contact heeft met de server van school (Europe/Amsterdam):",
+        ),
+    ],
+)
+def test_explain_shows_the_contact_windows_in_force(lang: str, rule: str, window: str) -> None:
+    """The rule with its numbers, and each coming window in the school's zone."""
+    policy = load_policy()
+    spread = timedelta(seconds=policy.settings.upload_delay_max_seconds)
+    windows = contact_windows(LESSONS, spread)
+    text = render(policy, lang, LESSONS, utc(7), AMS, [], None, windows)  # type: ignore[arg-type]
+    flat = " ".join(text.split())
+    assert " ".join(rule.split()) in flat
+    assert window in text
+    assert "  2026-11-24 09:00–16:22" in text.splitlines()
+
+
+def test_explain_lists_the_coming_windows_from_the_cached_config(tmp_path: Path) -> None:
+    """The command reads the timetable on disk and shows the windows of the coming days,
+    with the upload spread the running agent uses."""
+    paths = StatePaths(tmp_path / "state").ensure()
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    save_cache(paths.config, config_body([("l_9", start, start + timedelta(minutes=50))]), None)
+    paths.status.write_text('{"pid": 0, "settings": {"upload_delay_max_seconds": 600}}')
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert agent_main(["explain", "--state-dir", str(paths.root), "--lang", "en"]) == 0
+    text = buffer.getvalue()
+    opens = (start - timedelta(minutes=30)).astimezone(AMS)
+    closes = (start + timedelta(minutes=50 + 10 + 30)).astimezone(AMS)
+    assert f"  {opens:%Y-%m-%d %H:%M}–{closes:%H:%M}" in text
+    assert "The summary is sent within 600 seconds after the lesson ends." in text
