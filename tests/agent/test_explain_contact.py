@@ -72,3 +72,22 @@ def test_explain_lists_the_coming_windows_from_the_cached_config(tmp_path: Path)
     closes = (start + timedelta(minutes=50 + 10 + 30)).astimezone(AMS)
     assert f"  {opens:%Y-%m-%d %H:%M}–{closes:%H:%M}" in text
     assert "The summary is sent within 600 seconds after the lesson ends." in text
+
+
+def test_docs_state_the_contact_windows_in_force() -> None:
+    """docs/agent.md names the lead, tail, school hours, enrolment grace and session the
+    planner uses: change one and the docs must follow."""
+    from agent import schedule
+
+    docs = " ".join((Path(__file__).resolve().parents[2] / "docs" / "agent.md").read_text().split())
+    lead = int(schedule.CONTACT_LEAD.total_seconds() // 60)
+    tail = int(schedule.CONTACT_TAIL.total_seconds() // 60)
+    hours = f"{schedule.SCHOOL_HOURS[0]:%H:%M}–{schedule.SCHOOL_HOURS[1]:%H:%M}"
+    for phrase in (
+        f"from {lead} minutes before the first lesson of a school day until {tail} minutes after",
+        f"lessons less than {int(schedule.DAY_GAP.total_seconds() // 3600)} hours apart",
+        f"Monday to Friday, {hours} in the school's time zone",
+        f"in the {int(schedule.ENROLMENT_CONTACT.total_seconds() // 60)} minutes after enrolment",
+        f"in the same {int(schedule.CONTACT_SESSION.total_seconds() // 60)} minutes",
+    ):
+        assert phrase in docs, phrase
