@@ -223,9 +223,11 @@ class Outbox:
     def note_contact(self, at: datetime, session: datetime) -> None:
         """Remember when the agent last talked to the collector and when that run of contacts
         began: a restart must not add a contact outside the school day (``schedule.plan``)."""
-        with self._lock:
-            self._set_meta("last_contact", at.isoformat())
-            self._set_meta("contact_session", session.isoformat())
+        with self._lock:  # one statement: one commit
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?), (?, ?)",
+                ("last_contact", at.isoformat(), "contact_session", session.isoformat()),
+            )
 
     def contact(self) -> tuple[datetime | None, datetime | None]:
         """The last contact with the collector and the start of its run of contacts."""

@@ -73,6 +73,8 @@ log = logging.getLogger(__name__)
 ProbeFactory = Callable[[Compiled], Sequence[Probe]]
 # The status file (for ``status`` and ``explain``) is rewritten at most this often in a lesson.
 STATUS_EVERY = timedelta(minutes=1)
+# Longer than a request can take (client.TIMEOUT): no second upload is set while one runs.
+UPLOAD_IN_FLIGHT = timedelta(seconds=30)
 # Without a config the agent's wait is cut into slices this long, to notice a clock jump.
 IDLE_SLICE = timedelta(seconds=60)
 
@@ -299,7 +301,7 @@ class Agent:
     def replan(self) -> None:
         """Gather, plan, act: monitor what the plan says and set the timers it asks for."""
         with self.lock:
-            now = self.now()
+            now, before = self.now(), self.active
             decided = plan(self.config, self.gather(now), now)
             if self._monitor(decided.lesson, now):
                 # A lesson that ended queued its summary: plan again to include its upload.
@@ -308,8 +310,9 @@ class Agent:
             self._timer("boundary", self._device(decided.boundary), self.replan, "default")
             self._timer("config", self._device(decided.poll_at), self.poll_config, "net")
             self._timer("upload", self._device(decided.upload_at), self.upload, "net")
-            write_status(self)
             trim, self._trim = self._trim, False
+            if self.active != before or trim:  # uploads write it in upload()
+                write_status(self)
         if trim:
             # After start-up, a new config or a lesson's end, Python has freed what it built;
             # glibc keeps it until told (docs/performance.md, "Agent").
@@ -414,6 +417,9 @@ class Agent:
         self._trim = True
 
     def upload(self) -> None:
+        with self.lock:
+            # A re-plan while the request is in flight must not set another upload for now.
+            self.upload_hold = self.now() + UPLOAD_IN_FLIGHT
         following = self.uploader.run(self.now())
         with self.lock:
             self.upload_hold = following

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from agent.cli import main as agent_main
-from agent.config import Lesson
+from agent.config import Lesson, Overrides
 from agent.schedule import CONTACT_LEAD, CONTACT_TAIL
 from policies.wire import parse_summary
 from tests.agent.fakes import AMS, Rig, ams, make_rig
@@ -358,7 +358,8 @@ def test_no_contact_in_the_evening_night_or_weekend(rig_at) -> None:
         Lesson("l_f2", ams(friday, "1400"), ams(friday, "1450")),
         Lesson("l_m1", ams(monday, "1030"), ams(monday, "1120")),
     ]
-    rig = rig_at(ams(friday, "0630"), lessons)
+    # A sample every 10 minutes: this test is about requests, not samples.
+    rig = rig_at(ams(friday, "0630"), lessons, overrides=Overrides(sample_seconds=600))
     windows = [
         (ams(friday, "0830") - CONTACT_LEAD, ams(friday, "1450") + 2 * MINUTE + CONTACT_TAIL),
         (ams(monday, "1030") - CONTACT_LEAD, ams(monday, "1120") + 2 * MINUTE + CONTACT_TAIL),
