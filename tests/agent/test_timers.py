@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.timers import ApScheduler, Scheduler
+from tests.agent.conftest import wait_for
 from tests.agent.fakes import FakeScheduler
 from tests.support.clock import FakeClock
 
@@ -58,5 +59,8 @@ def test_apscheduler_runs_a_job_set_for_a_moment_that_has_passed() -> None:
         past = datetime.now(UTC) - timedelta(seconds=1)
         timers.at("replan", past, ran.set, executor="default", grace=None)
         assert ran.wait(10)
+        # Shutting down while APScheduler's thread still removes the job it ran would make
+        # that thread raise (its memory store empties on shutdown): wait until it is done.
+        wait_for(lambda: timers.next_due() is None, timeout=10)
     finally:
         timers.shutdown()
