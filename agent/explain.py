@@ -15,7 +15,6 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.config import Lesson
-from agent.schedule import CONTACT_LEAD, CONTACT_TAIL, SCHOOL_HOURS
 from policies.explain import explain_data, render_text
 from policies.i18n import translator
 from policies.model import Lang, Policy
@@ -62,32 +61,15 @@ def windows_text(lessons: Sequence[Lesson], now: datetime, tz: ZoneInfo, lang: L
     return out
 
 
-def contact_text(windows: Sequence[tuple[datetime, datetime]], tz: tzinfo, lang: Lang) -> list[str]:
-    """When the agent talks to the collector (``schedule.plan``): the rule with the values in
-    force (the upload spread is in the policy's text above), and the coming contact windows in
-    the school's zone."""
-    tr = translator(lang)
-    _, ngettext = tr.gettext, tr.ngettext
-    lead, tail = (int(x.total_seconds() // 60) for x in (CONTACT_LEAD, CONTACT_TAIL))
-    # One sentence per number: ngettext chooses a form for one count.
-    rule = [
-        ngettext(
-            "It talks to the server from {n} minute before the first lesson of a school day.",
-            "It talks to the server from {n} minutes before the first lesson of a school day.",
-            lead,
-        ).format(n=lead),
-        ngettext(
-            "It stops {n} minute after the last summary of the day may be sent.",
-            "It stops {n} minutes after the last summary of the day may be sent.",
-            tail,
-        ).format(n=tail),
-        _(
-            "Once on a school day (Monday to Friday, {start}–{end}) it fetches the timetable. "
-            "Never in the evening, at night or at the weekend without lessons; a summary that "
-            "could not be sent waits for the next school day."
-        ).format(start=f"{SCHOOL_HOURS[0]:%H:%M}", end=f"{SCHOOL_HOURS[1]:%H:%M}"),
-    ]
-    out = ["  " + " ".join(rule)]
+def contact_windows_text(
+    windows: Sequence[tuple[datetime, datetime]], tz: tzinfo, lang: Lang
+) -> list[str]:
+    """The coming contact windows (``schedule.contact_windows``) in the school's zone; the rule
+    itself is in the policy's text above (``policies.explain.contact_text``)."""
+    _ = translator(lang).gettext
+    if not windows:
+        return ["  " + _("None in the coming days: only the once-a-day contact on school days.")]
+    out = []
     for start, end in windows:
         there, until = start.astimezone(tz), end.astimezone(tz)
         out.append(f"  {there:%Y-%m-%d %H:%M}–{until:%H:%M}")
@@ -139,8 +121,8 @@ def render(
     out += [*helper_text(policy, lang), ""]
     checking = _("When checking happens ({zone})").format(zone=tz.key) + ":"
     out += [checking, *windows_text(lessons, now, tz, lang), ""]
-    contact = _("When this device talks to the school's server ({zone})").format(zone=tz.key)
-    out += [contact + ":", *contact_text(windows, tz, lang), ""]
+    contact = _("When this device may talk to the school's server ({zone})").format(zone=tz.key)
+    out += [contact + ":", *contact_windows_text(windows, tz, lang), ""]
     out += [_("What this device sent when it was enrolled") + ":"]
     out += [*enrolment_text(enrolment, lang), ""]
     out.append(_("Every summary sent for the last lesson, exactly as sent") + ":")

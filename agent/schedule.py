@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.config import AgentConfig, Lesson
+
+# The contact windows' numbers, shared with the explanation pupils read (re-exported).
+from policies.contact import CONTACT_LEAD as CONTACT_LEAD
+from policies.contact import CONTACT_TAIL as CONTACT_TAIL
+from policies.contact import DAY_GAP as DAY_GAP
+from policies.contact import SCHOOL_HOURS as SCHOOL_HOURS
 
 # Device and collector clocks differing by less than this are treated as equal: the Date header
 # has whole-second resolution and a request takes time.
@@ -42,19 +48,6 @@ def next_windows(lessons: Sequence[Lesson], now: datetime, limit: int = 5) -> li
     """The running lesson and the next ones, for ``explain`` and ``status``."""
     coming = [x for x in lessons if not x.cancelled and x.end > now]
     return sorted(coming, key=lambda x: x.start)[:limit]
-
-
-# The agent talks to the collector only around the school day: from CONTACT_LEAD before a day's
-# first lesson until CONTACT_TAIL after its last one's summary may be sent. A laptop switched on
-# at home in the evening or at the weekend asks nothing and sends nothing, so the collector
-# cannot learn when it is in use outside school.
-CONTACT_LEAD = timedelta(minutes=30)
-CONTACT_TAIL = timedelta(minutes=30)
-# Lessons less than this apart belong to one school day (no time zone is needed to tell days).
-DAY_GAP = timedelta(hours=6)
-# With no lesson known ahead: once on a school day the device is on, within these device-local
-# hours, to learn the timetable.
-SCHOOL_HOURS = (time(7, 0), time(17, 0))
 
 
 def contact_windows(

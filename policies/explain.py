@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from policies.contact import CONTACT_LEAD, CONTACT_TAIL, SCHOOL_HOURS
 from policies.i18n import N_, translator
 from policies.model import Lang, Policy
 
@@ -25,6 +26,7 @@ HEADINGS: dict[str, str] = {
     "apps": N_("Which programs are running, compared with this list of apps"),
     "timing": N_("How often"),
     "leaves": N_("What leaves the device"),
+    "contact": N_("When the device talks to the school's server"),
 }
 
 
@@ -91,6 +93,7 @@ def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
             "ran. Never screenshots, keystrokes, web addresses, window titles, file names or "
             "messages."
         ),
+        "contact": contact_text(lang),
         "timing": timing_text(
             settings.sample_seconds, settings.grace_seconds, settings.upload_delay_max_seconds, lang
         ),
@@ -120,6 +123,32 @@ def timing_text(sample: int, grace: int, upload: int, lang: Lang) -> str:
     )
 
 
+def contact_text(lang: Lang) -> str:
+    """When the device talks to the collector (``policies.contact``), with its numbers."""
+    tr = translator(lang)
+    lead, tail = (int(x.total_seconds() // 60) for x in (CONTACT_LEAD, CONTACT_TAIL))
+    # One sentence per number: ngettext chooses a form for one count.
+    return " ".join(
+        (
+            tr.ngettext(
+                "It talks to the server from {n} minute before the first lesson of a school day.",
+                "It talks to the server from {n} minutes before the first lesson of a school day.",
+                lead,
+            ).format(n=lead),
+            tr.ngettext(
+                "It stops {n} minute after the last summary of the day may be sent.",
+                "It stops {n} minutes after the last summary of the day may be sent.",
+                tail,
+            ).format(n=tail),
+            tr.gettext(
+                "Once on a school day (Monday to Friday, {start}–{end}) it fetches the "
+                "timetable. Never in the evening, at night or at the weekend without lessons; "
+                "a summary that could not be sent waits for the next school day."
+            ).format(start=f"{SCHOOL_HOURS[0]:%H:%M}", end=f"{SCHOOL_HOURS[1]:%H:%M}"),
+        )
+    )
+
+
 def render_text(data: dict[str, Any]) -> str:
     """``explain_data`` as plain text for a terminal, in the language the data was built in."""
     lang: Lang = data["lang"]
@@ -138,5 +167,6 @@ def render_text(data: dict[str, Any]) -> str:
     for key in ("camera_microphone", "capture_files", "window_titles"):
         out.append(f"  - {data['signals'][key]}")
     out += ["", t("timing", lang) + ":", f"  {data['timing']}"]
+    out += ["", t("contact", lang) + ":", f"  {data['contact']}"]
     out += ["", t("leaves", lang) + ":", f"  {data['leaves_device']}", ""]
     return "\n".join(out)

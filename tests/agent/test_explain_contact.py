@@ -34,14 +34,14 @@ LESSONS = [Lesson("l_1", utc(8, 30), utc(9, 20)), Lesson("l_2", utc(14), utc(14,
             " It stops 30"
             " minutes after the last summary of the day may be sent. Once on a school day"
             " (Monday to Friday, 07:00–17:00) it fetches the timetable.",
-            "When this device talks to the school's server (Europe/Amsterdam):",
+            "When this device may talk to the school's server (Europe/Amsterdam):",
         ),
         (
             "nl",
             "Het heeft contact met de server vanaf 30 minuten voor de eerste les van een"
             " schooldag. Het stopt 30 minuten nadat de laatste samenvatting van de dag verstuurd"
             " mag worden. Eén keer op een schooldag (maandag tot en met vrijdag, 07:00–17:00)",
-            "Wanneer dit apparaat contact heeft met de server van school (Europe/Amsterdam):",
+            "Wanneer dit apparaat contact mag hebben met de server van school (Europe/Amsterdam):",
         ),
     ],
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html import unescape
 
 import pytest
 import requests
@@ -302,7 +303,11 @@ def test_privacy_page_is_public_and_in_both_languages(
     page = answer.json()
     assert page["title"] == title and page["lang"] == lang
     assert any(r["article"] == "A.1" for r in page["rules"])
+    # When the device talks to the collector (issue 15, point 3), with the numbers in force.
+    assert "07:00–17:00" in page["contact"] and "30" in page["contact"]
     html = Browser(demo_sqlite.url).get(f"/privacy?lang={lang}")
+    shown = unescape(html.text)
+    assert page["headings"]["contact"] in shown and page["contact"] in shown
     assert f'<html lang="{lang}">' in html.text
     assert html.cookies.get("lw_lang") == lang
 

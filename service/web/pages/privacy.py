@@ -21,6 +21,7 @@ _HEADINGS = (
     "checks",
     "apps",
     "timing",
+    "contact",
     "leaves",
 )
 
