@@ -27,6 +27,7 @@ from service.reports import numbers
 from service.reports.lesson_report import live_numbers
 from service.reports.stored import readable
 from service.retention import purge as retention
+from service.web.headers import security_headers
 from service.web.i18n import translator
 from service.web.pages.escalations import escalations_page
 from service.web.pages.trend import group_trend
@@ -312,6 +313,9 @@ def test_an_unhandled_error_answers_json_with_a_request_id_that_is_in_the_log(
     assert answer.headers["X-Request-Id"] == error["request_id"]
     assert f"request {error['request_id']}" in caplog.text
     assert "RuntimeError: boom" in caplog.text
+    # Answered outside the middleware that adds them, it still carries the security headers.
+    for name, value in security_headers("http").items():
+        assert answer.headers[name] == value
 
 
 # --- the property: any sequence of uploads leaves every read working and bounded -------------
