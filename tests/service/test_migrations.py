@@ -3,14 +3,18 @@ the ones that move data carry the rows of an older collector."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, insert, select, text
 
 from service import db
@@ -42,6 +46,31 @@ def test_migrations_match_the_models_and_rerun_cleanly(empty_db_url: str) -> Non
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+
+
+def test_the_newest_revision_read_without_alembic_is_alembics_own() -> None:
+    """``db.script_heads`` reads the revision lines itself so a command skips importing alembic
+    when the database is there already; alembic's own reading of the scripts must agree."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("service") / "migrations"))
+    assert db.script_heads() == set(ScriptDirectory.from_config(config).get_heads())
+
+
+def test_a_command_on_a_migrated_database_does_not_import_alembic(tmp_path: Path) -> None:
+    """Every command migrates first; when there is nothing to do it costs no alembic import."""
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    probe = (
+        "import sys; from service.cli.main import main; "
+        f"main(['lessons', 'list', '--db', {url!r}]); "
+        "print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.split("\n")[-2]
+        for _ in range(2)
+    ]
+    assert runs == ["['alembic', 'mako']", "[]"]  # the first run created the schema
 
 
 def _upgrade(engine: Engine, revision: str) -> None:
