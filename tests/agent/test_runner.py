@@ -34,7 +34,7 @@ FAST = Overrides(sample_seconds=1, grace_seconds=2, upload_delay_max_seconds=0)
 
 def make_agent(state_dir: Path, **options: object) -> Agent:
     paths = StatePaths(state_dir)
-    me, token = identity.load(paths, identity.fingerprint(identity.machine_id()))
+    me, token = identity.load(paths, identity.machine_id())
     opts = Options(overrides=FAST, backoff_base=0.2, backoff_cap=1.0)
     for key, value in options.items():
         setattr(opts, key, value)

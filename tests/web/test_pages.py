@@ -305,6 +305,12 @@ def test_privacy_page_is_public_and_in_both_languages(
     html = Browser(demo_sqlite.url).get(f"/privacy?lang={lang}")
     assert f'<html lang="{lang}">' in html.text
     assert html.cookies.get("lw_lang") == lang
+    # What the collector keeps (issue 15): a keyed fingerprint, the day last seen, no addresses.
+    kept = {
+        "nl": ["geheime sleutel van school", "alleen de dag, niet de tijd", "internetadres"],
+        "en": ["secret key of the school", "only the day, not the time", "internet address"],
+    }
+    assert [text in html.text for text in kept[lang]] == [True, True, True]
 
 
 MENU = re.compile(r"<nav>(.*?)</nav>", re.S)
