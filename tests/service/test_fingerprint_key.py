@@ -148,6 +148,23 @@ def test_asking_for_the_key_is_limited_like_enrolment(
         assert [enrol(server.url, world.code_3b).status_code for _ in range(2)] == [201, 201]
 
 
+def test_an_older_agent_enrols_without_asking_and_keeps_its_fingerprint(
+    live: Live, world: World, sessions: sessionmaker[Session]
+) -> None:
+    """An agent from before the key sends its unkeyed hash without asking: it is enrolled, and
+    the fingerprint is stored as sent (compared, as every fingerprint, within the school)."""
+    from service.models import Device
+
+    unkeyed = "9f" * 32
+    body = {"code": world.code_3b, "platform": "linux", "agent_version": "0.0.9"}
+    answer = requests.post(
+        live.url + "/api/v1/agent/enroll", json={**body, "fingerprint": unkeyed}, timeout=TIMEOUT
+    )
+    assert answer.status_code == 201, answer.text
+    with sessions.begin() as session:
+        assert session.get_one(Device, answer.json()["device_id"]).fingerprint == unkeyed
+
+
 def cli(db_url: str, clock: FakeClock, *args: str) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
