@@ -217,6 +217,10 @@ def test_export_and_erasure_of_one_device(demo_sqlite: Demo) -> None:
     data = export.json()
     assert data["device"]["id"] == device_id and data["summaries"]
     assert "token" not in data["device"]
+    # Seen on the demo's school day: the day is kept, never the time (issue 15).
+    assert data["device"]["last_seen"] == "2026-11-24"
+    listed = admin.json("/admin/devices").json()["devices"]
+    assert {d["last_seen"] for d in listed} == {"2026-11-24"}
     erased = admin.post(f"/admin/devices/{device_id}/erase", {}, csrf_from="/admin/devices")
     assert erased.status_code == 303
     with demo.sessions.begin() as s:
