@@ -87,9 +87,10 @@ def active_devices(
 
 def _write_last_seen(session: Session, by_zone: dict[str, list[str]], now: datetime) -> None:
     # On the connection, not through the ORM: bookkeeping that must not read as a change to the
-    # device (service.token_cache forgets devices changed through a session).
+    # device (service.token_cache forgets devices changed through a session). Zones by name and
+    # ids in order: concurrent look-ups take the rows' locks in one order and cannot deadlock.
     table = cast(Table, Device.__table__)
-    for timezone, device_ids in by_zone.items():
+    for timezone, device_ids in sorted(by_zone.items()):
         session.connection().execute(
             update(table)
             .where(table.c.id.in_(device_ids))
