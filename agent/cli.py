@@ -195,8 +195,14 @@ def _enroll_as(paths: StatePaths, server_url: str, code: str, label: str | None)
 
     server = identity.check_server_url(server_url)
     collector = Collector(server)
-    mark = identity.fingerprint(identity.machine_id())
+    raw_machine_id = identity.machine_id()
     try:
+        # The school's key makes the fingerprint one that no machine id alone gives (issue 15).
+        # A collector without keys (404) gets no fingerprint rather than the unkeyed hash.
+        key = collector.fingerprint_key(code)
+        if key is None:
+            log.warning("the collector gives no fingerprint key: enrolling without a fingerprint")
+        mark = None if key is None else identity.keyed(key, raw_machine_id)
         answer = collector.enroll(code=code, label=label, fingerprint=mark)
     except Unreachable as exc:
         raise FatalError(f"cannot reach {server}: {exc}") from None
@@ -204,13 +210,16 @@ def _enroll_as(paths: StatePaths, server_url: str, code: str, label: str | None)
         raise FatalError(f"enrolment refused: {exc}") from None
     finally:
         collector.close()
-    me = identity.Identity(
-        server=server,
-        device_id=answer["device_id"],
-        group=str(answer.get("group", "")),
-        school=str(answer.get("school", "")),
-        fingerprint=mark,
-        label=label,
+    me = identity.bound_to_machine(
+        identity.Identity(
+            server=server,
+            device_id=answer["device_id"],
+            group=str(answer.get("group", "")),
+            school=str(answer.get("school", "")),
+            fingerprint=mark,
+            label=label,
+        ),
+        raw_machine_id,
     )
     paths.ensure()
     for stale in (paths.config, paths.status):
@@ -226,7 +235,7 @@ def _enroll_from_file(paths: StatePaths, path: Path) -> None:
     from agent.errors import ClonedIdentity, NotEnrolled
 
     try:
-        identity.load(paths, identity.fingerprint(identity.machine_id()))
+        identity.load(paths, identity.machine_id())
         return
     except NotEnrolled:
         pass
@@ -262,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
     paths = _paths(args).ensure()
     if args.enroll_file is not None and args.enroll_file.exists():
         _enroll_from_file(paths, args.enroll_file)
-    me, token = identity.load(paths, identity.fingerprint(identity.machine_id()))
+    me, token = identity.load(paths, identity.machine_id())
     for name in ("sample_seconds", "grace_seconds", "upload_delay_max"):
         value = getattr(args, name)
         if (value is not None and not 0 <= value <= 86400) or (
@@ -424,12 +433,14 @@ def _enrolment(paths: StatePaths) -> Enrolment | None:
         return None
     if not isinstance(data, dict):
         return None
-    label = data.get("label")
+    label, mark = data.get("label"), data.get("fingerprint")
     return Enrolment(
         label=label if isinstance(label, str) else None,
         platform=platform_name(),
         version=__version__,
-        fingerprint=str(data.get("fingerprint", "")),
+        fingerprint=mark if isinstance(mark, str) else None,
+        # An identity with a machine check was written by an agent that keys its fingerprint.
+        keyed=isinstance(data.get("machine_check"), str),
     )
 
 

@@ -25,6 +25,7 @@ from agent.identity import check_server_url
 
 TIMEOUT = (5.0, 15.0)  # connect, read
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,512}$")
+_KEY = re.compile(r"^[0-9a-f]{64}$")
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
@@ -115,13 +116,24 @@ class Collector:
             body = None
         return Answer(response.status_code, body, response.headers, sent, received)
 
-    def enroll(self, *, code: str, label: str | None, fingerprint: str) -> dict[str, Any]:
-        payload = {
-            "code": code,
-            "platform": platform_name(),
-            "agent_version": __version__,
-            "fingerprint": fingerprint,
-        }
+    def fingerprint_key(self, code: str) -> str | None:
+        """The school's fingerprint key for a device about to enrol with ``code`` (the code is
+        not spent); None from a collector older than the key (404). CollectorError otherwise,
+        as for enrolment."""
+        answer = self._call("POST", "/api/v1/agent/fingerprint-key", json={"code": code})
+        if answer.status == 404:
+            return None
+        if answer.status != 200:
+            raise _error(answer)
+        key = answer.body.get("fingerprint_key") if isinstance(answer.body, dict) else None
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise CollectorError("the fingerprint key is not 64 hex characters", status=200)
+        return key
+
+    def enroll(self, *, code: str, label: str | None, fingerprint: str | None) -> dict[str, Any]:
+        payload = {"code": code, "platform": platform_name(), "agent_version": __version__}
+        if fingerprint:
+            payload["fingerprint"] = fingerprint
         if label:
             payload["label"] = label
         answer = self._call("POST", "/api/v1/agent/enroll", json=payload)

@@ -83,7 +83,25 @@ class Enrolment:
     label: str | None
     platform: str
     version: str
-    fingerprint: str
+    fingerprint: str | None
+    # Whether the fingerprint is keyed with the school's key (agents before issue 15 sent an
+    # unkeyed hash, and an identity they wrote still holds it).
+    keyed: bool = True
+
+
+def fingerprint_text(enrolment: Enrolment, lang: Lang) -> str:
+    _ = translator(lang).gettext
+    if enrolment.fingerprint is None:
+        return _("fingerprint: none (the school's server gave no key for one)")
+    if not enrolment.keyed:
+        return _("fingerprint: {fingerprint} (a hash of this machine's id, not the id)").format(
+            fingerprint=enrolment.fingerprint
+        )
+    return _(
+        "fingerprint: {fingerprint} (made from this machine's id with a secret key of the "
+        "school, so the id alone does not give it; only a copy of this computer's disk gives "
+        "the same one)"
+    ).format(fingerprint=enrolment.fingerprint)
 
 
 def enrolment_text(enrolment: Enrolment | None, lang: Lang) -> list[str]:
@@ -97,10 +115,7 @@ def enrolment_text(enrolment: Enrolment | None, lang: Lang) -> list[str]:
         + _("platform: {platform}, agent version {version}").format(
             platform=enrolment.platform, version=enrolment.version
         ),
-        "  "
-        + _("fingerprint: {fingerprint} (a hash of this machine's id, not the id)").format(
-            fingerprint=enrolment.fingerprint
-        ),
+        "  " + fingerprint_text(enrolment, lang),
     ]
 
 

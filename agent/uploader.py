@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -115,15 +116,24 @@ class Uploader:
             self._retry(now, "collector answer does not list one result per summary")
             return self.next_time(now)
         answered = []
+        states: Counter[str] = Counter()
         for row, item in zip(rows, results, strict=True):
             state = item.get("status") if isinstance(item, dict) else None
             if state not in ITEM_STATES:
                 continue
             answered.append(row.report_id)
+            states[str(state)] += 1
             if state == "rejected":
                 # The reason only, never the payload: it is what the collector says it refused.
                 log.error("summary %s rejected: %s", row.report_id, str(item.get("reason"))[:300])
         self.outbox.delete(answered)
+        # The one routine line an upload writes (issue 15: one INFO line per upload).
+        log.info(
+            "upload: %d of %d summaries answered (%s)",
+            len(answered),
+            len(rows),
+            ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none",
+        )
         if answered:
             done = set(answered)
             self.outbox.remember_sent([r.body for r in rows if r.report_id in done], now)

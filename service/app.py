@@ -37,7 +37,7 @@ from service.settings import Settings
 from service.timetable_store import sync
 from service.web import WebSettings
 from service.web import install as install_web
-from service.web.headers import SecurityHeaders
+from service.web.headers import SecurityHeaders, security_headers
 
 log = logging.getLogger("lessonwatch.service")
 
@@ -182,7 +182,8 @@ def _add_error_handlers(app: FastAPI) -> None:
                 }
             },
             status_code=500,
-            headers={"X-Request-Id": request_id},
+            # Starlette answers this from its outermost middleware, outside SecurityHeaders.
+            headers={"X-Request-Id": request_id, **security_headers(request.url.scheme)},
         )
 
     app.add_exception_handler(ServiceError, service_error)

@@ -1,4 +1,5 @@
-"""Secrets the collector hands out: device tokens, API tokens, enrolment codes, passwords.
+"""Secrets the collector hands out: device tokens, API tokens, enrolment codes, passwords, and
+the schools' fingerprint keys.
 
 Tokens and codes are long random strings, so a SHA-256 of them is enough to store (a slow hash
 only matters for guessable secrets); passwords, which people choose, get argon2. The prefixes
@@ -53,6 +54,13 @@ def new_id(prefix: str) -> str:
 def new_enrolment_code() -> str:
     chars = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
     return "-".join(chars[i : i + 4] for i in range(0, 12, 4))
+
+
+def new_fingerprint_key() -> str:
+    """A school's fingerprint key (issue 15): 32 random bytes as hex. Handed only to a device
+    that holds a usable enrolment code of the school; never shown on a page, in an export or
+    through any other API."""
+    return secrets.token_hex(32)
 
 
 def normalise_code(code: str) -> str:

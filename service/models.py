@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from service.credentials import new_fingerprint_key
 from service.db import UTCDateTime
 
 ROLES = ("admin", "leader", "teacher", "it")
@@ -62,6 +63,10 @@ class School(Base):
     # Issue 13: the school's audit entries (and the reasons written in them) are deleted by the
     # retention purge after this many days; bounds in ``service.retention.purge``.
     audit_retention_days: Mapped[int] = mapped_column(default=365, server_default="365")
+    # Issue 15: the key of the school's device fingerprints (HMAC-SHA256 of the machine id), so
+    # a machine id alone does not give a stored fingerprint. Handed only to a device holding a
+    # usable enrolment code (``service.devices.enrolment.fingerprint_key``); never shown.
+    fingerprint_key: Mapped[str] = mapped_column(String(64), default=new_fingerprint_key)
 
 
 class Group(Base):
@@ -148,6 +153,8 @@ class Device(Base):
     agent_version: Mapped[str] = mapped_column(String(32))
     fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     enrolled_at: Mapped[datetime]
+    # The start (in UTC) of the school-local day the device was last heard from: no time of
+    # day is kept (issue 15, ``service.devices.seen``).
     last_seen: Mapped[datetime | None]
     retired: Mapped[bool] = mapped_column(default=False)
     # NULL for devices enrolled before codes were recorded (migration 0011)

@@ -32,11 +32,15 @@ class Runtime:
     monotonic: Callable[[], float] = time.monotonic
     device_limiter: Limiter = field(init=False)
     enrol_limiter: Limiter = field(init=False)
+    # Asking for the fingerprint key takes an enrolment code too: the enrolment's limits, counted
+    # apart so a device's two requests at enrolment do not halve what a class can enrol at once.
+    key_limiter: Limiter = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.device_limiter = Limiter(per_minute=s.device_rate_per_minute, burst=s.device_burst)
         self.enrol_limiter = Limiter(per_minute=s.enrol_rate_per_minute, burst=s.enrol_burst)
+        self.key_limiter = Limiter(per_minute=s.enrol_rate_per_minute, burst=s.enrol_burst)
 
     def limit(self, limiter: Limiter, key: str) -> None:
         wait = limiter.check(key, self.monotonic())

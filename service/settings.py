@@ -41,6 +41,8 @@ SETTINGS_HELP = {
     "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none (docs/deploy.md)",
     "api_docs": "serve the interactive API documentation at /docs and /redoc; they load their "
     "scripts from a public CDN, so they are off by default (/openapi.json is always served)",
+    "access_log_addresses": "write the client's address in serve's access log; off by default, "
+    "because a device's address tells where its laptop is and when it is on (docs/deploy.md)",
 }
 
 
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
     fetch_allow_hosts: str = ""
     trusted_proxies: str = ""
     api_docs: bool = False
+    access_log_addresses: bool = False
 
     @property
     def allowed_fetch_hosts(self) -> frozenset[str]:

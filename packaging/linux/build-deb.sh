@@ -5,7 +5,8 @@
 #
 # The agent goes into its own virtual environment under /opt/lessonwatch-agent, built here
 # against the target's /usr/bin/python3 (Debian 12: 3.11) and relocated from the staging
-# directory. Needs: python3 with venv, dpkg-deb, and network access to the package index.
+# directory. Needs: python3 with venv, dpkg-deb, and network access to the package index; uv
+# (optional) makes the install step take seconds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$ROOT/dist}
@@ -19,11 +20,19 @@ ARCH=$(dpkg --print-architecture)
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 
-"$PY" -m venv "$STAGE$PREFIX/venv"
-"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
-# A regular (not editable) install from the source tree; builds the wheel in isolation.
-"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "${ROOT}[agent]"
-"$STAGE$PREFIX/venv/bin/python" -m pip uninstall --quiet --yes pip
+# A regular (not editable) install from the source tree; the wheel is built in isolation. With
+# uv on the build machine (or UV=/path/to/uv) it takes seconds; pip is the fallback. Either way
+# the venv ships without pip: nothing on a pupil's laptop installs packages.
+UV=${UV:-$(command -v uv || true)}
+if [ -n "$UV" ]; then
+  "$PY" -m venv --without-pip "$STAGE$PREFIX/venv"
+  "$UV" pip install --quiet --python "$STAGE$PREFIX/venv/bin/python" "${ROOT}[agent]"
+else
+  "$PY" -m venv "$STAGE$PREFIX/venv"
+  "$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
+  "$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "${ROOT}[agent]"
+  "$STAGE$PREFIX/venv/bin/python" -m pip uninstall --quiet --yes pip
+fi
 find "$STAGE$PREFIX/venv" -name __pycache__ -type d -prune -exec rm -rf {} +
 # Relocate: scripts and pyvenv.cfg name the staging path; the package installs at $PREFIX.
 grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 -r sed -i "s|$STAGE||g"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.types import DecoratedCallable
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.api.schemas import (
@@ -14,6 +16,8 @@ from service.api.schemas import (
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    FingerprintKeyRequest,
+    FingerprintKeyResponse,
     ReportBatch,
     ReportResults,
 )
@@ -22,6 +26,7 @@ from service.devices import registry as devices
 from service.errors import InvalidRequest
 from service.http_body import read_json
 from service.ingest import intake
+from service.ratelimit import Limiter
 from service.runtime import Runtime, bearer_token, runtime
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
@@ -34,6 +39,7 @@ async def _runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+CodeBody = TypeVar("CodeBody", bound=BaseModel)
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -45,27 +51,28 @@ def _body_doc(name: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
+def _post_with_body(
+    path: str, body: type[BaseModel], answer: type[BaseModel], *errors: int, status: int = 200
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A POST route whose body the route reads itself, documented under its model's name."""
+    return router.post(
+        path,
+        status_code=status,
+        response_model=answer,
+        responses=_errors(*errors),
+        openapi_extra=_body_doc(body.__name__),
+    )
+
+
 def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(p) for p in error["loc"]) or "body"
     return f"{where}: {error['msg']}"
 
 
-@router.post(
-    "/enroll",
-    status_code=201,
-    response_model=EnrollResponse,
-    responses=_errors(400, 403, 413, 422, 429),
-    openapi_extra=_body_doc("EnrollRequest"),
-)
+@_post_with_body("/enroll", EnrollRequest, EnrollResponse, 400, 403, 413, 422, 429, status=201)
 async def enroll(request: Request, rt: RuntimeDep) -> JSONResponse:
-    client = request.client.host if request.client else "unknown"
-    rt.limit(rt.enrol_limiter, client)
-    raw = await read_json(request, rt.settings.max_body_bytes)
-    try:
-        body = EnrollRequest.model_validate(raw)
-    except ValidationError as exc:
-        raise InvalidRequest("%(problem)s", problem=first_error(exc)) from None
+    body = await _code_request(request, rt, rt.enrol_limiter, EnrollRequest)
 
     def work() -> enrolment.Enrolled:
         with rt.sessions.begin() as session:
@@ -87,6 +94,37 @@ async def enroll(request: Request, rt: RuntimeDep) -> JSONResponse:
         "school": done.school,
     }
     return JSONResponse(payload, status_code=201)
+
+
+@_post_with_body(
+    "/fingerprint-key", FingerprintKeyRequest, FingerprintKeyResponse, 400, 403, 413, 422, 429
+)
+async def fingerprint_key(request: Request, rt: RuntimeDep) -> JSONResponse:
+    """The key of the school a usable enrolment code enrols into, for the device's fingerprint
+    (issue 15); the code is not spent, and a code that would not enrol is refused as at
+    enrolment."""
+    body = await _code_request(request, rt, rt.key_limiter, FingerprintKeyRequest)
+
+    def work() -> str:
+        with rt.sessions.begin() as session:
+            return enrolment.fingerprint_key(session, code=body.code, now=rt.clock())
+
+    key = await run_in_threadpool(work)
+    return JSONResponse({"fingerprint_key": key}, headers={"Cache-Control": "no-store"})
+
+
+async def _code_request(
+    request: Request, rt: Runtime, limiter: Limiter, model: type[CodeBody]
+) -> CodeBody:
+    """The body of a request made with an enrolment code, within the enrolment's rate limit
+    per client address."""
+    client = request.client.host if request.client else "unknown"
+    rt.limit(limiter, client)
+    raw = await read_json(request, rt.settings.max_body_bytes)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest("%(problem)s", problem=first_error(exc)) from None
 
 
 @router.get(
@@ -118,12 +156,7 @@ async def config(request: Request, rt: RuntimeDep) -> Response:
     return JSONResponse(built.body, headers=headers)
 
 
-@router.post(
-    "/reports",
-    response_model=ReportResults,
-    responses=_errors(400, 401, 413, 422, 429),
-    openapi_extra=_body_doc("ReportBatch"),
-)
+@_post_with_body("/reports", ReportBatch, ReportResults, 400, 401, 413, 422, 429)
 async def reports(request: Request, rt: RuntimeDep) -> JSONResponse:
     # Token first, body after (see docs/api.md); both steps are shared with the requests that
     # arrive at the same time (service.intake).
@@ -141,4 +174,4 @@ async def reports(request: Request, rt: RuntimeDep) -> JSONResponse:
 
 
 # Models referenced only from openapi_extra; create_app adds them to the components.
-DOCUMENTED_MODELS = (EnrollRequest, ReportBatch)
+DOCUMENTED_MODELS = (EnrollRequest, FingerprintKeyRequest, ReportBatch)

@@ -31,6 +31,15 @@ class EnrollRequest(BaseModel):
     fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
+class FingerprintKeyRequest(BaseModel):
+    model_config = _STRICT
+    code: str = Field(min_length=1, max_length=64)
+
+
+class FingerprintKeyResponse(BaseModel):
+    fingerprint_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class EnrollResponse(BaseModel):
     device_id: str
     token: str

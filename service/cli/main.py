@@ -484,8 +484,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.cli.access_log import log_config
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        log_config=log_config(settings.access_log_addresses),
+    )
     return 0
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from policies.wire import BUCKET_SECONDS, format_time, parse_summary
 from service import credentials
+from service.devices.seen import day_start
 from service.lessons import records as lessons
 from service.models import Device, DeviceLessonSummary, Lesson, School, User
 from service.schools import registry as schools
@@ -162,7 +163,8 @@ def seed(session: Session, *, now: datetime) -> DemoSchool:
                 agent_version="0.1.0",
                 fingerprint=None,
                 enrolled_at=now - timedelta(days=40),
-                last_seen=now - timedelta(minutes=rng.randrange(1, 90)),
+                # The collector keeps only the day a device was seen (service.devices.seen).
+                last_seen=day_start(now - timedelta(minutes=rng.randrange(1, 90)), tz),
                 retired=False,
             )
             session.add(device)

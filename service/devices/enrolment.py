@@ -1,18 +1,25 @@
 """Enrolment codes (created for one group), device enrolment with them, and what a leaked code
-let in: the codes with their uses, revoking a code, retiring every device it enrolled."""
+let in: the codes with their uses, revoking a code, retiring every device it enrolled.
+
+A device about to enrol first asks for its school's fingerprint key with the same code
+(``fingerprint_key``, issue 15) and sends HMAC-SHA256(key, machine id) as its fingerprint: a
+machine id alone no longer gives the stored value, while clones of one image in one school
+still send the same one. The collector treats the fingerprint as opaque either way.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from policies.wire import has_control_characters
 from service import access, audit, credentials
 from service.access import Ability
 from service.actors import Actor
+from service.devices.seen import day_start, zone
 from service.errors import Conflict, EnrolmentCodeInvalid, InvalidRequest, NotFound
 from service.models import Device, EnrolmentCode, Group, School
 from service.schools import registry as schools
@@ -73,6 +80,37 @@ def refuse_control_characters(fields: dict[str, str | None]) -> None:
             raise InvalidRequest("%(field)s must not contain control characters", field=name)
 
 
+def _usable(code: str, now: datetime) -> list[ColumnElement[bool]]:
+    """The conditions under which ``code`` enrols a device (and may ask for the key)."""
+    return [
+        EnrolmentCode.code_hash == credentials.code_hash(code),
+        EnrolmentCode.uses_left > 0,
+        EnrolmentCode.expires_at > now,
+        EnrolmentCode.revoked_at.is_(None),
+    ]
+
+
+def _refused() -> EnrolmentCodeInvalid:
+    # One refusal for every code that enrols nothing, so neither request tells which it was.
+    return EnrolmentCodeInvalid("the enrolment code is unknown, expired or used up")
+
+
+def fingerprint_key(session: Session, *, code: str, now: datetime) -> str:
+    """The fingerprint key of the school ``code`` enrols into (64 hex characters), for a device
+    about to enrol with it; the code is not spent. A code that would not enrol gets the
+    enrolment's own refusal."""
+    refuse_control_characters({"code": code})
+    key = session.scalar(
+        select(School.fingerprint_key)
+        .join(Group, Group.school_id == School.id)
+        .join(EnrolmentCode, EnrolmentCode.group_id == Group.id)
+        .where(*_usable(code, now))
+    )
+    if key is None:
+        raise _refused()
+    return key
+
+
 def enroll(
     session: Session,
     *,
@@ -96,17 +134,12 @@ def enroll(
     # One conditional UPDATE spends the use: two processes can never both take the last one.
     spent = session.execute(
         update(EnrolmentCode)
-        .where(
-            EnrolmentCode.code_hash == credentials.code_hash(code),
-            EnrolmentCode.uses_left > 0,
-            EnrolmentCode.expires_at > now,
-            EnrolmentCode.revoked_at.is_(None),
-        )
+        .where(*_usable(code, now))
         .values(uses_left=EnrolmentCode.uses_left - 1)
         .returning(EnrolmentCode.group_id, EnrolmentCode.id)
     ).first()
     if spent is None:
-        raise EnrolmentCodeInvalid("the enrolment code is unknown, expired or used up")
+        raise _refused()
     group = session.get_one(Group, spent[0])
     school = session.get_one(School, group.school_id)
     token = credentials.new_device_token()
@@ -120,7 +153,7 @@ def enroll(
         agent_version=agent_version,
         fingerprint=fingerprint,
         enrolled_at=now,
-        last_seen=now,
+        last_seen=day_start(now, zone(school.timezone)),
         retired=False,
         enrolment_code_id=spent[1],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
@@ -15,13 +15,12 @@ from policies.wire import format_time
 from service import access, audit, credentials
 from service.access import Ability
 from service.actors import Actor
+from service.devices.seen import day_start, seen_day, zone
 from service.errors import Conflict, NotFound, Unauthorized
 from service.locale import N_
 from service.models import Device, Group, School
 from service.reports.lesson_report import shared_fingerprints
 
-# last_seen is for IT's overview, not for correctness: writing it once a minute is enough.
-LAST_SEEN_STEP = timedelta(seconds=60)
 REVOKED = N_("unknown or revoked device token; enrol again")
 
 
@@ -49,36 +48,53 @@ def device_for_token(session: Session, token: str) -> Device:
     return device
 
 
-def touch_due(last_seen: datetime | None, now: datetime) -> bool:
-    return last_seen is None or now - last_seen >= LAST_SEEN_STEP
+def touch_due(last_seen: datetime | None, now: datetime, timezone: str | None) -> bool:
+    """Whether last_seen must be written: only on the first contact of a school-local day
+    (issue 15: the collector keeps the day a device was seen, not the time)."""
+    return last_seen != day_start(now, zone(timezone))
 
 
 def touch(session: Session, device: Device, now: datetime) -> None:
-    if touch_due(device.last_seen, now):
-        _write_last_seen(session, [device.id], now)
+    timezone = session.get_one(School, device.school_id).timezone
+    if touch_due(device.last_seen, now, timezone):
+        _write_last_seen(session, {timezone: [device.id]}, now)
 
 
 def active_devices(
     session: Session, keys: Collection[str], now: datetime
 ) -> dict[str, ActiveDevice]:
     """The active devices behind these token hashes, by hash (unknown and retired ones are left
-    out), in one query; last_seen is written for those not seen for ``LAST_SEEN_STEP``."""
+    out), in one query; last_seen is written for those not seen yet this school day."""
     rows = session.execute(
         select(
-            Device.token_hash, Device.id, Device.school_id, Device.group_id, Device.last_seen
-        ).where(Device.token_hash.in_(keys), Device.retired.is_(False))
+            Device.token_hash,
+            Device.id,
+            Device.school_id,
+            Device.group_id,
+            Device.last_seen,
+            School.timezone,
+        )
+        .join(School, School.id == Device.school_id)
+        .where(Device.token_hash.in_(keys), Device.retired.is_(False))
     ).all()
-    _write_last_seen(session, sorted(r.id for r in rows if touch_due(r.last_seen, now)), now)
+    due: dict[str, list[str]] = {}
+    for r in sorted(rows, key=lambda r: r.id):
+        if touch_due(r.last_seen, now, r.timezone):
+            due.setdefault(r.timezone, []).append(r.id)
+    _write_last_seen(session, due, now)
     return {r.token_hash: ActiveDevice(r.id, r.school_id, r.group_id) for r in rows}
 
 
-def _write_last_seen(session: Session, device_ids: list[str], now: datetime) -> None:
+def _write_last_seen(session: Session, by_zone: dict[str, list[str]], now: datetime) -> None:
     # On the connection, not through the ORM: bookkeeping that must not read as a change to the
-    # device (service.token_cache forgets devices changed through a session).
-    if device_ids:
-        table = cast(Table, Device.__table__)
+    # device (service.token_cache forgets devices changed through a session). Zones by name and
+    # ids in order: concurrent look-ups take the rows' locks in one order and cannot deadlock.
+    table = cast(Table, Device.__table__)
+    for timezone, device_ids in sorted(by_zone.items()):
         session.connection().execute(
-            update(table).where(table.c.id.in_(device_ids)).values(last_seen=now)
+            update(table)
+            .where(table.c.id.in_(device_ids))
+            .values(last_seen=day_start(now, zone(timezone)))
         )
 
 
@@ -87,6 +103,7 @@ class DeviceRow:
     device: Device
     group: str
     duplicate: bool
+    last_seen: date | None  # the school-local day: the collector keeps no time of day
 
     def to_json(self) -> dict[str, Any]:
         d = self.device
@@ -98,7 +115,7 @@ class DeviceRow:
             "agent_version": d.agent_version,
             "fingerprint": d.fingerprint,
             "enrolled_at": format_time(d.enrolled_at),
-            "last_seen": format_time(d.last_seen) if d.last_seen else None,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "retired": d.retired,
             "duplicate": self.duplicate,
         }
@@ -120,8 +137,10 @@ def list_devices(
         .where(Device.school_id == school.id)
         .order_by(Group.name, Device.fingerprint, Device.enrolled_at, Device.id)
     )
+    tz = zone(school.timezone)
     rows = [
-        DeviceRow(d, g, not d.retired and d.fingerprint in dupes) for d, g in session.execute(query)
+        DeviceRow(d, g, not d.retired and d.fingerprint in dupes, seen_day(d.last_seen, tz))
+        for d, g in session.execute(query)
     ]
     return [r for r in rows if r.duplicate] if duplicates_only else rows
 

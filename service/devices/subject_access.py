@@ -20,7 +20,8 @@ from policies.wire import format_time
 from service import audit
 from service.actors import Actor
 from service.devices.registry import school_device
-from service.models import AuditEntry, DeviceLessonSummary, Group
+from service.devices.seen import seen_day, zone
+from service.models import AuditEntry, DeviceLessonSummary, Group, School
 from service.reports import totals as lesson_totals
 
 NOT_INCLUDED = "the device token is stored only as a hash and cannot be exported"
@@ -32,6 +33,7 @@ def export_device(
     """Everything stored about the device, as JSON-ready data; the export itself is audited."""
     device = school_device(session, actor=actor, device_id=device_id)
     group = session.get_one(Group, device.group_id)
+    last_seen = seen_day(device.last_seen, zone(session.get_one(School, device.school_id).timezone))
     summaries = session.scalars(
         select(DeviceLessonSummary)
         .where(DeviceLessonSummary.device_id == device.id)
@@ -66,7 +68,7 @@ def export_device(
             "agent_version": device.agent_version,
             "fingerprint": device.fingerprint,
             "enrolled_at": format_time(device.enrolled_at),
-            "last_seen": format_time(device.last_seen) if device.last_seen else None,
+            "last_seen": last_seen.isoformat() if last_seen else None,
             "retired": device.retired,
         },
         "summaries": [

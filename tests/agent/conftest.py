@@ -9,6 +9,7 @@ here runs against it unchanged.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -33,6 +34,17 @@ def collector() -> Iterator[Standin]:
     standin = Standin()
     yield standin
     standin.down()
+
+
+def move_to_another_machine(state_dir: Path) -> None:
+    """Make the identity in ``state_dir`` look enrolled on another machine, as a disk image
+    made there and cloned onto this one would carry it."""
+    from agent import identity
+
+    path = state_dir / "identity.v1.json"
+    data = json.loads(path.read_text())
+    data["machine_check"] = identity.keyed(data["machine_salt"], "the-machine-of-the-image")
+    path.write_text(json.dumps(data))
 
 
 @pytest.fixture

@@ -65,6 +65,8 @@ class State:
     hold_answers: float = 0.0  # seconds to wait after storing reports, before answering
     padding: int = 0  # hostile mode: bytes of junk added to config and report answers
     enroll_token: str | None = None  # hostile mode: the token handed out at enrolment
+    # The school's fingerprint key; None plays a collector older than the key (404).
+    fingerprint_key: str | None = field(default_factory=lambda: secrets.token_hex(32))
     policy: dict[str, Any] = field(default_factory=effective_document)
 
 
@@ -159,6 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
             if body is not None:
                 self._enroll(body)
             return
+        if self.path == "/api/v1/agent/fingerprint-key" and standin.state.fingerprint_key:
+            body = self._body()
+            if body is not None:
+                self._fingerprint_key(body)
+            return
         if self.path != "/api/v1/agent/reports":
             self._body()
             self._error(404, "not_found", "no such endpoint")
@@ -198,6 +205,18 @@ class _Handler(BaseHTTPRequestHandler):
             answer["junk"] = "x" * standin.state.padding
         self._send(200, answer)
 
+    def _fingerprint_key(self, body: bytes) -> None:
+        standin = self.server.standin
+        code = _code_in(body)
+        with standin.lock:
+            usable = code is not None and standin.state.codes.get(code, ("", 0))[1] > 0
+        if code is None:
+            self._error(422, "invalid_request", "code is required")
+        elif not usable:
+            self._error(403, "enrolment_code_invalid", "unknown, expired or used up")
+        else:  # the code is not spent
+            self._send(200, {"fingerprint_key": standin.state.fingerprint_key})
+
     def _enroll(self, body: bytes) -> None:
         standin = self.server.standin
         try:
@@ -231,6 +250,15 @@ class _Handler(BaseHTTPRequestHandler):
                 "school": "Demo",
             },
         )
+
+
+def _code_in(body: bytes) -> str | None:
+    """The enrolment code of a ``{"code": ...}`` body; None for any other body."""
+    with contextlib.suppress(ValueError):
+        data = json.loads(body)
+        if isinstance(data, dict) and isinstance(data.get("code"), str):
+            return str(data["code"])
+    return None
 
 
 class _Server(ThreadingHTTPServer):

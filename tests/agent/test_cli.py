@@ -316,9 +316,13 @@ def test_explain_shows_the_values_in_force_what_enrolment_sent_and_every_summary
     assert "Every 7 seconds during a lesson. Less than 11 seconds does not count." in text
     assert "label: none" in text
     assert f"platform: {platform_name()}, agent version {__version__}" in text
-    assert f"fingerprint: {identity['fingerprint']}" in text
+    assert (
+        f"fingerprint: {identity['fingerprint']} (made from this machine's id with a secret key"
+        in text
+    )
     assert first in text and second in text
     assert agent_main(["explain", "--state-dir", str(enrolled), "--lang", "nl"]) == 0
     dutch = capsys.readouterr().out
     assert "Elke 7 seconden tijdens een les. Korter dan 11 seconden telt niet." in dutch
+    assert f"vingerafdruk: {identity['fingerprint']} (gemaakt van de id" in dutch
     assert first in dutch and second in dutch

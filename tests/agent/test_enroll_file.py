@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.agent.conftest import AgentProcess, wait_for
+from tests.agent.conftest import AgentProcess, move_to_another_machine, wait_for
 from tests.agent.standin import Standin
 
 
@@ -71,10 +71,8 @@ def test_cloned_state_is_moved_aside_and_the_clone_enrols_anew(
     agent_process: Callable[..., AgentProcess],
 ) -> None:
     """State made on another machine is kept aside, never reused: the clone gets its own id."""
-    identity = json.loads((enrolled / "identity.v1.json").read_text())
-    original = identity["device_id"]
-    identity["fingerprint"] = "0" * 64  # as if the image was enrolled on another machine
-    (enrolled / "identity.v1.json").write_text(json.dumps(identity))
+    original = device_id(enrolled)
+    move_to_another_machine(enrolled)
     conf = enroll_file(tmp_path, collector)
     agent = agent_process(enrolled, "--enroll-file", str(conf))
     wait_for(lambda: ", state in " in agent.output())

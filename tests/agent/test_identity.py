@@ -12,6 +12,7 @@ from agent import identity
 from agent.cli import main as agent_main
 from agent.errors import ClonedIdentity, FatalError, NotEnrolled
 from agent.paths import StatePaths
+from tests.agent.conftest import move_to_another_machine
 from tests.agent.standin import Standin
 
 
@@ -66,14 +67,20 @@ def test_enrol_stores_a_private_identity(collector: Standin, state_dir: Path) ->
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(paths.token.stat().st_mode) == 0o600
     assert stat.S_IMODE(paths.identity.stat().st_mode) == 0o600
-    me, token = identity.load(paths, identity.fingerprint(identity.machine_id()))
+    me, token = identity.load(paths, identity.machine_id())
     assert me.group == "3B" and me.label == "LAPTOP-0042" and me.device_id.startswith("d_")
     assert token in collector.state.devices
-    # The raw machine id is never sent: only its salted hash.
+    # Sent: the machine id keyed with the school's key; never the id, never the unkeyed hash.
     raw = identity.machine_id()
+    assert collector.state.fingerprint_key is not None
+    assert me.fingerprint == identity.keyed(collector.state.fingerprint_key, raw)
+    assert collector.state.devices[token].fingerprint == me.fingerprint
     if raw:
         assert raw.encode() not in collector.traffic()
-    assert me.fingerprint.encode() in collector.traffic()
+    assert identity.legacy_fingerprint(raw).encode() not in collector.traffic()
+    # The check that finds a cloned state stays on the device, and the key is not kept.
+    assert me.machine_check is not None and me.machine_check.encode() not in collector.traffic()
+    assert collector.state.fingerprint_key not in paths.identity.read_text()
 
 
 def test_enrol_refused_code(
@@ -88,6 +95,30 @@ def test_enrol_refused_code(
     )
     assert "enrolment refused: collector answered 403" in capsys.readouterr().err
     assert not StatePaths(state_dir).identity.exists()
+    # Refused when it asked for the key: it never tried to enrol. (Requests are recorded before
+    # they are answered; the answers only after, so the client may be done before they are.)
+    assert b"POST /api/v1/agent/fingerprint-key" in collector.traffic()
+    assert b"POST /api/v1/agent/enroll" not in collector.traffic()
+
+
+def test_a_collector_without_keys_gets_no_fingerprint(
+    collector: Standin, state_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An older collector answers 404 for the key: the device enrols without a fingerprint
+    rather than with the unkeyed hash, and still recognises a clone of its state."""
+    collector.state.fingerprint_key = None
+    code = collector.enrolment_code("3B")
+    args = ["enroll", "--state-dir", str(state_dir), "--server", collector.url, "--code", code]
+    assert agent_main(args) == 0
+    assert "no fingerprint key" in caplog.text
+    paths = StatePaths(state_dir)
+    me, token = identity.load(paths, identity.machine_id())
+    assert me.fingerprint is None and collector.state.devices[token].fingerprint is None
+    assert b'"fingerprint"' not in collector.traffic()
+    assert identity.legacy_fingerprint(identity.machine_id()).encode() not in collector.traffic()
+    move_to_another_machine(state_dir)
+    with pytest.raises(ClonedIdentity):
+        identity.load(paths, identity.machine_id())
 
 
 def test_enrol_refuses_plain_http_elsewhere(
@@ -111,23 +142,86 @@ def test_enrol_refuses_plain_http_elsewhere(
     assert "refusing plain http" in capsys.readouterr().err
 
 
-def test_fingerprint_is_salted_hash() -> None:
-    """The fingerprint is a hex SHA-256 that does not contain the machine id."""
-    mark = identity.fingerprint("3d1219c7c4c5404aaa1f6d2a48adfda4")
-    assert len(mark) == 64 and "3d1219c7" not in mark
-    assert mark != identity.fingerprint("another-machine")
+MACHINE = "3d1219c7c4c5404aaa1f6d2a48adfda4"
+KEY_A, KEY_B = "a" * 64, "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        # clones of one image in one school: one fingerprint
+        ((KEY_A, MACHINE), (KEY_A, MACHINE), True),
+        # the same machine in two schools: two fingerprints nobody can link
+        ((KEY_A, MACHINE), (KEY_B, MACHINE), False),
+        # two machines of one school
+        ((KEY_A, MACHINE), (KEY_A, "another-machine"), False),
+        # no machine id from the OS: one marker, still keyed
+        ((KEY_A, None), (KEY_A, None), True),
+        ((KEY_A, None), (KEY_B, None), False),
+    ],
+)
+def test_keyed_fingerprint(
+    one: tuple[str, str | None], other: tuple[str, str | None], same: bool
+) -> None:
+    """HMAC-SHA256 of the machine id under the school's key: equal exactly for one key and one
+    machine."""
+    assert (identity.keyed(*one) == identity.keyed(*other)) is same
+
+
+def test_a_machine_id_alone_does_not_give_the_fingerprint() -> None:
+    """Without the key, neither the id, nor its hash, nor the old salted hash is the fingerprint."""
+    import hashlib
+
+    mark = identity.keyed(KEY_A, MACHINE)
+    assert len(mark) == 64 and MACHINE[:8] not in mark
+    assert mark not in (
+        identity.legacy_fingerprint(MACHINE),
+        hashlib.sha256(MACHINE.encode()).hexdigest(),
+        identity.keyed("00" * 32, MACHINE),
+    )
 
 
 def test_cloned_state_is_refused(enrolled: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """State copied from another machine (another fingerprint) is refused: IT must enrol again."""
-    paths = StatePaths(enrolled)
-    data = json.loads(paths.identity.read_text())
-    data["fingerprint"] = identity.fingerprint("the-machine-the-image-was-made-on")
-    paths.identity.write_text(json.dumps(data))
+    """State copied from another machine (its machine check fails here) is refused: IT must
+    enrol again."""
+    move_to_another_machine(enrolled)
     with pytest.raises(ClonedIdentity):
-        identity.load(paths, identity.fingerprint(identity.machine_id()))
+        identity.load(StatePaths(enrolled), identity.machine_id())
     assert agent_main(["run", "--state-dir", str(enrolled)]) == 1
     assert "enrol this device again" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "cloned"),
+    [
+        # written by an agent before keyed fingerprints: the unkeyed hash is its check
+        ({"machine_salt": None, "machine_check": None, "fingerprint": "here"}, False),
+        ({"machine_salt": None, "machine_check": None, "fingerprint": "elsewhere"}, True),
+        # half a check, or one that is not hex, is no check of this machine
+        ({"machine_check": None}, True),
+        ({"machine_salt": "not hex"}, True),
+        ({"machine_salt": 7}, True),
+    ],
+)
+def test_identity_files_of_older_agents_and_edited_ones(
+    enrolled: Path, change: dict[str, object], cloned: bool
+) -> None:
+    """An identity an older agent wrote still runs on its own machine; one whose check is
+    missing a part or is not hex counts as made elsewhere."""
+    paths = StatePaths(enrolled)
+    data = json.loads(paths.identity.read_text())
+    raw = identity.machine_id()
+    marks = {
+        "here": identity.legacy_fingerprint(raw),
+        "elsewhere": identity.legacy_fingerprint("x"),
+    }
+    data |= {k: marks.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
+    paths.identity.write_text(json.dumps(data))
+    if cloned:
+        with pytest.raises(ClonedIdentity):
+            identity.load(paths, raw)
+    else:
+        assert identity.load(paths, raw)[0].device_id == data["device_id"]
 
 
 def test_not_enrolled_is_fatal(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,7 +237,7 @@ def test_damaged_identity_is_fatal(enrolled: Path, content: str) -> None:
     """A damaged identity file is a clear fatal error, not a traceback."""
     StatePaths(enrolled).identity.write_text(content)
     with pytest.raises(FatalError, match="enrol again"):
-        identity.load(StatePaths(enrolled), identity.fingerprint(identity.machine_id()))
+        identity.load(StatePaths(enrolled), identity.machine_id())
 
 
 def test_tls_verification_is_always_on(

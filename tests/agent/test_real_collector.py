@@ -6,6 +6,7 @@ agent sends; the agent is a real ``lessonwatch-agent run`` process.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -158,7 +159,7 @@ def test_an_unchanged_config_is_a_304_and_the_clock_offset_comes_from_date(
 
     state = tmp_path / "state"
     enrol(real, state)
-    me, token = identity.load(StatePaths(state), identity.fingerprint(identity.machine_id()))
+    me, token = identity.load(StatePaths(state), identity.machine_id())
     agent = Agent(StatePaths(state), me.server, token)
     first = agent.collector.config(None)
     assert first.status == 200 and first.headers.get("ETag")
@@ -171,3 +172,49 @@ def test_an_unchanged_config_is_a_304_and_the_clock_offset_comes_from_date(
     traffic = real.traffic()
     assert traffic.count(b"GET /api/v1/agent/config") == 4
     assert traffic.count(b"If-None-Match: " + agent.config.etag.encode()) == 2
+
+
+def test_enrolment_sends_a_fingerprint_keyed_with_its_schools_key(
+    real: RealCollector, tmp_path: Path
+) -> None:
+    """On the wire of real enrolments there is no machine id and no unkeyed hash of it. Two
+    state directories of this machine (two clones of one image) in one school get one stored
+    fingerprint, the school's key applied to the machine id; in another school the same machine
+    gets another. The key stays on the collector: no state file holds it."""
+    import hashlib
+    import sqlite3
+
+    from agent import identity
+
+    raw = identity.machine_id()
+    assert raw, "this test needs a machine id (/etc/machine-id)"
+    enrolled: dict[str, str] = {}
+    for name, school in (("a", "School"), ("b", "School"), ("c", "Other school")):
+        code = real.cli("enroll-code", "create", "--group", "3B", "--school", school)
+        state = tmp_path / name
+        args = ["enroll", "--state-dir", str(state), "--server", real.url, "--code", code]
+        assert agent_main(args) == 0
+        enrolled[name] = json.loads((state / "identity.v1.json").read_text())["device_id"]
+    traffic = real.traffic()
+    assert traffic.count(b"POST /api/v1/agent/fingerprint-key") == 3
+    for unkeyed in (
+        raw,
+        identity.legacy_fingerprint(raw),
+        hashlib.sha256(raw.encode()).hexdigest(),
+    ):
+        assert unkeyed.encode() not in traffic
+    db = sqlite3.connect(real.db)
+    try:
+        rows = db.execute(
+            "SELECT devices.id, devices.fingerprint, schools.fingerprint_key FROM devices "
+            "JOIN schools ON schools.id = devices.school_id"
+        ).fetchall()
+    finally:
+        db.close()
+    stored = {device: (mark, key) for device, mark, key in rows}
+    (a, key), (b, _), (c, other_key) = (stored[enrolled[n]] for n in "abc")
+    assert a == b == identity.keyed(key, raw)
+    assert c == identity.keyed(other_key, raw) != a
+    assert identity.legacy_fingerprint(raw).encode() not in real.database_bytes()
+    on_devices = b"".join(p.read_bytes() for p in tmp_path.glob("[abc]/*") if p.is_file())
+    assert key.encode() not in on_devices and other_key.encode() not in on_devices

@@ -119,12 +119,15 @@ def test_accepted_duplicate_and_rejected_all_leave_the_queue(
     collector, box, up, lesson = setup
     good = queue(box, summary_for(lesson))
     bad = queue(box, summary_for(lesson, family="not-a-family"))
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.INFO, logger="agent.uploader"):
         up.run(datetime.now(UTC))
     assert box.counts()["queued"] == 0
     assert [r["report_id"] for r in collector.reports()] == [good]
     assert f"summary {bad} rejected: unknown app family 'not-a-family'" in caplog.text
     assert '"findings"' not in caplog.text
+    # One routine line per upload, counts only.
+    routine = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert routine == ["upload: 2 of 2 summaries answered (1 accepted, 1 rejected)"]
     # Sent again (as after a crash before the delete): a duplicate, deleted, stored once.
     again = summary_for(lesson)
     again = LessonSummary(

@@ -22,7 +22,7 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from agent.config import Lesson
-from agent.explain import Enrolment, helper_text, render
+from agent.explain import Enrolment, enrolment_text, helper_text, render
 from policies import Policy
 from policies.cli import check_summary, refusal
 from policies.explain import explain_data, render_text, timing_text
@@ -318,6 +318,12 @@ def dutch_samples(policy: Policy) -> dict[str, str]:
             tz,
             [("{}", "2026-11-24 10:31")],
             Enrolment(label=None, platform="linux", version="0.1.0", fingerprint="ab12"),
+        ),
+        # The fingerprint an older agent sent (unkeyed), and none from an older collector.
+        "enrolment": "\n".join(
+            line
+            for mark, keyed in (("ab12", False), (None, True))
+            for line in enrolment_text(Enrolment(None, "linux", "0.1.0", mark, keyed), "nl")
         ),
         "helper": "\n".join(helper_text(titles_on, "nl")),
         # The file names ("rules.toml") would read as the English "rules".

@@ -27,8 +27,10 @@ from service.reports import numbers
 from service.reports.lesson_report import live_numbers
 from service.reports.stored import readable
 from service.retention import purge as retention
+from service.web.headers import security_headers
 from service.web.i18n import translator
 from service.web.pages.escalations import escalations_page
+from service.web.pages.report import report_page
 from service.web.pages.trend import group_trend
 from tests.service.test_intake_http import device_of, post, tokens, wait_until, writes_held
 from tests.service.test_intake_http import live as live  # the same collector on loopback
@@ -147,6 +149,13 @@ def test_a_stored_unreadable_row_is_quarantined_on_every_read(
     assert answer.json()["coverage"]["unreadable"] == 1
     assert answer.json()["coverage"]["seconds_monitored"] == LESSON_SECONDS
     assert "is unreadable and left out" in caplog.text
+    with sessions() as session:  # the page says what its numbers leave out, in Dutch
+        admin = session.scalars(select(User).where(User.role == "admin")).one()
+        page = report_page(session, lesson_id=world.lesson_3b, viewer=admin, now=clock(), lang="nl")
+    assert (
+        "1 opgeslagen samenvatting kon niet worden gelezen en is weggelaten"
+        in (page["coverage_gaps"])
+    )
     numbers_after = every_read(sessions, world.lesson_3b, clock())
     assert numbers_after["coverage"]["unreadable"] == 1
 
@@ -312,6 +321,9 @@ def test_an_unhandled_error_answers_json_with_a_request_id_that_is_in_the_log(
     assert answer.headers["X-Request-Id"] == error["request_id"]
     assert f"request {error['request_id']}" in caplog.text
     assert "RuntimeError: boom" in caplog.text
+    # Answered outside the middleware that adds them, it still carries the security headers.
+    for name, value in security_headers("http").items():
+        assert answer.headers[name] == value
 
 
 # --- the property: any sequence of uploads leaves every read working and bounded -------------

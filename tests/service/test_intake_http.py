@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -27,7 +28,7 @@ from service.app import create_app
 from service.ingest.intake import Intake
 from service.models import DeviceLessonSummary
 from service.settings import Settings
-from tests.support.clock import FakeClock
+from tests.support.clock import FakeClock, utc
 from tests.support.collector import (
     Live,
     World,
@@ -263,19 +264,18 @@ def test_wrong_tokens_are_never_cached(
     assert intake.lookups.jobs == looked_up, "served from the cache, not the database"
 
 
-def test_last_seen_is_not_a_write_per_request(
+def test_last_seen_is_a_day_written_once_a_day(
     live: Live, world: World, sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
-    """Thirty report requests and five config fetches from one device write its last_seen once:
-    reports only when its token is looked up (not from the cache), config only when it is a
-    minute old."""
+    """last_seen is the school-local day, never the time (issue 15): thirty report requests and
+    five config fetches on the day after enrolment write it once, as the start of that day in
+    Amsterdam; a poll late that evening writes nothing; one after midnight in Amsterdam (still
+    the day before in UTC) writes the next day."""
     from sqlalchemy import event
 
-    from service.devices import registry as devices
     from service.models import Device
 
     (token,) = tokens(sessions, clock, world.code_3b, 1)
-    clock.now += 2 * devices.LAST_SEEN_STEP  # enrolment set last_seen; it is due again
     engine = live.app.state.runtime.engine
     writes: list[str] = []
 
@@ -283,6 +283,20 @@ def test_last_seen_is_not_a_write_per_request(
         if statement.lstrip().upper().startswith("UPDATE DEVICES"):
             writes.append(statement)
 
+    def fetch_config() -> None:
+        answer = requests.get(
+            live.url + "/api/v1/agent/config",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=TIMEOUT,
+        )
+        assert answer.status_code == 200
+
+    def last_seen() -> datetime | None:
+        with sessions.begin() as session:
+            return session.get_one(Device, device_of(sessions, token)).last_seen
+
+    assert last_seen() == utc(23, days=-1)  # enrolled on the school day: its start in Amsterdam
+    clock.now = utc(7, 10, days=1)  # 08:10 the next morning in Amsterdam
     event.listen(engine, "before_cursor_execute", note)
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -290,17 +304,15 @@ def test_last_seen_is_not_a_write_per_request(
                 pool.map(lambda _: post(live, token, [summary(world.lesson_3b)]), range(30))
             )
         for _ in range(5):
-            config = requests.get(
-                live.url + "/api/v1/agent/config",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=TIMEOUT,
-            )
-            assert config.status_code == 200
+            fetch_config()
+        assert {a.status_code for a in answers} == {200}
+        assert len(writes) == 1
+        assert last_seen() == utc(23)
+        clock.now = utc(21, 40, days=1)  # 22:40 in Amsterdam: the same day
+        fetch_config()
+        assert len(writes) == 1 and last_seen() == utc(23)
+        clock.now = utc(23, 30, days=1)  # 00:30 in Amsterdam: the day after
+        fetch_config()
+        assert len(writes) == 2 and last_seen() == utc(23, days=1)
     finally:
         event.remove(engine, "before_cursor_execute", note)
-    assert {a.status_code for a in answers} == {200}
-    assert len(writes) == 1
-    with sessions.begin() as session:
-        device = session.get_one(Device, device_of(sessions, token))
-        assert device.last_seen == clock()
-    assert devices.touch_due(device.last_seen, clock() + devices.LAST_SEEN_STEP)

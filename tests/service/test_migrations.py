@@ -3,15 +3,20 @@ the ones that move data carry the rows of an older collector."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from datetime import date
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, Engine, insert, select, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from service import db
 from service.models import (
@@ -27,7 +32,7 @@ from service.models import (
     User,
 )
 from service.timetable_store import holidays
-from tests.support.clock import LESSON_END, LESSON_START
+from tests.support.clock import LESSON_END, LESSON_START, utc
 from tests.support.collector import summary
 
 
@@ -42,6 +47,31 @@ def test_migrations_match_the_models_and_rerun_cleanly(empty_db_url: str) -> Non
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+
+
+def test_the_newest_revision_read_without_alembic_is_alembics_own() -> None:
+    """``db.script_heads`` reads the revision lines itself so a command skips importing alembic
+    when the database is there already; alembic's own reading of the scripts must agree."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("service") / "migrations"))
+    assert db.script_heads() == set(ScriptDirectory.from_config(config).get_heads())
+
+
+def test_a_command_on_a_migrated_database_does_not_import_alembic(tmp_path: Path) -> None:
+    """Every command migrates first; when there is nothing to do it costs no alembic import."""
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    probe = (
+        "import sys; from service.cli.main import main; "
+        f"main(['lessons', 'list', '--db', {url!r}]); "
+        "print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.split("\n")[-2]
+        for _ in range(2)
+    ]
+    assert runs == ["['alembic', 'mako']", "[]"]  # the first run created the schema
 
 
 def _upgrade(engine: Engine, revision: str) -> None:
@@ -208,5 +238,39 @@ def test_0010_deletes_the_summaries_that_no_longer_parse(empty_db_url: str) -> N
             kept = conn.execute(select(DeviceLessonSummary.__table__.c.report_id)).scalars()
             assert list(kept) == [good["report_id"]]
             assert conn.execute(select(LessonTotals.__table__.c.lesson_id)).all() == []
+    finally:
+        engine.dispose()
+
+
+def test_0012_gives_every_school_its_own_key_and_keeps_last_seen_as_a_day(
+    empty_db_url: str,
+) -> None:
+    """From 0011 with two schools in two time zones: 0012 gives each its own random key and cuts
+    every last_seen to the start of the day it fell on in its school's zone."""
+    engine = db.make_engine(empty_db_url)
+    seen = {
+        # 22:40 in Amsterdam: that day began at 23:00 UTC the day before
+        "d_1": (utc(21, 40), utc(23, days=-1)),
+        # 22:10 the evening before in New York, although the 25th in UTC
+        "d_2": (utc(3, 10, days=1), utc(5)),
+    }
+    try:
+        _upgrade(engine, "0011")
+        with engine.begin() as conn:
+            _rows_before_0007(conn, ["Een", "Twee"])
+            conn.execute(text("UPDATE schools SET timezone = 'America/New_York' WHERE id = 2"))
+            devices = Device.__table__
+            for device_id, (moment, _) in seen.items():
+                conn.execute(
+                    update(devices).where(devices.c.id == device_id).values(last_seen=moment)
+                )
+        db.migrate(engine)
+        with engine.connect() as conn:
+            keys = conn.execute(select(School.__table__.c.fingerprint_key)).scalars().all()
+            stored = {
+                r.id: r.last_seen for r in conn.execute(select(devices.c.id, devices.c.last_seen))
+            }
+        assert len(set(keys)) == 2 and all(re.fullmatch(r"[0-9a-f]{64}", k) for k in keys)
+        assert stored == {device_id: day for device_id, (_, day) in seen.items()}
     finally:
         engine.dispose()

@@ -218,6 +218,10 @@ def test_export_and_erasure_of_one_device(demo_sqlite: Demo) -> None:
     data = export.json()
     assert data["device"]["id"] == device_id and data["summaries"]
     assert "token" not in data["device"]
+    # Seen on the demo's school day: the day is kept, never the time (issue 15).
+    assert data["device"]["last_seen"] == "2026-11-24"
+    listed = admin.json("/admin/devices").json()["devices"]
+    assert {d["last_seen"] for d in listed} == {"2026-11-24"}
     erased = admin.post(f"/admin/devices/{device_id}/erase", {}, csrf_from="/admin/devices")
     assert erased.status_code == 303
     with demo.sessions.begin() as s:
@@ -310,6 +314,12 @@ def test_privacy_page_is_public_and_in_both_languages(
     assert page["headings"]["contact"] in shown and page["contact"] in shown
     assert f'<html lang="{lang}">' in html.text
     assert html.cookies.get("lw_lang") == lang
+    # What the collector keeps (issue 15): a keyed fingerprint, the day last seen, no addresses.
+    kept = {
+        "nl": ["geheime sleutel van school", "alleen de dag, niet de tijd", "internetadres"],
+        "en": ["secret key of the school", "only the day, not the time", "internet address"],
+    }
+    assert [text in html.text for text in kept[lang]] == [True, True, True]
 
 
 MENU = re.compile(r"<nav>(.*?)</nav>", re.S)

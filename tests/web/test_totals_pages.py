@@ -5,12 +5,15 @@ however many lessons they show."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import db
 from service.actors import Actor
 from service.demo import data as demo_data
 from service.models import Lesson, School, User
@@ -21,11 +24,21 @@ from service.schools import registry as schools
 from service.web.i18n import translator
 from service.web.pages.escalations import DAYS, escalations_page
 from service.web.pages.trend import WEEKS, group_trend, week_row
-from tests.support.clock import utc
+from tests.support.clock import DEMO_NOW
+from tests.support.databases import DemoDatabase
 from tests.support.sql import recorded, touching
 
-NOW = utc(10)
+# The demo school as the run's template holds it, seeded once at DEMO_NOW and copied per test
+# (seeding it in each test cost about two seconds of CPU each).
+NOW = DEMO_NOW
 T = translator("nl")
+
+
+@pytest.fixture
+def sessions(demo_db: DemoDatabase) -> Iterator[sessionmaker[Session]]:
+    engine = db.make_engine(demo_db.url)
+    yield db.session_factory(engine)
+    engine.dispose()
 
 
 def demo_school(session: Session) -> School:
@@ -69,8 +82,6 @@ def test_trend_equals_the_reports_before_and_after_the_purge(
     """Each week of the trend adds up its lessons' report numbers; after the purge froze the
     older weeks it reads the same."""
     with sessions.begin() as session:
-        demo_data.seed(session, now=NOW)
-    with sessions.begin() as session:
         school = demo_school(session)
         school.small_count_threshold = 1  # every number shown, so all are compared
         lesson = lessons_of_3b(session)[-1]
@@ -100,8 +111,6 @@ def test_a_teachers_trend_counts_only_the_lessons_they_teach(
     """A colleague's lesson in the group is in the leader's trend and not in the teacher's, so
     no difference of two trends recovers a count the teacher may not read."""
     with sessions.begin() as session:
-        demo_data.seed(session, now=NOW)
-    with sessions.begin() as session:
         school = demo_school(session)
         school.small_count_threshold = 1
         colleague = session.scalars(select(User).where(User.username == "jansen")).one()
@@ -127,8 +136,6 @@ def test_a_teachers_trend_counts_only_the_lessons_they_teach(
 def test_trend_hides_weeks_of_too_few_devices(sessions: sessionmaker[Session]) -> None:
     """With a threshold above every week's count, no week shows a number, only the text."""
     with sessions.begin() as session:
-        demo_data.seed(session, now=NOW)
-    with sessions.begin() as session:
         school = demo_school(session)
         school.small_count_threshold = 10_000
         lesson = lessons_of_3b(session)[-1]
@@ -145,8 +152,6 @@ def test_trend_takes_as_many_queries_for_one_week_as_for_four(
 ) -> None:
     """A lesson in the demo's first week (one week of trend) and one in its last (four weeks)
     cost the same queries, counted cold and warm."""
-    with sessions.begin() as session:
-        demo_data.seed(session, now=NOW)
     counts = []
     for _ in ("cold", "warm"):
         for pick in (0, -1):
@@ -207,8 +212,6 @@ def test_escalations_equal_the_reports_in_a_fixed_number_of_queries(
     """A short window (few lessons) and the full one (many) take the same number of queries,
     cold and warm, and never read summaries per lesson; the numbers are the reports',
     suppressed."""
-    with sessions.begin() as session:
-        demo_data.seed(session, now=NOW)
     # 18 days back the window holds only the demo's first days; at NOW, two weeks of lessons.
     moments = (NOW - timedelta(days=18), NOW)
     runs = []
@@ -233,8 +236,6 @@ def test_escalations_equal_the_reports_in_a_fixed_number_of_queries(
 
 def test_escalations_hide_small_counts(sessions: sessionmaker[Session]) -> None:
     """Rows of fewer devices than the threshold show no count and no minutes, only the text."""
-    with sessions.begin() as session:
-        demo_data.seed(session, now=NOW)
     with sessions.begin() as session:
         page = escalations_page(session, viewer=leader(session), now=NOW, lang="nl")
     rows = [c for e in page["lessons"] for c in e["categories"]]
