@@ -1,6 +1,6 @@
 """APScheduler imported without asyncio and multiprocessing, which the agent never runs.
 
-APScheduler 3.11 imports both whatever a program uses of it: ``apscheduler.util`` imports
+APScheduler 3.11 imports both, whichever of its parts a program uses: ``apscheduler.util`` imports
 asyncio (about 1.5 MiB resident, with ``ssl``'s share apart) for ``iscoroutinefunction`` on
 Python < 3.14, and every scheduler imports ``apscheduler.executors.pool``, which imports
 ``multiprocessing`` and ``concurrent.futures.process`` (about 0.9 MiB with ``pickle``) for a
@@ -8,7 +8,9 @@ process pool. The agent runs its jobs on threads of its own (``agent.executor``)
 coroutines, so while APScheduler's modules are imported those names resolve to small
 stand-ins, and afterwards to the real modules again: any other ``import asyncio`` in the
 process gets asyncio. Each stand-in hands every name it does not define to the real module,
-imported at that moment, so nothing is lost but the memory (docs/performance.md, "Agent").
+imported at that moment (docs/performance.md, "Agent"). The one difference: APScheduler's
+process-pool executor, which the agent does not have, would not recognise a broken pool, as it
+took ``BrokenProcessPool`` from the stand-in.
 
 For ``lessonwatch-agent run`` only: it changes what ``import`` does while it runs.
 """
@@ -29,13 +31,14 @@ SCHEDULER_MODULES = (
     "apscheduler.triggers.interval",
     "apscheduler.executors.base",
 )
-# Modules APScheduler imports for what the agent does not use; never loaded by the agent.
+# Modules APScheduler imports for what the agent does not use; loaded only if a name the
+# stand-in lends is asked for (nothing in the agent asks).
 LEFT_OUT = ("asyncio", "multiprocessing", "concurrent.futures.process")
 
 
 def _iscoroutinefunction(func: object) -> bool:
     """``asyncio.iscoroutinefunction``, importing asyncio only if something asks (APScheduler
-    asks only in its asyncio, Tornado and Twisted executors, which import asyncio anyway)."""
+    asks only in its asyncio and Tornado executors, which import asyncio anyway)."""
     import asyncio
 
     return asyncio.iscoroutinefunction(func)
