@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -44,6 +43,7 @@ from agent.config import (
     save_cache,
 )
 from agent.errors import CollectorError
+from agent.executor import ThreadExecutor
 from agent.outbox import Outbox
 from agent.paths import StatePaths
 from agent.probes import Probe, safe_call
@@ -104,7 +104,7 @@ class Agent:
         self._clock = (time.time(), time.monotonic())
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(1), "net": ThreadPoolExecutor(1)},
+            executors={"default": ThreadExecutor("jobs"), "net": ThreadExecutor("net")},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
 
