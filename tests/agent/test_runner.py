@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import identity
+from agent import identity, summary
 from agent.cli import main as agent_main
 from agent.config import Overrides
+from agent.outbox import Outbox
 from agent.paths import StatePaths
 from agent.runner import Agent, Options
 from policies.wire import parse_summary
@@ -225,6 +226,37 @@ def test_every_sample_is_checkpointed_so_a_crash_loses_at_most_one(
             assert checkpoint is not None
             seen.append((checkpoint["samples"], agent.state.samples))
     assert all(saved == taken for saved, taken in seen), seen
+
+
+def test_after_a_crash_the_new_summary_waits_for_the_recovered_ones_end(
+    collector: Standin, enrolled: Path, running: list[Agent]
+) -> None:
+    """A checkpoint whose last sample stands for seconds still to come: the restarted agent
+    queues it ending there and starts the rest of the lesson (and its first sample) only then,
+    so the two summaries do not overlap."""
+    lesson_id, start, end = lesson_soon(collector, lead=-1.0, length=12.0)
+    crashed = summary.start(
+        "6f1c2a4e-0000-4000-8000-000000000001",
+        lesson_id,
+        end,
+        start,
+        sample_seconds=4,
+        grace_seconds=0,
+    )
+    crashed = summary.step(crashed, [], {"processes": "ok"}, datetime.now(UTC))
+    until = summary.covered_until(crashed)
+    box = Outbox(StatePaths(enrolled).ensure().outbox)
+    box.checkpoint(summary.to_json(crashed), datetime.now(UTC))
+    box.close()
+    agent = start_agent(running, enrolled)
+    wait_for(lambda: agent.state is not None and agent.state.samples >= 1, timeout=10)
+    assert datetime.now(UTC) >= until
+    agent.shutdown()
+    # Both queued (the one recovered before any config came: within the default upload spread).
+    bodies = [json.loads(row.body) for row in agent.outbox.due(end + timedelta(minutes=3))]
+    first, rest = sorted(map(parse_summary, bodies), key=lambda s: s.started_at)
+    assert first.report_id == crashed.report_id and first.ended_at == until
+    assert rest.started_at == until and rest.coverage.samples >= 1
 
 
 def test_wall_clock_jump_replans(enrolled: Path, running: list[Agent]) -> None:
