@@ -159,14 +159,21 @@ def configure_logging(command: str, log_file: Path | None) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+def lighten_service() -> None:
+    """Load less of requests and APScheduler, before anything imports them: what only the
+    service's own process does, for every laptop's memory (docs/performance.md, "Agent")."""
+    from agent.memory import skip_charset_detection
+    from agent.standins import import_scheduler
+
+    skip_charset_detection()
+    import_scheduler()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if argv is None and args.command == "run":
-        # The service's own process (callers such as the tests pass argv): load less of
-        # requests before anything imports it (agent.memory, docs/performance.md).
-        from agent.memory import skip_charset_detection
-
-        skip_charset_detection()
+        # The service's own process; callers such as the tests pass argv and keep their imports.
+        lighten_service()
     configure_logging(args.command, getattr(args, "log_file", None))
     try:
         handler = {

@@ -131,6 +131,8 @@ class Agent:
         self.waker = Waker()
         self.active: Lesson | None = None
         self.state: summary.SummaryState | None = None
+        # Lesson id -> where the summary recovered from a crash's checkpoint ends (``recover``).
+        self.recovered: dict[str, datetime] = {}
         self.probes: Sequence[Probe] = ()
         self.probe_states: dict[str, str] = {}
         self.last_status = datetime.min.replace(tzinfo=UTC)
@@ -246,7 +248,9 @@ class Agent:
             self.outbox.discard_running()
             return
         lesson = self.config.lesson(state.lesson_id) if self.config else None
-        self._enqueue(state, summary.covered_until(state), lesson)
+        until = summary.covered_until(state)
+        self._enqueue(state, until, lesson)
+        self.recovered[state.lesson_id] = until
         log.info("recovered the checkpoint of lesson %s into the outbox", state.lesson_id)
 
     # -- jobs -------------------------------------------------------------------------------
@@ -335,12 +339,14 @@ class Agent:
 
     def _begin(self, config: AgentConfig, lesson: Lesson, now: datetime) -> None:
         settings = config.compiled.policy.settings
+        # After a crash the new summary (and its first sample) waits for the recovered one's end.
+        begin = summary.resume_at(now, self.recovered.pop(lesson.id, None))
         self.active = lesson
         self.state = summary.start(
             str(uuid.uuid4()),
             lesson.id,
             lesson.end,
-            now,
+            begin,
             sample_seconds=settings.sample_seconds,
             grace_seconds=settings.grace_seconds,
         )
@@ -363,7 +369,7 @@ class Agent:
             "sample",
             settings.sample_seconds,
             self._guard(self.take_sample),
-            first=self.clock.wall(),
+            first=self.device(begin),
             grace=settings.sample_seconds,
         )
 

@@ -27,6 +27,7 @@ from policies.contact import SCHOOL_HOURS as SCHOOL_HOURS
 # Device and collector clocks differing by less than this are treated as equal: the Date header
 # has whole-second resolution and a request takes time.
 OFFSET_TOLERANCE = timedelta(seconds=2)
+HALF_SECOND = timedelta(milliseconds=500)
 # A wall clock that moved this much more (or less) than the monotonic clock means sleep, resume
 # or someone setting the clock: re-plan.
 JUMP_TOLERANCE = timedelta(seconds=5)
@@ -201,7 +202,11 @@ def clock_offset(date_header: str | None, sent: datetime, received: datetime) ->
     """Collector time minus device time, from a response's ``Date`` header; None if unusable.
 
     The collector stamped the header somewhere between ``sent`` and ``received``: the midpoint
-    is the best guess. Offsets within the header's resolution count as zero.
+    is the best guess of when. The header names the whole second the collector's clock was in,
+    so the middle of that second is the best guess of its time. Read as the second's start, a
+    collector on this very machine (uvicorn renews the header once a second, so it is up to 2 s
+    old) measured -2 s now and then, and two runs of the agent disagreed by 2 s about one
+    lesson. Offsets within the header's resolution count as zero.
     """
     if not date_header:
         return None
@@ -211,7 +216,7 @@ def clock_offset(date_header: str | None, sent: datetime, received: datetime) ->
         return None
     if server.tzinfo is None:
         return None
-    offset = server - (sent + (received - sent) / 2)
+    offset = server + HALF_SECOND - (sent + (received - sent) / 2)
     return timedelta(0) if abs(offset) < OFFSET_TOLERANCE else offset
 
 

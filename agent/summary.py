@@ -166,6 +166,13 @@ def covered_until(state: SummaryState) -> datetime:
     return state.started_at + timedelta(seconds=end)
 
 
+def resume_at(now: datetime, recovered_until: datetime | None) -> datetime:
+    """When the rest of a lesson starts after a crash: not before the summary recovered from the
+    checkpoint ends (``covered_until``: its last sample stands for the seconds after it), so
+    summaries of one lesson from consecutive runs never overlap in time."""
+    return now if recovered_until is None else max(now, recovered_until)
+
+
 def finish(
     state: SummaryState, at: datetime, *, agent_version: str, dropped: int = 0
 ) -> LessonSummary:

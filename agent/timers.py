@@ -18,11 +18,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from agent.executor import ThreadExecutor
 
 Executor = Literal["default", "net"]
 Job = Callable[[], None]
@@ -65,7 +66,7 @@ def build_apscheduler() -> BackgroundScheduler:
     defaults every job gets. (Executors are where the agent's memory goes: docs/performance.md.)"""
     return BackgroundScheduler(
         timezone=UTC,
-        executors={"default": ThreadPoolExecutor(1), "net": ThreadPoolExecutor(1)},
+        executors={"default": ThreadExecutor("jobs"), "net": ThreadExecutor("net")},
         job_defaults={"coalesce": True, "max_instances": 1},
     )
 

@@ -12,10 +12,12 @@ import io
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,15 +165,39 @@ class RealCollector:
         return b"".join(p.read_bytes() for p in self.root.glob("collector.sqlite3*"))
 
 
-def stored_summaries(collector: RealCollector, lesson_id: str) -> list[str]:
-    """The report ids the collector stored for a lesson, read from its database."""
-    import sqlite3
+@dataclass(frozen=True)
+class Stored:
+    """One summary as the collector stored it (its own columns, which its report adds up)."""
 
+    report_id: str
+    started_at: datetime
+    ended_at: datetime
+    seconds_monitored: int
+
+
+def stored(collector: RealCollector, lesson_id: str) -> list[Stored]:
+    """Every summary the collector stored for a lesson, read from its database, by start."""
     db = sqlite3.connect(collector.db)
     try:
         rows = db.execute(
-            "SELECT report_id FROM device_lesson_summaries WHERE lesson_id = ?", (lesson_id,)
+            "SELECT report_id, started_at, ended_at, seconds_monitored "
+            "FROM device_lesson_summaries WHERE lesson_id = ? ORDER BY started_at, id",
+            (lesson_id,),
         ).fetchall()
     finally:
         db.close()
-    return [r[0] for r in rows]
+    # SQLite keeps the collector's UTC times without their zone (``service.db.UTCDateTime``).
+    return [
+        Stored(
+            report_id,
+            datetime.fromisoformat(started).replace(tzinfo=UTC),
+            datetime.fromisoformat(ended).replace(tzinfo=UTC),
+            seconds,
+        )
+        for report_id, started, ended, seconds in rows
+    ]
+
+
+def stored_summaries(collector: RealCollector, lesson_id: str) -> list[str]:
+    """The report ids the collector stored for a lesson, read from its database."""
+    return [s.report_id for s in stored(collector, lesson_id)]

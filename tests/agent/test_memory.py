@@ -1,4 +1,4 @@
-"""The agent's memory measures: freed heap handed back, requests' charset detection not loaded."""
+"""The agent's memory measures: freed heap handed back, unused parts of libraries not loaded."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 
 from agent.cli import main as agent_main
 from agent.memory import skip_charset_detection, trim
+from agent.standins import LEFT_OUT, standin, standing_in
 from tests.agent.conftest import REPO, AgentProcess, Processes, wait_for
 from tests.agent.standin import Standin
 
@@ -67,7 +68,7 @@ def test_run_called_with_arguments_leaves_the_callers_imports_alone(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_the_agent_process_maps_no_charset_detection_or_xml_parser_and_still_reports(
+def test_the_agent_process_maps_no_charset_detection_xml_parser_or_asyncio_and_reports(
     collector: Standin,
     enrolled: Path,
     agent_process: Callable[..., AgentProcess],
@@ -82,7 +83,10 @@ def test_the_agent_process_maps_no_charset_detection_or_xml_parser_and_still_rep
     wait_for(lambda: "_psutil_linux" in maps.read_text(), timeout=15)
     loaded = maps.read_text()
     assert "_ssl." in loaded and "_sqlite3." in loaded
-    for absent in ("charset_normalizer", "_codecs_jp", "_multibytecodec", "pyexpat"):
+    for absent in (
+        "charset_normalizer", "_codecs_jp", "_multibytecodec", "pyexpat",
+        "_asyncio.", "_multiprocessing.", "_pickle.",
+    ):  # fmt: skip
         assert absent not in loaded, absent
     wait_for(lambda: collector.reports(), timeout=30)
     (report,) = collector.reports()
@@ -93,18 +97,85 @@ def test_the_agent_process_maps_no_charset_detection_or_xml_parser_and_still_rep
     assert "Warning" not in agent.output() and "Traceback" not in agent.output()
 
 
-def test_the_agents_process_loads_no_group_chat_code_and_no_toml_parser() -> None:
-    """What the running service imports (the modules of ``run``, its probes and its upload)
-    leaves out the group-chat checks and the TOML parser: the agent builds its policy from
-    the collector's JSON, and the memory is every laptop's (issue 15, point 7)."""
-    code = (
-        "import sys\n"
-        "import agent.cli, agent.runner, agent.sampler, agent.config, agent.summary\n"
-        "import agent.outbox, agent.uploader, agent.hub, agent.probes.processes\n"
-        "print(sorted(m for m in ('policies.groupchat', 'tomllib') if m in sys.modules))\n"
-    )
+# What the running service imports (the modules of ``run``, its probes and its upload), prepared
+# as ``main`` prepares the service's own process.
+SERVICE_IMPORTS = (
+    "import sys\n"
+    "import agent.cli\n"
+    "agent.cli.lighten_service()\n"
+    "import agent.runner, agent.sampler, agent.config, agent.summary, agent.outbox\n"
+    "import agent.uploader, agent.hub, agent.probes.processes, agent.probes.capture\n"
+)
+
+
+def run_python(code: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    return done.stdout.strip()
+
+
+def test_the_service_loads_no_group_chat_code_toml_parser_asyncio_or_process_pool() -> None:
+    """The service leaves out the group-chat checks and the TOML parser (it builds its policy
+    from the collector's JSON) and what APScheduler imports for coroutines and process pools:
+    the memory is every laptop's (issue 15, point 7)."""
+    absent = (
+        "policies.groupchat", "tomllib", "asyncio", "multiprocessing",
+        "concurrent.futures.process", "pickle",
+    )  # fmt: skip
+    code = SERVICE_IMPORTS + f"print(sorted(m for m in {absent!r} if m in sys.modules))\n"
+    assert run_python(code) == "[]"
+
+
+def test_after_the_scheduler_is_imported_the_real_modules_import_and_apscheduler_works() -> None:
+    """The stand-ins live only while APScheduler imports: later imports get the real modules,
+    and what APScheduler took from a stand-in behaves as the real thing."""
+    code = SERVICE_IMPORTS + (
+        "import asyncio, multiprocessing, concurrent.futures.process as pool\n"
+        "from apscheduler.util import iscoroutinefunction\n"
+        "from apscheduler.executors import pool as aps_pool\n"
+        "async def coroutine(): pass\n"
+        "def plain(): pass\n"
+        "print(asyncio.run(asyncio.sleep(0, 'real')), multiprocessing.cpu_count() > 0,\n"
+        "      iscoroutinefunction(coroutine), iscoroutinefunction(plain),\n"
+        "      aps_pool.multiprocessing.get_context is multiprocessing.get_context,\n"
+        "      pool.BrokenProcessPool.__module__)\n"
+    )
+    assert run_python(code) == "real True True False True concurrent.futures.process"
+
+
+@pytest.mark.parametrize(
+    ("table", "placed"),
+    [
+        ({}, list(LEFT_OUT)),
+        ({"asyncio": LOADED}, ["multiprocessing", "concurrent.futures.process"]),
+        (dict.fromkeys(LEFT_OUT, LOADED), []),
+    ],
+    ids=["none-loaded", "asyncio-loaded", "all-loaded"],
+)
+def test_stand_ins_take_only_the_places_of_modules_not_loaded_and_leave_afterwards(
+    table: dict[str, Any], placed: list[str]
+) -> None:
+    """A module already loaded stays the real one; a stand-in is gone once the block ends."""
+    before = dict(table)
+    with standing_in(table) as names:
+        assert names == placed
+        assert all(table[name].__name__ == name and table[name] is not LOADED for name in placed)
+    assert table == before
+
+
+def test_a_stand_in_lends_other_names_from_the_real_module_but_never_from_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Outside the module table a missing name is the real module's; inside, it is missing
+    (the real module cannot be imported while the stand-in takes its place)."""
+    import json
+
+    lent = standin("json", {"loads": "stand-in's own"})
+    assert lent.loads == "stand-in's own"
+    assert lent.dumps is json.dumps
+    alone = standin("lessonwatch_stand_in_test", {})
+    monkeypatch.setitem(sys.modules, "lessonwatch_stand_in_test", alone)
+    with pytest.raises(AttributeError, match="not in the stand-in"):
+        alone.anything  # noqa: B018

@@ -6,8 +6,11 @@ agent sends; the agent is a real ``lessonwatch-agent run`` process.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main as agent_main
+from agent.paths import StatePaths
 from tests.agent.conftest import AgentProcess, Processes, wait_for
-from tests.agent.real_collector import RealCollector, stored_summaries
-from tests.agent.test_cli import monitoring
+from tests.agent.real_collector import RealCollector, stored, stored_summaries
+from tests.agent.test_cli import monitoring, queued
 
 pytestmark = pytest.mark.slow
 FAST = ("--sample-seconds", "1", "--grace-seconds", "2", "--upload-delay-max", "0")
@@ -144,6 +148,109 @@ def test_kill_9_mid_lesson(
     (discord,) = [f for f in report["families"] if f["family"] == "discord"]
     assert discord["devices"] == 1 and 8 <= discord["seconds"] <= 15
     assert second.terminate() == 0
+
+
+# The SIGKILL test's lesson, in seconds: long enough for several kills, short for the suite.
+KILLED_LESSON = 40
+SAMPLE = timedelta(seconds=1)  # FAST's --sample-seconds
+WHOLE_SECOND = timedelta(seconds=1)  # summaries start and end on whole seconds
+# From a restarted process to its first sample: the interpreter, the imports, the outbox and
+# the cached config (about 0.6 s on an idle machine); the rest is room for a loaded one.
+STARTUP = timedelta(seconds=2)
+
+
+def kill_plan(rng: random.Random, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    """Four to six kills, each at a random moment of a slot of its own, with a random downtime
+    (0.2 to 2 s) that ends a second before the slot does: the next kill finds an agent that
+    has (almost always) started sampling."""
+    kills = rng.randint(4, 6)
+    first = start + timedelta(seconds=2)
+    slot = (end - timedelta(seconds=3) - first) / kills
+    plan = []
+    for i in range(kills):
+        down = rng.uniform(0.2, 2.0)
+        room = slot.total_seconds() - down - 1.0
+        plan.append((first + slot * i + timedelta(seconds=rng.uniform(0, room)), down))
+    return plan
+
+
+def checkpointed(state: Path) -> str | None:
+    """The report id of the running lesson's checkpoint in the agent's outbox, if there is one."""
+    db = sqlite3.connect(StatePaths(state).outbox)
+    try:
+        row = db.execute("SELECT report_id FROM running").fetchone()
+    except sqlite3.OperationalError:  # the agent has not made its outbox yet
+        return None
+    finally:
+        db.close()
+    return str(row[0]) if row else None
+
+
+def test_sigkill_at_random_moments_loses_only_the_downtime_and_a_sample_per_kill(
+    real: RealCollector,
+    tmp_path: Path,
+    processes: Processes,
+    agent_process: Callable[..., AgentProcess],
+) -> None:
+    """Killed with SIGKILL at random moments of a lesson and restarted after a random downtime,
+    each run that has started leaves a checkpoint, and the agent delivers one summary per run
+    that left one, each stored once: no two overlap in time, each killed run's reaches to
+    within a sample of its kill, and together they cover the lesson but for the downtime (from
+    the kill to the new process) and at most one sample and one start-up per kill."""
+    seed = random.randrange(2**32)
+    state = tmp_path / "state"
+    enrol(real, state)
+    lesson_id, start, end = lesson_in(real, 3, KILLED_LESSON)
+    processes.start("Discord")
+    agent = agent_process(state, *FAST)
+    plan = kill_plan(random.Random(seed), start, end)
+    outages: list[tuple[datetime, datetime]] = []  # (killed, restarted)
+    sampled: list[datetime] = []  # the kills of runs that had sampled
+    left = None
+    for at, down in plan:
+        until(at)
+        since = outages[-1][1] if outages else start
+        killed = datetime.now(UTC)
+        agent.kill()
+        # A run killed before its first sample (still starting) leaves no checkpoint of its
+        # own: the one it found, if any, is still there to be recovered by the next run.
+        before, left = left, checkpointed(state)
+        if left not in (None, before):
+            sampled.append(killed)
+        else:
+            assert killed - since <= STARTUP, f"seed {seed}: no checkpoint after {killed - since}"
+        time.sleep(down)
+        agent = agent_process(state, *FAST)
+        outages.append((killed, datetime.now(UTC)))
+    until(end)
+    wait_for(lambda: not monitoring(state) and not queued(state), timeout=30, interval=0.5)
+    rows = stored(real, lesson_id)
+    downtime = sum((up - killed for killed, up in outages), timedelta(0))
+    covered = sum(r.seconds_monitored for r in rows)
+    context = (
+        f"seed {seed}, lesson {start:%H:%M:%S}-{end:%H:%M:%S}, killed and restarted "
+        + ", ".join(f"{k:%H:%M:%S.%f}-{u:%S.%f}" for k, u in outages)
+        + f" (sampled before {len(sampled)} of the kills), "
+        + f"downtime {downtime.total_seconds():.2f} s, covered {covered} s, stored "
+        + "; ".join(
+            f"{r.started_at:%H:%M:%S}-{r.ended_at:%H:%M:%S} {r.seconds_monitored} s" for r in rows
+        )
+    )
+    ids = [r.report_id for r in rows]
+    assert len(ids) == len(set(ids)) == len(sampled) + 1, context
+    assert start <= rows[0].started_at and rows[-1].ended_at <= end, context
+    for earlier, later in itertools.pairwise(rows):
+        assert earlier.ended_at <= later.started_at, context
+    for run, killed in zip(rows[:-1], sampled, strict=True):
+        # The checkpoint holds every sample but the one being taken; its last stands for the
+        # sample's length after it, never more.
+        assert killed - SAMPLE - WHOLE_SECOND <= run.ended_at <= killed + SAMPLE, context
+    allowed = downtime + len(outages) * (SAMPLE + STARTUP)
+    assert end - start - timedelta(seconds=covered) <= allowed, context
+    report = real.report(lesson_id)
+    (discord,) = [f for f in report["families"] if f["family"] == "discord"]
+    assert discord["devices"] == 1 and 0 < discord["seconds"] <= covered, context
+    assert agent.terminate() == 0
 
 
 def test_an_unchanged_config_is_a_304_and_the_clock_offset_comes_from_date(

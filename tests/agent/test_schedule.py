@@ -199,8 +199,11 @@ SENT = datetime(2026, 11, 24, 8, 0, 0, tzinfo=UTC)
     [
         ("Tue, 24 Nov 2026 08:00:00 GMT", timedelta(0)),
         ("Tue, 24 Nov 2026 08:00:01 GMT", timedelta(0)),  # within the header's resolution
-        ("Tue, 24 Nov 2026 08:05:00 GMT", timedelta(minutes=5)),  # device is 5 minutes slow
-        ("Tue, 24 Nov 2026 07:00:00 GMT", timedelta(hours=-1)),  # device is an hour fast (DST)
+        # A header renewed once a second (uvicorn) is up to 2 s old: the same clock still.
+        ("Tue, 24 Nov 2026 07:59:58 GMT", timedelta(0)),
+        # The header names a whole second: the collector's clock was in its middle.
+        ("Tue, 24 Nov 2026 08:05:00 GMT", timedelta(minutes=5, milliseconds=500)),  # 5 min slow
+        ("Tue, 24 Nov 2026 07:00:00 GMT", timedelta(hours=-1, milliseconds=500)),  # an hour fast
         (None, None),
         ("", None),
         ("yesterday", None),

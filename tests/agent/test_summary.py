@@ -158,6 +158,47 @@ def test_checkpoint_round_trip() -> None:
     assert summary.from_json(summary.to_json(state)) == state
 
 
+def hour_long(run: int, at: datetime) -> summary.SummaryState:
+    """The summary of one run of an hour-long lesson from ``T0``, started at ``at``."""
+    return summary.start(
+        f"6f1c2a4e-0000-4000-8000-00000000000{run}",
+        "l_1",
+        T0 + timedelta(hours=1),
+        at,
+        sample_seconds=15,
+        grace_seconds=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("restart", "recovered", "begins"),
+    [
+        # Back within the interval the checkpoint's last sample stands for: wait for its end.
+        (50, True, 60),
+        (60, True, 60),
+        # Back after it: at once; the time between is the downtime.
+        (75, True, 75),
+        # No checkpoint recovered (a first start, or one of another lesson): at once.
+        (50, False, 50),
+    ],
+)
+def test_after_a_crash_the_rest_of_the_lesson_starts_where_the_recovered_summary_ends(
+    restart: int, recovered: bool, begins: int
+) -> None:
+    """Killed after the sample at 45 s (it stands for 45-60 s) and restarted: the summary made
+    from the checkpoint ends at 60 s, and the new one never starts before it."""
+    crashed = hour_long(1, T0)
+    for i in range(4):
+        crashed = summary.step(crashed, [TELEGRAM], OK, T0 + timedelta(seconds=15 * i))
+    until = summary.covered_until(crashed)
+    first = summary.finish(crashed, until, agent_version="0.1.0")
+    assert first.ended_at == until == T0 + timedelta(seconds=60)
+    assert first.coverage.seconds_monitored == 60
+    begin = summary.resume_at(T0 + timedelta(seconds=restart), until if recovered else None)
+    rest = hour_long(2, begin)
+    assert rest.started_at == T0 + timedelta(seconds=begins)
+
+
 FINDINGS = st.sampled_from([TELEGRAM, DISCORD, PNG])
 
 

@@ -66,6 +66,7 @@ SCHOOL_WIDE_ROLES = ("leader", "admin")
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "GET /healthz": (),
     "POST /api/v1/agent/enroll": (),
+    "POST /api/v1/agent/fingerprint-key": (),
     "GET /api/v1/agent/config": ("device",),
     "POST /api/v1/agent/reports": ("device",),
     "GET /api/v1/lessons/{lesson_id}/report": ("admin",),
