@@ -101,6 +101,9 @@ class Hub:
         self.captures: set[str] = set()
         self.capture_state: State = "unavailable"
         self.wake: Callable[[], None] = _nothing  # the transport's way to wake its thread
+        # Called (outside the lock) when a helper connects or goes away: the agent rewrites its
+        # status file, so ``status`` says at once whether a helper is connected.
+        self.on_helper_change: Callable[[], None] = _nothing
 
     # -- the agent's side --------------------------------------------------------------------
     def monitor(
@@ -161,26 +164,38 @@ class Hub:
     def received(self, key: int, data: bytes, now: float) -> bool:
         """Bytes from a peer; False when it must be closed (logged by kind, never content)."""
         with self.lock:
-            peer = self.peers.get(key)
-            if peer is None:
-                return False
-            try:
-                lines = peer.lines.feed(data)
-                for _ in lines:  # counted before any is handled: a flood is a flood
-                    peer.rate.take(now)
-                for line in lines:
-                    self._handle(key, peer, decode(line), now)
-            except ProtocolError as exc:
-                log.warning("helper channel: uid %s disconnected (%s)", peer.uid, exc.kind)
-                self._drop(key)
-                return False
-        self.wake()
+            before = self.helper
+            keep = self._receive(key, data, now)
+            changed = self.helper != before
+        if changed:
+            self.on_helper_change()
+        if keep:
+            self.wake()
+        return keep
+
+    def _receive(self, key: int, data: bytes, now: float) -> bool:
+        peer = self.peers.get(key)
+        if peer is None:
+            return False
+        try:
+            lines = peer.lines.feed(data)
+            for _ in lines:  # counted before any is handled: a flood is a flood
+                peer.rate.take(now)
+            for line in lines:
+                self._handle(key, peer, decode(line), now)
+        except ProtocolError as exc:
+            log.warning("helper channel: uid %s disconnected (%s)", peer.uid, exc.kind)
+            self._drop(key)
+            return False
         return True
 
     def closed(self, key: int) -> None:
         with self.lock:
+            was_helper = key == self.helper
             if key in self.peers:
                 self._drop(key)
+        if was_helper:
+            self.on_helper_change()
 
     def outgoing(self, key: int) -> list[bytes] | None:
         """Lines to send to a peer; None when the hub has dropped it."""
@@ -194,6 +209,7 @@ class Hub:
     def expired(self, now: float) -> list[int]:
         """Connections to close now: no hello in time, or a helper silent during a lesson."""
         with self.lock:
+            before = self.helper
             late = [
                 k for k, p in self.peers.items() if not p.hello and now - p.opened > HELLO_SECONDS
             ]
@@ -204,7 +220,10 @@ class Hub:
             for key in late:
                 log.warning("helper channel: uid %s disconnected (silent)", self.peers[key].uid)
                 self._drop(key)
-            return late
+            changed = self.helper != before
+        if changed:
+            self.on_helper_change()
+        return late
 
     def deadline(self) -> float | None:
         """When ``expired`` may next have something to do; None: nothing can expire."""

@@ -224,6 +224,7 @@ class Agent:
         from agent.hub import Hub, listen
 
         self.hub = Hub(settings.required)
+        self.hub.on_helper_change = lambda: self._soon(self._status_now)
         channel: Transport | None = None
         try:
             channel = listen(settings, self.hub)
@@ -235,6 +236,11 @@ class Agent:
                 self._guard(channel.close)()
             return
         self.channel = channel
+
+    def _status_now(self) -> None:
+        """Rewrite the status file: a helper connected or went away, and ``status`` says so."""
+        with self.lock:
+            write_status(self)
 
     def recover(self) -> None:
         """A checkpoint left by a crash becomes its own summary; the lesson goes on in a new one."""

@@ -224,7 +224,9 @@ def test_sigterm_during_a_slow_upload_still_exits_within_5_s(
     processes: Processes,
 ) -> None:
     """An upload hanging on the collector does not hold up SIGTERM; the row is resent later."""
-    lesson(collector, 0.5, 2)
+    # The lesson leaves the agent process a few seconds to start: under a loaded run a
+    # two-second lesson beginning at once was sometimes over before the agent had its config.
+    lesson(collector, 2, 3)
     processes.start("obs")
     collector.state.hold_answers = 10.0
     agent = agent_process(enrolled, *FAST)

@@ -254,6 +254,27 @@ def test_the_newest_helper_wins() -> None:
     assert hub.helper == 2 and hub.outgoing(1) is None
 
 
+def test_the_agent_hears_whenever_a_helper_comes_or_goes() -> None:
+    """``on_helper_change`` runs on a hello, a newer helper, a close, a protocol error and a
+    helper gone silent (so ``status`` is rewritten), and never for a peer that was no helper."""
+    hub = Hub(required=True)
+    changes: list[int | None] = []
+    hub.on_helper_change = lambda: changes.append(hub.helper)
+    assert hub.opened(1, 1001, True, T0) is None
+    hub.closed(1)  # gone before its hello: it never was the helper
+    assert changes == []
+    connect(hub, key=2)
+    connect(hub, key=3)  # the newest helper wins
+    hub.closed(3)
+    assert changes == [2, 3, None]
+    connect(hub, key=4)
+    assert hub.received(4, b"not json\n", T0) is False  # a protocol error drops it
+    connect(hub, key=5)
+    hub.monitor(T0 + 500, 2, False, [".png"], now=T0)
+    assert hub.expired(T0 + 3 * 2 + 6) == [5]
+    assert changes == [2, 3, None, 4, None, 5, None]
+
+
 def test_silent_peers_expire() -> None:
     """No hello within the limit, or no sample for three intervals in a lesson: closed."""
     hub = Hub(required=True)
