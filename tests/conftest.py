@@ -7,6 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Speed is measured by bench/, never by a test: hypothesis's 200 ms deadline per example is a
+# timed test, and on a loaded 2-core run it failed properties for being slow (test_engine's
+# catalog terms). A test that means a deadline sets one in its own @settings.
+settings.register_profile("lessonwatch", deadline=None)
+settings.load_profile("lessonwatch")
 
 # Shared fixtures: databases (migrated once per worker and copied) and the demo school's pages.
 pytest_plugins = ["tests.support.databases", "tests.support.web_fixtures"]
