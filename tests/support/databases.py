@@ -265,6 +265,14 @@ def demo_db_sqlite(templates: Templates, tmp_path: Path) -> DemoDatabase:
 
 
 @pytest.fixture
+def demo_sessions(demo_db: DemoDatabase) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test's demo database, on SQLite and PostgreSQL."""
+    engine = db.make_engine(demo_db.url)
+    yield db.session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
 def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
     """Sessions on the test's migrated database."""
     engine = db.make_engine(db_url)

@@ -5,15 +5,12 @@ however many lessons they show."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import db
 from service.actors import Actor
 from service.demo import data as demo_data
 from service.models import Lesson, School, User
@@ -25,20 +22,12 @@ from service.web.i18n import translator
 from service.web.pages.escalations import DAYS, escalations_page
 from service.web.pages.trend import WEEKS, group_trend, week_row
 from tests.support.clock import DEMO_NOW
-from tests.support.databases import DemoDatabase
 from tests.support.sql import recorded, touching
 
 # The demo school as the run's template holds it, seeded once at DEMO_NOW and copied per test
 # (seeding it in each test cost about two seconds of CPU each).
 NOW = DEMO_NOW
 T = translator("nl")
-
-
-@pytest.fixture
-def sessions(demo_db: DemoDatabase) -> Iterator[sessionmaker[Session]]:
-    engine = db.make_engine(demo_db.url)
-    yield db.session_factory(engine)
-    engine.dispose()
 
 
 def demo_school(session: Session) -> School:
@@ -77,11 +66,11 @@ def trend_numbers(trend: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_trend_equals_the_reports_before_and_after_the_purge(
-    sessions: sessionmaker[Session],
+    demo_sessions: sessionmaker[Session],
 ) -> None:
     """Each week of the trend adds up its lessons' report numbers; after the purge froze the
     older weeks it reads the same."""
-    with sessions.begin() as session:
+    with demo_sessions.begin() as session:
         school = demo_school(session)
         school.small_count_threshold = 1  # every number shown, so all are compared
         lesson = lessons_of_3b(session)[-1]
@@ -92,9 +81,9 @@ def test_trend_equals_the_reports_before_and_after_the_purge(
         )
         assert before == expected_trend(session, school)
         assert len(before) == 4 and all(week["device_lessons_with_findings"] for week in before)
-    with sessions.begin() as session:
+    with demo_sessions.begin() as session:
         assert retention.purge(session, now=NOW + timedelta(days=14)).lessons_frozen > 0
-    with sessions.begin() as session:
+    with demo_sessions.begin() as session:
         school = demo_school(session)
         lesson = session.get_one(Lesson, lesson.id)
         after = trend_numbers(
@@ -106,11 +95,11 @@ def test_trend_equals_the_reports_before_and_after_the_purge(
 
 
 def test_a_teachers_trend_counts_only_the_lessons_they_teach(
-    sessions: sessionmaker[Session],
+    demo_sessions: sessionmaker[Session],
 ) -> None:
     """A colleague's lesson in the group is in the leader's trend and not in the teacher's, so
     no difference of two trends recovers a count the teacher may not read."""
-    with sessions.begin() as session:
+    with demo_sessions.begin() as session:
         school = demo_school(session)
         school.small_count_threshold = 1
         colleague = session.scalars(select(User).where(User.username == "jansen")).one()
@@ -133,9 +122,9 @@ def test_a_teachers_trend_counts_only_the_lessons_they_teach(
     )
 
 
-def test_trend_hides_weeks_of_too_few_devices(sessions: sessionmaker[Session]) -> None:
+def test_trend_hides_weeks_of_too_few_devices(demo_sessions: sessionmaker[Session]) -> None:
     """With a threshold above every week's count, no week shows a number, only the text."""
-    with sessions.begin() as session:
+    with demo_sessions.begin() as session:
         school = demo_school(session)
         school.small_count_threshold = 10_000
         lesson = lessons_of_3b(session)[-1]
@@ -148,17 +137,17 @@ def test_trend_hides_weeks_of_too_few_devices(sessions: sessionmaker[Session]) -
 
 
 def test_trend_takes_as_many_queries_for_one_week_as_for_four(
-    sessions: sessionmaker[Session],
+    demo_sessions: sessionmaker[Session],
 ) -> None:
     """A lesson in the demo's first week (one week of trend) and one in its last (four weeks)
     cost the same queries, counted cold and warm."""
     counts = []
     for _ in ("cold", "warm"):
         for pick in (0, -1):
-            with sessions.begin() as session:
+            with demo_sessions.begin() as session:
                 school = demo_school(session)
                 lesson = lessons_of_3b(session)[pick]
-                with recorded(sessions) as sql:
+                with recorded(demo_sessions) as sql:
                     trend = group_trend(
                         session,
                         lesson=lesson,
@@ -207,7 +196,7 @@ def expected_escalations(session: Session, now: datetime, threshold: int) -> dic
 
 
 def test_escalations_equal_the_reports_in_a_fixed_number_of_queries(
-    sessions: sessionmaker[Session],
+    demo_sessions: sessionmaker[Session],
 ) -> None:
     """A short window (few lessons) and the full one (many) take the same number of queries,
     cold and warm, and never read summaries per lesson; the numbers are the reports',
@@ -217,8 +206,8 @@ def test_escalations_equal_the_reports_in_a_fixed_number_of_queries(
     runs = []
     for _ in ("cold", "warm"):
         for now in moments:
-            with sessions.begin() as session:
-                with recorded(sessions) as sql:
+            with demo_sessions.begin() as session:
+                with recorded(demo_sessions) as sql:
                     page = escalations_page(session, viewer=leader(session), now=now, lang="nl")
                 expected = expected_escalations(session, now, page["suppressed_below"])
                 assert escalation_numbers(page) == expected
@@ -234,9 +223,9 @@ def test_escalations_equal_the_reports_in_a_fixed_number_of_queries(
     assert not [s for s in warm_many if "device_lesson_summaries.summary" in s]
 
 
-def test_escalations_hide_small_counts(sessions: sessionmaker[Session]) -> None:
+def test_escalations_hide_small_counts(demo_sessions: sessionmaker[Session]) -> None:
     """Rows of fewer devices than the threshold show no count and no minutes, only the text."""
-    with sessions.begin() as session:
+    with demo_sessions.begin() as session:
         page = escalations_page(session, viewer=leader(session), now=NOW, lang="nl")
     rows = [c for e in page["lessons"] for c in e["categories"]]
     hidden = [c for c in rows if c["devices"] is None]

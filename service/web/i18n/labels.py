@@ -52,7 +52,10 @@ ROLES = {
     "teacher": N_("teacher"),
     "it": N_("IT staff"),
 }
+# Every action the code writes to the audit log (tests/web/test_audit_log.py finds them in the
+# code and checks that each one is here).
 AUDIT_ACTIONS = {
+    "audit.export": N_("audit log exported"),
     "devices.view": N_("viewed per-device data"),
     "device.enroll": N_("device enrolled"),
     "device.update": N_("device changed"),

@@ -1,11 +1,10 @@
-"""The audit log page and the CSV export of lesson reports, for admins."""
+"""The CSV export of lesson reports, for admins (the audit log page is ``audit_log``)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,42 +14,14 @@ from service import audit
 from service.actors import Actor
 from service.errors import InvalidRequest
 from service.lessons import records as lessons
-from service.models import AuditEntry, Lesson, School, User
+from service.models import Lesson, School, User
 from service.reports.lesson_report import stored_numbers
 from service.reports.numbers import suppress_small_counts
 from service.schools import registry as schools
 from service.web import access
+from service.web.pages.common import spreadsheet_cell
 
-PAGE = 200
 MAX_EXPORT_DAYS = 400
-
-
-def audit_page(session: Session, *, viewer: User, before: int | None) -> dict[str, Any]:
-    access.require_role(viewer, access.ADMIN)
-    # Only this school's entries: another school's user names, lessons and reasons are theirs.
-    query = (
-        select(AuditEntry)
-        .where(AuditEntry.school_id == viewer.school_id)
-        .order_by(AuditEntry.id.desc())
-        .limit(PAGE)
-    )
-    if before is not None:
-        query = query.where(AuditEntry.id < before)
-    rows = session.scalars(query).all()
-    return {
-        "entries": [
-            {
-                "id": e.id,
-                "at": format_time(e.at),
-                "actor": e.actor,
-                "action": e.action,
-                "object": e.object,
-                "reason": e.reason,
-            }
-            for e in rows
-        ],
-        "older": rows[-1].id if len(rows) == PAGE else None,
-    }
 
 
 def parse_day(text: str, what: str) -> date:
@@ -99,8 +70,8 @@ def export_csv(session: Session, *, viewer: User, first: date, last: date, now: 
             row.lesson.id,
             format_time(row.lesson.start),
             format_time(row.lesson.end),
-            _cell(row.group),
-            _cell(row.lesson.subject or ""),
+            spreadsheet_cell(row.group),
+            spreadsheet_cell(row.lesson.subject or ""),
             numbers["devices_expected"],
             numbers["devices_reporting"],
         ]
@@ -124,8 +95,3 @@ def export_csv(session: Session, *, viewer: User, first: date, last: date, now: 
         now=now,
     )
     return out.getvalue().encode("utf-8")
-
-
-def _cell(value: str) -> str:
-    # Spreadsheet programs run a cell starting with = + - @ as a formula (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

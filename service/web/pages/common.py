@@ -1,4 +1,4 @@
-"""Shared pieces of the page builders: a lesson as a card, minutes, local times."""
+"""Shared pieces of the page builders: a lesson as a card, minutes, local times, CSV cells."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from zoneinfo import ZoneInfo
 from policies.wire import parse_time
 from service.web.i18n import Translate, labels
 
-__all__ = ["Translate", "day_label", "lesson_card", "local", "minutes", "status"]
+__all__ = [
+    "Translate",
+    "day_label",
+    "lesson_card",
+    "local",
+    "minutes",
+    "spreadsheet_cell",
+    "status",
+]
 
 
 def minutes(seconds: int) -> int:
@@ -49,3 +57,9 @@ def lesson_card(
         "status": state,
         "status_label": t(labels.LESSON_STATES[state]),
     }
+
+
+def spreadsheet_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ would run as a
+    formula (CSV injection), and names, reasons and labels are typed by people."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

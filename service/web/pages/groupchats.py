@@ -30,6 +30,7 @@ from service.actors import Actor
 from service.groupchats import register as groupchats
 from service.models import GroupChat, User
 from service.web.i18n import labels, translator
+from service.web.pages.common import spreadsheet_cell
 
 _COUNTS = ("pupils_in_class", "pupils_in_chat", "youngest_age")
 _MAX_DIGITS = 6  # longer numbers are out of range anyway; validate_chat says so
@@ -200,7 +201,7 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
         writer.writerow(
             [
                 chat["id"],
-                _cell(chat["group"]),
+                spreadsheet_cell(chat["group"]),
                 chat["platform"],
                 chat["account"],
                 ";".join(chat["purposes"]),
@@ -209,7 +210,7 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
                 chat["youngest_age"],
                 "yes" if chat["parental_consent"] else "no",
                 chat["alternative"],
-                _cell(chat["owner"]),
+                spreadsheet_cell(chat["owner"]),
                 chat["updated_at"],
                 chat["checked_at"],
                 chat["violations"],
@@ -236,8 +237,3 @@ def school_setting(session: Session, *, viewer: User, catalog: PlatformCatalog) 
         "closed_platform": school.closed_platform,
         "closed_platforms": [{"id": p.id, "name": p.name} for p in catalog.closed()],
     }
-
-
-def _cell(value: str) -> str:
-    # Spreadsheet programs run a cell starting with = + - @ as a formula (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -17,6 +17,7 @@ from service.schools import settings as school_settings
 from service.web import access
 from service.web.forms import Form
 from service.web.pages import admin_audit, admin_devices, admin_school, admin_users
+from service.web.pages import audit_log as audit_pages
 from service.web.pages import groupchats as groupchat_pages
 from service.web.routes.base import Ctx, Download, Outcome, Page, Redirect, act, show
 
@@ -283,14 +284,25 @@ async def school_save(request: Request) -> Response:
 @router.get("/audit")
 async def audit_log(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
-        raw = ctx.request.query_params.get("before", "")
-        before = int(raw) if raw.isdigit() and len(raw) < 12 else None
-        return Page(
-            "admin_audit.html",
-            admin_audit.audit_page(ctx.db, viewer=ctx.signed_in(), before=before),
-        )
+        filters = audit_pages.parse_filters(ctx.request.query_params)
+        page = audit_pages.audit_log(ctx.db, viewer=ctx.signed_in(), filters=filters, t=ctx.t)
+        return Page("admin_audit.html", page)
 
     return await show(request, build)
+
+
+@router.post("/audit/export")
+async def audit_export(request: Request) -> Response:
+    def action(ctx: Ctx, form: Form) -> Outcome:
+        fields = {name: form.get(name) for name in ("person", "action", "from", "to")}
+        filters = audit_pages.parse_filters(fields)
+        body = audit_pages.audit_csv(
+            ctx.db, viewer=ctx.signed_in(), filters=filters, t=ctx.t, now=ctx.now
+        )
+        name = f"lessonwatch-audit-{ctx.now:%Y-%m-%d}.csv"
+        return Download(body, "text/csv; charset=utf-8", name)
+
+    return await act(request, action)
 
 
 @router.get("/export")
