@@ -1,5 +1,6 @@
 """What the audit log's stored names read as: ``lesson:l_…`` becomes the lesson's group, subject
-and local time, ``device:d_…`` the device's pseudonym and label, ``user:devries`` the user name.
+and local time, ``device:d_…`` the device's pseudonym and label, ``user:devries`` the user name,
+a group chat or an enrolment code its number and group.
 
 The log keeps ids (they survive renames and are what a data-access request searches for); the
 page resolves them when shown, for a whole page of entries in one query per kind of object, so
@@ -9,7 +10,7 @@ a page of 50 costs as many queries as a page of 2.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.models import Device, Group, Lesson
+from service.models import Device, EnrolmentCode, Group, GroupChat, Lesson
 from service.web.i18n import Translate, labels
 
 
@@ -34,6 +35,9 @@ class Names:
 
     lessons: dict[str, LessonName]
     devices: dict[str, str | None]  # id -> label
+    # id -> the group it is of (the ids are numbers, kept as the text the log holds)
+    chats: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
 
 
 def _ids(values: Iterable[str | None], kind: str) -> set[str]:
@@ -41,11 +45,17 @@ def _ids(values: Iterable[str | None], kind: str) -> set[str]:
     return {v[len(prefix) :] for v in values if v and v.startswith(prefix)}
 
 
+def _numbers(texts: set[str]) -> set[int]:
+    # A stored id that is not a number names nothing: it stays as it is, never a query error.
+    return {int(t) for t in texts if t.isascii() and t.isdigit() and len(t) < 10}
+
+
 def resolve(
     session: Session, *, school_id: int, tz: ZoneInfo, names: Iterable[str | None]
 ) -> Names:
-    """One query for the lessons and one for the devices among ``names`` (objects and actors);
-    only rows of ``school_id``, so an id of another school never reads as anything but itself."""
+    """One query each for the lessons, devices, group chats and enrolment codes among ``names``
+    (objects and actors), and none for a kind that is not among them; only rows of
+    ``school_id``, so an id of another school never reads as anything but itself."""
     shown = list(names)
     lesson_ids, device_ids = _ids(shown, "lesson"), _ids(shown, "device")
     lessons: dict[str, LessonName] = {}
@@ -64,7 +74,22 @@ def resolve(
             Device.school_id == school_id, Device.id.in_(device_ids)
         )
         devices = dict(session.execute(query_devices).all())
-    return Names(lessons, devices)
+    chats: dict[str, str] = {}
+    if chat_ids := _numbers(_ids(shown, "groupchat")):
+        query_chats = select(GroupChat.id, GroupChat.group).where(
+            GroupChat.school_id == school_id, GroupChat.id.in_(chat_ids)
+        )
+        chats = {str(chat_id): group for chat_id, group in session.execute(query_chats)}
+    codes: dict[str, str] = {}
+    if code_ids := _numbers(_ids(shown, "code")):
+        # A code has no school of its own: its group's is the school's.
+        query_codes = (
+            select(EnrolmentCode.id, Group.name)
+            .join(Group, Group.id == EnrolmentCode.group_id)
+            .where(Group.school_id == school_id, EnrolmentCode.id.in_(code_ids))
+        )
+        codes = {str(code_id): group for code_id, group in session.execute(query_codes)}
+    return Names(lessons, devices, chats, codes)
 
 
 def actor(value: str, names: Names, t: Translate) -> str:
@@ -109,8 +134,12 @@ def obj(value: str | None, names: Names, t: Translate) -> str:
     if kind == "group":
         return t("group %(name)s", name=rest)
     if kind == "groupchat":
+        if rest in names.chats:
+            return t("group chat %(id)s of %(group)s", id=rest, group=names.chats[rest])
         return t("group chat %(id)s", id=rest)
     if kind == "code":
+        if rest in names.codes:
+            return t("enrolment code %(id)s for %(group)s", id=rest, group=names.codes[rest])
         return t("enrolment code %(id)s", id=rest)
     if kind == "source":
         return t("timetable source %(name)s", name=rest)
