@@ -48,10 +48,13 @@ def the_school(session: Session, args: argparse.Namespace) -> School:
     there = f"{len(known)} school{'' if len(known) == 1 else 's'}" + (
         f": {listed}" if known else ""
     )
-    raise NotFound(
+    # English only, as the command line is, so the message is built first: a literal in the
+    # raise would be extracted for the pages' catalog (docs/translations.md).
+    message = (
         f"no school {name[:200]!r} on this collector ({there}); give --school or "
         "$LESSONWATCH_SCHOOL, or add it with 'lessonwatch-service schools add NAME'"
     )
+    raise NotFound(message)
 
 
 def open_database(url: str, *, read_only: bool) -> Engine:
@@ -75,11 +78,12 @@ def open_database(url: str, *, read_only: bool) -> Engine:
         path = parsed.database or ""
         # Checked before connecting: SQLite creates a missing file (and make_engine its folder).
         if path in ("", ":memory:") or not Path(path).is_file():
-            raise NotFound(
+            missing = (
                 f"no collector database at {path or ':memory:'!r}: this command only reads and "
                 "creates none; check --db or $LESSONWATCH_DB (a command that writes, such as "
                 "'schools add', creates the database)"
             )
+            raise NotFound(missing)
     engine = db.make_engine(url)
     shown = parsed.render_as_string(hide_password=True)
     try:
@@ -89,11 +93,12 @@ def open_database(url: str, *, read_only: bool) -> Engine:
             # Not a database at all (a text file), or a PostgreSQL database that is not there.
             raise NotFound(f"cannot read the database {shown!r}: {exc.orig}") from None
         if not migrated:
-            raise NotFound(
-                f"the database {shown!r} holds no "
-                "collector schema: this command only reads and migrates none; check --db or "
-                "$LESSONWATCH_DB (a command that writes, such as 'schools add', migrates it)"
+            unmigrated = (
+                f"the database {shown!r} holds no collector schema: this command only reads "
+                "and migrates none; check --db or $LESSONWATCH_DB (a command that writes, such "
+                "as 'schools add', migrates it)"
             )
+            raise NotFound(unmigrated)
         db.migrate(engine)
     except BaseException:
         engine.dispose()

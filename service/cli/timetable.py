@@ -77,6 +77,8 @@ def _guarded(runner: Runner) -> Runner:
 def run_lessons_import(
     _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
+    with sessions.begin() as session:
+        the_school(session, args)  # refused before the file is read, never founded by it
     limits = Limits()
     path = Path(args.file)
     first, last = _day(args.from_date, "--from"), _day(args.to_date, "--to")
@@ -95,8 +97,6 @@ def run_lessons_import(
         dry_run=args.dry_run,
     )
     now = datetime.now(UTC)
-    with sessions.begin() as session:
-        the_school(session, args)  # refused before the file is read, never founded by it
 
     def window_of(tz: ZoneInfo) -> Any:
         if first is not None and last is not None:
@@ -277,6 +277,8 @@ def run_sources_remove(
 def run_holidays_import(
     settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
+    with sessions.begin() as session:
+        the_school(session, args)  # refused before anything is fetched or read
     where = args.source
     if where.startswith(("http://", "https://")):
         url = sources.check_url(where, "holiday URL")
