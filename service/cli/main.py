@@ -274,6 +274,10 @@ def cmd_permissions_withdraw(run: Run, args: argparse.Namespace) -> None:
     )
 
 
+# ``schools add`` and ``schools list`` are about the collector's schools, not one school: they
+# take no --school and get the transaction and the time instead of a ``Run``.
+
+
 def cmd_schools_add(session: Session, now: datetime, args: argparse.Namespace) -> None:
     school = founding.add_school(session, name=args.name, timezone=args.timezone, now=now)
     print(school.name)
@@ -350,8 +354,6 @@ def _read_override(path: str) -> str:
 
 
 Handler = Callable[[Run, argparse.Namespace], None]
-# A command about the collector's schools rather than one school: it takes no --school.
-BoardHandler = Callable[[Session, datetime, argparse.Namespace], None]
 Clock = Callable[[], datetime]
 
 
