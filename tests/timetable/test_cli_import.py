@@ -17,8 +17,15 @@ from service import db
 from service.cli.main import main
 from service.models import Lesson, TimetableSource
 from service.timetable_store.progress import Bar
+from tests.support.schools import found_school
 from tests.timetable.feeds import MONDAY, stamp, weekly
 from tests.timetable.helpers import AMSTERDAM, VTIMEZONE_AMSTERDAM, calendar
+
+
+@pytest.fixture
+def db_url(db_url: str) -> str:
+    """The test's database with the school the commands work on: none founds one by itself."""
+    return found_school(db_url)
 
 
 def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:
