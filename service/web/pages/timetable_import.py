@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from service.errors import InvalidRequest
 from service.models import Group, TimetableUpload, User, WebSession
 from service.schools import registry as schools
-from service.timetable import PRESETS
+from service.timetable import PRESETS, csvcolumns
 from service.timetable_store import uploads
 from service.web.pages.common import local
 from service.web.pages.timetable_sources import school_of
@@ -29,6 +29,29 @@ def groups_of(session: Session, school_id: int) -> list[str]:
     return list(session.scalars(query))
 
 
+def csv_layout() -> dict[str, Any]:
+    """The CSV columns and formats the parser accepts, read from its own table, so the page
+    shows exactly what an import takes (the texts are msgids, translated by the template)."""
+    return {
+        "columns": [
+            {
+                "key": c.key,
+                "nl": c.nl,
+                "en": c.en,
+                "required": c.required,
+                "meaning": c.meaning,
+                "example": c.example,
+            }
+            for c in csvcolumns.COLUMNS
+        ],
+        "date_formats": [{"format": f, "example": e} for f, e in csvcolumns.DATE_FORMATS],
+        "time_formats": [{"format": f, "example": e} for f, e in csvcolumns.TIME_FORMATS],
+        "yes": list(csvcolumns.YES),
+        "no": list(csvcolumns.NO),
+        "example": csvcolumns.example("nl"),
+    }
+
+
 def import_page(session: Session, *, viewer: User) -> dict[str, Any]:
     school = school_of(session, viewer)
     return {
@@ -36,6 +59,7 @@ def import_page(session: Session, *, viewer: User) -> dict[str, Any]:
         "groups": groups_of(session, school.id),
         "max_bytes": MAX_BYTES,
         "max_megabytes": MAX_BYTES // (1024 * 1024),
+        "csv": csv_layout(),
     }
 
 
