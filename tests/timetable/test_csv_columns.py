@@ -3,14 +3,23 @@ errors that name a column as the file does, translatable."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from service.timetable import ImportRefused, MalformedInput, import_csv, school_year
-from service.timetable.csvcolumns import COLUMNS, YES, column_named, example, language_of
+from service.timetable.csvcolumns import (
+    COLUMNS,
+    DATE_FORMATS,
+    YES,
+    column_named,
+    example,
+    language_of,
+)
 from service.timetable.errors import Problem
 from service.web.i18n import Translate
 from tests.timetable.helpers import AMSTERDAM
@@ -225,3 +234,29 @@ def test_any_permutation_of_the_known_headers_parses_the_same_rows(
         "217",
     )
     assert (lesson.start, lesson.remote, lesson.cancelled) == (LESSON[4], False, True)
+
+
+DOCS = Path(__file__).parents[2] / "docs" / "timetable.md"
+DOC_ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \|.*\| (required|optional) \|$", re.M)
+
+
+def test_the_documented_column_table_is_the_parsers() -> None:
+    """docs/timetable.md lists every column under both names, required as the parser has it."""
+    csv_section = DOCS.read_text().split("### CSV\n", 1)[1].split("\n## ", 1)[0]
+    documented = [(nl, en, need == "required") for nl, en, need in DOC_ROW.findall(csv_section)]
+    assert documented == [(c.nl, c.en, c.required) for c in COLUMNS]
+
+
+def test_the_documented_dutch_and_english_examples_are_the_same_file() -> None:
+    """The two example files of docs/timetable.md give the same lessons."""
+    csv_section = DOCS.read_text().split("### CSV\n", 1)[1]
+    dutch, english = re.findall(r"```\n(.*?)```", csv_section, re.S)[:2]
+    assert lessons(dutch) == lessons(english) and len(lessons(dutch)) == 2
+
+
+def test_the_date_error_names_the_formats_the_page_lists() -> None:
+    """The error for a wrong date names each date format of the table, in both languages."""
+    problem = problem_of("datum;begin;eind;klas\ngisteren;08:30;09:20;3B\n")
+    dutch = Translate("nl").message(problem.msgid, problem.params)
+    for name, _ in DATE_FORMATS:
+        assert name in problem.message and Translate("nl")(name) in dutch
