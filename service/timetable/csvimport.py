@@ -5,7 +5,7 @@ The columns, under their English or Dutch names (``date`` or ``datum``, ``group`
 table in ``csvcolumns``; the upload page shows the same table. A header row is required.
 
 Errors name the line, and a column as the file's header names it (``begin``, or ``start``):
-``rooster.csv:12: eind 08:20 is not after begin 08:30``. Each carries a message id and its
+``rooster.csv:12: 'eind' 08:20 is not after 'begin' 08:30``. Each carries a message id and its
 values, so a page shows it in the reader's language.
 """
 
