@@ -25,6 +25,7 @@ from agent.errors import CollectorError, FatalError
 from agent.paths import StatePaths, default_state_dir
 
 if TYPE_CHECKING:
+    from agent.config import AgentConfig
     from agent.explain import Enrolment
     from agent.identity import Identity
 
@@ -372,6 +373,11 @@ def _status(args: argparse.Namespace) -> int:
         "settings": running.get("settings") if alive and running else None,
         "upload": running.get("upload") if running else None,
         "outbox": counts,
+        # When the agent may talk to the collector (docs/agent.md): the coming windows.
+        "contact_windows": [
+            {"from": start.isoformat(), "until": end.isoformat()}
+            for start, end in _coming_contacts(config, _spread_in_force(config, running), now)
+        ],
     }
     if args.json:
         print(json.dumps(data, indent=2))
@@ -384,6 +390,8 @@ def _status(args: argparse.Namespace) -> int:
         print("monitoring: not active" + ("" if alive else " (the agent is not running)"))
     for x in data["next_lessons"]:
         print(f"  lesson {x['id']}: {x['start']} – {x['end']}")
+    for window in data["contact_windows"]:
+        print(f"  talks to the collector: {window['from']} – {window['until']}")
     if data["helper"] is not None:
         print(f"helper: {data['helper']}")
     if counts:
@@ -394,9 +402,29 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spread_in_force(config: AgentConfig | None, running: dict[str, Any] | None) -> int:
+    """The upload spread the running agent uses (overrides included), else the policy's."""
+    settings = (running or {}).get("settings")
+    value = settings.get("upload_delay_max_seconds") if isinstance(settings, dict) else None
+    if isinstance(value, int) and value >= 0:
+        return value
+    return config.compiled.policy.settings.upload_delay_max_seconds if config else 120
+
+
+def _coming_contacts(
+    config: AgentConfig | None, spread_seconds: int, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The contact windows of the coming school days with the upload spread in force (at most
+    five): when the agent may talk to the collector, besides once on a school day."""
+    from agent.schedule import contact_windows
+
+    ahead = [x for x in config.lessons if x.end > now] if config else []
+    return contact_windows(ahead, timedelta(seconds=spread_seconds))[:5]
+
+
 def _explain(args: argparse.Namespace) -> int:
     from agent.explain import render, zone
-    from agent.schedule import contact_windows, next_windows
+    from agent.schedule import next_windows
     from agent.status import read_status
     from policies import load_policy
 
@@ -421,10 +449,7 @@ def _explain(args: argparse.Namespace) -> int:
         box = Outbox(paths.outbox)
         sent = box.last_lesson_sent()
         box.close()
-    # The contact windows of the coming school days, with the upload spread in force.
-    spread = timedelta(seconds=policy.settings.upload_delay_max_seconds)
-    ahead = [x for x in config.lessons if x.end > now] if config else []
-    windows = contact_windows(ahead, spread)[:5]
+    windows = _coming_contacts(config, policy.settings.upload_delay_max_seconds, now)
     sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths), windows))
     return 0
 

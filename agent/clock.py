@@ -22,6 +22,11 @@ class Clock(Protocol):
         """Seconds on a clock that never jumps and stands still while the device sleeps."""
         ...
 
+    def suspended(self) -> float | None:
+        """Seconds the device has slept since it started, where the OS says (None elsewhere):
+        with it, a wall clock set forward is told apart from a sleep."""
+        ...
+
 
 class SystemClock:
     def wall(self) -> datetime:
@@ -29,3 +34,11 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def suspended(self) -> float | None:
+        # Linux: CLOCK_BOOTTIME counts time asleep, CLOCK_MONOTONIC (time.monotonic) does not.
+        # Elsewhere this is not measured, and a clock set forward looks like a sleep.
+        boottime = getattr(time, "CLOCK_BOOTTIME", None)
+        if boottime is None:
+            return None
+        return time.clock_gettime(boottime) - time.clock_gettime(time.CLOCK_MONOTONIC)

@@ -56,6 +56,7 @@ from agent.schedule import (
     PlanState,
     clock_jumped,
     clock_offset,
+    clock_set_forward,
     plan,
     session_start,
 )
@@ -143,7 +144,7 @@ class Agent:
         self.upload_hold: datetime | None = None  # the uploader's own pause between batches
         self.enrolled_at = _written_at(paths.token)
         self._trim = True  # hand freed memory back after the next plan (start-up)
-        self._clock = (self.clock.wall(), self.clock.monotonic())
+        self._clock = (self.clock.wall(), self.clock.monotonic(), self.clock.suspended())
         self.scheduler = self.options.scheduler()
 
     # -- time -------------------------------------------------------------------------------
@@ -156,9 +157,9 @@ class Agent:
 
     def check_clock(self) -> bool:
         """True (and a re-plan) when the wall clock jumped against the monotonic clock."""
-        wall, mono = self.clock.wall(), self.clock.monotonic()
-        before_wall, before_mono = self._clock
-        self._clock = (wall, mono)
+        wall, mono, asleep = self.clock.wall(), self.clock.monotonic(), self.clock.suspended()
+        before_wall, before_mono, before_asleep = self._clock
+        self._clock = (wall, mono, asleep)
         moved = timedelta(seconds=mono - before_mono)
         if not clock_jumped(wall - before_wall, moved):
             return False
@@ -166,11 +167,19 @@ class Agent:
             "wall clock jumped by %.0f s (sleep, resume or clock set): re-planning",
             (wall - before_wall - moved).total_seconds(),
         )
+        slept = (
+            None
+            if asleep is None or before_asleep is None
+            else timedelta(seconds=asleep - before_asleep)
+        )
         with self.lock:
+            # The monotonic clock (and the OS's count of time asleep) kept time, so collector
+            # time goes on from them until the next poll measures it: a clock set back, or set
+            # forward where the OS says how long the device slept, changes no lesson.
             if wall - before_wall < moved:
-                # Only setting the clock moves it back (sleep moves it on): the monotonic clock
-                # kept time, so collector time goes on from it until the next poll measures it.
                 self.offset += moved - (wall - before_wall)
+            else:
+                self.offset -= clock_set_forward(wall - before_wall, moved, slept)
             # After a sleep the timetable may have changed: poll as soon as contact is allowed.
             self.last_poll = None
         self._soon(self.replan)

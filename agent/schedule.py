@@ -223,3 +223,13 @@ def clock_offset(date_header: str | None, sent: datetime, received: datetime) ->
 def clock_jumped(wall: timedelta, monotonic: timedelta) -> bool:
     """True when the wall clock moved differently from the monotonic one (sleep, resume, set)."""
     return abs(wall - monotonic) > JUMP_TOLERANCE
+
+
+def clock_set_forward(wall: timedelta, monotonic: timedelta, slept: timedelta | None) -> timedelta:
+    """How far someone set the wall clock forward: what it moved beyond time passing and the
+    device's sleep. Zero when the OS cannot say how long the device slept (then a sleep and a
+    clock set forward look alike, and are taken for a sleep) or within the tolerance."""
+    if slept is None:
+        return timedelta(0)
+    ahead = wall - monotonic - slept
+    return ahead if ahead > JUMP_TOLERANCE else timedelta(0)

@@ -110,6 +110,12 @@ def script_heads() -> set[str]:
     return revisions - parents
 
 
+def has_schema(engine: Engine) -> bool:
+    """Whether the database was ever migrated: a command that only reads needs one that was."""
+    with engine.connect() as conn:
+        return inspect(conn).has_table("alembic_version")
+
+
 def _at_head(engine: Engine) -> bool:
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):

@@ -1,19 +1,20 @@
 """The ``lessonwatch-service`` command: serve the collector and administer it from a shell.
 
 IT and admins script against this command, so its names, options and output are stable and
-documented in docs/cli.md. Every command takes ``--db URL`` (or ``LESSONWATCH_DB``) and applies
-the migrations first. Exit codes: 0 done, 1 refused (message on stderr), 2 usage error.
+documented in docs/cli.md. Every command takes ``--db URL`` (or ``LESSONWATCH_DB``): a command
+that writes creates and migrates the database, one that only reads (``read_only``) refuses one
+that is not there (``service.cli.scope``). Exit codes: 0 done, 1 refused (message on stderr), 2
+usage error.
 
-A command acts as ``Actor.operator`` of the school named with ``--school``: it calls the same
-operations as the pages and the JSON API (access, validation, one audit entry named ``cli``),
-and parses and prints, nothing more.
+A command acts as ``Actor.operator`` of the school named with ``--school``, which must exist
+(``schools add`` founds one): it calls the same operations as the pages and the JSON API
+(access, validation, one audit entry named ``cli``), and parses and prints, nothing more.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -31,8 +32,9 @@ from policies.wire import format_time
 from service import db
 from service.accounts import users
 from service.actors import Actor
+from service.cli import scope
 from service.cli import timetable as timetable_cli
-from service.cli.text import shown, tsv
+from service.cli.text import JSON_HELP, shown, tsv
 from service.demo import serve as demo
 from service.devices import enrolment, subject_access
 from service.devices import registry as devices
@@ -43,6 +45,7 @@ from service.lessons import records as lessons
 from service.models import School
 from service.reports.lesson_report import lesson_report
 from service.retention import purge as retention
+from service.schools import founding
 from service.schools import registry as schools
 from service.schools import settings as school_settings
 from service.settings import Settings
@@ -271,6 +274,24 @@ def cmd_permissions_withdraw(run: Run, args: argparse.Namespace) -> None:
     )
 
 
+# ``schools add`` and ``schools list`` are about the collector's schools, not one school: they
+# take no --school and get the transaction and the time instead of a ``Run``.
+
+
+def cmd_schools_add(session: Session, now: datetime, args: argparse.Namespace) -> None:
+    school = founding.add_school(session, name=args.name, timezone=args.timezone, now=now)
+    print(school.name)
+
+
+def cmd_schools_list(session: Session, _now: datetime, args: argparse.Namespace) -> None:
+    rows = [(s.name, s.timezone) for s in schools.all_schools(session)]
+    if args.json:
+        _print_json([{"name": name, "timezone": tz} for name, tz in rows])
+        return
+    for name, tz in rows:
+        print(tsv(name, tz))
+
+
 def cmd_schools_show(run: Run, _args: argparse.Namespace) -> None:
     school = run.school
     _print_json(
@@ -337,53 +358,62 @@ Clock = Callable[[], datetime]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command and option, each with its help text (a test walks them all).
+
+    ``read_only=True`` marks a command that only reads: it opens an existing database only.
+    """
     parser = argparse.ArgumentParser(
         prog="lessonwatch-service", description="The lessonwatch collector and its administration."
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
         "--db",
         help="database URL (default: $LESSONWATCH_DB or a SQLite file in the data directory)",
     )
+    common = argparse.ArgumentParser(add_help=False, parents=[database])
     common.add_argument(
         "--school",
-        help="school name (default: $LESSONWATCH_SCHOOL or 'School'); created on first use",
+        help="name of an existing school (default: $LESSONWATCH_SCHOOL or 'School'); "
+        "'schools add' founds one",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", parents=[common], help="run the collector")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve = sub.add_parser("serve", parents=[database], help="run the collector")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on [{DEFAULT_PORT}]"
+    )
 
     les = sub.add_parser("lessons", help="timetable").add_subparsers(dest="action", required=True)
     add = les.add_parser("add", parents=[common], help="add one lesson; prints its id")
-    add.add_argument("--group", required=True)
+    add.add_argument("--group", required=True, help="the group (class); created on first use")
     add.add_argument("--start", required=True, help="ISO 8601; without offset: school time")
-    add.add_argument("--end", required=True)
+    add.add_argument("--end", required=True, help="ISO 8601; without offset: school time")
     add.add_argument("--teacher", help="username of the teaching user")
-    add.add_argument("--subject")
-    add.add_argument("--room")
-    add.add_argument("--remote", action="store_true")
+    add.add_argument("--subject", help="the subject, for example wiskunde")
+    add.add_argument("--room", help="the room; created on first use")
+    add.add_argument("--remote", action="store_true", help="a remote lesson (rule A.7)")
     add.set_defaults(handler=cmd_lessons_add)
     lst = les.add_parser("list", parents=[common], help="list lessons")
-    lst.add_argument("--group")
-    lst.add_argument("--date", help="YYYY-MM-DD, in school time")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--group", help="only this group's lessons")
+    lst.add_argument("--date", help="one day YYYY-MM-DD, in school time")
+    lst.add_argument("--json", action="store_true", help=JSON_HELP)
+    lst.set_defaults(read_only=True)
     timetable_cli.add_lesson_commands(les, lst, common)
 
     codes = sub.add_parser("enroll-code", help="enrolment codes").add_subparsers(
         dest="action", required=True
     )
     create = codes.add_parser("create", parents=[common], help="create a code; prints it")
-    create.add_argument("--group", required=True)
-    create.add_argument("--uses", type=int, default=40)
-    create.add_argument("--expires-in", default="7d", help="30m, 12h, 7d, 2w, ...")
+    create.add_argument("--group", required=True, help="the group its devices are enrolled in")
+    create.add_argument("--uses", type=int, default=40, help="how many devices it enrols [40]")
+    create.add_argument("--expires-in", default="7d", help="30m, 12h, 7d, 2w, ... [7d]")
     create.set_defaults(handler=cmd_enroll_code)
     clist = codes.add_parser("list", parents=[common], help="list codes with their uses")
-    clist.add_argument("--json", action="store_true")
-    clist.set_defaults(handler=cmd_enroll_code_list)
+    clist.add_argument("--json", action="store_true", help=JSON_HELP)
+    clist.set_defaults(handler=cmd_enroll_code_list, read_only=True)
     revoke = codes.add_parser("revoke", parents=[common], help="make a code enrol nothing more")
-    revoke.add_argument("code_id", type=int)
+    revoke.add_argument("code_id", type=int, help="the code's id, as 'enroll-code list' shows")
     revoke.add_argument(
         "--retire-devices", action="store_true", help="also retire every device it enrolled"
     )
@@ -391,31 +421,36 @@ def build_parser() -> argparse.ArgumentParser:
     cretire = codes.add_parser(
         "retire-devices", parents=[common], help="retire every device a code enrolled"
     )
-    cretire.add_argument("code_id", type=int)
+    cretire.add_argument("code_id", type=int, help="the code's id, as 'enroll-code list' shows")
     cretire.set_defaults(handler=cmd_enroll_code_retire_devices)
 
     usr = sub.add_parser("users", help="staff accounts").add_subparsers(
         dest="action", required=True
     )
     uadd = usr.add_parser("add", parents=[common], help="add a user; password on stdin")
-    uadd.add_argument("--username", required=True)
-    uadd.add_argument("--role", required=True, choices=["admin", "leader", "teacher", "it"])
+    uadd.add_argument("--username", required=True, help="the sign-in name")
+    uadd.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "leader", "teacher", "it"],
+        help="what the user may do (docs/cli.md, 'users add')",
+    )
     uadd.set_defaults(handler=cmd_users_add)
 
     tok = sub.add_parser("tokens", help="personal API tokens").add_subparsers(
         dest="action", required=True
     )
     tcreate = tok.add_parser("create", parents=[common], help="create a token; prints it")
-    tcreate.add_argument("--username", required=True)
+    tcreate.add_argument("--username", required=True, help="the user the token acts as")
     tcreate.set_defaults(handler=cmd_tokens_create)
     trevoke = tok.add_parser("revoke", parents=[common], help="revoke all of a user's tokens")
-    trevoke.add_argument("--username", required=True)
+    trevoke.add_argument("--username", required=True, help="the user whose tokens stop working")
     trevoke.set_defaults(handler=cmd_tokens_revoke)
 
     rep = sub.add_parser("report", parents=[common], help="a lesson's report")
-    rep.add_argument("lesson_id")
+    rep.add_argument("lesson_id", help="the lesson's id (l_...)")
     rep.add_argument("--json", action="store_true", help="the JSON of the HTTP endpoint")
-    rep.set_defaults(handler=cmd_report)
+    rep.set_defaults(handler=cmd_report, read_only=True)
 
     purge = sub.add_parser("purge", parents=[common], help="run the retention purge now")
     purge.set_defaults(handler=cmd_purge)
@@ -425,48 +460,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dlist = dev.add_parser("list", parents=[common], help="list devices")
     dlist.add_argument("--duplicates", action="store_true", help="only cloned-image duplicates")
-    dlist.add_argument("--json", action="store_true")
-    dlist.set_defaults(handler=cmd_devices_list)
+    dlist.add_argument("--json", action="store_true", help=JSON_HELP)
+    dlist.set_defaults(handler=cmd_devices_list, read_only=True)
     dretire = dev.add_parser("retire", parents=[common], help="revoke a device's token")
-    dretire.add_argument("device_id")
+    dretire.add_argument("device_id", help="the device's id (d_...)")
     dretire.set_defaults(handler=cmd_devices_retire)
     dexport = dev.add_parser(
         "export", parents=[common], help="print everything stored about a device as JSON"
     )
-    dexport.add_argument("device_id")
-    dexport.set_defaults(handler=cmd_devices_export)
+    dexport.add_argument("device_id", help="the device's id (d_...)")
+    dexport.set_defaults(handler=cmd_devices_export, read_only=True)
     derase = dev.add_parser(
         "erase", parents=[common], help="delete a device and its summaries; prints how many"
     )
-    derase.add_argument("device_id")
+    derase.add_argument("device_id", help="the device's id (d_...)")
     derase.set_defaults(handler=cmd_devices_erase)
 
     perm = sub.add_parser("permissions", help="permissions for lessons").add_subparsers(
         dest="action", required=True
     )
     grant = perm.add_parser("grant", parents=[common], help="grant categories for one lesson")
-    grant.add_argument("lesson_id")
+    grant.add_argument("lesson_id", help="the lesson's id (l_...)")
     grant.add_argument("--categories", required=True, help="comma-separated category ids")
-    grant.add_argument("--note")
+    grant.add_argument("--note", help="why, at most 500 characters")
     grant.set_defaults(handler=cmd_permissions_grant)
     withdraw = perm.add_parser(
         "withdraw", parents=[common], help="withdraw one permission of a lesson"
     )
-    withdraw.add_argument("lesson_id")
-    withdraw.add_argument("permission_id", type=int)
+    withdraw.add_argument("lesson_id", help="the lesson's id (l_...)")
+    withdraw.add_argument("permission_id", type=int, help="the id 'permissions grant' printed")
     withdraw.set_defaults(handler=cmd_permissions_withdraw)
 
-    sch = sub.add_parser("schools", help="school settings").add_subparsers(
+    sch = sub.add_parser("schools", help="schools and their settings").add_subparsers(
         dest="action", required=True
     )
+    sadd = sch.add_parser(
+        "add", parents=[database], help="found a school with the default settings; prints it"
+    )
+    sadd.add_argument("name", help="the school's name, as --school names it")
+    sadd.add_argument(
+        "--timezone",
+        default=founding.DEFAULT_TIMEZONE,
+        help=f"IANA time zone of its lessons [{founding.DEFAULT_TIMEZONE}]",
+    )
+    sadd.set_defaults(board=cmd_schools_add)
+    slist = sch.add_parser("list", parents=[database], help="the schools on this collector")
+    slist.add_argument("--json", action="store_true", help=JSON_HELP)
+    slist.set_defaults(board=cmd_schools_list, read_only=True)
     show = sch.add_parser("show", parents=[common], help="print the school's settings as JSON")
-    show.set_defaults(handler=cmd_schools_show)
+    show.set_defaults(handler=cmd_schools_show, read_only=True)
     sset = sch.add_parser("set", parents=[common], help="change the school's settings")
-    sset.add_argument("--timezone")
-    sset.add_argument("--retention-days", type=int)
+    sset.add_argument("--timezone", help="IANA time zone, for example Europe/Amsterdam")
+    sset.add_argument("--retention-days", type=int, help="days device-level data is kept (1-366)")
     sset.add_argument("--audit-retention-days", type=int, help="days the audit log is kept")
-    sset.add_argument("--small-count-threshold", type=int)
-    sset.add_argument("--closed-platform", help="'' to clear")
+    sset.add_argument(
+        "--small-count-threshold", type=int, help="counts below it show as 'fewer than' (1-100)"
+    )
+    sset.add_argument("--closed-platform", help="the closed group-chat platform ('' to clear)")
     sset.add_argument("--policy-override", help="a TOML override file ('' to clear)")
     sset.add_argument("--holiday-region", choices=REGIONS, help="noord, midden or zuid")
     sset.set_defaults(handler=cmd_schools_set)
@@ -509,17 +559,16 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = _now) -> int:
         settings = _settings(args)
         if args.command == "serve":
             return _serve(settings, args)
-        engine = db.make_engine(settings.db)
+        engine = scope.open_database(settings.db, read_only=getattr(args, "read_only", False))
         try:
-            db.migrate(engine)
             if getattr(args, "runner", None) is not None:
                 # Timetable commands open their own transactions (parse first, then write).
                 return int(args.runner(settings, db.session_factory(engine), args))
             with db.session_factory(engine).begin() as session:
-                school = schools.school(
-                    session, args.school or os.environ.get("LESSONWATCH_SCHOOL") or "School"
-                )
-                args.handler(Run(session, school, clock()), args)
+                if getattr(args, "board", None) is not None:
+                    args.board(session, clock(), args)
+                else:
+                    args.handler(Run(session, scope.the_school(session, args), clock()), args)
         finally:
             engine.dispose()
     except ServiceError as exc:

@@ -3,6 +3,8 @@ timetable feed or a holiday file cannot move IT's cursor, forge rows or hide wha
 
 from __future__ import annotations
 
+JSON_HELP = "print JSON instead of tab-separated lines"
+
 
 def shown(text: str | None) -> str:
     """One table cell: control, format and other unprintable characters escaped (``\\x1b``,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -21,9 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.actors import Actor
-from service.cli.text import tsv
+from service.cli.scope import school_name, the_school
+from service.cli.text import JSON_HELP, tsv
 from service.errors import InvalidRequest
-from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import (
     REGIONS,
@@ -38,10 +37,6 @@ from service.timetable_store import fetch, holidays, imports, inputs, listing, s
 from service.timetable_store.progress import Bar
 
 Runner = Callable[[Settings, sessionmaker[Session], argparse.Namespace], int]
-
-
-def school_name(args: argparse.Namespace) -> str:
-    return str(args.school or os.environ.get("LESSONWATCH_SCHOOL") or "School")
 
 
 def _print_json(data: Any) -> None:
@@ -82,6 +77,8 @@ def _guarded(runner: Runner) -> Runner:
 def run_lessons_import(
     _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
+    with sessions.begin() as session:
+        the_school(session, args)  # refused before the file is read, never founded by it
     limits = Limits()
     path = Path(args.file)
     first, last = _day(args.from_date, "--from"), _day(args.to_date, "--to")
@@ -146,7 +143,7 @@ def run_lessons_list(
             raise InvalidRequest("--date cannot be combined with --from or --to")
         first = last = day
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         rows = listing.list_lessons(
             session, school=school, group=args.group, first=first, last=last
         )
@@ -186,7 +183,7 @@ def run_sources_add(
     secret = sys.stdin.readline().strip()
     interval = int(parse_duration(args.every).total_seconds()) if args.every != "0" else 0
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         row = sources.add_source(
             session,
             school=school,
@@ -210,7 +207,7 @@ def run_sources_list(
     _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         rows = [sources.to_json(s) for s in sources.list_sources(session, school=school)]
     if args.json:
         _print_json(rows)
@@ -228,7 +225,7 @@ def run_sources_sync(
     settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         if args.name:
             chosen = [sources.get(session, school=school, name=args.name)]
         else:
@@ -268,7 +265,7 @@ def run_sources_remove(
     _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         gone = sources.remove_source(session, school=school, name=args.name, now=datetime.now(UTC))
     print(f"{args.name}: removed; {gone.removed + gone.kept_cancelled} lessons to come removed")
     return 0
@@ -280,6 +277,8 @@ def run_sources_remove(
 def run_holidays_import(
     settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
+    with sessions.begin() as session:
+        the_school(session, args)  # refused before anything is fetched or read
     where = args.source
     if where.startswith(("http://", "https://")):
         url = sources.check_url(where, "holiday URL")
@@ -295,7 +294,7 @@ def run_holidays_import(
         name = path.name
     region: str | None = None
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         actor = Actor.operator(school)
         now = datetime.now(UTC)
         # --shared: the national reference every school reads, the operator's for the board.
@@ -336,7 +335,7 @@ def run_holidays_forget(
     _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         removed = holidays.forget_own(session, actor=Actor.operator(school), now=datetime.now(UTC))
     print(f"{removed} holiday periods of this school removed; it reads the shared holidays")
     return 0
@@ -346,7 +345,7 @@ def run_holidays_list(
     _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
     with sessions.begin() as session:
-        school = schools.school(session, school_name(args))
+        school = the_school(session, args)
         region = args.region or school.holiday_region
         rows = holidays.stored(session, school_id=school.id, region=region)
     items = [
@@ -408,8 +407,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add = src.add_parser(
         "add", parents=[common], help="add a feed or Zermelo source; its secret on stdin"
     )
-    add.add_argument("name")
-    add.add_argument("--kind", required=True, choices=sources.FETCHED)
+    add.add_argument("name", help="the source's name, for 'sources sync' and 'sources remove'")
+    add.add_argument(
+        "--kind", required=True, choices=sources.FETCHED, help="an iCalendar feed or Zermelo"
+    )
     add.add_argument("--portal", help="Zermelo: https://SCHOOL.zportal.nl")
     add.add_argument("--mapping", help="iCalendar: a mapping preset's name or a TOML file")
     add.add_argument("--group", help="the group of lessons whose event names none")
@@ -418,20 +419,22 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add.add_argument("--param", action="append", default=[], help="Zermelo query KEY=VALUE")
     add.set_defaults(runner=_guarded(run_sources_add))
     lst = src.add_parser("list", parents=[common], help="sources and their last sync")
-    lst.add_argument("--json", action="store_true")
-    lst.set_defaults(runner=run_sources_list)
+    lst.add_argument("--json", action="store_true", help=JSON_HELP)
+    lst.set_defaults(runner=run_sources_list, read_only=True)
     syn = src.add_parser("sync", parents=[common], help="sync one source (or all) now")
-    syn.add_argument("name", nargs="?")
+    syn.add_argument("name", nargs="?", help="the source (default: every feed and Zermelo)")
     syn.set_defaults(runner=run_sources_sync)
     rem = src.add_parser("remove", parents=[common], help="remove a source and its coming lessons")
-    rem.add_argument("name")
+    rem.add_argument("name", help="the source's name, as 'sources list' shows")
     rem.set_defaults(runner=run_sources_remove)
 
     hol = sub.add_parser("holidays", help="school holidays").add_subparsers(
         dest="action", required=True
     )
     himp = hol.add_parser("import", parents=[common], help="import Rijksoverheid holidays")
-    himp.add_argument("source", metavar="FILE|URL")
+    himp.add_argument(
+        "source", metavar="FILE|URL", help="the Rijksoverheid school-holiday JSON, file or URL"
+    )
     himp.add_argument(
         "--shared",
         action="store_true",
@@ -451,5 +454,5 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     hforget.set_defaults(runner=run_holidays_forget)
     hlist = hol.add_parser("list", parents=[common], help="stored holidays")
     hlist.add_argument("--region", choices=REGIONS, help="default: the school's region")
-    hlist.add_argument("--json", action="store_true")
-    hlist.set_defaults(runner=run_holidays_list)
+    hlist.add_argument("--json", action="store_true", help=JSON_HELP)
+    hlist.set_defaults(runner=run_holidays_list, read_only=True)

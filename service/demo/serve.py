@@ -118,9 +118,11 @@ def _start_agent(run: DemoRun, state: Path) -> subprocess.Popen[bytes] | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, default=Path("var/demo"), help="demo files")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8470)
+    parser.add_argument(
+        "--dir", type=Path, default=Path("var/demo"), help="demo files, replaced each run"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
+    parser.add_argument("--port", type=int, default=8470, help="port to listen on [8470]")
     parser.add_argument("--no-agent", action="store_true", help="do not start a local agent")
     parser.add_argument("--for", dest="seconds", type=float, default=None,
                         help="stop after this many seconds (default: until Ctrl-C)")  # fmt: skip

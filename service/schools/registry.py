@@ -1,7 +1,10 @@
-"""Schools, groups and rooms: looked up by name, created on first use.
+"""Schools, groups and rooms: looked up by name; groups and rooms created on first use.
 
-Creation is race-safe across processes: insert inside a savepoint and, when another process won,
-read back its row (the unique constraints decide, not a check-then-insert).
+``school`` creates a school on first use for the demo and the tests; the command line only looks
+schools up (``find``) and founds them with ``service.schools.founding.add_school``.
+
+Creation is race-safe across processes: insert inside a savepoint and, when another process
+won, read back its row (the unique constraints decide, not a check-then-insert).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def _get_or_create(session: Session, find: Callable[[], T | None], make: Callabl
 
 
 def school(session: Session, name: str = DEFAULT_SCHOOL, timezone: str | None = None) -> School:
-    name = _clean(name, "school name", 200)
+    name = clean_name(name)
     if timezone is not None:
         check_timezone(timezone)
     return _get_or_create(
@@ -48,6 +51,26 @@ def school(session: Session, name: str = DEFAULT_SCHOOL, timezone: str | None = 
         lambda: session.scalar(select(School).where(School.name == name)),
         lambda: School(name=name, timezone=timezone or "Europe/Amsterdam"),
     )
+
+
+def find(session: Session, name: str) -> School | None:
+    """The school of that exact name, or None; never creates one."""
+    return session.scalar(select(School).where(School.name == name.strip()))
+
+
+def names(session: Session) -> list[str]:
+    """Every school's name, sorted: for a message that says which schools there are."""
+    return [s.name for s in all_schools(session)]
+
+
+def all_schools(session: Session) -> list[School]:
+    """Every school, by name."""
+    return list(session.scalars(select(School).order_by(School.name)))
+
+
+def clean_name(name: str) -> str:
+    """The school name as stored: trimmed, 1 to 200 printable characters."""
+    return _clean(name, "school name", 200)
 
 
 def group(session: Session, school_row: School, name: str) -> Group:

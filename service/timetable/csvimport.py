@@ -1,28 +1,35 @@
 """CSV import for schools without a timetable export: one row per lesson.
 
-Columns (a header row is required; names in any order and any case; comma, semicolon or tab):
+The columns, under their English or Dutch names (``date`` or ``datum``, ``group`` or
+``klas``, ...), in any order and any case, separated by commas, semicolons or tabs, are the
+table in ``csvcolumns``; the upload page shows the same table. A header row is required.
 
-    date       2025-09-15 or 15-09-2025                       required
-    start      08:30 (or 8.30), the school's local time        required
-    end        09:20, the same day                             required
-    group      3B                                              required
-    subject    wi                                              optional
-    teacher    jdv                                             optional
-    room       217                                             optional
-    remote     ja/nee, yes/no, true/false, 1/0, x; empty = no  optional
-    cancelled  as remote                                       optional
-    uid        a stable id for the row; without it a row is known by date, start and group
-
-Errors name the line: ``rooster.csv:12: end 08:20 is not after start 08:30``.
+Errors name the line, and a column as the file's header names it (``begin``, or ``start``):
+``rooster.csv:12: 'eind' 08:20 is not after 'begin' 08:30``. Each carries a message id and its
+values, so a page shows it in the reader's language.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.timetable.csvcolumns import (
+    BY_KEY,
+    COLUMNS,
+    DELIMITERS,
+    NO,
+    REQUIRED,
+    YES,
+    Language,
+    column_named,
+    language_of,
+    names,
+)
 from service.timetable.errors import InputTooLarge, LimitExceeded, MalformedInput
 from service.timetable.limits import Limits, check_window
 from service.timetable.model import MAX_UID, ImportResult, Occurrence, Window, name_problem
@@ -30,86 +37,134 @@ from service.timetable.problems import Problems
 from service.timetable.reading import decode_text
 from service.timetable.tally import Tally
 
-CSV_COLUMNS = (
-    "date",
-    "start",
-    "end",
-    "group",
-    "subject",
-    "teacher",
-    "room",
-    "remote",
-    "cancelled",
-    "uid",
-)
-REQUIRED = ("date", "start", "end", "group")
-_TRUE = {"1", "ja", "j", "yes", "y", "true", "waar", "x"}
-_FALSE = {"", "0", "nee", "n", "no", "false", "onwaar"}
+CSV_COLUMNS = tuple(c.key for c in COLUMNS)
+_TRUE = frozenset(YES)
+_FALSE = frozenset(("", *NO))
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _NL_DATE = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$")
 
 
 class RowError(ValueError):
-    pass
+    """One wrong row: a message id with its values (an extraction keyword of the catalog)."""
+
+    def __init__(self, msgid: str, /, **params: Any) -> None:
+        self.msgid, self.params = msgid, params
+        super().__init__(msgid % params if params else msgid)
 
 
-def _date(text: str) -> date:
+class _Header:
+    """The header row read: each position's column key, and how the file names each column
+    (so an error says ``begin`` to a file that says ``begin``)."""
+
+    def __init__(self, keys: list[str], written: Mapping[str, str], language: Language) -> None:
+        self.keys, self.written, self.language = keys, written, language
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def name(self, key: str) -> str:
+        """The column quoted as the file names it, or a column it lacks in the header's language
+        (quoted: a page must not read the English ``remote`` as a word to translate)."""
+        return repr(self.written.get(key) or BY_KEY[key].name(self.language))
+
+
+def _date(text: str, header: _Header) -> date:
     if m := _ISO_DATE.match(text):
         year, month, day = int(m[1]), int(m[2]), int(m[3])
     elif m := _NL_DATE.match(text):
         day, month, year = int(m[1]), int(m[2]), int(m[3])
     else:
-        raise RowError(f"date {text[:20]!r} is not a date (YYYY-MM-DD or DD-MM-YYYY)")
+        # The formats as words of the catalog (JJJJ in Dutch), the ones DATE_FORMATS lists.
+        raise RowError(
+            "%(column)s %(value)r is not a date (DD-MM-YYYY or YYYY-MM-DD)",
+            column=header.name("date"),
+            value=text[:20],
+        )
     try:
         return date(year, month, day)
     except ValueError:
-        raise RowError(f"date {text[:20]!r} does not exist") from None
+        raise RowError(
+            "%(column)s %(value)r does not exist", column=header.name("date"), value=text[:20]
+        ) from None
 
 
-def _time(text: str, column: str) -> time:
+def _time(text: str, header: _Header, key: str) -> time:
     m = _TIME.match(text)
     if not m:
-        raise RowError(f"{column} {text[:20]!r} is not a time (HH:MM)")
+        raise RowError(
+            "%(column)s %(value)r is not a time (HH:MM)", column=header.name(key), value=text[:20]
+        )
     return time(int(m[1]), int(m[2]))
 
 
-def _flag(text: str, column: str) -> bool:
+def _flag(text: str, header: _Header, key: str) -> bool:
     value = text.strip().casefold()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise RowError(f"{column} {text[:20]!r} is not ja/nee (yes/no)")
+    raise RowError(
+        "%(column)s %(value)r is not ja/nee (yes/no)", column=header.name(key), value=text[:20]
+    )
 
 
-def _local(day: date, at: time, tz: ZoneInfo, column: str) -> datetime:
+def _local(day: date, at: time, tz: ZoneInfo, header: _Header, key: str) -> datetime:
     """The instant of a wall-clock time; a time skipped by daylight saving is an error."""
     value = datetime.combine(day, at, tz)
     if value.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != value.replace(tzinfo=None):
-        raise RowError(f"{column} {at:%H:%M} does not exist on {day} (daylight saving)")
+        raise RowError(
+            "%(column)s %(time)s does not exist on %(day)s (daylight saving)",
+            column=header.name(key),
+            time=f"{at:%H:%M}",
+            day=day.isoformat(),
+        )
     return value.astimezone(UTC)
 
 
-def _header(row: list[str], name: str, line: int) -> list[str]:
-    columns = [c.strip().casefold() for c in row]
-    unknown = [c for c in columns if c not in CSV_COLUMNS]
-    if unknown:
-        raise MalformedInput(
-            "unknown column %(column)r; the columns are %(columns)s",
-            source=name,
-            line=line,
-            column=unknown[0][:30],
-            columns=", ".join(CSV_COLUMNS),
-        )
-    missing = [c for c in REQUIRED if c not in columns]
+def _header(row: list[str], name: str, line: int) -> _Header:
+    """Each cell read as a column by its English or Dutch name; an unknown, missing or twice
+    named column is refused, named in the language the header is written in."""
+    language = language_of(row)
+    keys: list[str] = []
+    written: dict[str, str] = {}
+    for cell in row:
+        column = column_named(cell)
+        if column is None:
+            raise MalformedInput(
+                "unknown column %(column)s; the columns are %(columns)s",
+                source=name,
+                line=line,
+                column=repr(cell.strip()[:30]),
+                columns=names(language),
+            )
+        text = cell.strip().casefold()
+        if column.key in written:
+            if text == written[column.key]:
+                raise MalformedInput(
+                    "column %(column)s appears twice in the header",
+                    source=name,
+                    line=line,
+                    column=repr(text),
+                )
+            raise MalformedInput(
+                "columns %(first)s and %(second)s are the same column; keep one",
+                source=name,
+                line=line,
+                first=repr(written[column.key]),
+                second=repr(text),
+            )
+        keys.append(column.key)
+        written[column.key] = text
+    missing = [c.name(language) for c in COLUMNS if c.required and c.key not in written]
     if missing:
         raise MalformedInput(
-            "the header lacks %(columns)s", source=name, line=line, columns=", ".join(missing)
+            "the header lacks %(columns)s",
+            source=name,
+            line=line,
+            columns=", ".join(map(repr, missing)),
         )
-    if len(set(columns)) != len(columns):
-        raise MalformedInput("a column appears twice in the header", source=name, line=line)
-    return columns
+    return _Header(keys, written, language)
 
 
 def import_csv(
@@ -134,13 +189,13 @@ def import_csv(
         )
     text = decode_text(data, name)
     first = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = max(";,\t", key=first.count)
+    delimiter = max(DELIMITERS, key=first.count)
     reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter, strict=True)
     problems = Problems(name, limits.max_problems)
     tally = Tally()
     occurrences: list[Occurrence] = []
     seen: dict[str, int] = {}
-    columns: list[str] | None = None
+    columns: _Header | None = None
     try:
         for row in reader:
             line = reader.line_num
@@ -159,14 +214,16 @@ def import_csv(
             try:
                 occurrence = _row(row, columns, source, tz)
             except RowError as exc:
-                problems.add(str(exc), line=line)
+                problems.add(str(exc), line=line, msgid=exc.msgid, params=exc.params)
                 continue
             if occurrence.uid in seen:
-                problems.add(
-                    f"this row repeats line {seen[occurrence.uid]} (same uid, or same date, "
-                    "start and group): give each row its own uid",
-                    line=line,
+                repeats = RowError(
+                    "this row repeats line %(first)s (the same %(uid)s, or the same %(date)s, "
+                    "%(start)s and %(group)s): give each row its own %(uid)s",
+                    first=seen[occurrence.uid],
+                    **{key: columns.name(key) for key in ("uid", "date", "start", "group")},
                 )
+                problems.add(str(repeats), line=line, msgid=repeats.msgid, params=repeats.params)
                 continue
             seen[occurrence.uid] = line
             if not window.overlaps(occurrence.start, occurrence.end):
@@ -182,34 +239,51 @@ def import_csv(
     return tally.result(source, window, occurrences, problems.settle(partial))
 
 
-def _row(row: list[str], columns: list[str], source: str, tz: ZoneInfo) -> Occurrence:
-    if len(row) != len(columns):
-        raise RowError(f"{len(row)} values where the header has {len(columns)} columns")
-    cells = {c: v.strip() for c, v in zip(columns, row, strict=True)}
-    for column in REQUIRED:
-        if not cells[column]:
-            raise RowError(f"{column} is empty")
-    day = _date(cells["date"])
-    start_time, end_time = _time(cells["start"], "start"), _time(cells["end"], "end")
+def _row(row: list[str], header: _Header, source: str, tz: ZoneInfo) -> Occurrence:
+    if len(row) != len(header):
+        raise RowError(
+            "%(values)s values where the header has %(columns)s columns",
+            values=len(row),
+            columns=len(header),
+        )
+    cells = {key: value.strip() for key, value in zip(header.keys, row, strict=True)}
+    for key in REQUIRED:
+        if not cells[key]:
+            raise RowError("%(column)s is empty", column=header.name(key))
+    day = _date(cells["date"], header)
+    start_time, end_time = (
+        _time(cells["start"], header, "start"),
+        _time(cells["end"], header, "end"),
+    )
     if end_time <= start_time:
-        raise RowError(f"end {cells['end']} is not after start {cells['start']}")
+        raise RowError(
+            "%(end)s %(end_time)s is not after %(start)s %(start_time)s",
+            end=header.name("end"),
+            end_time=cells["end"],
+            start=header.name("start"),
+            start_time=cells["start"],
+        )
     subject, teacher, room = (cells.get(c) or None for c in ("subject", "teacher", "room"))
     wrong = name_problem(subject, cells["group"], teacher, room)
     if wrong:
-        raise RowError(wrong)
+        raise RowError(wrong)  # the importers' shared English text, as iCalendar's
     uid = cells.get("uid") or f"{day.isoformat()}T{start_time:%H:%M}/{cells['group']}"
     if len(uid) > MAX_UID:
-        raise RowError(f"uid is longer than {MAX_UID} characters")
+        raise RowError(
+            "%(column)s is longer than %(limit)s characters",
+            column=header.name("uid"),
+            limit=MAX_UID,
+        )
     return Occurrence(
         source=source,
         uid=uid,
         recurrence_id="",
-        start=_local(day, start_time, tz, "start"),
-        end=_local(day, end_time, tz, "end"),
+        start=_local(day, start_time, tz, header, "start"),
+        end=_local(day, end_time, tz, header, "end"),
         subject=subject,
         group=cells["group"],
         teacher=teacher,
         room=room,
-        remote=_flag(cells.get("remote", ""), "remote"),
-        cancelled=_flag(cells.get("cancelled", ""), "cancelled"),
+        remote=_flag(cells.get("remote", ""), header, "remote"),
+        cancelled=_flag(cells.get("cancelled", ""), header, "cancelled"),
     )

@@ -59,6 +59,11 @@ def preview(result: ImportResult, plan: Plan | None = None) -> dict[str, Any]:
             for prop, count in sorted(result.unmatched_counts.items())
         },
         "problems": [str(p) for p in result.problems],
+        # The same, as message ids and values, for a page to show in the reader's language.
+        "problem_messages": [
+            {"where": p.where, "msgid": p.msgid or p.message, "params": dict(p.params)}
+            for p in result.problems
+        ],
     }
     if plan is not None:
         summary["plan"] = {

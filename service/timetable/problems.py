@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from service.timetable.errors import ImportRefused, Problem
 
 
@@ -12,9 +15,18 @@ class Problems:
         self.listed: list[Problem] = []
         self.more = 0
 
-    def add(self, message: str, *, line: int | None = None, uid: str | None = None) -> None:
+    def add(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        uid: str | None = None,
+        msgid: str = "",
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One problem; with ``msgid`` and ``params`` (``message`` filled in) it is translatable."""
         if len(self.listed) < self.limit:
-            self.listed.append(Problem(self.source, message, line, uid))
+            self.listed.append(Problem(self.source, message, line, uid, msgid, params or {}))
         else:
             self.more += 1
 

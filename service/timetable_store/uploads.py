@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -199,10 +199,14 @@ def run(sessions: sessionmaker[Session], *, upload_id: str, now: datetime) -> No
             progress=_Progress(sessions, upload_id),
         )
     except TimetableError as exc:
-        _finish(sessions, upload_id, state="failed", error=str(exc)[:20_000], data=None)
+        failed = {"error": said(exc)}
+        _finish(
+            sessions, upload_id, state="failed", error=str(exc)[:20_000], preview=failed, data=None
+        )
         return
     except ServiceError as exc:
-        _finish(sessions, upload_id, state="failed", error=exc.message, data=None)
+        failed = {"error": said(exc)}
+        _finish(sessions, upload_id, state="failed", error=exc.message, preview=failed, data=None)
         return
     if applying:
         counts = done.applied.counts() if done.applied else {}
@@ -211,6 +215,17 @@ def run(sessions: sessionmaker[Session], *, upload_id: str, now: datetime) -> No
         )
     else:
         _finish(sessions, upload_id, state="previewed", preview=done.preview)
+
+
+def said(value: object) -> Any:
+    """A message as JSON: its msgid and, in turn, its values. A failure is met in a thread of
+    its own; stored this way, the page shows it in the reader's language when it is read."""
+    msgid, params = getattr(value, "msgid", None), getattr(value, "params", None)
+    if isinstance(msgid, str) and isinstance(params, Mapping):
+        return {"msgid": msgid, "params": {name: said(v) for name, v in params.items()}}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def in_background(work: Callable[[], None], what: str) -> None:

@@ -222,14 +222,18 @@ class Rig:
     def jump(self, delta: timedelta) -> None:
         """Sleep and resume: the wall clock alone moves, and the agent's wall-clock wait
         wakes, as ``agent.waker`` makes it do. The collector's clock went on meanwhile."""
-        self.clock.jump(delta)
-        self.agent.check_clock()
-        self.scheduler.run_due()
+        self.clock.sleep(delta)
+        self._woken()
 
     def set_clock(self, delta: timedelta) -> None:
         """Someone sets the device clock by ``delta``: the collector's clock does not move."""
         self.collector.skew -= delta
-        self.jump(delta)
+        self.clock.jump(delta)
+        self._woken()
+
+    def _woken(self) -> None:
+        self.agent.check_clock()
+        self.scheduler.run_due()
 
     def reports_of(self, lesson_id: str) -> list[dict[str, Any]]:
         return [r for r in self.collector.received if r["lesson_id"] == lesson_id]

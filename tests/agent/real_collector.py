@@ -84,7 +84,8 @@ class RealCollector:
         self.port = 0  # chosen by ``up``
         self.proxy = RecordingProxy(self.port)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.cli("lessons", "list")  # creates the database and applies migrations
+        # A fresh collector's first step: it creates the database and the school commands use.
+        self.cli("schools", "add", "School")
         # One test device: the school shows counts of one device, so tests read them exactly.
         self.cli("schools", "set", "--small-count-threshold", "1")
         self.up()

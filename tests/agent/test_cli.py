@@ -16,6 +16,7 @@ from agent import __version__
 from agent.cli import main as agent_main
 from agent.outbox import Outbox
 from agent.paths import StatePaths
+from agent.schedule import CONTACT_LEAD
 from tests.agent.conftest import AgentProcess, Processes, wait_for
 from tests.agent.standin import Standin
 
@@ -170,6 +171,10 @@ def test_status_explain_and_scan(
     data = json.loads(capsys.readouterr().out)
     assert data["enrolled"] and not data["agent_running"] and data["monitoring"] is None
     assert [x["id"] for x in data["next_lessons"]] == [lesson_id]
+    # When the agent may talk to the collector: the lesson's day, from CONTACT_LEAD before it.
+    (window,) = data["contact_windows"]
+    start = next(x.start for x in collector.state.lessons if x.id == lesson_id)
+    assert datetime.fromisoformat(window["from"]) == start.replace(microsecond=0) - CONTACT_LEAD
 
     assert agent_main(["explain", "--state-dir", str(enrolled), "--lang", "en"]) == 0
     text = capsys.readouterr().out

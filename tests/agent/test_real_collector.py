@@ -296,6 +296,7 @@ def test_enrolment_sends_a_fingerprint_keyed_with_its_schools_key(
     raw = identity.machine_id()
     assert raw, "this test needs a machine id (/etc/machine-id)"
     enrolled: dict[str, str] = {}
+    real.cli("schools", "add", "Other school")
     for name, school in (("a", "School"), ("b", "School"), ("c", "Other school")):
         code = real.cli("enroll-code", "create", "--group", "3B", "--school", school)
         state = tmp_path / name

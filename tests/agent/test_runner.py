@@ -218,6 +218,33 @@ def test_a_clock_set_by_hand_in_a_lesson_keeps_the_lesson(rig_at, set_by: timede
     assert rig.agent.active == FIRST
 
 
+@pytest.mark.parametrize("set_by", [timedelta(hours=3), timedelta(days=2)])
+def test_a_clock_set_forward_where_the_os_counts_sleep_keeps_the_lesson(
+    rig_at, set_by: timedelta
+) -> None:
+    """Linux says how long the device slept (CLOCK_BOOTTIME): a clock set hours or days forward
+    mid-lesson is no sleep, so the lesson goes on, on collector time, with no poll to measure
+    the new offset (the collector is out of reach here, as it is outside a contact window)."""
+    rig = rig_at(ams(TUESDAY, "0830"), [FIRST])
+    rig.clock.slept = 0.0
+    rig.until(ams(TUESDAY, "0840"))
+    rig.collector.down = True
+    rig.set_clock(set_by)
+    assert rig.agent.active == FIRST
+    rig.until(rig.clock.now + 2 * MINUTE)
+    assert abs(rig.agent.now() - ams(TUESDAY, "0842")) < timedelta(seconds=3)
+    assert rig.agent.active == FIRST
+
+
+def test_a_real_sleep_where_the_os_counts_it_is_still_a_sleep(rig_at) -> None:
+    """The same OS, a real sleep through the lesson's end: the lesson is not monitored on."""
+    rig = rig_at(ams(TUESDAY, "0830"), [FIRST])
+    rig.clock.slept = 0.0
+    rig.until(ams(TUESDAY, "0840"))
+    rig.jump(timedelta(minutes=90))
+    assert rig.agent.active is None
+
+
 def test_the_collector_clock_sets_lesson_times(rig_at) -> None:
     """The device clock is 30 minutes slow: the lesson starts on the collector's time."""
     rig = rig_at(ams(TUESDAY, "0745"), [FIRST], skew=timedelta(minutes=30))

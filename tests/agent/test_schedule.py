@@ -13,6 +13,7 @@ from agent.schedule import (
     boundaries,
     clock_jumped,
     clock_offset,
+    clock_set_forward,
     current_lesson,
     next_windows,
     plan,
@@ -227,3 +228,24 @@ def test_clock_offset(header: str | None, expected: timedelta | None) -> None:
 def test_clock_jumped(wall: int, mono: int, jumped: bool) -> None:
     """Wall and monotonic clocks that disagree mean sleep, resume or a clock change."""
     assert clock_jumped(timedelta(seconds=wall), timedelta(seconds=mono)) is jumped
+
+
+@pytest.mark.parametrize(
+    ("wall", "monotonic", "slept", "forward"),
+    [
+        (3600, 0, None, 0),  # the OS does not say: taken for a sleep
+        (3600, 0, 3600, 0),  # a sleep of an hour
+        (3600, 0, 0, 3600),  # set an hour forward
+        (3600, 600, 1800, 1200),  # ten minutes passed, half an hour asleep, 20 minutes set
+        (64, 60, 0, 0),  # within the tolerance
+        (-3600, 0, 0, 0),  # set back: handled on its own
+    ],
+)
+def test_clock_set_forward(wall: int, monotonic: int, slept: int | None, forward: int) -> None:
+    seconds = timedelta(seconds=1)
+    assert (
+        clock_set_forward(
+            wall * seconds, monotonic * seconds, None if slept is None else slept * seconds
+        )
+        == forward * seconds
+    )

@@ -16,6 +16,7 @@ from service.models import AuditEntry
 from service.retention import purge as retention
 from service.schools import registry as schools
 from tests.support.clock import DEMO_NOW
+from tests.support.schools import found_school
 from tests.support.web import Demo, signed_in
 
 NOW = DEMO_NOW
@@ -83,6 +84,7 @@ def test_schools_set_changes_the_audit_retention_within_bounds(
     capsys: pytest.CaptureFixture[str], db_url: str
 ) -> None:
     """``schools set --audit-retention-days`` stores a value in range and refuses others."""
+    found_school(db_url)
     assert main(["schools", "set", "--audit-retention-days", "730", "--db", db_url]) == 0
     assert main(["schools", "set", "--audit-retention-days", "30", "--db", db_url]) == 1
     assert main(["schools", "show", "--db", db_url]) == 0

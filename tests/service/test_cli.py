@@ -13,8 +13,15 @@ from service.actors import Actor
 from service.cli.main import build_parser, main, parse_duration
 from service.errors import InvalidRequest
 from service.settings import SETTINGS_HELP, Settings
+from tests.support.schools import found_school
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+@pytest.fixture
+def db_url(db_url: str) -> str:
+    """The test's database with the school the commands work on: none founds one by itself."""
+    return found_school(db_url)
 
 
 def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:
@@ -133,6 +140,8 @@ def test_a_teacher_of_another_school_is_refused(
 ) -> None:
     """lessons add --teacher finds only the users of the school named with --school."""
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    for school in ("A", "B"):
+        found_school(db_url, school)
     added = run(
         capsys, db_url, "users", "add", "--username", "ann", "--role", "teacher", "--school", "B"
     )

@@ -86,6 +86,7 @@ def test_collector_end_to_end(db_url: str) -> None:
     start, end = now + timedelta(minutes=5), now + timedelta(minutes=55)
     # Every count here is of one to three devices: the school shows them all (threshold 1), so
     # the numbers can be checked exactly; the default threshold is checked at the end.
+    assert cli(db_url, "schools", "add", "School") == "School"
     cli(db_url, "schools", "set", "--small-count-threshold", "1")
     cli(db_url, "users", "add", "--username", "head", "--role", "admin", stdin="long enough pw\n")
     token = cli(db_url, "tokens", "create", "--username", "head")

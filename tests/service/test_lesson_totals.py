@@ -43,7 +43,7 @@ FAMILIES = {
     "telegram": ("a1-social-media", "social_media"),
     "tiktok": ("a1-social-media", "social_media"),
     "youtube": ("a1-video-streaming", "video_streaming"),
-    "snipping_tool": ("a1-recording", "screenshot"),
+    "snipping_tool": ("a1-recording", "screen_recording"),
 }
 
 

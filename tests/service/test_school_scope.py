@@ -19,8 +19,15 @@ from service.schools import registry as schools
 from service.web import oidc
 from tests.support.clock import LESSON_END, LESSON_START
 from tests.support.collector import enrol
+from tests.support.schools import found_school
 
 OTHER = "Andere school"
+
+
+@pytest.fixture
+def db_url(db_url: str) -> str:
+    """The test's database with the school the commands work on: none founds one by itself."""
+    return found_school(db_url)
 
 
 def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:

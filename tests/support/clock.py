@@ -37,6 +37,9 @@ class FakeClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
         self.mono = 1000.0
+        # Seconds asleep as the OS counts them (Linux's CLOCK_BOOTTIME); None: an OS that does
+        # not say, where a sleep and a clock set forward look alike.
+        self.slept: float | None = None
 
     def __call__(self) -> datetime:
         return self.now
@@ -52,6 +55,16 @@ class FakeClock:
         self.mono += delta.total_seconds()
         return self.now
 
+    def suspended(self) -> float | None:
+        return self.slept
+
     def jump(self, delta: timedelta) -> datetime:
         self.now += delta
         return self.now
+
+    def sleep(self, delta: timedelta) -> datetime:
+        """The device sleeps for ``delta``: the wall clock moves, and so does the OS's count of
+        time asleep where it keeps one; the monotonic clock stands still."""
+        if self.slept is not None:
+            self.slept += delta.total_seconds()
+        return self.jump(delta)

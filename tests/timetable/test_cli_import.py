@@ -17,8 +17,15 @@ from service import db
 from service.cli.main import main
 from service.models import Lesson, TimetableSource
 from service.timetable_store.progress import Bar
+from tests.support.schools import found_school
 from tests.timetable.feeds import MONDAY, stamp, weekly
 from tests.timetable.helpers import AMSTERDAM, VTIMEZONE_AMSTERDAM, calendar
+
+
+@pytest.fixture
+def db_url(db_url: str) -> str:
+    """The test's database with the school the commands work on: none founds one by itself."""
+    return found_school(db_url)
 
 
 def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:
@@ -169,6 +176,42 @@ def test_window_from_to_and_csv_by_content(
     assert (
         len(json.loads(run(capsys, db_url, "lessons", "list", "--json", "--group", "3B")[1])) == 5
     )
+
+
+def test_a_dutch_csv_imports_like_an_english_one(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path
+) -> None:
+    """The Dutch header (datum;begin;eind;klas;vak;docent;lokaal), in Dutch dates and dotted
+    times, imports through the command; the lessons list as the file says."""
+    day = f"{MONDAY:%d-%m-%Y}"
+    rows = [f"{day};8.30;09:20;3B;wi;jdv;217", f"{day};09:20;10.10;3B;ne;bal;105"]
+    header = "\ufeffDatum;Begin;Eind;Klas;Vak;Docent;Lokaal"
+    csv = write(tmp_path, "rooster.csv", "\n".join([header, *rows]).encode())
+    code, out, _ = run(capsys, db_url, "lessons", "import", csv)
+    assert code == 0 and "2 lessons" in out, out
+    listed = json.loads(run(capsys, db_url, "lessons", "list", "--json", "--group", "3B")[1])
+    assert [(lesson["subject"], lesson["teacher"], lesson["room"]) for lesson in listed] == [
+        ("wi", "jdv", "217"),
+        ("ne", "bal", "105"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("datum;begin;eind;vak", "rooster.csv:1: the header lacks 'klas'"),
+        ("datum;begin;eind;klas;group", "columns 'klas' and 'group' are the same column"),
+        ("datum;begin;eind;klas;leraar", "unknown column 'leraar'; the columns are 'datum'"),
+    ],
+)
+def test_a_wrong_dutch_header_exits_1_naming_the_columns_in_dutch(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path, header: str, message: str
+) -> None:
+    """The command refuses a wrong Dutch header with the Dutch column names; nothing stored."""
+    csv = write(tmp_path, "rooster.csv", f"{header}\n{MONDAY:%d-%m-%Y};08:30;09:20;3B\n".encode())
+    code, out, err = run(capsys, db_url, "lessons", "import", csv)
+    assert (code, out) == (1, "") and message in err, err
+    assert counts(db_url) == (0, 0)
 
 
 def test_daylight_saving_change_keeps_the_wall_clock(

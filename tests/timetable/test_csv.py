@@ -58,17 +58,20 @@ def test_uid_column_gives_a_stable_key() -> None:
     [
         (
             "2025-09-15,08:30,08:20,3B,wi,jdv,217",
-            "rooster.csv:2: end 08:20 is not after start 08:30",
+            "rooster.csv:2: 'end' 08:20 is not after 'start' 08:30",
         ),
-        ("2025-13-15,08:30,09:20,3B,wi,jdv,217", "rooster.csv:2: date '2025-13-15' does not exist"),
-        ("gisteren,08:30,09:20,3B,wi,jdv,217", "rooster.csv:2: date 'gisteren' is not a date"),
-        ("2025-09-15,8u30,09:20,3B,wi,jdv,217", "rooster.csv:2: start '8u30' is not a time"),
-        ("2025-09-15,08:30,24:00,3B,wi,jdv,217", "rooster.csv:2: end '24:00' is not a time"),
-        ("2025-09-15,08:30,09:20,,wi,jdv,217", "rooster.csv:2: group is empty"),
+        (
+            "2025-13-15,08:30,09:20,3B,wi,jdv,217",
+            "rooster.csv:2: 'date' '2025-13-15' does not exist",
+        ),
+        ("gisteren,08:30,09:20,3B,wi,jdv,217", "rooster.csv:2: 'date' 'gisteren' is not a date"),
+        ("2025-09-15,8u30,09:20,3B,wi,jdv,217", "rooster.csv:2: 'start' '8u30' is not a time"),
+        ("2025-09-15,08:30,24:00,3B,wi,jdv,217", "rooster.csv:2: 'end' '24:00' is not a time"),
+        ("2025-09-15,08:30,09:20,,wi,jdv,217", "rooster.csv:2: 'group' is empty"),
         ("2025-09-15,08:30,09:20,3B,wi", "rooster.csv:2: 5 values where the header has 7 columns"),
         (
             "2026-03-29,02:30,03:20,3B,wi,jdv,217",
-            "rooster.csv:2: start 02:30 does not exist on 2026-03-29 (daylight saving)",
+            "rooster.csv:2: 'start' 02:30 does not exist on 2026-03-29 (daylight saving)",
         ),
         ("2025-09-15,08:30,09:20,3B," + "w" * 101 + ",jdv,217", "subject 'wwww"),
     ],
@@ -82,7 +85,7 @@ def test_bad_rows_name_their_line(row: str, message: str) -> None:
 
 def test_flags_must_be_yes_or_no() -> None:
     """An unreadable remote value is an error, not a silent 'no'."""
-    with pytest.raises(ImportRefused, match=r"rooster\.csv:2: remote 'misschien'"):
+    with pytest.raises(ImportRefused, match=r"rooster\.csv:2: 'remote' 'misschien'"):
         run("date,start,end,group,remote\n2025-09-15,08:30,09:20,3B,misschien\n")
 
 
@@ -92,7 +95,7 @@ def test_quoted_fields_keep_line_numbers_right() -> None:
         f'{HEADER}\n2025-09-15,08:30,09:20,3B,"wi\nB",jdv,217\n'
         "2025-09-15,09:20,09:10,3B,ne,bal,105\n"
     )
-    with pytest.raises(ImportRefused, match=r"rooster\.csv:4: end 09:10"):
+    with pytest.raises(ImportRefused, match=r"rooster\.csv:4: 'end' 09:10"):
         run(text)
 
 
@@ -107,9 +110,9 @@ def test_duplicate_rows_name_both_lines() -> None:
     ("text", "message"),
     [
         ("", "rooster.csv:1: the file is empty: no header row"),
-        ("datum,begin,eind\n", "rooster.csv:1: unknown column 'datum'"),
-        ("date,start,end,subject\n", "rooster.csv:1: the header lacks group"),
-        ("date,start,end,group,group\n", "rooster.csv:1: a column appears twice"),
+        ("date,start,end,lesson\n", "rooster.csv:1: unknown column 'lesson'"),
+        ("date,start,end,subject\n", "rooster.csv:1: the header lacks 'group'"),
+        ("date,start,end,group,group\n", "rooster.csv:1: column 'group' appears twice"),
         (f'{HEADER}\n2025-09-15,"08:30,09:20\n', "rooster.csv:2: not readable as CSV"),
     ],
 )

@@ -23,6 +23,7 @@ from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable import Holiday
 from service.timetable_store import holidays
+from tests.support.schools import found_school
 from tests.timetable.helpers import FIXTURES
 from tests.timetable.replay import Replay, replay_server
 
@@ -33,6 +34,12 @@ OPEN_DATA = "/v1/sources/rijksoverheid/infotypes/schoolholidays"
 AUTUMN_ZUID = datetime(2025, 10, 13, 7, 30, tzinfo=UTC)  # 09:30 Amsterdam, a Monday
 CHRISTMAS = datetime(2025, 12, 22, 8, 30, tzinfo=UTC)
 SCHOOL_DAY = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_url(db_url: str) -> str:
+    """The test's database with the school the commands work on: none founds one by itself."""
+    return found_school(db_url)
 
 
 def run(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:
@@ -336,6 +343,7 @@ def test_forgetting_its_own_holidays_gives_a_school_the_shared_ones_back_and_is_
     in the school's audit log under the operator."""
     assert run(capsys, db_url, "holidays", "import", str(FIXTURE), "--shared")[0] == 0
     for school in ("A", "B"):
+        found_school(db_url, school)
         code, _, err = run(capsys, db_url, "holidays", "import", str(FIXTURE), "--school", school)
         assert code == 0, err
     code, out, err = run(capsys, db_url, "holidays", "forget", "--school", "A")

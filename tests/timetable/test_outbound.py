@@ -19,6 +19,7 @@ from service.schools import registry as schools
 from service.settings import Settings
 from service.timetable_store import outbound, sources, sync
 from tests.support.clock import TIMETABLE_NOW
+from tests.support.schools import found_school
 from tests.timetable.feeds import weekly
 from tests.timetable.helpers import VTIMEZONE_AMSTERDAM, calendar
 from tests.timetable.replay import Replay, replay_server
@@ -173,6 +174,7 @@ def test_the_holiday_import_command_refuses_loopback(
 ) -> None:
     """``holidays import <url>`` checks the address too; the server is never asked."""
     replay.answer("/holidays.json", b"[]", kind="application/json")
+    found_school(db_url)
     code = main(["holidays", "import", replay.url + "/holidays.json", "--db", db_url])
     _, err = capsys.readouterr()
     assert code != 0

@@ -17,12 +17,19 @@ from service import db
 from service.cli.main import main
 from service.models import Base, Lesson, TimetableSecret
 from service.timetable_store import secretbox
+from tests.support.schools import found_school
 from tests.timetable.feeds import MONDAY, stamp, weekly
 from tests.timetable.helpers import VTIMEZONE_AMSTERDAM, calendar
 from tests.timetable.replay import Replay, replay_server
 
 SECRET = "SEKRET-feed-token-42"
 FEED = "/ical/feed.ics"
+
+
+@pytest.fixture
+def db_url(db_url: str) -> str:
+    """The test's database with the school the commands work on: none founds one by itself."""
+    return found_school(db_url)
 
 
 @pytest.fixture

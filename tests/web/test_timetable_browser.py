@@ -93,3 +93,26 @@ def test_sources_page(chromium: Browser, demo_sqlite: Demo) -> None:
     assert "GEHEIM-123" not in page.content()
     shoot(page, "timetable-sources")
     page.context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_dutch_csv_through_the_upload_page(
+    chromium: Browser, demo_sqlite: Demo, tmp_path: Path, width: int
+) -> None:
+    """The upload page shows the CSV columns without widening the page (a phone scrolls the
+    table, not the page), and a file with the Dutch header reaches its preview."""
+    file = tmp_path / "rooster.csv"
+    file.write_bytes(
+        b"datum;begin;eind;klas;vak;docent;lokaal\n30-11-2026;08:30;09:20;4A;wi;devries;217\n"
+    )
+    page = new_page(chromium)
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, demo_sqlite.url, "beheer", demo_sqlite.school.passwords["beheer"])
+    page.goto(demo_sqlite.url + "/admin/timetable/import")
+    expect(page.locator("#tt-csv-columns tr[data-column]")).to_have_count(10)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.set_input_files("input[name=file]", str(file))
+    page.click("form[action='/admin/timetable/import'] button[type=submit]")
+    page.wait_for_selector(".tt-confirm", timeout=30_000)
+    assert page.locator(".tile.tt-inserts .big").inner_text() == "1"
+    page.context.close()

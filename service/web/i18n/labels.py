@@ -79,6 +79,7 @@ AUDIT_ACTIONS = {
     "policy.save": N_("policy saved"),
     "report.export": N_("reports exported"),
     "report.view": N_("report viewed"),
+    "school.add": N_("school added"),
     "school.closed_platform": N_("closed platform set"),
     "school.holiday_region": N_("holiday region set"),
     "school.settings": N_("school settings changed"),

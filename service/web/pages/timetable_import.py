@@ -7,6 +7,8 @@ update, cancel and remove, and each entry it cannot import, by line or UID.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,9 +18,9 @@ from sqlalchemy.orm import Session
 from service.errors import InvalidRequest
 from service.models import Group, TimetableUpload, User, WebSession
 from service.schools import registry as schools
-from service.timetable import PRESETS
+from service.timetable import PRESETS, csvcolumns
 from service.timetable_store import uploads
-from service.web.pages.common import local
+from service.web.pages.common import Translate, local
 from service.web.pages.timetable_sources import school_of
 
 MAX_BYTES = uploads.MAX_BYTES
@@ -29,6 +31,29 @@ def groups_of(session: Session, school_id: int) -> list[str]:
     return list(session.scalars(query))
 
 
+def csv_layout() -> dict[str, Any]:
+    """The CSV columns and formats the parser accepts, read from its own table, so the page
+    shows exactly what an import takes (the texts are msgids, translated by the template)."""
+    return {
+        "columns": [
+            {
+                "key": c.key,
+                "nl": c.nl,
+                "en": c.en,
+                "required": c.required,
+                "meaning": c.meaning,
+                "example": c.example,
+            }
+            for c in csvcolumns.COLUMNS
+        ],
+        "date_formats": [{"format": f, "example": e} for f, e in csvcolumns.DATE_FORMATS],
+        "time_formats": [{"format": f, "example": e} for f, e in csvcolumns.TIME_FORMATS],
+        "yes": list(csvcolumns.YES),
+        "no": list(csvcolumns.NO),
+        "example": csvcolumns.example("nl"),
+    }
+
+
 def import_page(session: Session, *, viewer: User) -> dict[str, Any]:
     school = school_of(session, viewer)
     return {
@@ -36,6 +61,7 @@ def import_page(session: Session, *, viewer: User) -> dict[str, Any]:
         "groups": groups_of(session, school.id),
         "max_bytes": MAX_BYTES,
         "max_megabytes": MAX_BYTES // (1024 * 1024),
+        "csv": csv_layout(),
     }
 
 
@@ -69,8 +95,23 @@ def upload(
     )
 
 
+@dataclass(frozen=True)
+class _Said:
+    """A message stored as JSON by ``uploads.said``, read back for the translator."""
+
+    msgid: str
+    params: Mapping[str, object]
+
+
+def _said(value: object) -> object:
+    if isinstance(value, dict) and isinstance(value.get("msgid"), str):
+        params = value.get("params") or {}
+        return _Said(value["msgid"], {name: _said(v) for name, v in params.items()})
+    return value
+
+
 def upload_page(
-    session: Session, *, viewer: User, ws: WebSession | None, upload_id: str
+    session: Session, *, viewer: User, ws: WebSession | None, upload_id: str, t: Translate
 ) -> dict[str, Any]:
     school = school_of(session, viewer)
     row = uploads.get(session, upload_id=upload_id, session_id=ws.id if ws else "", school=school)
@@ -90,6 +131,18 @@ def upload_page(
     page["working"] = row.state in ("reading", "applying")
     page["percent"] = 100 * row.done // row.total if row.total else None
     page["problems"] = preview.get("problems", [])
+    # Each problem in the reader's language where the preview kept its msgid (a preview stored
+    # before it did keeps its English lines).
+    messages = preview.get("problem_messages")
+    page["problem_texts"] = (
+        [f"{m['where']}: {t.message(m['msgid'], m['params'])}" for m in messages]
+        if messages is not None and len(messages) == len(page["problems"])
+        else page["problems"]
+    )
+    # A failure in the reader's language (an upload read before this was stored has only the
+    # English text).
+    error = _said(preview.get("error"))
+    page["error_text"] = t.message(error.msgid, error.params) if isinstance(error, _Said) else None
     page["plan"] = preview.get("plan")
     return page
 

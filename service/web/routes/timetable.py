@@ -171,7 +171,7 @@ async def import_upload(request: Request) -> Response:
 async def import_status(request: Request, uid: str) -> Response:
     def build(ctx: Ctx) -> Outcome:
         page = timetable_import.upload_page(
-            ctx.db, viewer=ctx.signed_in(), ws=ctx.ws, upload_id=uid
+            ctx.db, viewer=ctx.signed_in(), ws=ctx.ws, upload_id=uid, t=ctx.t
         )
         return Page("tt_upload.html", page)
 
