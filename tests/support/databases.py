@@ -12,7 +12,11 @@ When PostgreSQL is unreachable its tests fail under CI=true and skip, saying why
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fcntl
 import hashlib
+import json
 import os
 import queue
 import re
@@ -21,7 +25,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -110,26 +114,52 @@ def _migrate_and_maybe_seed(url: str, *, seed: bool) -> DemoSchool | None:
 
 @dataclass
 class Templates:
-    """One worker's templates, built on first use, and the PostgreSQL databases to drop."""
+    """The run's templates, built once for all workers on first use, and this worker's copies
+    of them to drop.
 
-    folder: Path
+    A template is built by the first worker that needs it, under a file lock in the folder all
+    of the run's workers share; the others wait for it and copy it (migrating and seeding the
+    demo school per worker cost every run about 20 s of CPU). The PostgreSQL templates carry
+    the run's id (the xdist controller's pid): they are left for the next run's sweep of
+    databases whose run is gone, as any worker may still be copying one when another ends.
+    """
+
+    folder: Path  # shared by the run's workers
     tag: str
     demo_school: dict[str, DemoSchool] = field(default_factory=dict)
-    _sqlite: dict[str, Path] = field(default_factory=dict)
-    _pg: dict[str, str] = field(default_factory=dict)
     _drops: queue.Queue[str | None] = field(default_factory=queue.Queue)
     _dropper: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def _building(self, name: str) -> Iterator[Path]:
+        """Held while template ``name`` is looked for or built; yields its marker file."""
+        with (self.folder / f"{name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self.folder / f"{name}.ready"
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _template(self, backend: str, kind: str, build: Callable[[], DemoSchool | None]) -> None:
+        """Build the template once per run; note the demo school it holds."""
+        with self._building(f"{backend}-{kind}") as ready:
+            if not ready.exists():
+                school = build()
+                ready.write_text(json.dumps(dataclasses.asdict(school) if school else None))
+            held = json.loads(ready.read_text())
+        if held is not None:
+            self.demo_school[backend] = DemoSchool(**held)
 
     def sqlite_copy(self, kind: str, target: Path) -> str:
         """``kind`` is "empty", "migrated" or "demo"; returns the copy's URL."""
         if kind != "empty":
-            if kind not in self._sqlite:
-                path = self.folder / f"{kind}.sqlite3"
-                school = _migrate_and_maybe_seed(f"sqlite:///{path}", seed=kind == "demo")
-                if school is not None:
-                    self.demo_school["sqlite"] = school
-                self._sqlite[kind] = path
-            shutil.copyfile(self._sqlite[kind], target)
+            path = self.folder / f"{kind}.sqlite3"
+            self._template(
+                "sqlite",
+                kind,
+                lambda: _migrate_and_maybe_seed(f"sqlite:///{path}", seed=kind == "demo"),
+            )
+            shutil.copyfile(path, target)
         return f"sqlite:///{target}"
 
     def pg_copy(self, kind: str) -> str:
@@ -138,18 +168,16 @@ class Templates:
             if kind == "empty":
                 admin.execute(f'CREATE DATABASE "{name}"')
             else:
-                if kind not in self._pg:
-                    template = f"lwtpl_{self.tag}_{kind}"
+                template = f"lwtpl_{self.tag}_{kind}"
+
+                def build() -> DemoSchool | None:
                     admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
                     admin.execute(f'CREATE DATABASE "{template}"')
-                    school = _migrate_and_maybe_seed(pg_url(template), seed=kind == "demo")
-                    if school is not None:
-                        self.demo_school["postgres"] = school
-                    self._pg[kind] = template
+                    return _migrate_and_maybe_seed(pg_url(template), seed=kind == "demo")
+
+                self._template("postgres", kind, build)
                 # WAL_LOG: no checkpoint per copy (several workers copying at once would queue).
-                admin.execute(
-                    f'CREATE DATABASE "{name}" TEMPLATE "{self._pg[kind]}" STRATEGY WAL_LOG'
-                )
+                admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY WAL_LOG')
         return pg_url(name)
 
     def drop_later(self, url: str) -> None:
@@ -176,7 +204,6 @@ class Templates:
             if name is not None:
                 left.append(name)
         self._drops.put(None)  # the thread stops after the drop it is doing, if any
-        left.extend(self._pg.values())
         if left:
             # setsid --fork: the dropper outlives this worker, and nothing waits for it.
             subprocess.run(
@@ -209,8 +236,15 @@ def stale_databases(admin: psycopg.Connection[tuple[object, ...]]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
-    # The process id keeps two runs on one machine (two checkouts, or CI beside a session) apart.
-    made = Templates(tmp_path_factory.mktemp("templates"), f"{_fingerprint()}_{os.getpid()}")
+    # Under xdist each worker's base folder sits in the run's own, which all its workers share;
+    # the run is named by the controller's pid (the workers' parent), which keeps two runs on
+    # one machine (two checkouts, or CI beside a session) apart.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if worker else base) / "templates"
+    folder.mkdir(exist_ok=True)
+    run = os.getppid() if worker else os.getpid()
+    made = Templates(folder, f"{_fingerprint()}_{run}")
     yield made
     made.close()
 
