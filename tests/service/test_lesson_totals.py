@@ -33,7 +33,7 @@ from service.reports import totals as lesson_totals
 from service.reports.lesson_report import stored_numbers
 from service.retention import purge as retention
 from service.schools import registry as schools
-from tests.support.clock import utc
+from tests.support.clock import DEMO_NOW, utc
 from tests.support.collector import finding, retire, summary
 from tests.support.sql import recorded, touching
 
@@ -150,12 +150,11 @@ def small_world(
 
 
 def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
-    sessions: sessionmaker[Session],
+    demo_sessions: sessionmaker[Session],
 ) -> None:
     """Table of events on the demo school; after each, every lesson's totals equal its report,
     and only the lessons the event touched are counted again."""
-    with sessions.begin() as session:
-        demo_data.seed(session, now=NOW)
+    sessions, now = demo_sessions, DEMO_NOW  # the run's demo template, seeded at DEMO_NOW
     # First read: every lesson with summaries is counted once and kept, in one write.
     with sessions.begin() as session:
         totals, sql = read_and_compare(session, sessions)
@@ -175,7 +174,7 @@ def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
     with sessions.begin() as session:
         group = schools.group(session, schools.school(session, demo_data.SCHOOL), "3B")
         late, device = _silent_pair(session, group.id)
-        assert upload(session, device, late, NOW, "snipping_tool", 120) == "accepted"
+        assert upload(session, device, late, now, "snipping_tool", 120) == "accepted"
     with sessions.begin() as session:
         _, sql = read_and_compare(session, sessions)
         after = kept_marks(session)
@@ -192,7 +191,7 @@ def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
                 select(DeviceLessonSummary.lesson_id).where(DeviceLessonSummary.device_id == erased)
             )
         )
-        assert erase_device(session, actor=Actor.of_user(admin), device_id=erased, now=NOW) > 0
+        assert erase_device(session, actor=Actor.of_user(admin), device_id=erased, now=now) > 0
     with sessions.begin() as session:
         # No kept row counts the erased device, even before the next view recounts.
         assert not its_lessons & set(kept_marks(session))
@@ -204,13 +203,13 @@ def test_totals_equal_the_report_through_uploads_erasure_retiring_and_purges(
     with sessions.begin() as session:
         retired = session.scalars(select(Device).where(Device.group_id == group.id)).first()
         assert retired is not None
-        retire(session, retired.id, NOW)
+        retire(session, retired.id, now)
     with sessions.begin() as session:
         _, sql = read_and_compare(session, sessions)
         assert kept_marks(session) == after
         assert not [s for s in sql if "INSERT" in s]
     # The purge: lessons past retention read their frozen numbers and lose their totals.
-    later = NOW + timedelta(days=14)
+    later = now + timedelta(days=14)
     with sessions.begin() as session:
         assert retention.purge(session, now=later).lessons_frozen > 0
     with sessions.begin() as session:
