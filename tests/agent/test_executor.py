@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from agent.executor import ThreadExecutor
+from tests.agent.conftest import wait_for
 
 WAIT = 10.0  # seconds; every wait below ends as soon as its event is set
 
@@ -26,7 +27,15 @@ def scheduler() -> Iterator[BackgroundScheduler]:
     scheduler.start()
     yield scheduler
     if scheduler.running:
+        settled(scheduler)
         scheduler.shutdown(wait=False)
+
+
+def settled(scheduler: BackgroundScheduler) -> None:
+    """Wait until APScheduler's thread has taken the run-once jobs it handed out off its store:
+    shutting down empties the store, and its later removal then raises in that thread (seen
+    under a loaded run)."""
+    wait_for(lambda: not scheduler.get_jobs(), timeout=WAIT)
 
 
 def now_job(scheduler: BackgroundScheduler, fn: object, job_id: str, executor: str = "default"):
@@ -98,6 +107,7 @@ def test_shutdown_without_waiting_leaves_a_running_job_to_its_thread(
 
     now_job(scheduler, slow, "upload", executor="net")
     assert started.wait(WAIT)
+    settled(scheduler)
     scheduler.shutdown(wait=False)
     assert not finished.is_set()  # shutdown returned while the job still runs
     release.set()
