@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from agent.config import AgentConfig
     from agent.explain import Enrolment
     from agent.identity import Identity
+    from policies.model import Policy
 
 log = logging.getLogger("agent")
 
@@ -376,7 +377,7 @@ def _status(args: argparse.Namespace) -> int:
         # When the agent may talk to the collector (docs/agent.md): the coming windows.
         "contact_windows": [
             {"from": start.isoformat(), "until": end.isoformat()}
-            for start, end in _coming_contacts(config, _spread_in_force(config, running), now)
+            for start, end in _coming_contacts(config, _policy_in_force(config, running), now)
         ],
     }
     if args.json:
@@ -402,42 +403,45 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spread_in_force(config: AgentConfig | None, running: dict[str, Any] | None) -> int:
-    """The upload spread the running agent uses (overrides included), else the policy's."""
+def _policy_in_force(config: AgentConfig | None, running: dict[str, Any] | None) -> Policy:
+    """The policy with the values the running agent uses (the command line may override them),
+    as its status file says; the shipped policy when the agent has no config yet."""
+    from policies import load_policy
+
+    policy = config.compiled.policy if config else load_policy()
     settings = (running or {}).get("settings")
-    value = settings.get("upload_delay_max_seconds") if isinstance(settings, dict) else None
-    if isinstance(value, int) and value >= 0:
-        return value
-    return config.compiled.policy.settings.upload_delay_max_seconds if config else 120
+    if isinstance(settings, dict):
+        in_force: dict[str, Any] = {
+            k: v for k, v in settings.items() if isinstance(v, int) and v > 0
+        }
+        policy = dataclasses.replace(
+            policy, settings=dataclasses.replace(policy.settings, **in_force)
+        )
+    return policy
 
 
 def _coming_contacts(
-    config: AgentConfig | None, spread_seconds: int, now: datetime
+    config: AgentConfig | None, policy: Policy, now: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The contact windows of the coming school days with the upload spread in force (at most
     five): when the agent may talk to the collector, besides once on a school day."""
     from agent.schedule import contact_windows
 
-    ahead = [x for x in config.lessons if x.end > now] if config else []
-    return contact_windows(ahead, timedelta(seconds=spread_seconds))[:5]
+    if config is None:
+        return []
+    ahead = [x for x in config.lessons if x.end > now]
+    spread = timedelta(seconds=policy.settings.upload_delay_max_seconds)
+    return contact_windows(ahead, spread)[:5]
 
 
 def _explain(args: argparse.Namespace) -> int:
     from agent.explain import render, zone
     from agent.schedule import next_windows
     from agent.status import read_status
-    from policies import load_policy
 
     paths = _paths(args)
     config = _load_config(paths)
-    policy = config.compiled.policy if config else load_policy()
-    running = read_status(paths.status) or {}
-    if isinstance(running.get("settings"), dict):
-        # The values the agent runs with, which the command line may have overridden.
-        in_force = {k: v for k, v in running["settings"].items() if isinstance(v, int) and v > 0}
-        policy = dataclasses.replace(
-            policy, settings=dataclasses.replace(policy.settings, **in_force)
-        )
+    policy = _policy_in_force(config, read_status(paths.status))
     now = datetime.now(UTC)
     lessons = next_windows(config.lessons, now) if config else []
     school = config.body.get("school") if config else None
@@ -449,7 +453,7 @@ def _explain(args: argparse.Namespace) -> int:
         box = Outbox(paths.outbox)
         sent = box.last_lesson_sent()
         box.close()
-    windows = _coming_contacts(config, policy.settings.upload_delay_max_seconds, now)
+    windows = _coming_contacts(config, policy, now)
     sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths), windows))
     return 0
 
