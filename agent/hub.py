@@ -15,12 +15,13 @@ the bytes and call ``opened``/``received``/``closed``; the agent's probes read `
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import secrets
 import sys
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -163,39 +164,27 @@ class Hub:
 
     def received(self, key: int, data: bytes, now: float) -> bool:
         """Bytes from a peer; False when it must be closed (logged by kind, never content)."""
-        with self.lock:
-            before = self.helper
-            keep = self._receive(key, data, now)
-            changed = self.helper != before
-        if changed:
-            self.on_helper_change()
-        if keep:
-            self.wake()
-        return keep
-
-    def _receive(self, key: int, data: bytes, now: float) -> bool:
-        peer = self.peers.get(key)
-        if peer is None:
-            return False
-        try:
-            lines = peer.lines.feed(data)
-            for _ in lines:  # counted before any is handled: a flood is a flood
-                peer.rate.take(now)
-            for line in lines:
-                self._handle(key, peer, decode(line), now)
-        except ProtocolError as exc:
-            log.warning("helper channel: uid %s disconnected (%s)", peer.uid, exc.kind)
-            self._drop(key)
-            return False
+        with self._locked_telling():
+            peer = self.peers.get(key)
+            if peer is None:
+                return False
+            try:
+                lines = peer.lines.feed(data)
+                for _ in lines:  # counted before any is handled: a flood is a flood
+                    peer.rate.take(now)
+                for line in lines:
+                    self._handle(key, peer, decode(line), now)
+            except ProtocolError as exc:
+                log.warning("helper channel: uid %s disconnected (%s)", peer.uid, exc.kind)
+                self._drop(key)
+                return False
+        self.wake()
         return True
 
     def closed(self, key: int) -> None:
-        with self.lock:
-            was_helper = key == self.helper
+        with self._locked_telling():
             if key in self.peers:
                 self._drop(key)
-        if was_helper:
-            self.on_helper_change()
 
     def outgoing(self, key: int) -> list[bytes] | None:
         """Lines to send to a peer; None when the hub has dropped it."""
@@ -208,8 +197,7 @@ class Hub:
 
     def expired(self, now: float) -> list[int]:
         """Connections to close now: no hello in time, or a helper silent during a lesson."""
-        with self.lock:
-            before = self.helper
+        with self._locked_telling():
             late = [
                 k for k, p in self.peers.items() if not p.hello and now - p.opened > HELLO_SECONDS
             ]
@@ -220,10 +208,20 @@ class Hub:
             for key in late:
                 log.warning("helper channel: uid %s disconnected (silent)", self.peers[key].uid)
                 self._drop(key)
-            changed = self.helper != before
+            return late
+
+    @contextlib.contextmanager
+    def _locked_telling(self) -> Iterator[None]:
+        """The lock, for a change that may connect or drop the helper; the agent is told
+        (``on_helper_change``) after the lock is released."""
+        with self.lock:
+            before = self.helper
+            try:
+                yield
+            finally:
+                changed = self.helper != before
         if changed:
             self.on_helper_change()
-        return late
 
     def deadline(self) -> float | None:
         """When ``expired`` may next have something to do; None: nothing can expire."""
