@@ -500,8 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     sadd.add_argument("name", help="the school's name, as --school names it")
     sadd.add_argument(
         "--timezone",
-        default=founding.DEFAULT_TIMEZONE,
-        help=f"IANA time zone of its lessons [{founding.DEFAULT_TIMEZONE}]",
+        default=schools.DEFAULT_TIMEZONE,
+        help=f"IANA time zone of its lessons [{schools.DEFAULT_TIMEZONE}]",
     )
     sadd.set_defaults(board=cmd_schools_add)
     slist = sch.add_parser("list", parents=[database], help="the schools on this collector")

@@ -17,9 +17,7 @@ from service import audit
 from service.actors import Actor
 from service.errors import Conflict
 from service.models import School
-from service.schools.registry import check_timezone, clean_name, find
-
-DEFAULT_TIMEZONE = "Europe/Amsterdam"
+from service.schools.registry import DEFAULT_TIMEZONE, check_timezone, clean_name, find
 
 
 def add_school(

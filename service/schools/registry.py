@@ -42,6 +42,9 @@ def _get_or_create(session: Session, find: Callable[[], T | None], make: Callabl
     return row
 
 
+DEFAULT_TIMEZONE = "Europe/Amsterdam"  # a new school's, unless its founder names another
+
+
 def school(session: Session, name: str = DEFAULT_SCHOOL, timezone: str | None = None) -> School:
     name = clean_name(name)
     if timezone is not None:
@@ -49,7 +52,7 @@ def school(session: Session, name: str = DEFAULT_SCHOOL, timezone: str | None = 
     return _get_or_create(
         session,
         lambda: session.scalar(select(School).where(School.name == name)),
-        lambda: School(name=name, timezone=timezone or "Europe/Amsterdam"),
+        lambda: School(name=name, timezone=timezone or DEFAULT_TIMEZONE),
     )
 
 
