@@ -110,23 +110,22 @@ def script_heads() -> set[str]:
     return revisions - parents
 
 
-def has_schema(engine: Engine) -> bool:
-    """Whether the database was ever migrated: a command that only reads needs one that was."""
-    with engine.connect() as conn:
-        return inspect(conn).has_table("alembic_version")
-
-
-def _at_head(engine: Engine) -> bool:
+def applied_revisions(engine: Engine) -> set[str] | None:
+    """The migrations applied to the database; None when it was never migrated."""
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
-            return False
-        current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
-    return current == script_heads()
+            return None
+        return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def has_schema(engine: Engine) -> bool:
+    """Whether the database was ever migrated: a command that only reads needs one that was."""
+    return applied_revisions(engine) is not None
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration; safe when several processes start at once."""
-    if _at_head(engine):
+    if applied_revisions(engine) == script_heads():
         return
     from alembic import command
     from alembic.config import Config
