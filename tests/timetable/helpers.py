@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from service.timetable import ImportResult, import_csv, school_year
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,3 +41,15 @@ def calendar(*events: str, header: str = "") -> bytes:
         parts += ["BEGIN:VEVENT", body.strip(), "END:VEVENT"]
     parts.append("END:VCALENDAR")
     return ("\r\n".join("\r\n".join(parts).splitlines()) + "\r\n").encode()
+
+
+def import_text(text: str, **kwargs: Any) -> ImportResult:
+    """``import_csv`` of ``text`` as the file ``rooster.csv`` of a school in Amsterdam, for
+    lessons in the school year 2025-2026; ``kwargs`` override any of those options."""
+    options: dict[str, Any] = {
+        "source": "rooster.csv",
+        "tz": AMSTERDAM,
+        "window": school_year(date(2025, 9, 1), AMSTERDAM),
+    }
+    options.update(kwargs)
+    return import_csv(text.encode(), **options)

@@ -15,16 +15,10 @@ from service.timetable import (
     import_csv,
     school_year,
 )
-from tests.timetable.helpers import AMSTERDAM, FIXTURES
+from tests.timetable.helpers import AMSTERDAM, FIXTURES, import_text
 
 YEAR = school_year(date(2025, 9, 1), AMSTERDAM)
 HEADER = "date,start,end,group,subject,teacher,room"
-
-
-def run(text: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    options: dict[str, object] = {"source": "rooster.csv", "tz": AMSTERDAM, "window": YEAR}
-    options.update(kwargs)
-    return import_csv(text.encode(), **options)  # type: ignore[arg-type]
 
 
 def test_the_fixture_imports() -> None:
@@ -43,13 +37,13 @@ def test_the_fixture_imports() -> None:
 
 def test_winter_time_rows_get_the_winter_offset() -> None:
     """Local times are read in the school's zone on their own date."""
-    result = run(f"{HEADER}\n2025-12-15,08:30,09:20,3B,wi,jdv,217\n")
+    result = import_text(f"{HEADER}\n2025-12-15,08:30,09:20,3B,wi,jdv,217\n")
     assert result.occurrences[0].start == datetime(2025, 12, 15, 7, 30, tzinfo=UTC)
 
 
 def test_uid_column_gives_a_stable_key() -> None:
     """With a uid column, the row is known by it, so a moved lesson stays the same lesson."""
-    result = run("uid,date,start,end,group\nles-7,2025-09-15,08:30,09:20,3B\n")
+    result = import_text("uid,date,start,end,group\nles-7,2025-09-15,08:30,09:20,3B\n")
     assert result.occurrences[0].key == ("rooster.csv", "les-7", "")
 
 
@@ -79,14 +73,14 @@ def test_uid_column_gives_a_stable_key() -> None:
 def test_bad_rows_name_their_line(row: str, message: str) -> None:
     """Each wrong row is refused with the file and line, and nothing is imported."""
     with pytest.raises(ImportRefused) as caught:
-        run(f"{HEADER}\n{row}\n")
+        import_text(f"{HEADER}\n{row}\n")
     assert message in str(caught.value)
 
 
 def test_flags_must_be_yes_or_no() -> None:
     """An unreadable remote value is an error, not a silent 'no'."""
     with pytest.raises(ImportRefused, match=r"rooster\.csv:2: 'remote' 'misschien'"):
-        run("date,start,end,group,remote\n2025-09-15,08:30,09:20,3B,misschien\n")
+        import_text("date,start,end,group,remote\n2025-09-15,08:30,09:20,3B,misschien\n")
 
 
 def test_quoted_fields_keep_line_numbers_right() -> None:
@@ -96,14 +90,14 @@ def test_quoted_fields_keep_line_numbers_right() -> None:
         "2025-09-15,09:20,09:10,3B,ne,bal,105\n"
     )
     with pytest.raises(ImportRefused, match=r"rooster\.csv:4: 'end' 09:10"):
-        run(text)
+        import_text(text)
 
 
 def test_duplicate_rows_name_both_lines() -> None:
     """Two rows with the same date, start and group are refused: the second names the first."""
     row = "2025-09-15,08:30,09:20,3B,wi,jdv,217"
     with pytest.raises(ImportRefused, match=r"rooster\.csv:3: this row repeats line 2"):
-        run(f"{HEADER}\n{row}\n{row}\n")
+        import_text(f"{HEADER}\n{row}\n{row}\n")
 
 
 @pytest.mark.parametrize(
@@ -119,20 +113,20 @@ def test_duplicate_rows_name_both_lines() -> None:
 def test_malformed_files(text: str, message: str) -> None:
     """A file without a usable header, or broken CSV quoting, is refused with its line."""
     with pytest.raises(MalformedInput) as caught:
-        run(text)
+        import_text(text)
     assert str(caught.value).startswith(message)
 
 
 def test_partial_import_keeps_good_rows() -> None:
     """Asked for explicitly, bad rows are left out and listed."""
-    result = run(f"{HEADER}\n2025-09-15,08:30,09:20,3B,wi,jdv,217\nkapot\n", partial=True)
+    result = import_text(f"{HEADER}\n2025-09-15,08:30,09:20,3B,wi,jdv,217\nkapot\n", partial=True)
     assert len(result.occurrences) == 1
     assert [p.line for p in result.problems] == [3]
 
 
 def test_rows_outside_the_window_are_counted() -> None:
     """Rows of another school year are skipped and counted, not imported."""
-    result = run(f"{HEADER}\n2024-09-16,08:30,09:20,3B,wi,jdv,217\n")
+    result = import_text(f"{HEADER}\n2024-09-16,08:30,09:20,3B,wi,jdv,217\n")
     assert result.occurrences == ()
     assert result.skipped == {"outside_window": 1}
 
@@ -140,7 +134,7 @@ def test_rows_outside_the_window_are_counted() -> None:
 def test_size_and_row_limits() -> None:
     """An oversized file and too many rows are refused."""
     with pytest.raises(InputTooLarge):
-        run(HEADER + "\n" + "x" * 200, limits=Limits(max_bytes=100))
+        import_text(HEADER + "\n" + "x" * 200, limits=Limits(max_bytes=100))
     rows = "\n".join(f"2025-09-{d:02d},08:30,09:20,3B,wi,jdv,217" for d in range(1, 11))
     with pytest.raises(LimitExceeded, match="more than 5 rows"):
-        run(f"{HEADER}\n{rows}\n", limits=Limits(max_occurrences=5))
+        import_text(f"{HEADER}\n{rows}\n", limits=Limits(max_occurrences=5))

@@ -4,14 +4,14 @@ errors that name a column as the file does, translatable."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.timetable import ImportRefused, MalformedInput, import_csv, school_year
+from service.timetable import ImportRefused, MalformedInput
 from service.timetable.csvcolumns import (
     COLUMNS,
     DATE_FORMATS,
@@ -22,30 +22,19 @@ from service.timetable.csvcolumns import (
 )
 from service.timetable.errors import Problem
 from service.web.i18n import Translate
-from tests.timetable.helpers import AMSTERDAM
+from tests.timetable.helpers import import_text
 
-YEAR = school_year(date(2025, 9, 1), AMSTERDAM)
 ROW = "15-09-2025;8.30;09:20;3B;wi;jdv;217"
 LESSON = ("3B", "wi", "jdv", "217", datetime(2025, 9, 15, 6, 30, tzinfo=UTC))
 
 
-def run(text: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    return import_csv(
-        text.encode(),
-        source="rooster.csv",
-        tz=AMSTERDAM,
-        window=YEAR,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 def lessons(text: str) -> list[tuple[object, ...]]:
-    return [(o.group, o.subject, o.teacher, o.room, o.start) for o in run(text).occurrences]
+    return [(o.group, o.subject, o.teacher, o.room, o.start) for o in import_text(text).occurrences]
 
 
 def problem_of(text: str) -> Problem:
     with pytest.raises((ImportRefused, MalformedInput)) as caught:
-        run(text)
+        import_text(text)
     error = caught.value
     return error.problems[0] if isinstance(error, ImportRefused) else error.problem
 
@@ -80,7 +69,7 @@ def test_a_dutch_header_with_each_delimiter(delimiter: str) -> None:
 def test_the_flags_and_uid_under_their_dutch_names() -> None:
     """``online`` and ``vervallen`` are the remote and cancelled flags; ``uid`` keys the row."""
     text = "datum;begin;eind;klas;online;vervallen;uid\n15-09-2025;08:30;09:20;3B;ja;x;les-7\n"
-    (lesson,) = run(text).occurrences
+    (lesson,) = import_text(text).occurrences
     assert (lesson.remote, lesson.cancelled, lesson.uid) == (True, True, "les-7")
 
 
@@ -177,13 +166,13 @@ def test_errors_carry_a_msgid_and_values_and_read_in_dutch(text: str, dutch: str
 def test_the_example_is_a_file_the_parser_reads() -> None:
     """The example the upload page shows, in either language, imports as one lesson."""
     for language in ("nl", "en"):
-        assert len(run(example(language) + "\n").occurrences) == 1
+        assert len(import_text(example(language) + "\n").occurrences) == 1
 
 
 def test_every_yes_reads_as_yes() -> None:
     """The yes-words the page lists are the ones the parser takes."""
     rows = "".join(f"1{n}-09-2025;08:30;09:20;3B;{word}\n" for n, word in enumerate(YES))
-    assert all(o.remote for o in run("datum;begin;eind;klas;online\n" + rows).occurrences)
+    assert all(o.remote for o in import_text("datum;begin;eind;klas;online\n" + rows).occurrences)
 
 
 def test_every_name_of_every_column_is_known() -> None:
@@ -225,7 +214,9 @@ def test_any_permutation_of_the_known_headers_parses_the_same_rows(
 ) -> None:
     """Whatever the order, language, case and spacing of the names, the lesson is the same."""
     cells, values = header
-    (lesson,) = run(delimiter.join(cells) + "\n" + delimiter.join(values) + "\n").occurrences
+    (lesson,) = import_text(
+        delimiter.join(cells) + "\n" + delimiter.join(values) + "\n"
+    ).occurrences
     assert (lesson.uid, lesson.group, lesson.subject, lesson.teacher, lesson.room) == (
         "les-1",
         "3B",
