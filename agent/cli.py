@@ -1,4 +1,4 @@
-"""``lessonwatch-agent``: enroll, run, status, explain, scan, helper (docs/agent.md).
+"""``lessonwatch-agent``: enroll, run, status, explain, scan, helper, native-host (docs/agent.md).
 
 Exit codes: 0 done; 1 a fatal condition (the message says what IT should do); 2 bad usage.
 """
@@ -110,6 +110,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the service's channel (default: the platform's, see docs/agent.md)",
     )
+    host = sub.add_parser(
+        "native-host",
+        help="the browser extension's native messaging host (started by the browser itself)",
+        description="Started by Chrome, Chromium or Edge for the lessonwatch extension: relays "
+        "its tab matches to the service during lessons (docs/agent.md, 'Paired mode').",
+    )
+    host.add_argument("origin", nargs="?", default="", help="the caller's origin (the browser's)")
+    host.add_argument("--parent-window", default=None, help=argparse.SUPPRESS)  # Chrome, Windows
+    host.add_argument(
+        "--socket",
+        default=None,
+        metavar="PATH",
+        help="the service's channel (default: the platform's, see docs/agent.md)",
+    )
     for cmd in (run, helper):
         cmd.add_argument(
             "--log-file",
@@ -185,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "explain": _explain,
             "scan": _scan,
             "helper": _helper,
+            "native-host": _native_host,
         }
         return handler[args.command](args)
     except FatalError as exc:
@@ -335,6 +350,14 @@ def _helper(args: argparse.Namespace) -> int:
     return 0
 
 
+def _native_host(args: argparse.Namespace) -> int:
+    from agent import native_host
+    from agent.channel import default_address
+
+    address = args.socket or default_address(sys.platform)
+    return native_host.run([args.origin], address)
+
+
 def _load_config(paths: StatePaths) -> Any:
     from agent.config import load_cache
 
@@ -371,6 +394,9 @@ def _status(args: argparse.Namespace) -> int:
         "probes": running.get("probes") if alive and running else {},
         # None: the agent does not listen for a helper (or is not running).
         "helper": running.get("helper") if alive and running else None,
+        # Paired mode: browser extensions connected now through their native host (None: the
+        # agent does not listen on the helper channel, or is not running).
+        "browser": running.get("browser") if alive and running else None,
         "settings": running.get("settings") if alive and running else None,
         "upload": running.get("upload") if running else None,
         "outbox": counts,
@@ -395,12 +421,26 @@ def _status(args: argparse.Namespace) -> int:
         print(f"  talks to the collector: {window['from']} – {window['until']}")
     if data["helper"] is not None:
         print(f"helper: {data['helper']}")
+    browser = data["browser"]
+    if isinstance(browser, dict):
+        print(f"browser extension: {browser_text(browser)}")
     if counts:
         print(
             f"outbox: {counts['queued']} queued, {counts['parked']} refused, "
             f"{counts['dropped']} dropped"
         )
     return 0
+
+
+def browser_text(browser: dict[str, Any]) -> str:
+    """The status file's ``browser`` entry in words."""
+    connected, dropped = browser.get("connected"), browser.get("dropped")
+    text = "not connected"
+    if isinstance(connected, int) and connected > 0:
+        text = "connected" if connected == 1 else f"connected ({connected} browsers)"
+    if isinstance(dropped, int) and dropped > 0:
+        text += f"; {dropped} messages named no app of the policy and were dropped"
+    return text
 
 
 def _policy_in_force(config: AgentConfig | None, running: dict[str, Any] | None) -> Policy:

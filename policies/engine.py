@@ -20,6 +20,7 @@ from policies.observations import (
     DomainSeen,
     Observation,
     ProcessSeen,
+    TabSeen,
     WindowSeen,
 )
 
@@ -121,6 +122,13 @@ def classify(compiled: Compiled, seen: Observation) -> Match | None:
     if isinstance(seen, DomainSeen):
         family = index.domain(seen.host)
         return Match(policy.families[family].category, family, "domain") if family else None
+    if isinstance(seen, TabSeen):
+        # The extension classified the tab with its copy of the catalog: counted only when
+        # this policy knows the family, in that category.
+        tab = policy.families.get(seen.family)
+        if tab is None or tab.category != seen.category:
+            return None
+        return Match(tab.category, seen.family, "domain")
     if isinstance(seen, DeviceInUse):
         signal = policy.signal_for(seen.device)
         holder = index.process(seen.holder) if seen.holder else None
