@@ -18,8 +18,8 @@ like the helper (and ``idle`` at once, so a host knows there is no lesson), and 
 under the lesson's nonce. Several may be connected (one per running browser, at most
 ``MAX_BROWSERS``; the oldest makes way). A focus counts while it is fresh (``TAB_FRESH``: the
 extension repeats it every 30 s in a lesson) and only if the running policy's catalog has that
-family in that category; anything else is dropped and counted (``browser_dropped``). A silent
-host is not closed: its last focus simply stops counting.
+family in that category; another match is dropped and counted (``browser_dropped``) and the
+tab is then no finding. A silent host is not closed: its last focus simply stops counting.
 """
 
 from __future__ import annotations
@@ -349,12 +349,13 @@ class Hub:
             return  # sent before it heard the lesson ended: late, not hostile
         tab = None
         if message.category is not None and message.family is not None:
-            if self.catalog.get(message.family) != message.category:
-                # The extension's catalog is not this policy's (older, newer, or not ours):
-                # dropped and counted, the connection stays.
+            if self.catalog.get(message.family) == message.category:
+                tab = TabSeen(message.category, message.family)
+            else:
+                # The extension's catalog is not this policy's (older, newer, or not ours): the
+                # match is dropped and counted, and the tab is no finding (the browser moved
+                # on from what it reported before). The connection stays.
                 self.browser_dropped += 1
-                return
-            tab = TabSeen(message.category, message.family)
         peer.tab, peer.tab_at = tab, now
 
     def _tell_browsers(self) -> None:

@@ -227,10 +227,12 @@ def test_a_focus_counts_while_fresh_and_only_for_a_family_of_the_running_policy(
     assert hub.browsers(T0 + 1).tabs == (TabSeen("social_media", "instagram"),)
     assert hub.browsers(T0 + 1 + TAB_FRESH).reporting
     assert hub.browsers(T0 + 2 + TAB_FRESH).tabs == ()  # silent too long: no longer counts
-    # Not in this policy's catalog, or in another category: dropped and counted, kept open.
+    # Not in this policy's catalog, or in another category: dropped and counted, kept open,
+    # and the tab is no longer Instagram.
     assert hub.received(1, focus(nonce, 2, "social_media", "roblox"), T0 + 3)
     assert hub.received(1, focus(nonce, 3, "screen_recording", "instagram"), T0 + 3)
     assert hub.browser_dropped == 2 and hub.browsers(T0 + 3).connected == 1
+    assert hub.browsers(T0 + 3).tabs == ()
     hub.received(1, focus(nonce, 4), T0 + 4)  # null: the browser reports, nothing counts
     view = hub.browsers(T0 + 4)
     assert view.reporting and view.tabs == ()
