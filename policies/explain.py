@@ -27,7 +27,13 @@ HEADINGS: dict[str, str] = {
     "timing": N_("How often"),
     "leaves": N_("What leaves the device"),
     "contact": N_("When the device talks to the school's server"),
+    "browser": N_("The browser extension"),
+    "browser_checked": N_("What is checked"),
+    "browser_never": N_("What is never looked at"),
 }
+
+# How often the extension looks during a lesson: Chrome's shortest alarm period.
+BROWSER_SECONDS = 30
 
 
 def t(key: str, lang: Lang) -> str:
@@ -94,6 +100,7 @@ def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
             "messages."
         ),
         "contact": contact_text(lang),
+        "browser": browser_text(lang),
         "timing": timing_text(
             settings.sample_seconds, settings.grace_seconds, settings.upload_delay_max_seconds, lang
         ),
@@ -121,6 +128,37 @@ def timing_text(sample: int, grace: int, upload: int, lang: Lang) -> str:
             ).format(n=upload),
         )
     )
+
+
+def browser_text(lang: Lang) -> dict[str, str]:
+    """What the browser extension checks and never reads: the sentences of its popup, so the
+    popup, ``explain`` and the collector's ``/privacy`` say the same (docs/browser.md)."""
+    tr = translator(lang)
+    return {
+        "where": tr.gettext(
+            "Where the school installed the lessonwatch extension in Chrome or Edge (on a "
+            "Chromebook, or beside the agent on a laptop):"
+        ),
+        "checked": tr.ngettext(
+            "Only during a timetabled lesson: the host name of the active tab (for example "
+            "instagram.com), when you switch tab or window and every {n} second. That name is "
+            "compared on this device with the protocol's list of apps; only a match counts.",
+            "Only during a timetabled lesson: the host name of the active tab (for example "
+            "instagram.com), when you switch tab or window and every {n} seconds. That name is "
+            "compared on this device with the protocol's list of apps; only a match counts.",
+            BROWSER_SECONDS,
+        ).format(n=BROWSER_SECONDS),
+        "never": tr.gettext(
+            "Nothing outside lessons. Never the rest of the address, searches, page titles, page "
+            "content, your history, other tabs or what you type. No address or host name goes "
+            "to the school: only, per lesson, how many minutes an app from the protocol was open."
+        ),
+        "paired": tr.gettext(
+            "On a laptop with the lessonwatch agent, the extension passes only the app it "
+            "matched to the agent, which counts it in its one summary of the lesson: an app "
+            "seen by the extension and by the agent counts once."
+        ),
+    }
 
 
 def contact_text(lang: Lang) -> str:
@@ -168,5 +206,9 @@ def render_text(data: dict[str, Any]) -> str:
         out.append(f"  - {data['signals'][key]}")
     out += ["", t("timing", lang) + ":", f"  {data['timing']}"]
     out += ["", t("contact", lang) + ":", f"  {data['contact']}"]
+    browser = data["browser"]
+    out += ["", t("browser", lang) + ":", f"  {browser['where']}"]
+    out += [f"  - {t('browser_checked', lang)}: {browser['checked']}"]
+    out += [f"  - {t('browser_never', lang)}: {browser['never']}", f"  {browser['paired']}"]
     out += ["", t("leaves", lang) + ":", f"  {data['leaves_device']}", ""]
     return "\n".join(out)

@@ -12,6 +12,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from policies import load_policy
+from policies.explain import explain_data
 from service import audit
 from service.models import Device, DeviceLessonSummary, Lesson, Permission, School
 from tests.support.web import TIMEOUT, Browser, Demo, signed_in
@@ -320,6 +322,10 @@ def test_privacy_page_is_public_and_in_both_languages(
         "en": ["secret key of the school", "only the day, not the time", "internet address"],
     }
     assert [text in html.text for text in kept[lang]] == [True, True, True]
+    # The browser extension, in the same words as `lessonwatch-agent explain` and its popup.
+    browser = explain_data(load_policy(), "nl" if lang == "nl" else "en")["browser"]
+    assert page["browser"] == browser and page["headings"]["browser"] in shown
+    assert [text in shown for text in browser.values()] == [True] * 4
 
 
 MENU = re.compile(r"<nav>(.*?)</nav>", re.S)
