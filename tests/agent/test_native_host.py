@@ -519,3 +519,27 @@ def test_the_relay_closes_on_an_oversized_frame() -> None:
     assert relay.serve() == 1
     stdin.close()
     assert [m["type"] for m in stdout.messages()] == ["hello", "lesson"]
+
+
+# -- what the pupil reads ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "never"),
+    [
+        ("en", "The browser extension:", "Never the rest of the address, searches, page titles"),
+        ("nl", "De browserextensie:", "Nooit de rest van het adres, zoekopdrachten, paginatitels"),
+    ],
+)
+def test_explain_says_what_the_extension_checks_and_never_reads(
+    lang: str, heading: str, never: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lessonwatch-agent explain` carries the browser section, every sentence of it."""
+    from agent.cli import main
+    from policies.explain import explain_data
+
+    assert main(["explain", "--state-dir", "/nonexistent-state", "--lang", lang]) == 0
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert heading in out and never in out
+    browser = explain_data(POLICY, "nl" if lang == "nl" else "en")["browser"]
+    assert all(text in out for text in browser.values())

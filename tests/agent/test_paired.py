@@ -11,12 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -92,14 +90,6 @@ def real(tmp_path: Path) -> Iterator[RealCollector]:
     collector.cli("schools", "set", "--policy-override", str(override))
     yield collector
     collector.close()
-
-
-@pytest.fixture
-def channel_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lw-paired-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def summaries(real: RealCollector, lesson_id: str) -> list[dict[str, Any]]:
