@@ -34,7 +34,7 @@ from service.accounts import users
 from service.actors import Actor
 from service.cli import scope
 from service.cli import timetable as timetable_cli
-from service.cli.text import JSON_HELP, shown, tsv, when
+from service.cli.text import JSON_HELP, between, shown, tsv, when
 from service.demo import serve as demo
 from service.devices import enrolment, subject_access
 from service.devices import registry as devices
@@ -197,8 +197,8 @@ def cmd_report(run: Run, args: argparse.Namespace) -> None:
         _print_json(report)
         return
     lesson, threshold = report["lesson"], report["suppressed_below"]
-    start, end = (when(lesson[k], run.school.timezone) for k in ("start", "end"))
-    print(f"lesson {lesson['id']} ({shown(lesson['group'])}, {start} - {end})")
+    span = between(lesson["start"], lesson["end"], run.school.timezone)
+    print(f"lesson {lesson['id']} ({shown(lesson['group'])}, {span})")
     print(f"devices reporting: {report['devices_reporting']} of {report['devices_expected']}")
     for r in report["families"]:
         seconds = "" if r["seconds"] is None else f", {r['seconds']} s"

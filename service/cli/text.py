@@ -28,3 +28,9 @@ def when(value: str | None, zone: str | None) -> str | None:
     if value is None:
         return None
     return localtime.moment(parse_time(value, "time"), localtime.zone(zone), named=True)
+
+
+def between(start: str, end: str, zone: str | None) -> str:
+    """A lesson's JSON start and end as one local stretch: ``2026-11-24 08:30–09:20 CET``."""
+    tz = localtime.zone(zone)
+    return localtime.span(parse_time(start, "start"), parse_time(end, "end"), tz, named=True)
