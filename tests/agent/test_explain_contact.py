@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -121,8 +122,13 @@ def test_status_and_explain_print_the_schools_local_time_with_its_zone(
     there, until = start.astimezone(NEW_YORK), end.astimezone(NEW_YORK)
     lesson = f"{there:%Y-%m-%d %H:%M}–{until:%H:%M} {until.tzname()}"
 
+    # The running agent (this process stands in for it) monitors a lesson ending at 09:20 UTC.
+    running = {"lesson_id": "l_8", "start": utc(8, 30).isoformat(), "end": utc(9, 20).isoformat()}
+    paths.status.write_text(json.dumps({"pid": os.getpid(), "monitoring": running}))
     assert agent_main(["status", "--state-dir", str(paths.root)]) == 0
-    assert f"  lesson l_9: {lesson}" in capsys.readouterr().out.splitlines()
+    shown = capsys.readouterr().out.splitlines()
+    assert "monitoring: ACTIVE, lesson l_8 until 04:20 EST" in shown
+    assert f"  lesson l_9: {lesson}" in shown
     assert agent_main(["status", "--state-dir", str(paths.root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["next_lessons"][0]["start"] == start.isoformat()
 
