@@ -83,6 +83,8 @@ def test_setup_commands_print_what_scripts_need(
     assert run(capsys, db_url, "tokens", "revoke", "--username", "ann")[1] == "1"
 
 
+# Formatting, not storage: SQLite only.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_text_output_shows_school_time_with_the_zone(
     capsys: pytest.CaptureFixture[str], db_url: str
 ) -> None:
