@@ -6,6 +6,10 @@ new-style: ``{{ _("Lessons") }}``, ``{{ _("Week %(week)s", week=n) }}`` and
 ``{{ ngettext("%(num)s device", "%(num)s devices", n) }}`` translate, fill in and escape the
 values. ``labels`` (``service.web.i18n.labels``) holds the msgids of stored values such as roles
 and audit actions: ``{{ _(labels.ROLES[user.role]) }}``.
+
+Times reach a template as the JSON's UTC strings; a person reads them through the filters
+``moment`` ("2026-12-07 05:24") and ``moment_named`` ("2026-12-07 05:24 CET"), which show them
+in the school's zone (``zone`` of the page's chrome) with ``policies.localtime``.
 """
 
 from __future__ import annotations
@@ -40,11 +44,6 @@ def moment_named(context: Context, value: str) -> str:
     return localtime.moment(parse_time(value, "time"), _zone(context), named=True)
 
 
-@pass_context
-def day(context: Context, value: str) -> str:
-    return localtime.day(parse_time(value, "time"), _zone(context))
-
-
 def environment(lang: Lang) -> Environment:
     env = Environment(
         loader=PackageLoader("service.web", "templates"),
@@ -56,7 +55,7 @@ def environment(lang: Lang) -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.globals["labels"] = labels
-    env.filters.update(moment=moment, moment_named=moment_named, day=day)
+    env.filters.update(moment=moment, moment_named=moment_named)
     return env
 
 
