@@ -16,7 +16,8 @@ service's helper channel (``agent.hub``), where it is a peer of its own kind (``
 Only during a lesson is a focus passed on, under the lesson's nonce, at most every
 ``MIN_GAP`` seconds (the latest wins: holding Ctrl+Tab is not a flood). Outside lessons the
 host forwards nothing and, blocked on its two reads, does nothing. It opens no network
-connection, writes no file, and imports only the channel's codec (it starts with every browser).
+connection, writes no file, and imports no more than the helper's link and the channel's codec
+(it starts with every browser: no requests, psutil or APScheduler).
 """
 
 from __future__ import annotations
