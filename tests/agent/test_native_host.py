@@ -543,3 +543,44 @@ def test_explain_says_what_the_extension_checks_and_never_reads(
     assert heading in out and never in out
     browser = explain_data(POLICY, "nl" if lang == "nl" else "en")["browser"]
     assert all(text in out for text in browser.values())
+
+
+def test_a_burst_of_tab_switches_reaches_the_service_as_the_latest_at_most_twice_a_second() -> None:
+    """Holding Ctrl+Tab: the first focus goes at once, the rest wait their turn and only the
+    latest is passed on, so the host never trips the channel's flood limit."""
+    sent: list[object] = []
+
+    class Recorder:
+        def send(self, data: bytes) -> None:
+            sent.append(decode(data.rstrip(b"\n")))
+
+    now = [T0]
+    relay = Relay(Pipe(), Out(), Recorder, clock=lambda: now[0])
+    relay.link, relay.lesson = Recorder(), "abcdefgh12"
+    for family in ("instagram", "tiktok", "instagram", "tiktok"):
+        relay._focus(Tab("social_media", family))
+    assert sent == [Focus("abcdefgh12", 1, "social_media", "instagram")]
+    now[0] += 0.5
+    relay.flush()
+    relay.flush()
+    assert sent[1:] == [Focus("abcdefgh12", 2, "social_media", "tiktok")]
+    relay.stdin.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("browser", "text"),
+    [
+        ({"connected": 0, "dropped": 0}, "not connected"),
+        ({"connected": 1, "dropped": 0}, "connected"),
+        ({"connected": 2, "dropped": 0}, "connected (2 browsers)"),
+        (
+            {"connected": 1, "dropped": 3},
+            "connected; 3 messages named no app of the policy and were dropped",
+        ),
+        ({}, "not connected"),  # a status file of another version
+    ],
+)
+def test_status_says_whether_an_extension_is_connected(browser: dict[str, int], text: str) -> None:
+    from agent.cli import browser_text
+
+    assert browser_text(browser) == text
