@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
+import json
 import re
 import string
 import tomllib
@@ -259,6 +260,48 @@ def _errors(call: Any, *args: Any) -> ChatInputError:
     return caught.value
 
 
+# Two summaries of one lesson that between them reach every sentence of a summary in words: a
+# finding, a gap, a probe of each state, dropped summaries, and one with nothing found.
+_COVERAGE = {"seconds_monitored": 3000, "samples": 200, "gaps": 1}
+_PROBES = {"processes": "unavailable", "capture_files": "off", "camera": "unavailable"}
+SENT = [
+    (
+        json.dumps(
+            {
+                "report_id": "6f1c2a4e-0000-4000-8000-000000000001",
+                "lesson_id": "l_1",
+                "started_at": "2026-11-24T08:30:00Z",
+                "ended_at": "2026-11-24T09:20:00Z",
+                "agent_version": "0.1.0",
+                "coverage": {**_COVERAGE, "probes": {**_PROBES, **probes}},
+                "findings": findings,
+                "dropped": dropped,
+            }
+        ),
+        "2026-11-24 10:31",
+    )
+    for probes, findings, dropped in (
+        (
+            {"microphone": "unavailable", "window_title": "off"},
+            [
+                {
+                    "rule": "a1-recording",
+                    "article": "A.1",
+                    "category": "screen_recording",
+                    "family": "snipping_tool",
+                    "seconds": 61,
+                    "episodes": 2,
+                    "first_minute": 5,
+                    "buckets": [0, 61] + [0] * 8,
+                }
+            ],
+            2,
+        ),
+        ({}, [], 0),
+    )
+]
+
+
 def dutch_samples(policy: Policy) -> dict[str, str]:
     """Every text policies and the agent's explain write, in Dutch, by where it comes from."""
     platforms = _catalog_reaching_every_message()
@@ -316,7 +359,7 @@ def dutch_samples(policy: Policy) -> dict[str, str]:
             [],
             now,
             tz,
-            [("{}", "2026-11-24 10:31")],
+            [("{}", "2026-11-24 10:31"), *SENT],
             Enrolment(label=None, platform="linux", version="0.1.0", fingerprint="ab12"),
         ),
         # The fingerprint an older agent sent (unkeyed), and none from an older collector.
