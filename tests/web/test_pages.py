@@ -112,11 +112,18 @@ def test_bad_permission_forms_change_nothing(
 ) -> None:
     """Each bad grant gets a clear message and stores no permission."""
     lesson = demo_sqlite.school.lesson_in_progress
-    answer = signed_in(demo_sqlite, "devries").post(
+    teacher = signed_in(demo_sqlite, "devries")
+    answer = teacher.post(
         f"/lessons/{lesson}/permissions", fields, headers={"Accept": "application/json"}
     )
     assert answer.status_code == status
     assert message in answer.json()["error"]["message"]
+    # On the page: the lesson's report again, the message beside the form, not an error page.
+    page = teacher.post(f"/lessons/{lesson}/permissions", fields)
+    assert page.status_code == status
+    form = page.text.split('class="stack permission-form"', 1)[1].split("</form>", 1)[0]
+    assert 'id="permission-error" role="alert"' in form
+    assert page.text.count('name="category"') >= 1  # the form itself, to try again
     with demo_sqlite.sessions.begin() as s:
         assert s.scalar(select(func.count()).where(Permission.lesson_id == lesson)) == 0
 
