@@ -37,6 +37,12 @@ PASSWORDS = {
     "jansen": ("teacher", "demo-jansen-2026"),
 }
 DEVICES = {"3B": 24, "4A": 22}
+# Each group's lessons of a day (start, 50 minutes) and their subjects, in order.
+SLOTS = {"3B": [(8, 30), (10, 15), (13, 0)], "4A": [(9, 20), (11, 10), (14, 0)]}
+SUBJECTS = {
+    "3B": ["wiskunde", "Nederlands", "biologie"],
+    "4A": ["Engels", "geschiedenis", "natuurkunde"],
+}
 # (rule, family, share of devices, typical seconds). The article and the category come from the
 # shipped policy, as the engine would report them: the demo once filed Snipping Tool under
 # "screenshot" while /privacy and explain list it under the catalog's "screen_recording".
@@ -199,11 +205,6 @@ def seed(session: Session, *, now: datetime) -> DemoSchool:
 
     today = now.astimezone(tz).date()
     monday = today - timedelta(days=today.weekday())
-    slots = {"3B": [(8, 30), (10, 15), (13, 0)], "4A": [(9, 20), (11, 10), (14, 0)]}
-    subjects = {
-        "3B": ["wiskunde", "Nederlands", "biologie"],
-        "4A": ["Engels", "geschiedenis", "natuurkunde"],
-    }
     # The lesson in progress: started 20 minutes ago, on the 5-minute grid.
     local = now.astimezone(tz)
     current_start = local.replace(minute=local.minute - local.minute % 5, second=0, microsecond=0)
@@ -211,7 +212,7 @@ def seed(session: Session, *, now: datetime) -> DemoSchool:
     for week in (-3, -2, -1, 0):
         for day in range(5):
             date = monday + timedelta(weeks=week, days=day)
-            for group, times in slots.items():
+            for group, times in SLOTS.items():
                 for k, (h, m) in enumerate(times):
                     start = datetime.combine(date, time(h, m), tz)
                     overlaps = abs(start - current_start) < timedelta(minutes=50)
@@ -225,7 +226,7 @@ def seed(session: Session, *, now: datetime) -> DemoSchool:
                         end=start + timedelta(minutes=50),
                         now=now,
                         teacher=teacher[group],
-                        subject=subjects[group][k],
+                        subject=SUBJECTS[group][k],
                         room=f"A{11 + k}",
                     )
                     demo.lessons.append(lesson.id)
