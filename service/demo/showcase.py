@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.actors import Actor
-from service.demo.data import SCHOOL, SLOTS, SUBJECTS, DemoSchool
+from service.demo.data import SCHOOL, DemoSchool, week_lessons
 from service.groupchats import register as groupchats
-from service.lessons import records as lessons
 from service.models import Lesson, School, User
 from service.schools import registry as schools
 from service.schools import settings as school_settings
@@ -79,7 +78,10 @@ def seed(session: Session, demo: DemoSchool, *, now: datetime) -> Showcase:
         mapping="vak-klas-docent",
         actor=f"user:{users['beheer'].username}",
     )
-    next_week = _next_week(session, school, users, monday + timedelta(weeks=1), tz, now)
+    # Next week's lessons, as this week's: some future lessons whatever the day.
+    teachers = {"3B": users["devries"], "4A": users["jansen"]}
+    following = monday + timedelta(weeks=1)
+    next_week = tuple(x.id for _, x in week_lessons(session, school, following, teachers, now))
     school_settings.save_policy_override(session, actor=admin, text=OVERRIDE, now=now)
     # The leader may see per-device numbers once the school allows it, and does so once, for a
     # reason the audit log keeps next to the view.
@@ -141,36 +143,6 @@ def _holidays(session: Session, admin: Actor, monday: date, now: datetime) -> da
     )
     holidays.set_region(session, actor=admin, region="midden", advised=True, now=now)
     return first
-
-
-def _next_week(
-    session: Session,
-    school: School,
-    users: dict[str, User],
-    monday: date,
-    tz: tzinfo,
-    now: datetime,
-) -> tuple[str, ...]:
-    """Next week's lessons, as this week's: always some future lessons, whatever the day."""
-    teacher = {"3B": users["devries"], "4A": users["jansen"]}
-    added = []
-    for day in range(5):
-        for group, times in SLOTS.items():
-            for k, (h, m) in enumerate(times):
-                start = datetime.combine(monday + timedelta(days=day), time(h, m), tz)
-                lesson = lessons.add_lesson(
-                    session,
-                    school=school,
-                    group=group,
-                    start=start,
-                    end=start + timedelta(minutes=50),
-                    now=now,
-                    teacher=teacher[group],
-                    subject=SUBJECTS[group][k],
-                    room=f"A{11 + k}",
-                )
-                added.append(lesson.id)
-    return tuple(added)
 
 
 def _last_finished(session: Session, school: School, now: datetime) -> str:

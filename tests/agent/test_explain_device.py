@@ -14,46 +14,16 @@ import pytest
 from agent.cli import _policy_in_force
 from agent.explain import render
 from policies import load_policy
+from tests.agent.helpers import SNIPPING, sent_summary
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
 
-def summary(number: int, findings: list[dict[str, Any]], **coverage: Any) -> str:
-    """A summary of lesson l_1 as the agent sends it: compact JSON, one line."""
-    data = {
-        "report_id": f"6f1c2a4e-0000-4000-8000-00000000000{number}",
-        "lesson_id": "l_1",
-        "started_at": "2026-11-24T08:30:00Z",
-        "ended_at": "2026-11-24T09:20:00Z",
-        "agent_version": "0.1.0",
-        "coverage": {
-            "seconds_monitored": 3000,
-            "samples": 200,
-            "gaps": 0,
-            "probes": {"processes": "ok", "camera": "unavailable"},
-            **coverage,
-        },
-        "findings": findings,
-        "dropped": 0,
-    }
-    return json.dumps(data, separators=(",", ":"))
-
-
-SNIPPING = {
-    "rule": "a1-recording",
-    "article": "A.1",
-    "category": "screen_recording",
-    "family": "snipping_tool",
-    "seconds": 61,
-    "episodes": 2,
-    "first_minute": 5,
-    "buckets": [0, 61, 0, 0, 0, 0, 0, 0, 0, 0],
-}
 # The last lesson's two summaries: the agent restarted during it.
 SENT = [
-    (summary(1, [SNIPPING]), "2026-11-24 10:21"),
-    (summary(2, [], gaps=1), "2026-11-24 10:22"),
+    (sent_summary(1, [SNIPPING]), "2026-11-24 10:21"),
+    (sent_summary(2, [], gaps=1), "2026-11-24 10:22"),
 ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
-import json
 import re
 import string
 import tomllib
@@ -39,6 +38,7 @@ from policies.groupchat import (
 )
 from policies.i18n import DOMAIN, LOCALE_DIR, translator
 from policies.model import Lang
+from tests.agent.helpers import SNIPPING, sent_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 POS = sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
@@ -262,43 +262,13 @@ def _errors(call: Any, *args: Any) -> ChatInputError:
 
 # Two summaries of one lesson that between them reach every sentence of a summary in words: a
 # finding, a gap, a probe of each state, dropped summaries, and one with nothing found.
-_COVERAGE = {"seconds_monitored": 3000, "samples": 200, "gaps": 1}
 _PROBES = {"processes": "unavailable", "capture_files": "off", "camera": "unavailable"}
 SENT = [
+    (sent_summary(1, [SNIPPING], dropped=2, gaps=1, probes=_PROBES), "2026-11-24 10:31"),
     (
-        json.dumps(
-            {
-                "report_id": "6f1c2a4e-0000-4000-8000-000000000001",
-                "lesson_id": "l_1",
-                "started_at": "2026-11-24T08:30:00Z",
-                "ended_at": "2026-11-24T09:20:00Z",
-                "agent_version": "0.1.0",
-                "coverage": {**_COVERAGE, "probes": {**_PROBES, **probes}},
-                "findings": findings,
-                "dropped": dropped,
-            }
-        ),
-        "2026-11-24 10:31",
-    )
-    for probes, findings, dropped in (
-        (
-            {"microphone": "unavailable", "window_title": "off"},
-            [
-                {
-                    "rule": "a1-recording",
-                    "article": "A.1",
-                    "category": "screen_recording",
-                    "family": "snipping_tool",
-                    "seconds": 61,
-                    "episodes": 2,
-                    "first_minute": 5,
-                    "buckets": [0, 61] + [0] * 8,
-                }
-            ],
-            2,
-        ),
-        ({}, [], 0),
-    )
+        sent_summary(2, [], probes={"microphone": "unavailable", "window_title": "off"}),
+        "2026-11-24 10:32",
+    ),
 ]
 
 
