@@ -22,16 +22,16 @@ from policies.model import PLATFORMS, Lang, Policy, Rule, Settings
 
 # Where a rule applies (``model.Scope``), as who is checked and when.
 SCOPES = {
-    "lesson": N_("pupils' devices, during on-site lessons of their group"),
-    "remote_lesson": N_("pupils' devices, during remote lessons of their group"),
-    "staff_work_time": N_("staff devices, during lessons their user teaches"),
-    "group_chat": N_("the register of class group chats, not devices"),
+    "lesson": N_("during on-site lessons of their group"),
+    "remote_lesson": N_("during remote lessons of their group"),
+    "staff_work_time": N_("during lessons they teach"),
+    "group_chat": N_("in the register, not on devices"),
 }
 AUDIENCES = {
-    "lesson": N_("for pupils"),
-    "remote_lesson": N_("for pupils"),
-    "staff_work_time": N_("for staff"),
-    "group_chat": N_("for group chats"),
+    "lesson": N_("pupils' devices"),
+    "remote_lesson": N_("pupils' devices"),
+    "staff_work_time": N_("staff devices"),
+    "group_chat": N_("class group chats"),
 }
 CAPTURE_KINDS = {"image": N_("an image"), "video": N_("a video"), "audio": N_("a sound recording")}
 PLATFORM_NAMES = {"windows": "Windows", "macos": "macOS", "linux": "Linux", "browser": "Browser"}

@@ -134,12 +134,12 @@ def build_chart(
     devices_expected: int,
     categories: Sequence[str],
     labels: Mapping[str, str],
-    permissions: Sequence[tuple[datetime, datetime | None]],
+    permissions: Sequence[tuple[datetime, datetime | None, str]],
     tz: ZoneInfo,
     words: Words,
 ) -> Drawing:
     """The drawing of one lesson's timeline; ``categories`` is the policy's order (colours),
-    ``permissions`` the (granted, withdrawn) moments of the lesson's permissions."""
+    ``permissions`` the (granted, withdrawn, what for) of the lesson's permissions."""
     seen = {row["category"] for b in timeline for row in b["categories"]}
     order = [*categories, *sorted(seen - set(categories))]
     colour = colours(order)
@@ -170,13 +170,13 @@ def build_chart(
             start = parse_time(bucket["start"], "start").astimezone(tz)
             x_labels.append(Label(LEFT + i * slot + slot / 2, X_LABEL_Y, f"{start:%H:%M}"))
     marks: list[Mark] = []
-    for granted, withdrawn in permissions:
+    for granted, withdrawn, what in permissions:
         x_granted = _x_of(granted, lesson_start, lesson_end)
         if x_granted is not None:
-            marks.append(Mark(x_granted, "granted", words.granted))
+            marks.append(Mark(x_granted, "granted", f"{words.granted}: {what}"))
         x_withdrawn = None if withdrawn is None else _x_of(withdrawn, lesson_start, lesson_end)
         if x_withdrawn is not None:
-            marks.append(Mark(x_withdrawn, "withdrawn", words.withdrawn))
+            marks.append(Mark(x_withdrawn, "withdrawn", f"{words.withdrawn}: {what}"))
     counted = {r["category"] for b in timeline for r in b["categories"] if r["devices"]}
     legend = [LegendItem(colour[c], labels.get(c, c)) for c in order if c in counted]
     if any(b.fill == "hatch" for b in bars):

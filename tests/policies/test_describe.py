@@ -18,12 +18,10 @@ def _with(override: str) -> Policy:
 def test_every_rule_says_what_when_and_for_whom(shipped: Policy) -> None:
     rules = {r["id"]: r for r in describe(shipped, "en")["rules"]}
     assert rules.keys() == {r.id for r in shipped.rules}
-    assert rules["a1-social-media"]["audience"] == ["for pupils"]
-    assert rules["c-staff-work-time"]["audience"] == ["for staff"]
+    assert rules["a1-social-media"]["audience"] == ["pupils' devices"]
+    assert rules["c-staff-work-time"]["audience"] == ["staff devices"]
     assert rules["c-staff-work-time"]["enabled"] is False
-    assert rules["a7-recording-remote"]["when"] == [
-        "pupils' devices, during remote lessons of their group"
-    ]
+    assert rules["a7-recording-remote"]["when"] == ["during remote lessons of their group"]
     assert rules["a7-recording-remote"]["permission"] == "No permission can lift it."
     assert rules["b1-group-chat"]["categories"] == []
 
@@ -115,7 +113,7 @@ def test_taking_an_override_away_reads_as_the_reverse(shipped: Policy) -> None:
 
 def test_the_description_speaks_dutch(shipped: Policy) -> None:
     described = describe(shipped, "nl")
-    assert described["rules"][0]["audience"] == ["voor leerlingen"]
+    assert described["rules"][0]["audience"] == ["apparaten van leerlingen"]
     assert {s["value"] for s in described["settings"]} >= {"elke 15 seconden", "3 apparaten"}
     assert differences(shipped, changed(), "nl")[-1]["text"] == (
         "Een nieuw .qcp-bestand telt als een geluidsopname"

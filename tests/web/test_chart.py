@@ -54,7 +54,7 @@ def _draw(
     *,
     expected: int = 24,
     now: datetime = AFTER,
-    permissions: tuple[tuple[datetime, datetime | None], ...] = (),
+    permissions: tuple[tuple[datetime, datetime | None, str], ...] = (),
     labels: dict[str, str] | None = None,
 ) -> chart.Drawing:
     return chart.build_chart(
@@ -145,13 +145,9 @@ def test_the_y_axis_runs_to_the_devices_expected(
 def test_the_permission_is_marked_where_it_started_and_ended(
     granted: datetime, withdrawn: datetime | None, marks: list[tuple[str, float]]
 ) -> None:
-    d = _draw(_timeline({SOCIAL: 5}), permissions=((granted, withdrawn),))
-    at = [
-        (m.kind, pytest.approx(chart.LEFT + chart.PLOT_W * share))
-        for m, (_, share) in zip(d.marks, marks, strict=True)
-    ]
-    assert [(m.kind, m.x) for m in d.marks] == at
-    assert [m.kind for m in d.marks] == [k for k, _ in marks]
+    d = _draw(_timeline({SOCIAL: 5}), permissions=((granted, withdrawn, "social media"),))
+    want = [(kind, pytest.approx(chart.LEFT + chart.PLOT_W * share)) for kind, share in marks]
+    assert [(m.kind, m.x) for m in d.marks] == want
 
 
 @pytest.mark.parametrize(
@@ -189,12 +185,13 @@ def test_the_svg_has_a_title_a_description_and_the_marks() -> None:
     d = _draw(
         _timeline({SOCIAL: 5}, {SOCIAL: None}),
         now=START + timedelta(minutes=7),
-        permissions=((START + timedelta(minutes=5), None),),
+        permissions=((START + timedelta(minutes=5), None, "social media"),),
     )
     svg = chart.render_svg(d)
     assert 'aria-labelledby="chart-title chart-desc"' in svg
     assert '<desc id="chart-desc">summary</desc>' in svg
     assert 'class="mark granted"' in svg and 'class="not-yet"' in svg
+    assert ">permission: social media<" in svg
     assert svg.count('class="fewer"') == 1 and ">09:00<" in svg
 
 

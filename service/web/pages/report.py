@@ -171,7 +171,10 @@ def report_page(
         devices_expected=report["devices_expected"],
         categories=order,
         labels=labels,
-        permissions=[(p.granted_at, p.withdrawn_at) for p in given],
+        permissions=[
+            (p.granted_at, p.withdrawn_at, ", ".join(labels.get(c, c) for c in p.categories))
+            for p in given
+        ],
         tz=tz,
         words=chart.Words(
             title=t("Devices with a finding per 5 minutes"),
@@ -201,6 +204,8 @@ def report_page(
             "rows": chart.table_rows(report["timeline"], categories=in_chart, fewer=fewer, tz=tz),
         },
         "still_reporting": waiting,
+        # The "not yet" line, shown without the warning colour of a real gap.
+        "not_yet_gap": gaps[0] if waiting and cov["devices_missing"] else None,
         "coverage": cov,
         "coverage_gaps": gaps,
         "trend": group_trend(session, lesson=lesson, school=school, actor=actor, now=now, t=t),
