@@ -229,7 +229,7 @@ def render_svg(d: Drawing) -> str:
         y = d.expected_y
         out.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="expected"/>'
-            f'<text x="{WIDTH - RIGHT}" y="{y - 4:.1f}" text-anchor="end" class="expected-label">'
+            f'<text x="{WIDTH - RIGHT - 4}" y="{y + 12:.1f}" text-anchor="end" class="expected-label">'
             f"{escape(w.expected)}</text>"
         )
     out.append(
@@ -249,9 +249,12 @@ def render_svg(d: Drawing) -> str:
             f"{escape(label.text)}</text>"
         )
     for mark in d.marks:
+        # A mark in the right half gets its label to its left, so the label stays in the chart.
+        left = mark.x > LEFT + PLOT_W / 2
+        at, anchor = (mark.x - 3, "end") if left else (mark.x + 3, "start")
         out.append(
             f'<line x1="{mark.x:.1f}" y1="{TOP - 4}" x2="{mark.x:.1f}" y2="{TOP + PLOT_H}" '
-            f'class="mark {mark.kind}"/><text x="{mark.x + 3:.1f}" y="{TOP - 8}" '
+            f'class="mark {mark.kind}"/><text x="{at:.1f}" y="{TOP - 8}" text-anchor="{anchor}" '
             f'class="mark-label {mark.kind}">{escape(mark.text)}</text>'
         )
     out.append(

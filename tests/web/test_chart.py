@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from service.web import chart
 from service.web.i18n import translator
-from service.web.pages.report import missing_text, still_reporting
+from service.web.pages.report import chart_summary, missing_text, still_reporting
 
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 09:00 in Amsterdam
 END = START + timedelta(minutes=50)
@@ -179,6 +179,34 @@ def test_a_device_not_reported_during_the_lesson_is_not_yet_a_failure(
 ) -> None:
     assert still_reporting(END, spread, now) is waiting
     assert missing_text(5, waiting=waiting, t=translator("nl")) == text
+
+
+@pytest.mark.parametrize(
+    ("waiting", "withdrawn", "tail"),
+    [
+        (True, None, "Toestemming voor sociale media vanaf 09:10. De les loopt nog"),
+        (False, START + timedelta(minutes=40), "vanaf 09:10. Ingetrokken om 09:40."),
+    ],
+)
+def test_the_description_says_in_sentences_what_the_chart_shows(
+    waiting: bool, withdrawn: datetime | None, tail: str
+) -> None:
+    report = {
+        "devices_expected": 24,
+        "devices_reporting": 20,
+        "suppressed_below": 3,
+        "timeline": _timeline({SOCIAL: 5, VIDEO: 3}, {SOCIAL: None}),
+    }
+    text = chart_summary(
+        report,
+        waiting=waiting,
+        permissions=[(START + timedelta(minutes=10), withdrawn, "sociale media")],
+        tz=ZoneInfo("Europe/Amsterdam"),
+        t=translator("nl"),
+    )
+    assert text.startswith("20 van 24 apparaten rapporteerden. Hoogstens 8 apparaten")
+    assert "onder 3 apparaten is getekend als een dunne gearceerde strook" in text
+    assert tail in text
 
 
 def test_the_svg_has_a_title_a_description_and_the_marks() -> None:

@@ -10,9 +10,10 @@ audited page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -57,8 +58,15 @@ def missing_text(missing: int, *, waiting: bool, t: Translate) -> str:
     return t.ngettext("%(num)s device did not report", "%(num)s devices did not report", missing)
 
 
-def chart_summary(report: Mapping[str, Any], *, waiting: bool, t: Translate) -> str:
-    """The chart in sentences, for a screen reader (the SVG's description)."""
+def chart_summary(
+    report: Mapping[str, Any],
+    *,
+    waiting: bool,
+    permissions: Sequence[tuple[datetime, datetime | None, str]],
+    tz: ZoneInfo,
+    t: Translate,
+) -> str:
+    """The chart in sentences, for a screen reader (the SVG's description): the marks too."""
     peak = max(
         (sum(r["devices"] or 0 for r in b["categories"]) for b in report["timeline"]), default=0
     )
@@ -80,6 +88,16 @@ def chart_summary(report: Mapping[str, Any], *, waiting: bool, t: Translate) -> 
             report["suppressed_below"],
         ),
     ]
+    for granted, withdrawn, what in permissions:
+        sentences.append(
+            t(
+                "Permission for %(what)s from %(time)s.",
+                what=what,
+                time=f"{granted.astimezone(tz):%H:%M}",
+            )
+        )
+        if withdrawn is not None:
+            sentences.append(t("Withdrawn at %(time)s.", time=f"{withdrawn.astimezone(tz):%H:%M}"))
     if waiting:
         sentences.append(t("The lesson is still running or devices may still report."))
     return " ".join(sentences)
@@ -163,6 +181,10 @@ def report_page(
     ]
     card = lesson_card(report["lesson"], tz=tz, now=now, t=t)
     order = list(policy.categories)
+    marks = [
+        (p.granted_at, p.withdrawn_at, ", ".join(labels.get(c, c) for c in p.categories))
+        for p in given
+    ]
     drawing = chart.build_chart(
         report["timeline"],
         lesson_start=lesson.start,
@@ -171,14 +193,11 @@ def report_page(
         devices_expected=report["devices_expected"],
         categories=order,
         labels=labels,
-        permissions=[
-            (p.granted_at, p.withdrawn_at, ", ".join(labels.get(c, c) for c in p.categories))
-            for p in given
-        ],
+        permissions=marks,
         tz=tz,
         words=chart.Words(
             title=t("Devices with a finding per 5 minutes"),
-            desc=chart_summary(report, waiting=waiting, t=t),
+            desc=chart_summary(report, waiting=waiting, permissions=marks, tz=tz, t=t),
             axis_devices=t("devices"),
             fewer=fewer,
             expected=t("%(num)s expected", num=report["devices_expected"]),
