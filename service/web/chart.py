@@ -229,8 +229,8 @@ def render_svg(d: Drawing) -> str:
         y = d.expected_y
         out.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="expected"/>'
-            f'<text x="{WIDTH - RIGHT - 4}" y="{y + 12:.1f}" text-anchor="end" class="expected-label">'
-            f"{escape(w.expected)}</text>"
+            f'<text x="{WIDTH - RIGHT - 4}" y="{y + 12:.1f}" text-anchor="end" '
+            f'class="expected-label">{escape(w.expected)}</text>'
         )
     out.append(
         f'<text x="12" y="{TOP + PLOT_H / 2:.1f}" transform="rotate(-90 12 {TOP + PLOT_H / 2:.1f})"'
