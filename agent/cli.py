@@ -344,6 +344,8 @@ def _load_config(paths: StatePaths) -> Any:
 def _status(args: argparse.Namespace) -> int:
     from agent.schedule import current_lesson, next_windows
     from agent.status import process_alive, read_status
+    from policies import localtime
+    from policies.wire import parse_time
 
     paths = _paths(args)
     config = _load_config(paths)
@@ -380,19 +382,26 @@ def _status(args: argparse.Namespace) -> int:
             for start, end in _coming_contacts(config, _policy_in_force(config, running), now)
         ],
     }
-    if args.json:
+    if args.json:  # UTC, as everywhere in JSON
         print(json.dumps(data, indent=2))
         return 0
+    # The text is for a person: the school's local time, its zone named on each time.
+    tz = localtime.zone(config.timezone if config else None)
+
+    def span(start: str, end: str) -> str:
+        return localtime.span(parse_time(start, "start"), parse_time(end, "end"), tz, named=True)
+
     if not data["enrolled"]:
         print("not enrolled")
     if monitoring:
-        print(f"monitoring: ACTIVE, lesson {monitoring['lesson_id']} until {monitoring['end']}")
+        until = localtime.clock(parse_time(monitoring["end"], "end"), tz, named=True)
+        print(f"monitoring: ACTIVE, lesson {monitoring['lesson_id']} until {until}")
     else:
         print("monitoring: not active" + ("" if alive else " (the agent is not running)"))
     for x in data["next_lessons"]:
-        print(f"  lesson {x['id']}: {x['start']} – {x['end']}")
+        print(f"  lesson {x['id']}: {span(x['start'], x['end'])}")
     for window in data["contact_windows"]:
-        print(f"  talks to the collector: {window['from']} – {window['until']}")
+        print(f"  talks to the collector: {span(window['from'], window['until'])}")
     if data["helper"] is not None:
         print(f"helper: {data['helper']}")
     if counts:
@@ -435,17 +444,17 @@ def _coming_contacts(
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from agent.explain import render, zone
+    from agent.explain import render
     from agent.schedule import next_windows
     from agent.status import read_status
+    from policies import localtime
 
     paths = _paths(args)
     config = _load_config(paths)
     policy = _policy_in_force(config, read_status(paths.status))
     now = datetime.now(UTC)
     lessons = next_windows(config.lessons, now) if config else []
-    school = config.body.get("school") if config else None
-    tz = zone(school.get("timezone") if isinstance(school, dict) else None)
+    tz = localtime.zone(config.timezone if config else None)
     sent: list[tuple[str, str]] = []
     if paths.outbox.exists():
         from agent.outbox import Outbox

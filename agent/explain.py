@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from agent.config import Lesson
+from policies import localtime
 from policies.explain import explain_data, render_text
 from policies.i18n import translator
 from policies.model import Lang, Policy
+from policies.wire import WireError, parse_time
 
 
 def helper_text(policy: Policy, lang: Lang) -> list[str]:
@@ -42,22 +44,14 @@ def helper_text(policy: Policy, lang: Lang) -> list[str]:
     return [*out, "  " + where]
 
 
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def windows_text(lessons: Sequence[Lesson], now: datetime, tz: ZoneInfo, lang: Lang) -> list[str]:
     _ = translator(lang).gettext
     if not lessons:
         return ["  " + _("No lessons are scheduled: nothing is being checked.")]
     out = []
     for x in lessons:
-        start, end = x.start.astimezone(tz), x.end.astimezone(tz)
         running = " (" + _("running now") + ")" if x.start <= now < x.end else ""
-        out.append(f"  {start:%Y-%m-%d %H:%M}–{end:%H:%M}{running}")
+        out.append(f"  {localtime.span(x.start, x.end, tz)}{running}")
     return out
 
 
@@ -69,11 +63,16 @@ def contact_windows_text(
     _ = translator(lang).gettext
     if not windows:
         return ["  " + _("None in the coming days: only the once-a-day contact on school days.")]
-    out = []
-    for start, end in windows:
-        there, until = start.astimezone(tz), end.astimezone(tz)
-        out.append(f"  {there:%Y-%m-%d %H:%M}–{until:%H:%M}")
-    return out
+    return [f"  {localtime.span(start, end, tz)}" for start, end in windows]
+
+
+def sent_text(sent_at: str, tz: tzinfo) -> str:
+    """When a summary was sent, on the school's clock with the zone named; as stored when the
+    outbox holds no readable time."""
+    try:
+        return localtime.moment(parse_time(sent_at, "sent at"), tz, named=True)
+    except WireError:
+        return sent_at or "?"
 
 
 @dataclass(frozen=True)
@@ -144,6 +143,6 @@ def render(
     if not sent:
         out.append("  " + _("No summary has been sent yet."))
     for body, sent_at in sent:
-        out.append("  " + _("(sent at {time})").format(time=sent_at))
+        out.append("  " + _("(sent at {time})").format(time=sent_text(sent_at, tz)))
         out.append(body)
     return "\n".join(out) + "\n"

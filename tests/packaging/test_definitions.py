@@ -8,6 +8,7 @@ import plistlib
 import re
 import shutil
 import subprocess
+import sys
 import xml.dom.minidom
 from pathlib import Path
 
@@ -24,6 +25,7 @@ SCRIPTS = [
     PKG / "linux/debian/prerm",
     PKG / "linux/debian/postrm",
     PKG / "macos/build-pkg.sh",
+    PKG / "locked-requirements.sh",
     REPO / "dev",
     REPO / ".ci/run",
 ]
@@ -164,3 +166,30 @@ def test_the_agent_brings_its_own_time_zone_data_on_windows() -> None:
     assert tzdata.marker is not None
     assert tzdata.marker.evaluate({"sys_platform": "win32"})
     assert not tzdata.marker.evaluate({"sys_platform": "linux"})
+
+
+@pytest.mark.parametrize(
+    "installer",
+    ["dev", "packaging/linux/build-deb.sh", "packaging/macos/build-pkg.sh",
+     "packaging/collector/Dockerfile"],
+)  # fmt: skip
+def test_every_installer_installs_exactly_the_lock(installer: str) -> None:
+    """./dev (and so CI), the .deb, the macOS package and the Docker image take their packages
+    from uv.lock through one script, checked against the lock's hashes, and lessonwatch itself
+    without resolving its dependencies again."""
+    text = (REPO / installer).read_text()
+    assert "locked-requirements.sh" in text
+    assert "--require-hashes" in text
+    assert "--no-deps" in text
+    assert not re.search(r"install[^\n]*\[(agent|service|dev)\]", text), "an unlocked install"
+
+
+def test_the_lock_is_the_one_pyproject_asks_for() -> None:
+    """uv.lock answers pyproject.toml as it is: a dependency changed without `uv lock` fails
+    here (offline, from the lock and uv's cache)."""
+    uv = Path(sys.executable).with_name("uv")
+    checked = subprocess.run(
+        [str(uv), "lock", "--check", "--offline"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr

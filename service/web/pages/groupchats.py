@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from policies.groupchat import (
     ACCOUNTS,
     ALTERNATIVES,
@@ -25,6 +26,7 @@ from policies.groupchat import (
     PlatformCatalog,
 )
 from policies.model import Lang
+from policies.wire import parse_time
 from service import audit
 from service.actors import Actor
 from service.groupchats import register as groupchats
@@ -197,6 +199,11 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+    tz = localtime.zone(school.timezone)
+
+    def local(at: str) -> str:
+        return localtime.iso(parse_time(at, "time"), tz)
+
     for chat in chats_json(session, rows, viewer=viewer, catalog=catalog, lang="en"):
         writer.writerow(
             [
@@ -211,8 +218,9 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
                 "yes" if chat["parental_consent"] else "no",
                 chat["alternative"],
                 spreadsheet_cell(chat["owner"]),
-                chat["updated_at"],
-                chat["checked_at"],
+                # Local with the offset (a person opens this file); the JSON keeps UTC.
+                local(chat["updated_at"]),
+                local(chat["checked_at"]),
                 chat["violations"],
                 chat["warnings"],
                 ";".join(f["code"] for f in chat["findings"]),

@@ -188,6 +188,8 @@ def chrome(ctx: Ctx, *, flash: bool = True) -> dict[str, Any]:
         if ctx.user
         else None,
         "school": school.name if school else None,
+        # The school's IANA zone: templates show times in it (service.web.render's filters).
+        "zone": school.timezone if school else None,
         "csrf": ctx.ws.csrf if ctx.ws is not None else "",
         "nav": nav(ctx),
         "flash": shown,
