@@ -25,6 +25,7 @@ from agent.config import Lesson
 from agent.explain import Enrolment, enrolment_text, helper_text, render
 from policies import Policy
 from policies.cli import check_summary, refusal
+from policies.describe import describe, differences
 from policies.explain import explain_data, render_text, timing_text
 from policies.groupchat import (
     Chat,
@@ -39,6 +40,7 @@ from policies.groupchat import (
 from policies.i18n import DOMAIN, LOCALE_DIR, translator
 from policies.model import Lang
 from tests.agent.helpers import SNIPPING, sent_summary
+from tests.policies.describe_cases import changed
 
 ROOT = Path(__file__).resolve().parents[2]
 POS = sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
@@ -270,6 +272,14 @@ SENT = [
         "2026-11-24 10:32",
     ),
 ]
+def _texts(value: Any, skip: set[str]) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() if k not in skip for t in _texts(v, skip)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v, skip)]
+    return []
 
 
 def dutch_samples(policy: Policy) -> dict[str, str]:
@@ -349,6 +359,15 @@ def dutch_samples(policy: Policy) -> dict[str, str]:
             for f in check_chat(facts, school, platforms)
         ),
         "field errors": "\n".join(m for e in errors for m in e.messages("nl").values()),
+        # Only the texts: the keys and ids ("rules", "a1-social-media") are not for reading.
+        "policy page": "\n".join(
+            t for p in (policy, changed()) for t in _texts(describe(p, "nl"), skip={"id", "key"})
+        )
+        + "\n".join(
+            c["text"]
+            for before, after in ((policy, changed()), (changed(), policy))
+            for c in differences(before, after, "nl")
+        ),
     }
 
 
