@@ -460,8 +460,11 @@ def _policy_in_force(config: AgentConfig | None, running: dict[str, Any] | None)
     policy = config.compiled.policy if config else load_policy()
     settings = (running or {}).get("settings")
     if isinstance(settings, dict):
+        # Only the three values the status file holds (another key would not be a setting);
+        # a grace of 0 is a value in force (``run --grace-seconds 0``), a sample of 0 is not.
+        lowest = {"sample_seconds": 1, "grace_seconds": 0, "upload_delay_max_seconds": 0}
         in_force: dict[str, Any] = {
-            k: v for k, v in settings.items() if isinstance(v, int) and v > 0
+            k: v for k, v in settings.items() if k in lowest and type(v) is int and v >= lowest[k]
         }
         policy = dataclasses.replace(
             policy, settings=dataclasses.replace(policy.settings, **in_force)
@@ -503,8 +506,15 @@ def _explain(args: argparse.Namespace) -> int:
         sent = box.last_lesson_sent()
         box.close()
     windows = _coming_contacts(config, policy, now)
-    sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths), windows))
+    audience = _audience(config)
+    text = render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths), windows, audience)
+    sys.stdout.write(text)
     return 0
+
+
+def _audience(config: AgentConfig | None) -> Literal["pupil", "staff"]:
+    """Whom this device belongs to, as the collector's config says (a pupil's by default)."""
+    return "staff" if config and config.audience == "staff" else "pupil"
 
 
 def _enrolment(paths: StatePaths) -> Enrolment | None:
@@ -537,11 +547,8 @@ def _scan(args: argparse.Namespace) -> int:
     config = _load_config(_paths(args))
     compiled = config.compiled if config else compile_policy(load_policy())
     now = datetime.now(UTC)
-    audience: Literal["pupil", "staff"] = (
-        "staff" if config and config.audience == "staff" else "pupil"
-    )
     lesson = LessonContext(
-        "scan", now - timedelta(seconds=1), now + timedelta(hours=1), audience=audience
+        "scan", now - timedelta(seconds=1), now + timedelta(hours=1), audience=_audience(config)
     )
     probes = build_probes(compiled)
     for probe in probes:

@@ -26,6 +26,12 @@ from policies.observations import (
 
 Audience = Literal["pupil", "staff"]
 SignalType = Literal["process", "window", "domain", "camera", "microphone", "capture_file"]
+# The scopes a device of each audience can be in (``LessonContext.scope_at``): a rule applies to
+# a device only if its ``applies_to`` meets these; group-chat rules apply to no device at all.
+DEVICE_SCOPES: dict[Audience, frozenset[Scope]] = {
+    "pupil": frozenset({"lesson", "remote_lesson"}),
+    "staff": frozenset({"staff_work_time"}),
+}
 
 
 @dataclass(frozen=True)

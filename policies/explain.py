@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from policies.contact import CONTACT_LEAD, CONTACT_TAIL, SCHOOL_HOURS
+from policies.engine import DEVICE_SCOPES, Audience
 from policies.i18n import N_, translator
-from policies.model import Lang, Policy
+from policies.model import Lang, Policy, Rule
 
 # The headings, by the keys the collector's policy page asks for them with (``t``); the terminal
 # text below uses the same msgids, so the page and ``explain`` never drift apart.
@@ -41,12 +42,24 @@ def t(key: str, lang: Lang) -> str:
     return translator(lang).gettext(HEADINGS[key])
 
 
-def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
-    """Everything a pupil may want to know about the active policy, as plain data."""
+def device_rules(policy: Policy, audience: Audience | None) -> tuple[Rule, ...]:
+    """The rules that concern a device of ``audience`` (all of them for ``None``, the public
+    page): those it can break, and the group-chat rules, which are about its class's chats and
+    are checked in the register, never on a device. A pupil's laptop does not list staff rules."""
+    if audience is None:
+        return policy.rules
+    scopes = DEVICE_SCOPES[audience] | {"group_chat"}
+    return tuple(rule for rule in policy.rules if rule.applies_to & scopes)
+
+
+def explain_data(policy: Policy, lang: Lang, audience: Audience | None = None) -> dict[str, Any]:
+    """Everything a pupil may want to know about the active policy, as plain data; with an
+    ``audience``, only the rules (and so the apps) that concern a device of that audience."""
     _ = translator(lang).gettext
     settings = policy.settings
     rules = []
-    for rule in policy.rules:
+    shown = device_rules(policy, audience)
+    for rule in shown:
         group_chat = rule.applies_to == frozenset({"group_chat"})
         rules.append(
             {
@@ -59,7 +72,7 @@ def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
                 "group_chat": group_chat,
             }
         )
-    watched = {c for r in policy.rules if r.enabled for c in r.categories}
+    watched = {c for r in shown if r.enabled for c in r.categories}
     apps: dict[str, list[str]] = {}
     for family in policy.families.values():
         if family.category in watched:

@@ -1,7 +1,10 @@
 """Pages of the group-chat register: the list, the form, the school's overview, the CSV.
 
 The overview counts open findings per code and per article and lists the chats that have
-them, by group name: never a count per teacher, never an order by how many findings.
+them, by group name: never a count per teacher, never an order by how many findings, and no
+teacher's name either (a list of names beside findings is a tally per teacher by other means).
+Who registered a chat is on the chat's own page and in the register's list and CSV, where a
+leader follows one chat up with the teacher who runs it (B.1 holds that teacher to it).
 """
 
 from __future__ import annotations
@@ -172,7 +175,7 @@ def overview_page(
             for a in articles
         ],
         "flagged": [
-            c
+            {k: v for k, v in c.items() if k != "owner"}
             for c in chats_json(session, rows, viewer=viewer, catalog=catalog, lang=lang)
             if c["findings"]
         ],
