@@ -6,7 +6,7 @@ export default [
   { ignores: ["node_modules/"] },
   js.configs.recommended,
   {
-    files: ["src/**/*.js"],
+    files: ["src/**/*.js", "popup/**/*.js"],
     languageOptions: { globals: { ...globals.browser, ...globals.serviceworker, chrome: "readonly" } },
   },
   {

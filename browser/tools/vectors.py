@@ -1,6 +1,7 @@
 """Shared test vectors: the Python engine's and summary's answers, for the extension's JS.
 
-``python browser/tools/vectors.py`` writes ``browser/test/vectors.json``; ``--check`` exits 1
+``python browser/tools/vectors.py`` writes ``browser/test/vectors.json`` and the extension's
+bundled catalog ``browser/policy.json``; ``--check`` exits 1
 if the checked-in file differs from what the Python code answers now. The node tests
 (browser/test/vectors.test.js) run the JS engine on the same inputs and compare, and
 tests/browser/test_extension_vectors.py runs both, so a change on either side that is not made
@@ -32,7 +33,11 @@ from policies.engine import (
 from policies.load import effective_document, policy_from_document
 from policies.observations import DomainSeen
 
-OUT = Path(__file__).resolve().parent.parent / "test" / "vectors.json"
+BROWSER = Path(__file__).resolve().parent.parent
+OUT = BROWSER / "test" / "vectors.json"
+# The shipped policy, bundled with the extension: the catalog it classifies by in paired mode,
+# where the agent (not the extension) holds the school's config.
+POLICY = BROWSER / "policy.json"
 T0 = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
 AGENT_VERSION = "0.1.0+browser"
 
@@ -361,14 +366,19 @@ def render() -> str:
     return "\n".join(lines) + "\n}\n"
 
 
+def render_policy() -> str:
+    return json.dumps(effective_document(), indent=1, ensure_ascii=False) + "\n"
+
+
 def main(argv: list[str]) -> int:
-    text = render()
+    files = {OUT: render(), POLICY: render_policy()}
     if "--check" in argv:
-        if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
-            sys.stderr.write(f"{OUT} is out of date: run python browser/tools/vectors.py\n")
-            return 1
-        return 0
-    OUT.write_text(text, encoding="utf-8")
+        stale = [p for p, text in files.items() if not p.exists() or p.read_text("utf-8") != text]
+        for path in stale:
+            sys.stderr.write(f"{path} is out of date: run python browser/tools/vectors.py\n")
+        return 1 if stale else 0
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
     return 0
 
 

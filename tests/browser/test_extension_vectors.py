@@ -25,9 +25,12 @@ def _vectors_module() -> ModuleType:
     return module
 
 
-def test_checked_in_vectors_are_what_the_python_engine_and_summary_answer_now() -> None:
+def test_checked_in_vectors_and_bundled_policy_are_what_the_python_code_answers_now() -> None:
+    vectors = _vectors_module()
+    bundled = (BROWSER / "policy.json").read_text(encoding="utf-8")
+    assert vectors.render_policy() == bundled, "run `python browser/tools/vectors.py`"
     checked_in = (BROWSER / "test/vectors.json").read_text(encoding="utf-8")
-    assert _vectors_module().render() == checked_in, (
+    assert vectors.render() == checked_in, (
         "policies/ or agent/summary.py changed what they answer: run "
         "`python browser/tools/vectors.py`, then make browser/src/ give the new answers"
     )
