@@ -36,8 +36,8 @@ POLICY_DIR = Path("/etc/chromium/policies/managed")
 SECRET_PATH = "/p/geheim-pad-4711"
 SECRET_QUERY = "zoekterm-0815"
 SECRET_TITLE = "Geheime titel 2342"
-LEAD = timedelta(seconds=14)  # from now to the lesson's start: launch, enrol, config, discord
-LESSON = timedelta(seconds=30)
+LEAD = timedelta(seconds=12)  # from now to the lesson's start: launch, enrol, config, discord
+LESSON = timedelta(seconds=18)
 
 
 class Site(BaseHTTPRequestHandler):
@@ -169,9 +169,9 @@ def test_extension_alone_reports_the_apps_of_the_lesson_only_and_never_a_path_or
             assert not storage(worker).get("running"), "something was recorded before the lesson"
             wait_for("the lesson", lambda: storage(worker).get("running"), timeout=30)
             browse(context, f"https://instagram.com{SECRET_PATH}?q={SECRET_QUERY}")
-            time.sleep(4)  # the pupil stays on each page a few seconds of the real lesson
+            time.sleep(3)  # the pupil stays on each page a few seconds of the real lesson
             browse(context, f"https://www.tiktok.com{SECRET_PATH}?q={SECRET_QUERY}")
-            time.sleep(4)
+            time.sleep(3)
             browse(context, "https://school.example.nl/")
             wait_for("the lesson's end", lambda: datetime.now(UTC) >= end, timeout=40)
             wait_for("the summary", lambda: stored_summaries(collector, lesson), timeout=40)
