@@ -21,8 +21,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from agent import summary
+from agent import backoff, schedule, summary, uploader
+from agent.config import Lesson
 from policies.engine import (
     LessonContext,
     Permission,
@@ -340,6 +342,69 @@ def summary_cases(docs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return cases
 
 
+def _school_days(rng: random.Random) -> list[Lesson]:
+    """A week of lessons from Monday 24 Nov 2026, some cancelled, some days without any."""
+    lessons = []
+    for day in range(7):
+        if rng.random() < 0.3:
+            continue
+        at = T0 + timedelta(days=day, minutes=rng.choice([-30, 0, 60]))
+        for n in range(rng.randrange(1, 6)):
+            start = at + timedelta(minutes=n * 50 + rng.choice([0, 0, 10, 400]))
+            lessons.append(
+                Lesson(
+                    f"d{day}n{n}", start, start + timedelta(minutes=45), False, rng.random() < 0.1
+                )
+            )
+    return lessons
+
+
+def plan_cases() -> dict[str, Any]:
+    """The agent's contact windows and next contact, backoff, Retry-After and answer classes."""
+    rng = random.Random(15)
+    zone = "Europe/Amsterdam"
+    contact = []
+    for _ in range(12):
+        lessons = _school_days(rng)
+        spread = timedelta(seconds=rng.choice([0, 120, 600]))
+        windows = schedule.contact_windows(lessons, spread)
+        moments = []
+        for _ in range(8):
+            moment = T0 + timedelta(minutes=rng.randrange(-3 * 24 * 60, 10 * 24 * 60))
+            last = rng.choice([None, moment - timedelta(hours=rng.randrange(1, 30))])
+            found = schedule.next_contact(moment, windows, local=ZoneInfo(zone), last_contact=last)
+            moments.append(
+                {"moment": iso(moment), "last": iso(last) if last else None, "next": iso(found)}
+            )
+        contact.append(
+            {
+                "lessons": [
+                    {"id": x.id, "start": iso(x.start), "end": iso(x.end), "cancelled": x.cancelled}
+                    for x in lessons
+                ],
+                "spread_seconds": int(spread.total_seconds()),
+                "zone": zone,
+                "windows": [[iso(a), iso(b)] for a, b in windows],
+                "moments": moments,
+            }
+        )
+    delays = [
+        {"attempt": a, "rand": r, "seconds": backoff.delay(a, lambda r=r: r)}  # type: ignore[misc]
+        for a in (0, 1, 2, 5, 7, 8, 40)
+        for r in (0.0, 0.5, 0.999)
+    ]
+    now = T0
+    retry = [
+        {"header": h, "now": iso(now), "seconds": backoff.retry_after(h, now)}
+        for h in (None, "", "120", " 7 ", "99999999", "Tue, 24 Nov 2026 08:32:00 GMT", "soon")
+    ]
+    statuses = [
+        {"status": c, "outcome": uploader.classify(c)}
+        for c in (200, 201, 304, 400, 401, 403, 408, 413, 422, 429, 500, 503)
+    ]
+    return {"contact": contact, "backoff": delays, "retry_after": retry, "statuses": statuses}
+
+
 def build() -> dict[str, Any]:
     docs = documents()
     return {
@@ -349,6 +414,7 @@ def build() -> dict[str, Any]:
         "classify": classification_cases(docs),
         "evaluate": evaluate_cases(docs),
         "summaries": summary_cases(docs),
+        "plan": [plan_cases()],
     }
 
 
