@@ -10,7 +10,7 @@ export default [
     languageOptions: { globals: { ...globals.browser, ...globals.serviceworker, chrome: "readonly" } },
   },
   {
-    files: ["test/**/*.js", "eslint.config.js"],
+    files: ["test/**/*.js", "test-support/**/*.js", "eslint.config.js"],
     languageOptions: { globals: globals.node },
   },
 ];

@@ -29,6 +29,8 @@ const VERSION = chrome.runtime.getManifest().version;
 export const AGENT_VERSION = `${VERSION}+browser`;
 const TIMEOUT = 15_000;
 const HELLO_WAIT = 2_000;
+// A host that went away is tried again at most this often (each wake tries otherwise).
+const RECONNECT_AFTER = 30_000;
 const FOCUS_DEBOUNCE = 500;
 // A pupil reading or watching does not type: only a screen locked (or the machine idle this
 // long) counts as "not looking at the tab".
@@ -36,6 +38,10 @@ const IDLE_SECONDS = 300;
 
 /** @type {chrome.runtime.Port | null} */
 let port = null;
+/** @type {"unknown" | "connecting" | "paired" | "absent"} */
+let hostState = "unknown";
+let lastConnect = -Infinity;
+let wasPaired = false;
 /** @type {Promise<unknown>} */
 let chain = Promise.resolve();
 /** @type {ReturnType<typeof setTimeout> | null} */
@@ -76,25 +82,36 @@ async function activeHost() {
 
 // ---- paired mode ------------------------------------------------------------------------
 
+/**
+ * Try the agent's native host: "connecting" until it says hello ("paired"), disconnects (no
+ * host installed: "absent") or stays silent for HELLO_WAIT ("absent"). Until then the worker
+ * decides nothing, so a laptop with the agent never enrols the extension on its own.
+ */
 function connectHost() {
-  if (port) return;
-  let hello = false;
+  const now = Date.now();
+  // Once per worker start; again only after a host that was there went away (an agent update).
+  const retry = hostState === "absent" && wasPaired && now - lastConnect >= RECONNECT_AFTER;
+  if (port || !(hostState === "unknown" || retry)) return;
+  lastConnect = now;
+  hostState = "connecting";
   try {
     port = chrome.runtime.connectNative(NATIVE_HOST);
   } catch {
     port = null;
+    hostState = "absent";
     return;
   }
   const mine = port;
   mine.onMessage.addListener((msg) => {
     if (msg?.v !== 1) return;
     if (msg.type === "hello") {
-      hello = true;
+      hostState = "paired";
+      wasPaired = true;
       serial(async () => {
-        await save({ mode: "paired", agent: String(msg.agent ?? "") });
+        await save({ mode: "paired", agent: String(msg.agent ?? "").slice(0, 32) });
         await wakeWork("paired");
       });
-    } else if (msg.type === "lesson") {
+    } else if (msg.type === "lesson" && hostState === "paired") {
       serial(async () => {
         await save({ pairedLesson: msg.running === true, lastFocus: null });
         await wakeWork("lesson");
@@ -103,15 +120,21 @@ function connectHost() {
   });
   mine.onDisconnect.addListener(() => {
     void chrome.runtime.lastError; // "native messaging host not found": no agent here
-    if (port === mine) port = null;
+    if (port !== mine) return;
+    port = null;
+    const was = hostState;
+    hostState = "absent";
     serial(async () => {
-      const { mode } = await load("mode");
-      if (hello || mode === "paired") await save({ mode: null, pairedLesson: false });
+      // The agent went away (or was never there): neither mode until the next start decides.
+      if (was === "paired") await save({ mode: null, pairedLesson: false });
       await wakeWork("unpaired");
     });
   });
   setTimeout(() => {
-    if (!hello && port === mine) serial(() => wakeWork("no-hello"));
+    if (port === mine && hostState === "connecting") {
+      hostState = "absent";
+      serial(() => wakeWork("no-hello"));
+    }
   }, HELLO_WAIT);
 }
 
@@ -333,9 +356,10 @@ async function closeSummary(running, config, now) {
  */
 async function wakeWork(why) {
   const now = Date.now();
-  const stored = await load("mode", "pairedLesson", "enrolment", "config", "running");
   connectHost();
-  if (stored.mode === "paired") {
+  if (hostState === "connecting") return; // the hello, or its absence, wakes us again
+  const stored = await load("mode", "pairedLesson", "enrolment", "config", "running");
+  if (hostState === "paired") {
     await chrome.alarms.clear("boundary");
     await chrome.alarms.clear("contact");
     if (stored.pairedLesson) {
@@ -474,6 +498,15 @@ async function followLesson(config, now, why) {
 /** @param {string} why */
 export function wake(why) {
   return serial(() => wakeWork(why));
+}
+
+/** Resolves once every queued piece of work is done (for tests). */
+export async function settled() {
+  let seen;
+  do {
+    seen = chain;
+    await seen;
+  } while (seen !== chain);
 }
 
 chrome.runtime.onStartup.addListener(() => wake("startup"));
