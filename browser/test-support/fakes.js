@@ -159,5 +159,9 @@ export async function fakeCollector(config) {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(undefined)));
   const address = /** @type {import("node:net").AddressInfo} */ (server.address());
-  return { url: `http://127.0.0.1:${address.port}`, requests, close: () => server.close() };
+  const close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return { url: `http://127.0.0.1:${address.port}`, requests, close };
 }

@@ -176,6 +176,14 @@ def test_extension_alone_reports_the_apps_of_the_lesson_only_and_never_a_path_or
             wait_for("the lesson's end", lambda: datetime.now(UTC) >= end, timeout=40)
             wait_for("the summary", lambda: stored_summaries(collector, lesson), timeout=40)
             sent = storage(worker)
+            # The pupil's popup: the mode, the lesson times and the summary sent, verbatim.
+            popup = context.new_page()
+            popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html")
+            last = popup.locator("#last")
+            last.wait_for()
+            shown = json.loads(last.inner_text())
+            mode = popup.locator("#mode").inner_text()
+            never = popup.locator("[data-msg=never]").inner_text()
         finally:
             context.close()
     assert len(stored_summaries(collector, lesson)) == 1
@@ -186,6 +194,9 @@ def test_extension_alone_reports_the_apps_of_the_lesson_only_and_never_a_path_or
     families = {f["family"] for f in sent["lastSent"]["findings"]}
     assert families == {"instagram", "tiktok"}, sent["lastSent"]
     assert sent["lastSent"]["agent_version"].endswith("+browser")
+    assert shown == sent["lastSent"]
+    assert "zelfstandig" in mode or "on its own" in mode, mode
+    assert "paginatitels" in never or "page titles" in never, never
     held = collector.database_bytes() + collector.traffic()
     for secret in (SECRET_PATH, SECRET_QUERY, SECRET_TITLE, "instagram.com", "tiktok.com"):
         assert secret.encode() not in held, secret
