@@ -490,7 +490,30 @@ async function followLesson(config, now, why) {
   void why;
   const host = await activeHost();
   const findings = evaluate(config.compiled, host ? [host] : [], lesson, config.permissions, now);
-  await save({ running: step(running, findings, {}, now) });
+  const next = step(running, findings, {}, now);
+  await save({ running: next });
+  const started = Object.keys(next.open).filter((key) => !(key in running.open));
+  if (config.compiled.reminder && started.length) await remind(config.compiled, started);
+}
+
+/**
+ * The school's optional reminder (policy setting browser_reminder, off by default): the
+ * statement of the rule a finding just started under, on this screen only; nothing is sent.
+ * @param {import("./engine.js").Compiled} compiled
+ * @param {string[]} keys
+ */
+async function remind(compiled, keys) {
+  const rule = keys[0].split("|")[0];
+  const statement = compiled.statements[rule];
+  if (!statement) return;
+  const nl = chrome.i18n.getUILanguage().toLowerCase().startsWith("nl");
+  await chrome.notifications.create("lessonwatch-reminder", {
+    type: "basic",
+    iconUrl: chrome.runtime.getURL("icon.png"),
+    title: chrome.i18n.getMessage("reminderTitle"),
+    message: nl ? statement.nl : statement.en,
+    priority: 0,
+  });
 }
 
 // ---- listeners, all at the top level ----------------------------------------------------

@@ -8,7 +8,8 @@
  * @typedef {{rule: string, article: string, category: string, family: string, signal: string}} Finding
  * @typedef {{id: string, article: string, categories: string[], permission_lifts: boolean}} Rule
  * @typedef {{domains: Record<string, string>, categories: Record<string, string>,
- *   rules: Record<string, Rule[]>, sampleSeconds: number, graceSeconds: number}} Compiled
+ *   rules: Record<string, Rule[]>, sampleSeconds: number, graceSeconds: number,
+ *   reminder: boolean, statements: Record<string, {nl: string, en: string}>}} Compiled
  * @typedef {{id: string, start: number, end: number, remote?: boolean, cancelled?: boolean,
  *   audience?: string}} Lesson
  * @typedef {{lesson_id: string, categories: string[], granted_at: number,
@@ -56,8 +57,11 @@ export function compilePolicy(doc) {
   }
   /** @type {Record<string, Rule[]>} */
   const rules = {};
+  /** @type {Record<string, {nl: string, en: string}>} */
+  const statements = {};
   for (const rule of doc.rules ?? []) {
     if (rule.enabled === false) continue;
+    statements[rule.id] = rule.statement;
     for (const scope of rule.applies_to) {
       for (const category of rule.categories ?? []) {
         (rules[`${scope}|${category}`] ??= []).push({
@@ -76,6 +80,8 @@ export function compilePolicy(doc) {
     rules,
     sampleSeconds: settings.sample_seconds ?? 15,
     graceSeconds: settings.grace_seconds ?? 60,
+    reminder: settings.browser_reminder === true,
+    statements,
   };
 }
 

@@ -36,6 +36,8 @@ export function fakeChrome(options) {
     tab,
     /** @type {any[]} */
     sent: [],
+    /** @type {any[]} */
+    notified: [],
     managed: { ...(options.managed ?? {}) },
     /** @param {any} msg */
     fromHost(msg) {
@@ -99,6 +101,15 @@ export function fakeChrome(options) {
         },
         onFocusChanged: event(),
       },
+      i18n: {
+        getUILanguage: () => "nl",
+        getMessage: (/** @type {string} */ key) => key,
+      },
+      notifications: {
+        create: async (/** @type {string} */ id, /** @type {any} */ options) => {
+          api.notified.push({ id, ...options });
+        },
+      },
       idle: {
         queryState: async () => {
           reads.idle += 1;
@@ -114,11 +125,12 @@ export function fakeChrome(options) {
 
 /**
  * The collector's agent API as far as the extension uses it, on loopback; records requests.
- * @param {{lessons: any[], pollIdle?: number}} config
+ * @param {{lessons: any[], pollIdle?: number, settings?: Record<string, unknown>}} config
  * @returns {Promise<any>}
  */
 export async function fakeCollector(config) {
   const policy = JSON.parse(readFileSync(new URL("../policy.json", import.meta.url), "utf8"));
+  Object.assign(policy.settings, config.settings ?? {});
   /** @type {{method: string, path: string, headers: Record<string, any>, body: any}[]} */
   const requests = [];
   const body = {
