@@ -47,7 +47,7 @@ if (stored.config) {
 }
 if (!list.children.length) {
   const li = document.createElement("li");
-  li.textContent = t("noLesson");
+  li.textContent = t(stored.mode === "paired" ? "pairedLessons" : "noLesson");
   list.append(li);
 }
 /** @type {HTMLElement} */ (document.getElementById("last")).textContent = stored.lastSent
