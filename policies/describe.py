@@ -40,6 +40,7 @@ SETTINGS = {
     "grace_seconds": N_("Shortest episode that counts"),
     "upload_delay_max_seconds": N_("Upload spread after the lesson"),
     "window_title_probe": N_("Browser window titles"),
+    "browser_reminder": N_("Reminder in the browser extension"),
     "disclosure": N_("What leaders may see"),
     "small_count_threshold": N_("Counts hidden below"),
     "device_allow_categories": N_("Camera and microphone allowed for"),
@@ -70,6 +71,10 @@ def setting_value(policy: Policy, key: str, lang: Lang) -> str:
     if key == "window_title_probe":
         if value:
             return tr.gettext("looked at (classified on the device, never kept)")
+        return tr.gettext("off")
+    if key == "browser_reminder":
+        if value:
+            return tr.gettext("shown to the pupil when a finding starts; nothing more is sent")
         return tr.gettext("off")
     if key == "disclosure":
         if value == "aggregate":

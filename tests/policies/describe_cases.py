@@ -14,6 +14,7 @@ sample_seconds = 1
 grace_seconds = 30
 upload_delay_max_seconds = 300
 window_title_probe = true
+browser_reminder = true
 disclosure = "pseudonymous"
 small_count_threshold = 5
 device_allow_categories = []

@@ -3,11 +3,13 @@ differences an override would make, both pure, checked as tables."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from policies import effective_document, policy_from_document
-from policies.describe import describe, differences
-from policies.model import Policy
+from policies.describe import SETTINGS, describe, differences
+from policies.model import Policy, Settings
 from tests.policies.describe_cases import changed
 
 
@@ -53,12 +55,25 @@ def test_categories_list_their_apps_per_platform(shipped: Policy) -> None:
             "pseudonymous device labels and totals",
         ),
         ("[settings]\ndevice_allow_categories = []\n", "device_allow_categories", "no category"),
+        ("", "browser_reminder", "off"),
+        (
+            "[settings]\nbrowser_reminder = true\n",
+            "browser_reminder",
+            "shown to the pupil when a finding starts; nothing more is sent",
+        ),
     ],
 )
 def test_settings_show_the_value_in_force(override: str, key: str, value: str) -> None:
     settings = {s["key"]: s["value"] for s in describe(_with(override), "en")["settings"]}
     assert settings[key] == value
     assert "minutes before the first lesson" in settings["contact"]
+
+
+def test_every_setting_has_a_name_and_a_value_in_words(shipped: Policy) -> None:
+    """A setting added to the policy is described too (a new boolean once broke the preview)."""
+    assert {f.name for f in fields(Settings)} == set(SETTINGS)
+    for setting in describe(shipped, "nl")["settings"]:
+        assert setting["value"].strip()
 
 
 @pytest.mark.parametrize(
@@ -89,6 +104,16 @@ def test_settings_show_the_value_in_force(override: str, key: str, value: str) -
             '[capture]\nimage = [".jxl"]\n',
             [("added", "A new .jxl file counts as an image")],
         ),
+        (
+            "[settings]\nbrowser_reminder = true\n",
+            [
+                (
+                    "changed",
+                    "Reminder in the browser extension: off becomes shown to the pupil when a "
+                    "finding starts; nothing more is sent",
+                )
+            ],
+        ),
     ],
 )
 def test_an_override_is_described_by_what_it_changes(
@@ -101,7 +126,7 @@ def test_an_override_is_described_by_what_it_changes(
 def test_taking_an_override_away_reads_as_the_reverse(shipped: Policy) -> None:
     forward = differences(shipped, changed(), "en")
     back = differences(changed(), shipped, "en")
-    assert len(forward) == len(back) == 15
+    assert len(forward) == len(back) == 16
     assert {c["kind"] for c in forward} == {"added", "changed"}
     assert ("removed", "Rule X.1 (x-gaming) is no longer there") in [
         (c["kind"], c["text"]) for c in back
