@@ -1,0 +1,232 @@
+"""Every page, as a teacher, a leader and an admin, at 1280 px and at a phone's 390 px, in
+Debian's Chromium (issue 17's "done when"): no page scrolls sideways at 390 px, axe-core finds
+no serious or critical WCAG 2.1 A/AA violation, and the times a page shows are the school's
+local time.
+
+The pages come from the app's route table, so a page added later is walked without editing
+this test; a path parameter nobody has named yet fails it, asking for the demo's value. A role
+walks what it may open (a 403 is a page not open to it). One browser context per role, one tab
+reloaded page after page, the viewport narrowed in place: the walk stays a few CPU seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from playwright.sync_api import Browser, Page
+from sqlalchemy import select
+
+from service.groupchats import register as groupchats
+from service.models import Lesson, School, User
+from tests.support.axe import require_axe, violations
+from tests.support.browser import new_page, shoot, sign_in
+from tests.support.web import Demo
+from tests.web.tt_helpers import calendar_bytes, weekly
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WIDE, PHONE = 1280, 390
+_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+# Page routes that are no page of their own: the root redirects, SSO hands over to a provider.
+NOT_PAGES = {"/", "/auth/oidc/start", "/auth/oidc/callback"}
+PUBLIC = ["/signin", "/privacy"]
+# (role, username); the walk of each role opens every page the route table lists.
+ROLES = [("teacher", "devries"), ("leader", "leiding"), ("admin", "beheer")]
+# A few pages also go to docs/screenshots/ at a phone's width (see docs/web.md).
+PHONE_SHOTS = {
+    ("teacher", "/lessons"): "phone-week",
+    ("teacher", "/lessons/{lid}"): "phone-report",
+    ("admin", "/admin/devices"): "phone-admin-devices",
+}
+
+
+def page_routes(demo: Demo) -> list[str]:
+    """The paths of every HTML page (GET, not in the API's schema), with their parameters."""
+    found = []
+    for route in iter_route_contexts(demo.live.app.routes):
+        if not route.methods or "GET" not in route.methods or route.path is None:
+            continue
+        if route.include_in_schema or route.path in NOT_PAGES or route.path == "/openapi.json":
+            continue
+        found.append(route.path)
+    assert "/lessons/{lid}" in found and "/admin/audit" in found, "the route table was not read"
+    return found
+
+
+@dataclass
+class Walk:
+    """What one role's walk found wrong, page by page: reported all at once at the end."""
+
+    role: str
+    tz: ZoneInfo
+    problems: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+
+    def check(self, page: Page, path: str, *, extra: Callable[[Page], None] | None = None) -> None:
+        """The page as loaded at 1280 px: its times and axe; then at 390 px: width and axe."""
+        self.seen.append(path)
+        self.problems += [f"{path} at {WIDE} px: {p}" for p in wrong_times(page, self.tz)]
+        self.problems += [f"{path} at {WIDE} px: {v}" for v in violations(page)]
+        if extra is not None:
+            extra(page)
+        page.set_viewport_size({"width": PHONE, "height": 844})
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        if wide > PHONE:
+            self.problems.append(f"{path} at {PHONE} px scrolls sideways: {wide} px wide")
+        self.problems += [f"{path} at {PHONE} px: {v}" for v in violations(page)]
+
+    def wide(self, page: Page) -> None:
+        page.set_viewport_size({"width": WIDE, "height": 900})
+
+
+def wrong_times(page: Page, tz: ZoneInfo) -> list[str]:
+    """Each ``<time datetime>`` whose text does not show its moment in the school's zone.
+
+    A moment (with a clock time) must show its local hours and minutes; a date alone, its day
+    of the month. Another form of display belongs in this table of checks."""
+    wrong = []
+    for stamp, text in page.eval_on_selector_all(
+        "time[datetime]", "ts => ts.map(t => [t.getAttribute('datetime'), t.textContent])"
+    ):
+        if "T" in stamp:
+            local = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(tz)
+            expected = f"{local:%H:%M}"
+        else:
+            expected = str(int(stamp[8:10]))
+        if expected not in text:
+            wrong.append(f"<time datetime={stamp}> reads {text.strip()!r}, not {expected}")
+    return wrong
+
+
+@dataclass(frozen=True)
+class DemoIds:
+    """The demo's values for every path parameter a page takes, by its name."""
+
+    values: dict[str, str]
+
+    def fill(self, template: str) -> str:
+        unknown = [n for n in _PARAM.findall(template) if n not in self.values]
+        if unknown:
+            pytest.fail(
+                f"{template} takes {', '.join(unknown)}: add the demo's value for it to "
+                "demo_ids() in tests/web/test_every_page.py"
+            )
+        return _PARAM.sub(lambda m: self.values[m.group(1)], template)
+
+
+def demo_ids(demo: Demo, upload_id: str) -> DemoIds:
+    """A lesson devries teaches (in progress), a group chat he registers, the admin's upload."""
+    with demo.sessions.begin() as s:
+        devries = s.scalars(select(User).where(User.username == "devries")).one()
+        chat = groupchats.register(
+            s,
+            viewer=devries,
+            raw={
+                "group": "3B",
+                "platform": "whatsapp",
+                "account": "private",
+                "purposes": ["homework", "trips"],
+                "pupils_in_class": 28,
+                "pupils_in_chat": 27,
+                "youngest_age": 13,
+                "parental_consent": False,
+                "alternative": "none",
+            },
+            catalog=groupchats.shipped_catalog(),
+            now=demo.clock(),
+        )
+        chat_id = str(chat.id)
+    lesson = demo.school.lesson_in_progress
+    return DemoIds({"lid": lesson, "cid": chat_id, "uid": upload_id})
+
+
+def upload_timetable(page: Page, demo: Demo, tmp_path: Path) -> str:
+    """The admin uploads a small timetable file; the id of its preview page, once ready."""
+    file = tmp_path / "rooster-4A.ics"
+    file.write_bytes(calendar_bytes(weekly("wi", at="0830", summary="wi - 4A - devries")))
+    page.goto(demo.url + "/admin/timetable/import")
+    page.set_input_files("input[name=file]", str(file))
+    page.select_option("select[name=mapping]", "vak-klas-docent")
+    page.click("form[action='/admin/timetable/import'] button[type=submit]")
+    page.wait_for_selector(".tt-confirm", timeout=30_000)  # the progress page reloads itself
+    return page.url.rsplit("/", 1)[1]
+
+
+def known_time(demo: Demo, tz: ZoneInfo) -> Callable[[Page], None]:
+    """The report of the lesson in progress shows when it started, in the school's time."""
+
+    def check(page: Page) -> None:
+        with demo.sessions.begin() as s:
+            start = s.get_one(Lesson, demo.school.lesson_in_progress).start
+        local = f"{start.astimezone(tz):%H:%M}"
+        assert local in page.locator("main").inner_text(), f"the report does not show {local}"
+
+    return check
+
+
+def school_zone(demo: Demo) -> ZoneInfo:
+    with demo.sessions.begin() as s:
+        return ZoneInfo(s.scalars(select(School.timezone)).one())
+
+
+def walk_role(chromium: Browser, demo: Demo, role: str, username: str, tmp_path: Path) -> Walk:
+    require_axe()
+    tz = school_zone(demo)
+    walk = Walk(role, tz)
+    page = new_page(chromium, bypass_csp=True)
+    if role == "teacher":  # the public pages, before anyone signs in
+        for path in PUBLIC:
+            page.goto(demo.url + path)
+            walk.check(page, path)
+            walk.wide(page)
+    sign_in(page, demo.url, username, demo.school.passwords[username])
+    upload = upload_timetable(page, demo, tmp_path) if role == "admin" else "u_nothing"
+    ids = demo_ids(demo, upload)
+    for template in page_routes(demo):
+        if template in PUBLIC:
+            continue
+        path = ids.fill(template)
+        answer = page.goto(demo.url + path)
+        assert answer is not None
+        if answer.status == 403:
+            continue  # not open to this role
+        assert answer.status == 200, f"{path} answered {answer.status} to the {role}"
+        extra = known_time(demo, tz) if template == "/lessons/{lid}" else None
+        walk.check(page, path, extra=extra)
+        if (role, template) in PHONE_SHOTS:
+            shoot(page, PHONE_SHOTS[role, template])
+        walk.wide(page)
+        if template == "/lessons/{lid}/devices":  # the per-device view, after giving a reason
+            page.fill("textarea[name=reason]", "Vraag van ouders over deze les")
+            page.click("form button[type=submit].primary")
+            page.wait_for_selector("main h1")
+            walk.check(page, path + " (shown)")
+            walk.wide(page)
+    page.context.close()
+    return walk
+
+
+# Pages each role must have reached: a walk that quietly saw nothing would pass otherwise.
+MUST_SEE = {
+    "teacher": {"/signin", "/privacy", "/lessons", "/groupchats"},
+    "leader": {"/lessons", "/escalations", "/groupchats/overview"},
+    "admin": {"/admin/devices", "/admin/audit", "/admin/timetable/week"},
+}
+
+
+@pytest.mark.parametrize(("role", "username"), ROLES, ids=[r for r, _ in ROLES])
+def test_every_page_fits_a_phone_passes_axe_and_shows_local_times(
+    chromium: Browser, demo_sqlite: Demo, tmp_path: Path, role: str, username: str
+) -> None:
+    """Each page the role may open: no sideways scroll at 390 px, no serious or critical
+    axe-core violation at either width, every <time> in the school's zone."""
+    walk = walk_role(chromium, demo_sqlite, role, username, tmp_path)
+    assert MUST_SEE[role] <= set(walk.seen), walk.seen
+    assert walk.problems == [], "\n".join(walk.problems)
