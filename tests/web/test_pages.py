@@ -322,7 +322,7 @@ def test_privacy_page_is_public_and_in_both_languages(
     assert [text in html.text for text in kept[lang]] == [True, True, True]
 
 
-MENU = re.compile(r"<nav>(.*?)</nav>", re.S)
+MENU = re.compile(r"<header[^>]*>.*?<nav[^>]*>(.*?)</nav>", re.S)
 LINK = re.compile(r'href="([^"]+)"')
 
 
