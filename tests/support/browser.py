@@ -46,12 +46,8 @@ def launch() -> Iterator[Browser]:
         browser.close()
 
 
-def new_page(chromium: Browser, *, bypass_csp: bool = False) -> Page:
-    """A tab in a new context at 1280 px. ``bypass_csp`` lets a test inject a script (axe-core,
-    tests/support/axe.py) that the pages' Content-Security-Policy would refuse."""
-    context = chromium.new_context(
-        viewport={"width": 1280, "height": 900}, locale="nl-NL", bypass_csp=bypass_csp
-    )
+def new_page(chromium: Browser) -> Page:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
     page = context.new_page()
     page.set_default_timeout(10_000)
     return page

@@ -5,8 +5,10 @@ local time.
 
 The pages come from the app's route table, so a page added later is walked without editing
 this test; a path parameter nobody has named yet fails it, asking for the demo's value. A role
-walks what it may open (a 403 is a page not open to it). One browser context per role, one tab
-reloaded page after page, the viewport narrowed in place: the walk stays a few CPU seconds.
+walks what it may open (a 403 is a page not open to it). It is the suite's most expensive
+browser test, kept down: one browser context per role, one tab loaded page after page and
+resized in place, a page not open to the role asked without rendering, axe-core handed to
+Chromium once per context and run once per page (about 20 CPU seconds for the three roles).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from sqlalchemy import select
 
 from service.groupchats import register as groupchats
 from service.models import Lesson, School, User
-from tests.support.axe import require_axe, violations
+from tests.support import axe
+from tests.support.axe import violations
 from tests.support.browser import new_page, shoot, sign_in
 from tests.support.web import Demo
 from tests.web.tt_helpers import calendar_bytes, weekly
@@ -33,10 +36,12 @@ from tests.web.tt_helpers import calendar_bytes, weekly
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WIDE, PHONE = 1280, 390
+HEIGHT = {WIDE: 900, PHONE: 844}
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 # Page routes that are no page of their own: the root redirects, SSO hands over to a provider.
 NOT_PAGES = {"/", "/auth/oidc/start", "/auth/oidc/callback"}
 PUBLIC = ["/signin", "/privacy"]
+SHOWN_DEVICES = "/lessons/{lid}/devices (shown)"  # the per-device view, once a reason is given
 # (role, username); the walk of each role opens every page the route table lists.
 ROLES = [("teacher", "devries"), ("leader", "leiding"), ("admin", "beheer")]
 # A few pages also go to docs/screenshots/ at a phone's width, its first screen (docs/web.md).
@@ -68,27 +73,35 @@ class Walk:
     role: str
     tz: ZoneInfo
     problems: list[str] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)  # the route templates, as the table names them
 
-    def check(self, page: Page, path: str, *, extra: Callable[[Page], None] | None = None) -> None:
-        """The page as loaded at 1280 px: its times; then at 390 px: its width and axe.
+    def check(self, page: Page, name: str, *, extra: Callable[[Page], None] | None = None) -> None:
+        """The page (``name``d by its route) at both widths, from the one it was loaded at, so
+        one resize covers both: at each, no wider than the window; at 390 px, axe; its times.
 
         axe runs once per page, at the phone's width: that is where the layout differs (tables
         as cards, headers hidden from view), while colours, names, landmarks and headings are
-        the same at both widths. Loading axe into a page costs more than the rest of the walk.
+        the same at both widths.
         """
-        self.seen.append(path)
-        self.problems += [f"{path}: {p}" for p in wrong_times(page, self.tz)]
+        self.seen.append(name)
+        self.problems += [f"{name}: {p}" for p in wrong_times(page, self.tz)]
         if extra is not None:
             extra(page)
-        page.set_viewport_size({"width": PHONE, "height": 844})
-        wide = page.evaluate("document.documentElement.scrollWidth")
-        if wide > PHONE:
-            self.problems.append(f"{path} at {PHONE} px scrolls sideways: {wide} px wide")
-        self.problems += [f"{path}: {v}" for v in violations(page)]
+        loaded = width(page)
+        for size in (loaded, PHONE if loaded == WIDE else WIDE):
+            if size != width(page):
+                page.set_viewport_size({"width": size, "height": HEIGHT[size]})
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            if wide > size:
+                self.problems.append(f"{name} at {size} px scrolls sideways: {wide} px wide")
+            if size == PHONE:
+                self.problems += [f"{name}: {v}" for v in violations(page)]
 
-    def wide(self, page: Page) -> None:
-        page.set_viewport_size({"width": WIDE, "height": 900})
+
+def width(page: Page) -> int:
+    size = page.viewport_size
+    assert size is not None
+    return size["width"]
 
 
 def wrong_times(page: Page, tz: ZoneInfo) -> list[str]:
@@ -127,8 +140,12 @@ class DemoIds:
 
 
 def demo_ids(demo: Demo, upload_id: str) -> DemoIds:
-    """A lesson devries teaches (in progress), a group chat he registers, the admin's upload."""
+    """A lesson devries teaches (in progress), a group chat he registers, the admin's upload.
+    The school also lets leaders and admins see per-device data, so the device view is walked.
+    """
     with demo.sessions.begin() as s:
+        school = s.scalars(select(School)).one()
+        school.disclosure = school.admin_disclosure = "pseudonymous"
         devries = s.scalars(select(User).where(User.username == "devries")).one()
         chat = groupchats.register(
             s,
@@ -182,15 +199,14 @@ def school_zone(demo: Demo) -> ZoneInfo:
 
 
 def walk_role(chromium: Browser, demo: Demo, role: str, username: str, tmp_path: Path) -> Walk:
-    require_axe()
     tz = school_zone(demo)
     walk = Walk(role, tz)
-    page = new_page(chromium, bypass_csp=True)
+    page = new_page(chromium)
+    axe.install(page.context)
     if role == "teacher":  # the public pages, before anyone signs in
         for path in PUBLIC:
             page.goto(demo.url + path)
             walk.check(page, path)
-            walk.wide(page)
     sign_in(page, demo.url, username, demo.school.passwords[username])
     upload = upload_timetable(page, demo, tmp_path) if role == "admin" else "u_nothing"
     ids = demo_ids(demo, upload)
@@ -198,31 +214,32 @@ def walk_role(chromium: Browser, demo: Demo, role: str, username: str, tmp_path:
         if template in PUBLIC:
             continue
         path = ids.fill(template)
+        # Asked without rendering first: a page not open to the role costs no page load.
+        status = page.request.get(demo.url + path, max_redirects=0).status
+        if status == 403:
+            continue
+        assert status == 200, f"{path} answered {status} to the {role}"
         answer = page.goto(demo.url + path)
-        assert answer is not None
-        if answer.status == 403:
-            continue  # not open to this role
-        assert answer.status == 200, f"{path} answered {answer.status} to the {role}"
+        assert answer is not None and answer.status == 200, path
         extra = known_time(demo, tz) if template == "/lessons/{lid}" else None
-        walk.check(page, path, extra=extra)
+        walk.check(page, template, extra=extra)
         if (role, template) in PHONE_SHOTS:
+            page.set_viewport_size({"width": PHONE, "height": HEIGHT[PHONE]})
             shoot(page, PHONE_SHOTS[role, template], full_page=False)
-        walk.wide(page)
         if template == "/lessons/{lid}/devices":  # the per-device view, after giving a reason
             page.fill("textarea[name=reason]", "Vraag van ouders over deze les")
             page.click("form button[type=submit].primary")
             page.wait_for_selector("main h1")
-            walk.check(page, path + " (shown)")
-            walk.wide(page)
+            walk.check(page, SHOWN_DEVICES)
     page.context.close()
     return walk
 
 
 # Pages each role must have reached: a walk that quietly saw nothing would pass otherwise.
 MUST_SEE = {
-    "teacher": {"/signin", "/privacy", "/lessons", "/groupchats"},
-    "leader": {"/lessons", "/escalations", "/groupchats/overview"},
-    "admin": {"/admin/devices", "/admin/audit", "/admin/timetable/week"},
+    "teacher": {"/signin", "/privacy", "/lessons", "/lessons/{lid}", "/groupchats/{cid}"},
+    "leader": {"/lessons", SHOWN_DEVICES, "/escalations", "/groupchats/overview"},
+    "admin": {"/admin/devices", SHOWN_DEVICES, "/admin/timetable/import/{uid}", "/admin/audit"},
 }
 
 
