@@ -96,6 +96,28 @@ class Walk:
                 self.problems.append(f"{name} at {size} px scrolls sideways: {wide} px wide")
             if size == PHONE:
                 self.problems += [f"{name}: {v}" for v in violations(page)]
+                self.problems += [f"{name}: unnamed on a phone: {c!r}" for c in unnamed(page)]
+
+
+# On a phone each cell of a data table shows its column's name (static/tables.js): the cells
+# without one, and the rows under cells spanning rows (the escalations' further categories of a
+# lesson) whose names are not the last columns' ones, shifted onto the spanned columns.
+_UNNAMED = """() => [...document.querySelectorAll("table.data")].filter(t => t.tHead).flatMap(t => {
+  const heads = [...t.tHead.rows[0].cells].map(c => c.textContent.trim());
+  const rows = [...t.tBodies].flatMap(b => [...b.rows]);
+  const unnamed = rows.flatMap(r => [...r.cells])
+    .filter(c => c.colSpan === 1 && !c.classList.contains("actions") && !c.dataset.label);
+  const shifted = rows.filter(r => r.cells.length < heads.length)
+    .filter(r => [...r.cells].every(c => c.colSpan === 1))
+    .filter(r => [...r.cells].some((c, i, all) =>
+      c.dataset.label !== heads[heads.length - all.length + i]));
+  return [...unnamed, ...shifted].map(c => c.textContent.trim().slice(0, 40));
+})"""
+
+
+def unnamed(page: Page) -> list[str]:
+    found: list[str] = page.evaluate(_UNNAMED)
+    return found
 
 
 def width(page: Page) -> int:

@@ -1,6 +1,7 @@
 // On a phone a data table shows each row as a card (style.css, "Phones"): every cell is given
 // its column's header as data-label, read from the table's own <thead>, so the templates stay
-// plain tables and a new table needs nothing. A cell spanning rows shifts the cells below it.
+// plain tables and a new table needs nothing (a template may set its own data-label). A cell
+// spanning rows shifts the cells below it.
 // The explicit roles keep the table a table for screen readers once CSS lays it out as blocks.
 // Without JavaScript the cards simply have no labels.
 document.querySelectorAll("table.data").forEach(function (table) {
@@ -23,7 +24,10 @@ document.querySelectorAll("table.data").forEach(function (table) {
       Array.prototype.forEach.call(row.cells, function (cell) {
         while (covered[col] > 0) { col++; }
         cell.setAttribute("role", cell.tagName === "TH" ? "rowheader" : "cell");
-        if (labels[col] && !cell.hasAttribute("data-label")) { cell.dataset.label = labels[col]; }
+        // A cell across several columns ("no sources yet") belongs to none of them.
+        if (labels[col] && cell.colSpan === 1 && !cell.hasAttribute("data-label")) {
+          cell.dataset.label = labels[col];
+        }
         for (var c = col; c < col + cell.colSpan; c++) { covered[c] = cell.rowSpan; }
         col += cell.colSpan;
       });
