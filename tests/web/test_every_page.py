@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,7 @@ from service.models import Lesson, School, User
 from tests.support import axe
 from tests.support.axe import violations
 from tests.support.browser import new_page, shoot, sign_in
+from tests.support.page_checks import unnamed, wrong_times
 from tests.support.web import Demo
 from tests.web.tt_helpers import calendar_bytes, weekly
 
@@ -99,50 +99,10 @@ class Walk:
                 self.problems += [f"{name}: unnamed on a phone: {c!r}" for c in unnamed(page)]
 
 
-# On a phone each cell of a data table shows its column's name (static/tables.js): the cells
-# without one, and the rows under cells spanning rows (the escalations' further categories of a
-# lesson) whose names are not the last columns' ones, shifted onto the spanned columns.
-_UNNAMED = """() => [...document.querySelectorAll("table.data")].filter(t => t.tHead).flatMap(t => {
-  const heads = [...t.tHead.rows[0].cells].map(c => c.textContent.trim());
-  const rows = [...t.tBodies].flatMap(b => [...b.rows]);
-  const unnamed = rows.flatMap(r => [...r.cells])
-    .filter(c => c.colSpan === 1 && !c.classList.contains("actions") && !c.dataset.label);
-  const shifted = rows.filter(r => r.cells.length < heads.length)
-    .filter(r => [...r.cells].every(c => c.colSpan === 1))
-    .filter(r => [...r.cells].some((c, i, all) =>
-      c.dataset.label !== heads[heads.length - all.length + i]));
-  return [...unnamed, ...shifted].map(c => c.textContent.trim().slice(0, 40));
-})"""
-
-
-def unnamed(page: Page) -> list[str]:
-    found: list[str] = page.evaluate(_UNNAMED)
-    return found
-
-
 def width(page: Page) -> int:
     size = page.viewport_size
     assert size is not None
     return size["width"]
-
-
-def wrong_times(page: Page, tz: ZoneInfo) -> list[str]:
-    """Each ``<time datetime>`` whose text does not show its moment in the school's zone.
-
-    A moment (with a clock time) must show its local hours and minutes; a date alone, its day
-    of the month. Another form of display belongs in this table of checks."""
-    wrong = []
-    for stamp, text in page.eval_on_selector_all(
-        "time[datetime]", "ts => ts.map(t => [t.getAttribute('datetime'), t.textContent])"
-    ):
-        if "T" in stamp:
-            local = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(tz)
-            expected = f"{local:%H:%M}"
-        else:
-            expected = str(int(stamp[8:10]))
-        if expected not in text:
-            wrong.append(f"<time datetime={stamp}> reads {text.strip()!r}, not {expected}")
-    return wrong
 
 
 @dataclass(frozen=True)

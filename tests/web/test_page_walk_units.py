@@ -1,14 +1,20 @@
-"""axe-core's set-up for the page walk (tests/support/axe.py): present, it is used; missing, the
-walk skips on a developer's machine and fails under CI, never counting a skip as a pass."""
+"""The parts of the page walk (tests/web/test_every_page.py) that need no browser: axe-core's
+set-up (present, it is used; missing, the walk skips on a developer's machine and fails under
+CI, never counting a skip as a pass) and what a ``<time>`` must show in the school's zone.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.support import axe
+from tests.support.page_checks import expected_text
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 @pytest.mark.parametrize(
@@ -45,3 +51,22 @@ def test_the_pinned_axe_core_is_the_one_the_lock_file_names() -> None:
     wanted = json.loads((root / "package.json").read_text())["devDependencies"]["axe-core"]
     locked = json.loads((root / "package-lock.json").read_text())["packages"]
     assert wanted[0].isdigit() and locked["node_modules/axe-core"]["version"] == wanted
+
+
+@pytest.mark.parametrize(
+    ("stamp", "text", "expected"),
+    [
+        ("2026-11-24T09:45:00Z", "10:45", "10:45"),  # winter: UTC+1
+        ("2026-11-24T09:45:00Z", "di 24 nov 10:45", "10:45"),
+        ("2026-06-24T09:45:00Z", "11:45", "11:45"),  # summer: UTC+2
+        ("2026-10-25T00:30:00Z", "02:30", "02:30"),  # the night the clocks go back, still +2
+        ("2026-10-25T01:30:00Z", "02:30", "02:30"),  # ...and an hour later, +1 again
+        ("2026-11-24T23:30:00Z", "woensdag 25 november", "25"),  # a day, local: the next one
+        ("2026-11-24", "24 november", "24"),
+        ("PT5M", "5 minuten", None),
+    ],
+)
+def test_a_time_element_must_show_its_moment_in_the_schools_zone(
+    stamp: str, text: str, expected: str | None
+) -> None:
+    assert expected_text(stamp, text, AMSTERDAM) == expected
