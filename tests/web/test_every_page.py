@@ -8,7 +8,7 @@ this test; a path parameter nobody has named yet fails it, asking for the demo's
 walks what it may open (a 403 is a page not open to it). It is the suite's most expensive
 browser test, kept down: one browser context per role, one tab loaded page after page and
 resized in place, a page not open to the role asked without rendering, axe-core handed to
-Chromium once per context and run once per page (about 20 CPU seconds for the three roles).
+Chromium once per context and run once per page (about 22 CPU seconds for the three roles).
 """
 
 from __future__ import annotations
