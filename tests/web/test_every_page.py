@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -163,16 +164,25 @@ def upload_timetable(page: Page, demo: Demo, tmp_path: Path) -> str:
     return page.url.rsplit("/", 1)[1]
 
 
-def known_time(demo: Demo, tz: ZoneInfo) -> Callable[[Page], None]:
-    """The report of the lesson in progress shows when it started, in the school's time."""
+def known_times(demo: Demo, tz: ZoneInfo) -> dict[str, Callable[[Page], None]]:
+    """Pages with a moment the walk knows, shown in the school's time: the report of the lesson
+    in progress, its start; the audit log, the admin's own sign-in just now (the demo's clock).
+    Where a page marks its times up as ``<time datetime>``, wrong_times checks every one."""
+    with demo.sessions.begin() as s:
+        start = s.get_one(Lesson, demo.school.lesson_in_progress).start
 
-    def check(page: Page) -> None:
-        with demo.sessions.begin() as s:
-            start = s.get_one(Lesson, demo.school.lesson_in_progress).start
-        local = f"{start.astimezone(tz):%H:%M}"
-        assert local in page.locator("main").inner_text(), f"the report does not show {local}"
+    def shows(moment: datetime, what: str) -> Callable[[Page], None]:
+        local = f"{moment.astimezone(tz):%H:%M}"
 
-    return check
+        def check(page: Page) -> None:
+            assert local in page.locator("main").inner_text(), f"{what} is not shown as {local}"
+
+        return check
+
+    return {
+        "/lessons/{lid}": shows(start, "the lesson's start"),
+        "/admin/audit": shows(demo.clock(), "the sign-in just now"),
+    }
 
 
 def school_zone(demo: Demo) -> ZoneInfo:
@@ -192,6 +202,7 @@ def walk_role(chromium: Browser, demo: Demo, role: str, username: str, tmp_path:
     sign_in(page, demo.url, username, demo.school.passwords[username])
     upload = upload_timetable(page, demo, tmp_path) if role == "admin" else "u_nothing"
     ids = demo_ids(demo, upload)
+    known = known_times(demo, tz)
     for template in page_routes(demo):
         if template in PUBLIC:
             continue
@@ -203,8 +214,7 @@ def walk_role(chromium: Browser, demo: Demo, role: str, username: str, tmp_path:
         assert status == 200, f"{path} answered {status} to the {role}"
         answer = page.goto(demo.url + path)
         assert answer is not None and answer.status == 200, path
-        extra = known_time(demo, tz) if template == "/lessons/{lid}" else None
-        walk.check(page, template, extra=extra)
+        walk.check(page, template, extra=known.get(template))
         if (role, template) in PHONE_SHOTS:
             page.set_viewport_size({"width": PHONE, "height": HEIGHT[PHONE]})
             shoot(page, PHONE_SHOTS[role, template], full_page=False)
