@@ -385,7 +385,7 @@ def test_privacy_page_is_public_and_in_both_languages(
     assert [text in shown for text in browser.values()] == [True] * 4
 
 
-MENU = re.compile(r"<nav>(.*?)</nav>", re.S)
+MENU = re.compile(r"<header[^>]*>.*?<nav[^>]*>(.*?)</nav>", re.S)
 LINK = re.compile(r'href="([^"]+)"')
 
 
