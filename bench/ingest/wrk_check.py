@@ -114,8 +114,8 @@ def one_backend(backend: str, args: argparse.Namespace) -> list[list[object]]:
         )
         parts = []
         for template in templates:
-            before, after = template.replace("%%", "%").split("%s")
-            parts.append("{" + json.dumps(before) + "," + json.dumps(after) + "}")
+            head, tail = template.replace("%%", "%").split("%s")
+            parts.append("{" + json.dumps(head) + "," + json.dumps(tail) + "}")
         script = Path(folder) / "report.lua"
         script.write_text(
             LUA % {"tokens": lua_list(tokens), "parts": "{" + ",".join(parts) + "}"},
