@@ -63,6 +63,12 @@ install -D -m 0644 "$HERE/lessonwatch-agent-helper.service" "$STAGE/usr/lib/syst
 install -d -m 0755 "$STAGE/usr/lib/systemd/user/graphical-session.target.wants"
 ln -s ../lessonwatch-agent-helper.service "$STAGE/usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-agent-helper.service"
 install -D -m 0644 "$HERE/lessonwatch-agent-helper.desktop" "$STAGE/etc/xdg/autostart/lessonwatch-agent-helper.desktop"
+# Paired mode: the browser extension's native messaging host, registered for Chrome, Chromium
+# and Edge (each reads its own folder; the manifest names the wrapper, which runs the agent).
+install -D -m 0755 "$HERE/native-host" "$STAGE$PREFIX/native-host"
+for folder in etc/opt/chrome etc/chromium etc/opt/edge; do
+  install -D -m 0644 "$HERE/nl.lessonwatch.agent.json" "$STAGE/$folder/native-messaging-hosts/nl.lessonwatch.agent.json"
+done
 install -D -m 0644 "$HERE/enroll.conf.example" "$STAGE/usr/share/doc/lessonwatch-agent/enroll.conf.example"
 install -D -m 0644 "$ROOT/docs/agent.md" "$STAGE/usr/share/doc/lessonwatch-agent/agent.md"
 install -d -m 0755 "$STAGE/usr/bin"

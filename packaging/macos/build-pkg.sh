@@ -25,6 +25,12 @@ mkdir -p "$OUT"
 grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 sed -i '' "s|$STAGE||g"
 install -d "$STAGE/Library/LaunchDaemons"
 install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.agent.plist" "$STAGE/Library/LaunchDaemons/"
+# Paired mode: the browser extension's native messaging host, for Chrome, Chromium and Edge.
+install -m 0755 "$ROOT/packaging/macos/native-host" "$STAGE$PREFIX/native-host"
+for folder in "Google/Chrome" "Application Support/Chromium" "Microsoft/Edge"; do
+  install -d "$STAGE/Library/$folder/NativeMessagingHosts"
+  install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.agent.json" "$STAGE/Library/$folder/NativeMessagingHosts/"
+done
 install -d "$STAGE/Library/LaunchAgents"
 install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.helper.plist" "$STAGE/Library/LaunchAgents/"
 

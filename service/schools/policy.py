@@ -63,3 +63,9 @@ def for_school(school: PolicySource) -> EffectivePolicy:
 def policy_of(school: School) -> Policy:
     """The school's effective policy as the engine's model: categories, rules, families."""
     return for_school(school).policy
+
+
+def proposed(school: School, override: str) -> EffectivePolicy:
+    """The effective policy the school would have with this override text (blank: none), for a
+    preview before it is saved; ``PolicyError`` when the text does not validate."""
+    return _build(school.id, override.replace("\r\n", "\n") if override.strip() else None)

@@ -40,15 +40,6 @@ NOBODY = 65534
 
 
 @pytest.fixture
-def channel_dir() -> Iterator[Path]:
-    """A socket directory other users can reach (pytest's own tmp dirs are 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="lw-channel-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
 def pupil(tmp_path: Path) -> Path:
     """The signed-in pupil's home, apart from the service's HOME."""
     home = tmp_path / "pupil"

@@ -24,6 +24,7 @@ PREFIX = "opt/lessonwatch-agent"
 USER_UNIT = "usr/lib/systemd/user/lessonwatch-agent-helper.service"
 USER_WANTS = "usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-agent-helper.service"
 AUTOSTART = "etc/xdg/autostart/lessonwatch-agent-helper.desktop"
+HOST_MANIFEST = "native-messaging-hosts/nl.lessonwatch.agent.json"
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 # One worker builds the package once: two builds at once would share the tree's build/ folder.
@@ -121,6 +122,16 @@ def installed_agent(root: Path, *args: str, state: Path) -> subprocess.Completed
     )  # fmt: skip
 
 
+def native_host(root: Path, origin: str, work: Path) -> subprocess.CompletedProcess[bytes]:
+    """The installed native host as a browser starts it, its port closed at once."""
+    venv = root / PREFIX / "venv"
+    return subprocess.run(
+        [str(venv / "bin/python"), str(venv / "bin/lessonwatch-agent"), "native-host", origin],
+        input=b"", capture_output=True, timeout=60, check=False, env={**ENV, "HOME": str(work)},
+        cwd=work,
+    )  # fmt: skip
+
+
 def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Path) -> None:
     """Install into a throwaway root: files, account, private state, the enrolment file's
     permissions; the installed agent runs; remove keeps state; purge leaves only the account."""
@@ -178,8 +189,25 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
     assert result["probes"]["processes"] == "ok"
     assert cli_pyc.stat().st_mtime_ns == compiled_at, "the shipped bytecode is used as it is"
 
+    # Paired mode: the browser extension's native host, registered for the three browsers; run
+    # as the browser runs it (origin first, framing on stdout), and refusing any other origin.
+    manifests = [
+        root / f / HOST_MANIFEST for f in ("etc/opt/chrome", "etc/chromium", "etc/opt/edge")
+    ]
+    for manifest in manifests:
+        assert json.loads(manifest.read_text())["path"] == f"/{PREFIX}/native-host"
+    assert os.access(root / PREFIX / "native-host", os.X_OK)
+    said = native_host(root, "chrome-extension://miidlkkbabhbefopaneddnaplacpdfhl/", work)
+    assert said.returncode == 0, said.stderr
+    assert json.loads(said.stdout[4 : 4 + int.from_bytes(said.stdout[:4], sys.byteorder)]) == {
+        "v": 1, "type": "hello", "agent": VERSION,
+    }  # fmt: skip
+    other = native_host(root, "chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/", work)
+    assert other.returncode == 1 and other.stdout == b""
+
     removed = dpkg(root, "--remove", "lessonwatch-agent")
     assert removed.returncode == 0, removed.stderr
+    assert not any(m.exists() for m in manifests)
     assert not (root / PREFIX).exists() and not unit.exists()
     assert not user_unit.exists() and not (root / USER_WANTS).is_symlink()
     assert state.is_dir() and conf.exists(), "remove keeps the identity and the enrolment file"

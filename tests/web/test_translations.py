@@ -385,8 +385,8 @@ def assert_dutch(page: str, where: str) -> None:
 
 
 NAV = {
-    "teacher": ["Lessen", "Groepschats"],
-    "leader": ["Lessen", "Signalen", "Groepschats"],
+    "teacher": ["Lessen", "Groepschats", "Beleid"],
+    "leader": ["Lessen", "Signalen", "Groepschats", "Beleid"],
     "admin": [
         "Lessen",
         "Signalen",
