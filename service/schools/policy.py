@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import policies
 from policies.model import Policy
@@ -46,7 +46,16 @@ def _build(school_id: int, override: str | None) -> EffectivePolicy:
     )
 
 
-def for_school(school: School) -> EffectivePolicy:
+class PolicySource(Protocol):
+    """What the policy is built from: a ``School`` row, or the intake's narrower read of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def policy_override(self) -> str | None: ...
+
+
+def for_school(school: PolicySource) -> EffectivePolicy:
     """The school's effective policy; PolicyError if its stored override does not validate."""
     return _build(school.id, school.policy_override)
 
