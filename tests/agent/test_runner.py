@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import logging
 import threading
@@ -349,7 +350,8 @@ def test_the_collector_down_through_the_lesson_the_summary_arrives_once(rig_at) 
 
 
 def test_explain_shows_the_summary_exactly_as_sent(rig_at) -> None:
-    """``explain`` shows pupils the last lesson's summary byte for byte as the collector got it."""
+    """``explain`` shows pupils the last lesson's summary verbatim: the JSON the collector got, laid
+    out one field a line."""
     rig = rig_at(ams(TUESDAY, "0830"), [FIRST])
     rig.running.append("Discord")
     rig.until(FIRST.end + SPREAD)
@@ -358,9 +360,10 @@ def test_explain_shows_the_summary_exactly_as_sent(rig_at) -> None:
     state = str(rig.agent.paths.root)
     with contextlib.redirect_stdout(buffer):
         assert agent_main(["explain", "--state-dir", state, "--lang", "en"]) == 0
-    heading = "Every summary sent for the last lesson, exactly as sent:\n"
-    body = buffer.getvalue().split(heading, 1)[1].splitlines()[1]
-    assert json.loads(body) == report
+    heading = "  Exactly as sent (laid out for reading):\n"
+    after = buffer.getvalue().split(heading, 1)[1].splitlines()
+    verbatim = [line[4:] for line in itertools.takewhile(lambda x: x.startswith("    "), after)]
+    assert json.loads("\n".join(verbatim)) == report
 
 
 def test_wait_returns_on_stop(rig_at) -> None:
