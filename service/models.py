@@ -67,6 +67,9 @@ class School(Base):
     # a machine id alone does not give a stored fingerprint. Handed only to a device holding a
     # usable enrolment code (``service.devices.enrolment.fingerprint_key``); never shown.
     fingerprint_key: Mapped[str] = mapped_column(String(64), default=new_fingerprint_key)
+    # Issue 17: the share of device-lessons with findings (percent) from which a group and
+    # subject is listed on the attention list (``service.reports.attention``).
+    attention_threshold: Mapped[int] = mapped_column(default=20, server_default="20")
 
 
 class Group(Base):
@@ -117,6 +120,8 @@ class Lesson(Base):
     __tablename__ = "lessons"
     __table_args__ = (
         Index("ix_lessons_group_start", "group_id", "start"),
+        # The attention list reads a school's lessons of some weeks (issue 17).
+        Index("ix_lessons_school_start", "school_id", "start"),
         # A re-import finds its lesson by the source's own identity (issue 6).
         UniqueConstraint(
             "school_id", "source", "uid", "recurrence_id", name="uq_lessons_source_key"

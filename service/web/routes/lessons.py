@@ -1,18 +1,18 @@
 """Teachers' and leaders' pages: the week, a lesson report, permissions, per-device data,
-escalations."""
+the attention list."""
 
 from __future__ import annotations
 
 import re
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from service.errors import InvalidRequest, NotFound
 from service.lessons import permissions
 from service.web.forms import Form
+from service.web.pages.attention import attention_page
 from service.web.pages.device_view import allowed, device_view
-from service.web.pages.escalations import escalations_page
 from service.web.pages.report import report_page
 from service.web.pages.week import week_page
 from service.web.routes.base import Ctx, Outcome, Page, Redirect, act, show
@@ -110,10 +110,24 @@ async def devices_show(request: Request, lid: str) -> Response:
     return await act(request, action)
 
 
-@router.get("/escalations")
-async def escalations(request: Request) -> Response:
+@router.get("/attention")
+async def attention(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
-        page = escalations_page(ctx.db, viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang)
-        return Page("escalations.html", page)
+        page = attention_page(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            params=ctx.request.query_params,
+            now=ctx.now,
+            lang=ctx.lang,
+        )
+        return Page("attention.html", page)
 
     return await show(request, build)
+
+
+@router.get("/escalations")
+async def escalations(request: Request) -> Response:
+    """The list of every lesson with findings became the attention list (issue 17); old
+    bookmarks land there, with their parameters."""
+    query = request.url.query
+    return RedirectResponse("/attention" + (f"?{query}" if query else ""), status_code=308)
