@@ -386,10 +386,10 @@ def assert_dutch(page: str, where: str) -> None:
 
 NAV = {
     "teacher": ["Lessen", "Groepschats"],
-    "leader": ["Lessen", "Signalen", "Groepschats"],
+    "leader": ["Lessen", "Aandacht", "Groepschats"],
     "admin": [
         "Lessen",
-        "Signalen",
+        "Aandacht",
         "Groepschats",
         "Apparaten",
         "Inschrijfcodes",

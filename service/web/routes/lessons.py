@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from service.errors import InvalidRequest, NotFound
 from service.lessons import permissions
@@ -111,6 +111,10 @@ async def devices_show(request: Request, lid: str) -> Response:
 
 
 @router.get("/attention")
+# The list of every lesson with findings became the attention list (issue 17): old bookmarks
+# show it, with their parameters. The same page rather than a redirect, so a JSON client of
+# the old address gets an answer and not a 308 it may not follow.
+@router.get("/escalations")
 async def attention(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
         page = attention_page(
@@ -123,11 +127,3 @@ async def attention(request: Request) -> Response:
         return Page("attention.html", page)
 
     return await show(request, build)
-
-
-@router.get("/escalations")
-async def escalations(request: Request) -> Response:
-    """The list of every lesson with findings became the attention list (issue 17); old
-    bookmarks land there, with their parameters."""
-    query = request.url.query
-    return RedirectResponse("/attention" + (f"?{query}" if query else ""), status_code=308)
