@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from html import unescape
+from typing import Any
 
 import pytest
 import requests
@@ -213,6 +214,35 @@ def test_attention_list_is_for_leaders_and_keeps_its_filters_in_urls(demo_sqlite
     assert old["filters"] == page["filters"] and old["heat_map"] == page["heat_map"]
     assert leader.json("/attention?sort=teacher").status_code == 422
     assert signed_in(demo_sqlite, "devries").json("/attention").status_code == 403
+
+
+def lessons_of(page: dict[str, Any]) -> list[dict[str, Any]]:
+    return [lesson for day in page["week"] for lesson in day["lessons"]]
+
+
+def test_history_weeks_filters_and_trend_links(demo_sqlite: Demo) -> None:
+    """The week before is one link away for everyone; a teacher sees only their own lessons
+    there and may not filter by teacher; a leader's filters stay in the week links and the
+    form; a trend row opens its week of the group."""
+    teacher = signed_in(demo_sqlite, "devries")
+    before = teacher.json("/lessons").json()["links"]["previous_week"]
+    own = teacher.json(before).json()
+    assert lessons_of(own) and {lesson["teacher"] for lesson in lessons_of(own)} == {"devries"}
+    assert own["choices"] == {"groups": [], "teachers": [], "subjects": []}
+    assert teacher.json(before + "&teacher=jansen").status_code == 403
+    leader = signed_in(demo_sqlite, "leiding")
+    school = leader.json(before).json()
+    assert {"devries", "jansen"} <= {lesson["teacher"] for lesson in lessons_of(school)}
+    chosen = before + "&teacher=jansen"
+    page = leader.json(chosen).json()
+    assert lessons_of(page) and {lesson["teacher"] for lesson in lessons_of(page)} == {"jansen"}
+    for link in (page["links"]["previous_week"], page["links"]["next_week"]):
+        assert "teacher=jansen" in link and "week=" in link, link
+    assert "<option selected>jansen</option>" in leader.get(chosen).text
+    lesson = lessons_of(school)[0]
+    trend = leader.json(f"/lessons/{lesson['id']}").json()["trend"]
+    week = leader.json(trend[-1]["href"]).json()
+    assert lessons_of(week) and {x["group"] for x in lessons_of(week)} == {lesson["group"]}
 
 
 def test_admin_sets_the_attention_threshold_audited(demo_sqlite: Demo) -> None:

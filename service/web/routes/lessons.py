@@ -30,7 +30,13 @@ def lesson_id(value: str) -> str:
 @router.get("/lessons")
 async def week(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
-        page = week_page(ctx.db, viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang)
+        page = week_page(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            now=ctx.now,
+            lang=ctx.lang,
+            params=ctx.request.query_params,
+        )
         return Page("week.html", page)
 
     return await show(request, build)
