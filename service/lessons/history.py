@@ -24,6 +24,7 @@ from service.actors import Actor
 from service.errors import Forbidden, InvalidRequest
 from service.lessons.records import LessonRow, lesson_rows
 from service.models import Group, Lesson, User
+from service.reports.attention import monday_of, week_key
 
 MAX_DAYS = 92  # a date range of about a school term; longer lists want the CSV export
 
@@ -61,11 +62,6 @@ class History:
         return replace(self, first=first, last=first + timedelta(days=6), week=True)
 
 
-def week_key(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def _day(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
@@ -86,16 +82,7 @@ def parse_history(params: Mapping[str, str], *, today: date) -> History:
                 "choose a range of at most %(limit)s days, from before to", limit=MAX_DAYS
             )
         return History(first, last, week=False, **names)
-    if week:
-        parts = week.split("-W")
-        try:
-            if len(parts) != 2 or len(parts[1]) != 2:
-                raise ValueError(week)
-            monday = date.fromisocalendar(int(parts[0]), int(parts[1]), 1)
-        except ValueError:
-            raise InvalidRequest("week must be a week like 2026-W48") from None
-    else:
-        monday = today - timedelta(days=today.weekday())
+    monday = monday_of(week) if week else today - timedelta(days=today.weekday())
     return History(monday, monday + timedelta(days=6), week=True, **names)
 
 
