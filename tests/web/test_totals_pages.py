@@ -206,6 +206,7 @@ def test_attention_list_equals_the_reports_in_a_fixed_number_of_queries(
     cold and warm; warm, no summary is read; the heat map is the lessons' reports added up,
     before and after the purge froze the older weeks."""
     runs = []
+    expected_of: dict[int, dict[tuple[int, str | None, str], Any]] = {}
     for _ in ("cold", "warm"):
         for weeks in (1, 6):
             with demo_sessions.begin() as session:
@@ -216,7 +217,9 @@ def test_attention_list_equals_the_reports_in_a_fixed_number_of_queries(
                     page = attention.attention_list(
                         session, actor=actor, filters=Filters(weeks=weeks), now=NOW
                     )
-                expected = expected_cells(session, weeks)
+                if weeks not in expected_of:  # the same cold and warm: counted once
+                    expected_of[weeks] = expected_cells(session, weeks)
+                expected = expected_of[weeks]
                 got = [{"group_id": g["group_id"], "cells": g["cells"]} for g in page["heat_map"]]
                 assert got == shown_cells(page, expected)
                 runs.append((sum(n[0] for n in expected.values()), sql))
@@ -233,7 +236,9 @@ def test_attention_list_equals_the_reports_in_a_fixed_number_of_queries(
             session, actor=as_leader(session), filters=Filters(weeks=6), now=NOW
         )
         got = [{"group_id": g["group_id"], "cells": g["cells"]} for g in page["heat_map"]]
-        assert got == shown_cells(page, expected_cells(session, 6))
+        # The reports read the frozen numbers now, and must still give the same cells.
+        assert expected_cells(session, 6) == expected_of[6]
+        assert got == shown_cells(page, expected_of[6])
 
 
 def test_attention_list_hides_small_counts(demo_sessions: sessionmaker[Session]) -> None:
