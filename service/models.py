@@ -221,12 +221,27 @@ class LessonTotals(Base):
     with the fingerprint of the summaries they were counted from; deleted by the purge with them."""
 
     __tablename__ = "lesson_totals"
+    __table_args__ = (
+        # The attention list sums the two columns below over some weeks of lessons: an index
+        # it reads alone, without the rows' JSON (issue 17).
+        Index(
+            "ix_lesson_totals_attention",
+            "lesson_id",
+            "version",
+            "devices_reporting",
+            "devices_flagged",
+        ),
+    )
     lesson_id: Mapped[str] = mapped_column(ForeignKey("lessons.id"), primary_key=True)
     version: Mapped[int]
     summaries: Mapped[int]
     last_summary_id: Mapped[int]
     last_received_at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
+    # Issue 17: ``data``'s devices reporting and its largest category count (device-lessons
+    # with findings, as the trend counts them), as columns the database sums without JSON.
+    devices_reporting: Mapped[int | None]
+    devices_flagged: Mapped[int | None]
 
 
 class AuditEntry(Base):

@@ -439,12 +439,13 @@ def _cells(
 
 
 def _json_sums(pg: bool, category: str | None) -> tuple[str, str]:
-    """SQL of a lesson's devices reporting and device-lessons with findings from its kept
-    totals (``t``) or frozen numbers (``a``).
-    ``category`` was checked against ``_CATEGORY`` (lower-case word characters only)."""
+    """SQL of a lesson's devices reporting and device-lessons with findings: the kept totals'
+    columns (``t``), else the frozen numbers' JSON (``a``, lessons past retention); with a
+    category chosen, that category's count from the JSON of either. ``category`` was checked
+    against ``_CATEGORY`` (lower-case word characters only)."""
     if category is not None and not _CATEGORY.match(category):
         raise InvalidRequest("no such category")
-    data = "coalesce(t.data, a.data)"
+    data = "coalesce(t.data, a.data)" if category else "a.data"
     if pg:
         reporting = f"CAST({data} ->> 'devices_reporting' AS INTEGER)"
         only = f" WHERE c.value ->> 'category' = '{category}'" if category else ""
@@ -459,4 +460,7 @@ def _json_sums(pg: bool, category: str | None) -> tuple[str, str]:
             "(SELECT max(CAST(json_extract(c.value, '$.devices') AS INTEGER)) "
             f"FROM json_each({data}, '$.categories') AS c{only})"
         )
+    reporting = f"coalesce(t.devices_reporting, {reporting})"
+    if category is None:
+        flagged = f"coalesce(t.devices_flagged, {flagged})"
     return reporting, flagged

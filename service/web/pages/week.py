@@ -22,6 +22,7 @@ from service.access import Ability
 from service.actors import Actor
 from service.lessons import history
 from service.models import Permission, School, User
+from service.reports.attention import week_key
 from service.schools import registry as schools
 from service.web.i18n import translator
 from service.web.pages.common import lesson_card
@@ -64,7 +65,7 @@ def week_page(
         "this_week": this_week,
         "week": list(days.values()),
         "week_start": chosen.first.isoformat(),
-        "week_key": history.week_key(chosen.first) if chosen.week else None,
+        "week_key": week_key(chosen.first) if chosen.week else None,
         "first": chosen.first.isoformat(),
         "last": chosen.last.isoformat(),
         "scope": scope,
