@@ -320,8 +320,12 @@ def attention_list(
     if filters.group is not None and filters.group not in groups:
         raise InvalidRequest("no such group")
     window = _window(school.id, filters, edges, now)
-    _count_missing(session, window)
-    cells = _cells(session, window, filters, edges)
+    cells, unkept = _cells(session, window, filters, edges)
+    if unkept:
+        # Lessons with summaries and no kept totals yet: count them, then sum again. Once
+        # every lesson of the weeks is kept (the usual view) this is one statement.
+        _count_missing(session, window)
+        cells, _ = _cells(session, window, filters, edges)
     small = school.small_count_threshold
     threshold = school.attention_threshold
     heat = heat_map(cells, weeks=filters.weeks, threshold=threshold, small=small)
@@ -394,10 +398,11 @@ def _cells(
     window: Sequence[ColumnElement[bool]],
     filters: Filters,
     edges: Sequence[datetime],
-) -> list[Cell]:
+) -> tuple[list[Cell], int]:
     """One aggregating statement: per group, subject and week the lessons and the sums of the
-    kept numbers' ``devices_reporting`` and device-lessons with findings, read from the JSON in
-    the database (SQLite's json_each, PostgreSQL's json_array_elements)."""
+    kept numbers' devices reporting and device-lessons with findings (columns of the kept
+    totals; JSON for frozen lessons and for a chosen category), and how many of the lessons
+    have summaries but no kept totals (which the caller counts first, then sums again)."""
     # Two outer joins rather than one join to a union: SQLite would build the union of every
     # kept row of the school year before joining it.
     t = aliased(LessonTotals, name="t")
@@ -416,6 +421,17 @@ def _cells(
             week.label("week"),
             literal_column(reporting).label("reporting"),
             literal_column(flagged).label("flagged"),
+            case(
+                (
+                    and_(
+                        t.lesson_id.is_(None),
+                        a.lesson_id.is_(None),
+                        exists().where(DeviceLessonSummary.lesson_id == Lesson.id),
+                    ),
+                    1,
+                ),
+                else_=0,
+            ).label("unkept"),
         )
         .select_from(Lesson)
         .outerjoin(t, and_(t.lesson_id == Lesson.id, t.version == lesson_totals.VERSION))
@@ -431,11 +447,15 @@ def _cells(
         func.count(),
         func.coalesce(func.sum(c.reporting), 0),
         func.coalesce(func.sum(c.flagged), 0),
+        func.coalesce(func.sum(c.unkept), 0),
     ).group_by(c.group_id, c.subject, c.week)
-    return [
-        Cell(int(group), subject, int(week), int(lessons), int(reporting), int(flagged))
-        for group, subject, week, lessons, reporting, flagged in session.execute(statement)
-    ]
+    cells, unkept = [], 0
+    for group, subject, week, lessons, reporting, flagged, missing in session.execute(statement):
+        cells.append(
+            Cell(int(group), subject, int(week), int(lessons), int(reporting), int(flagged))
+        )
+        unkept += int(missing)
+    return cells, unkept
 
 
 def _json_sums(pg: bool, category: str | None) -> tuple[str, str]:
