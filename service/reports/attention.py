@@ -13,12 +13,12 @@ whose device-lessons with findings are 1 to threshold - 1 shows no share, is not
 sorts nowhere, and no change is computed from a hidden share. Shares are whole percents with no
 counts beside them.
 
-Gather, decide: ``attention_list`` reads per group, subject and week three sums in one
-aggregating statement over the kept per-lesson totals (``reports.totals``, and the frozen
-numbers of lessons past retention), after counting the totals of the window's lessons that have
-none yet (ingestion drops a lesson's kept totals when a summary arrives, so kept ones are
-current). Everything after that statement is pure: ``heat_map``, ``attention_rows``,
-``sort_rows``, ``page_of``.
+Gather, decide: ``attention_list`` reads per group, subject and week the sums it needs in one
+aggregating statement over the columns the kept per-lesson totals (``reports.totals``) carry
+for it, and the frozen numbers of lessons past retention. Ingestion drops a lesson's kept
+totals when a summary arrives, so kept ones are current; lessons with summaries and no kept
+totals are counted first, only when the statement finds any. Everything after it is pure:
+``heat_map``, ``attention_rows``, ``sort_rows``, ``page_of``.
 """
 
 from __future__ import annotations
