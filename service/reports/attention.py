@@ -332,19 +332,16 @@ def attention_list(
     rows, hidden = attention_rows(cells, weeks=filters.weeks, threshold=threshold, small=small)
     ordered = sort_rows(rows, filters.sort, groups)
     shown, page, pages = page_of(ordered, filters.page)
-    subjects = session.scalars(
-        select(Lesson.subject)
-        .where(*window, Lesson.subject.is_not(None))
-        .distinct()
-        .order_by(Lesson.subject)
-    ).all()
+    # The subjects of the weeks, from the sums already read: a second pass over the window's
+    # lessons cost as much as the sums themselves at a school year's size.
+    subjects = sorted({c.subject for c in cells if c.subject} | {filters.subject or ""} - {""})
     return {
         "weeks": [{"week": week_key(m), "monday": m.isoformat()} for m in reversed(mondays)],
         "threshold": threshold,
         "suppressed_below": small,
         "filters": asdict(replace(filters, page=page)),
         "groups": [{"id": gid, "name": name} for gid, name in groups.items()],
-        "subjects": list(subjects) if filters.subject is None else [filters.subject],
+        "subjects": subjects,
         "heat_map": [
             {"group_id": gid, "group": groups[gid], "cells": [asdict(c) for c in heat[gid]]}
             for gid in groups
