@@ -7,8 +7,11 @@ Service to helper: ``monitor`` (a lesson is monitored: until when, how often, wh
 titles are wanted, the capture extensions, and a fresh ``lesson`` nonce), ``idle`` (stop
 everything) and ``refused`` (this peer may not report). Helper to service: ``hello`` (right
 after connecting) and ``sample`` (the foreground app, a window title only when asked for, new
-capture kinds as extensions only). A line longer than ``MAX_LINE``, anything that is not one
-of these messages exactly, another version or more than ``RATE`` lines a second is a
+capture kinds as extensions only). The browser extension's native host (``agent.native_host``,
+paired mode) is a second kind of peer: it says ``browser`` instead of ``hello``, hears the same
+``monitor`` and ``idle``, and sends ``focus``: the active tab's catalog match (category and app
+family ids, or none) under the lesson's nonce. A line longer than ``MAX_LINE``, anything that
+is not one of these messages exactly, another version or more than ``RATE`` lines a second is a
 ``ProtocolError`` whose ``kind`` (never the content) is what gets logged.
 """
 
@@ -31,6 +34,8 @@ RATE = 5.0  # lines a second, sustained
 BURST = 10.0
 _EXTENSION = re.compile(r"\.[a-z0-9]{1,10}")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# A catalog id, as ``policies.wire`` accepts a category or family: never a host or a title.
+CATALOG_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 APP_FIELDS = ("name", "exe", "bundle_id", "flatpak_id", "snap_name", "store_package")
 
 
@@ -92,7 +97,22 @@ class Sample:
     capture_state: State = "unavailable"
 
 
-Message = Hello | Monitor | Idle | Refused | Sample
+@dataclass(frozen=True)
+class BrowserHello:
+    """The native host of a browser extension announcing itself (instead of ``Hello``)."""
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The browser's active tab as a catalog match, or None (no match, no browser focus)."""
+
+    lesson: str
+    n: int
+    category: str | None = None
+    family: str | None = None
+
+
+Message = Hello | Monitor | Idle | Refused | Sample | BrowserHello | Focus
 
 
 def wire_app(seen: ProcessSeen) -> ProcessSeen:
@@ -115,6 +135,11 @@ def encode(message: Message) -> bytes:
     match message:
         case Hello():
             body["type"] = "hello"
+        case BrowserHello():
+            body["type"] = "browser"
+        case Focus(lesson, n, category, family):
+            match = None if category is None else {"category": category, "app": family}
+            body.update(type="focus", lesson=lesson, n=n, match=match)
         case Idle():
             body["type"] = "idle"
         case Refused(reason):
@@ -155,8 +180,12 @@ def decode(line: bytes) -> Message:
         raise ProtocolError("version" if "v" in data else "malformed")
     kind = data.get("type")
     fields = set(data) - {"v", "type"}
-    if kind in ("hello", "idle") and not fields:
-        return Hello() if kind == "hello" else Idle()
+    if kind in ("hello", "idle", "browser") and not fields:
+        bare: dict[str, Message] = {"hello": Hello(), "idle": Idle(), "browser": BrowserHello()}
+        return bare[kind]
+    if kind == "focus" and fields == {"lesson", "n", "match"}:
+        category, family = catalog_match(data["match"])
+        return Focus(_nonce(data["lesson"]), _count(data["n"], 1, 2**53), category, family)
     if kind == "refused" and fields == {"reason"}:
         return Refused(_text(data["reason"], MAX_FIELD))
     if kind == "monitor" and fields == {
@@ -187,6 +216,20 @@ def decode(line: bytes) -> Message:
             capture_state=_state(data["capture_state"]),
         )
     raise ProtocolError("malformed")
+
+
+def catalog_match(value: object) -> tuple[str, str] | tuple[None, None]:
+    """``{"category": ..., "app": ...}`` as two catalog ids, or ``null`` as (None, None)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, dict) or set(value) != {"category", "app"}:
+        raise ProtocolError("malformed")
+    category, app = value["category"], value["app"]
+    if not (isinstance(category, str) and CATALOG_ID.fullmatch(category)):
+        raise ProtocolError("malformed")
+    if not (isinstance(app, str) and CATALOG_ID.fullmatch(app)):
+        raise ProtocolError("malformed")
+    return category, app
 
 
 def _text(value: object, limit: int) -> str:

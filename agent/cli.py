@@ -1,4 +1,4 @@
-"""``lessonwatch-agent``: enroll, run, status, explain, scan, helper (docs/agent.md).
+"""``lessonwatch-agent``: enroll, run, status, explain, scan, helper, native-host (docs/agent.md).
 
 Exit codes: 0 done; 1 a fatal condition (the message says what IT should do); 2 bad usage.
 """
@@ -110,6 +110,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the service's channel (default: the platform's, see docs/agent.md)",
     )
+    host = sub.add_parser(
+        "native-host",
+        help="the browser extension's native messaging host (started by the browser itself)",
+        description="Started by Chrome, Chromium or Edge for the lessonwatch extension: relays "
+        "its tab matches to the service during lessons (docs/agent.md, 'Paired mode').",
+    )
+    host.add_argument("origin", nargs="?", default="", help="the caller's origin (the browser's)")
+    host.add_argument("--parent-window", default=None, help=argparse.SUPPRESS)  # Chrome, Windows
+    host.add_argument(
+        "--socket",
+        default=None,
+        metavar="PATH",
+        help="the service's channel (default: the platform's, see docs/agent.md)",
+    )
     for cmd in (run, helper):
         cmd.add_argument(
             "--log-file",
@@ -185,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "explain": _explain,
             "scan": _scan,
             "helper": _helper,
+            "native-host": _native_host,
         }
         return handler[args.command](args)
     except FatalError as exc:
@@ -335,6 +350,14 @@ def _helper(args: argparse.Namespace) -> int:
     return 0
 
 
+def _native_host(args: argparse.Namespace) -> int:
+    from agent import native_host
+    from agent.channel import default_address
+
+    address = args.socket or default_address(sys.platform)
+    return native_host.run([args.origin], address)
+
+
 def _load_config(paths: StatePaths) -> Any:
     from agent.config import load_cache
 
@@ -344,6 +367,8 @@ def _load_config(paths: StatePaths) -> Any:
 def _status(args: argparse.Namespace) -> int:
     from agent.schedule import current_lesson, next_windows
     from agent.status import process_alive, read_status
+    from policies import localtime
+    from policies.wire import parse_time
 
     paths = _paths(args)
     config = _load_config(paths)
@@ -371,6 +396,9 @@ def _status(args: argparse.Namespace) -> int:
         "probes": running.get("probes") if alive and running else {},
         # None: the agent does not listen for a helper (or is not running).
         "helper": running.get("helper") if alive and running else None,
+        # Paired mode: browser extensions connected now through their native host (None: the
+        # agent does not listen on the helper channel, or is not running).
+        "browser": running.get("browser") if alive and running else None,
         "settings": running.get("settings") if alive and running else None,
         "upload": running.get("upload") if running else None,
         "outbox": counts,
@@ -380,27 +408,48 @@ def _status(args: argparse.Namespace) -> int:
             for start, end in _coming_contacts(config, _policy_in_force(config, running), now)
         ],
     }
-    if args.json:
+    if args.json:  # UTC, as everywhere in JSON
         print(json.dumps(data, indent=2))
         return 0
+    # The text is for a person: the school's local time, its zone named on each time.
+    tz = localtime.zone(config.timezone if config else None)
+
+    def span(start: str, end: str) -> str:
+        return localtime.span(parse_time(start, "start"), parse_time(end, "end"), tz, named=True)
+
     if not data["enrolled"]:
         print("not enrolled")
     if monitoring:
-        print(f"monitoring: ACTIVE, lesson {monitoring['lesson_id']} until {monitoring['end']}")
+        until = localtime.clock(parse_time(monitoring["end"], "end"), tz, named=True)
+        print(f"monitoring: ACTIVE, lesson {monitoring['lesson_id']} until {until}")
     else:
         print("monitoring: not active" + ("" if alive else " (the agent is not running)"))
     for x in data["next_lessons"]:
-        print(f"  lesson {x['id']}: {x['start']} – {x['end']}")
+        print(f"  lesson {x['id']}: {span(x['start'], x['end'])}")
     for window in data["contact_windows"]:
-        print(f"  talks to the collector: {window['from']} – {window['until']}")
+        print(f"  talks to the collector: {span(window['from'], window['until'])}")
     if data["helper"] is not None:
         print(f"helper: {data['helper']}")
+    browser = data["browser"]
+    if isinstance(browser, dict):
+        print(f"browser extension: {browser_text(browser)}")
     if counts:
         print(
             f"outbox: {counts['queued']} queued, {counts['parked']} refused, "
             f"{counts['dropped']} dropped"
         )
     return 0
+
+
+def browser_text(browser: dict[str, Any]) -> str:
+    """The status file's ``browser`` entry in words."""
+    connected, dropped = browser.get("connected"), browser.get("dropped")
+    text = "not connected"
+    if isinstance(connected, int) and connected > 0:
+        text = "connected" if connected == 1 else f"connected ({connected} browsers)"
+    if isinstance(dropped, int) and dropped > 0:
+        text += f"; {dropped} messages named no app of the policy and were dropped"
+    return text
 
 
 def _policy_in_force(config: AgentConfig | None, running: dict[str, Any] | None) -> Policy:
@@ -411,8 +460,11 @@ def _policy_in_force(config: AgentConfig | None, running: dict[str, Any] | None)
     policy = config.compiled.policy if config else load_policy()
     settings = (running or {}).get("settings")
     if isinstance(settings, dict):
+        # Only the three values the status file holds (another key would not be a setting);
+        # a grace of 0 is a value in force (``run --grace-seconds 0``), a sample of 0 is not.
+        lowest = {"sample_seconds": 1, "grace_seconds": 0, "upload_delay_max_seconds": 0}
         in_force: dict[str, Any] = {
-            k: v for k, v in settings.items() if isinstance(v, int) and v > 0
+            k: v for k, v in settings.items() if k in lowest and type(v) is int and v >= lowest[k]
         }
         policy = dataclasses.replace(
             policy, settings=dataclasses.replace(policy.settings, **in_force)
@@ -435,17 +487,17 @@ def _coming_contacts(
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from agent.explain import render, zone
+    from agent.explain import render
     from agent.schedule import next_windows
     from agent.status import read_status
+    from policies import localtime
 
     paths = _paths(args)
     config = _load_config(paths)
     policy = _policy_in_force(config, read_status(paths.status))
     now = datetime.now(UTC)
     lessons = next_windows(config.lessons, now) if config else []
-    school = config.body.get("school") if config else None
-    tz = zone(school.get("timezone") if isinstance(school, dict) else None)
+    tz = localtime.zone(config.timezone if config else None)
     sent: list[tuple[str, str]] = []
     if paths.outbox.exists():
         from agent.outbox import Outbox
@@ -454,8 +506,15 @@ def _explain(args: argparse.Namespace) -> int:
         sent = box.last_lesson_sent()
         box.close()
     windows = _coming_contacts(config, policy, now)
-    sys.stdout.write(render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths), windows))
+    audience = _audience(config)
+    text = render(policy, args.lang, lessons, now, tz, sent, _enrolment(paths), windows, audience)
+    sys.stdout.write(text)
     return 0
+
+
+def _audience(config: AgentConfig | None) -> Literal["pupil", "staff"]:
+    """Whom this device belongs to, as the collector's config says (a pupil's by default)."""
+    return "staff" if config and config.audience == "staff" else "pupil"
 
 
 def _enrolment(paths: StatePaths) -> Enrolment | None:
@@ -488,11 +547,8 @@ def _scan(args: argparse.Namespace) -> int:
     config = _load_config(_paths(args))
     compiled = config.compiled if config else compile_policy(load_policy())
     now = datetime.now(UTC)
-    audience: Literal["pupil", "staff"] = (
-        "staff" if config and config.audience == "staff" else "pupil"
-    )
     lesson = LessonContext(
-        "scan", now - timedelta(seconds=1), now + timedelta(hours=1), audience=audience
+        "scan", now - timedelta(seconds=1), now + timedelta(hours=1), audience=_audience(config)
     )
     probes = build_probes(compiled)
     for probe in probes:

@@ -4,20 +4,38 @@ talks to the school's server, what enrolment sent, and every summary of the last
 The rules come from ``policies.explain`` (the same text the collector's policy page shows), with
 the values the running agent really uses (its status file has them: the command line may
 override the policy's). This module adds what only the device knows: when it will check next,
-what it sent when it was enrolled and, verbatim, every summary it sent for the last lesson.
+what it sent when it was enrolled and every summary it sent for the last lesson, in words and
+verbatim. A pupil's device lists the pupils' rules, a staff device the staff rules
+(``policies.explain.device_rules``), from the audience the collector gave it in its config.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from agent.config import Lesson
+from policies import localtime
+from policies.engine import Audience
 from policies.explain import explain_data, render_text
-from policies.i18n import translator
+from policies.i18n import N_, translator
 from policies.model import Lang, Policy
+from policies.wire import LessonSummary, WireError, parse_summary, parse_time
+
+_NUMBERS = re.compile(r"\[\s*((?:-?\d+,\s*)*-?\d+)\s*\]")
+
+# The wire's probe names (``policies.wire.PROBES``) as a pupil reads them.
+PROBE_NAMES: dict[str, str] = {
+    "processes": N_("running programs"),
+    "capture_files": N_("new capture files"),
+    "camera": N_("use of the camera"),
+    "microphone": N_("use of the microphone"),
+    "window_title": N_("window titles"),
+}
 
 
 def helper_text(policy: Policy, lang: Lang) -> list[str]:
@@ -42,22 +60,14 @@ def helper_text(policy: Policy, lang: Lang) -> list[str]:
     return [*out, "  " + where]
 
 
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def windows_text(lessons: Sequence[Lesson], now: datetime, tz: ZoneInfo, lang: Lang) -> list[str]:
     _ = translator(lang).gettext
     if not lessons:
         return ["  " + _("No lessons are scheduled: nothing is being checked.")]
     out = []
     for x in lessons:
-        start, end = x.start.astimezone(tz), x.end.astimezone(tz)
         running = " (" + _("running now") + ")" if x.start <= now < x.end else ""
-        out.append(f"  {start:%Y-%m-%d %H:%M}–{end:%H:%M}{running}")
+        out.append(f"  {localtime.span(x.start, x.end, tz)}{running}")
     return out
 
 
@@ -69,11 +79,16 @@ def contact_windows_text(
     _ = translator(lang).gettext
     if not windows:
         return ["  " + _("None in the coming days: only the once-a-day contact on school days.")]
-    out = []
-    for start, end in windows:
-        there, until = start.astimezone(tz), end.astimezone(tz)
-        out.append(f"  {there:%Y-%m-%d %H:%M}–{until:%H:%M}")
-    return out
+    return [f"  {localtime.span(start, end, tz)}" for start, end in windows]
+
+
+def sent_text(sent_at: str, tz: tzinfo) -> str:
+    """When a summary was sent, on the school's clock with the zone named; as stored when the
+    outbox holds no readable time."""
+    try:
+        return localtime.moment(parse_time(sent_at, "sent at"), tz, named=True)
+    except WireError:
+        return sent_at or "?"
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,103 @@ def enrolment_text(enrolment: Enrolment | None, lang: Lang) -> list[str]:
     ]
 
 
+def _finding_name(policy: Policy, category: str, family: str, lang: Lang) -> str:
+    """ "social media: Telegram": the category's and the family's (or signal's) own names."""
+    known = policy.categories.get(category)
+    what = known.label(lang) if known else category
+    if family in policy.families:
+        return f"{what}: {policy.families[family].name}"
+    signal = policy.signals.get(family)
+    return f"{what}: {signal.label(lang) if signal else family}"
+
+
+def summary_sentences(summary: LessonSummary, policy: Policy, lang: Lang) -> list[str]:
+    """One sent summary in words: how long checking ran, what could not be looked at, and each
+    finding with its category, app, seconds and count; the numbers are those of the JSON."""
+    tr = translator(lang)
+    coverage = summary.coverage
+    minutes = coverage.seconds_monitored // 60
+    out = [
+        tr.ngettext(
+            "Checking ran for {n} minute of lesson {lesson}.",
+            "Checking ran for {n} minutes of lesson {lesson}.",
+            minutes,
+        ).format(n=minutes, lesson=summary.lesson_id),
+        tr.ngettext(
+            "The device looked {n} time.", "The device looked {n} times.", coverage.samples
+        ).format(n=coverage.samples),
+    ]
+    if coverage.gaps:
+        out.append(
+            tr.ngettext(
+                "Checking was interrupted {n} time.",
+                "Checking was interrupted {n} times.",
+                coverage.gaps,
+            ).format(n=coverage.gaps)
+        )
+    for state, line in (
+        ("unavailable", N_("Could not be looked at on this device: {names}.")),
+        ("off", N_("Switched off: {names}.")),
+    ):
+        names = [
+            tr.gettext(PROBE_NAMES.get(k, k)) for k, v in coverage.probes.items() if v == state
+        ]
+        if names:
+            out.append(tr.gettext(line).format(names=", ".join(names)))
+    if not summary.findings:
+        out.append(tr.gettext("Nothing was found."))
+    for f in summary.findings:
+        name = _finding_name(policy, f.category, f.family, lang)
+        out.append(
+            "- "
+            + " ".join(
+                (
+                    tr.gettext("{name} (article {article}).").format(name=name, article=f.article),
+                    tr.ngettext("{n} second in all.", "{n} seconds in all.", f.seconds).format(
+                        n=f.seconds
+                    ),
+                    tr.ngettext("Seen {n} time.", "Seen {n} times.", f.episodes).format(
+                        n=f.episodes
+                    ),
+                    tr.gettext("First in minute {minute} of the lesson.").format(
+                        minute=f.first_minute
+                    ),
+                )
+            )
+        )
+    if summary.dropped:
+        out.append(
+            tr.ngettext(
+                "This device had to drop {n} earlier summary: its queue was full.",
+                "This device had to drop {n} earlier summaries: its queue was full.",
+                summary.dropped,
+            ).format(n=summary.dropped)
+        )
+    return out
+
+
+def summary_text(body: str, policy: Policy, lang: Lang) -> list[str]:
+    """One sent summary in words, then verbatim: the same JSON, laid out one field a line."""
+    _ = translator(lang).gettext
+    try:
+        data = json.loads(body)
+        words = summary_sentences(parse_summary(data), policy, lang)
+    except (ValueError, WireError):
+        # Shown as it is: what was sent is the point, even when it cannot be read back.
+        return ["  " + _("In words: this summary cannot be read back."), body]
+    # One field a line, but a list of numbers (the buckets) on one line as it was sent.
+    verbatim = _NUMBERS.sub(
+        lambda m: "[" + ", ".join(m[1].replace(",", " ").split()) + "]",
+        json.dumps(data, indent=2, ensure_ascii=False),
+    )
+    return [
+        "  " + _("In words") + ":",
+        *("    " + line for line in words),
+        "  " + _("Exactly as sent (laid out for reading)") + ":",
+        *("    " + line for line in verbatim.splitlines()),
+    ]
+
+
 def render(
     policy: Policy,
     lang: Lang,
@@ -128,11 +240,13 @@ def render(
     sent: Sequence[tuple[str, str]],
     enrolment: Enrolment | None = None,
     windows: Sequence[tuple[datetime, datetime]] = (),
+    audience: Audience = "pupil",
 ) -> str:
-    """``policy`` with the values in force; ``sent``: every summary of the last lesson, with
-    when it was sent, each exactly as it was sent; ``windows``: the coming contact windows."""
+    """``policy`` with the values in force and only the rules of the device's ``audience``;
+    ``sent``: every summary of the last lesson, with when it was sent, each exactly as it was
+    sent; ``windows``: the coming contact windows."""
     _ = translator(lang).gettext
-    out = [render_text(explain_data(policy, lang)).rstrip("\n"), ""]
+    out = [render_text(explain_data(policy, lang, audience)).rstrip("\n"), ""]
     out += [*helper_text(policy, lang), ""]
     checking = _("When checking happens ({zone})").format(zone=tz.key) + ":"
     out += [checking, *windows_text(lessons, now, tz, lang), ""]
@@ -140,10 +254,10 @@ def render(
     out += [contact + ":", *contact_windows_text(windows, tz, lang), ""]
     out += [_("What this device sent when it was enrolled") + ":"]
     out += [*enrolment_text(enrolment, lang), ""]
-    out.append(_("Every summary sent for the last lesson, exactly as sent") + ":")
+    out.append(_("Every summary sent for the last lesson, in words and exactly as sent") + ":")
     if not sent:
         out.append("  " + _("No summary has been sent yet."))
     for body, sent_at in sent:
-        out.append("  " + _("(sent at {time})").format(time=sent_at))
-        out.append(body)
+        out.append("  " + _("(sent at {time})").format(time=sent_text(sent_at, tz)))
+        out += summary_text(body, policy, lang)
     return "\n".join(out) + "\n"

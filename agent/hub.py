@@ -11,6 +11,15 @@ the bytes and call ``opened``/``received``/``closed``; the agent's probes read `
   before, is a replay; silence for ``3 * sample_seconds + 5`` s during a lesson is a hang. Either
   closes it, and the probes that depend on it are "unavailable" until a helper reports again.
 - Outside lessons nothing is expected of the helper and nothing times out.
+
+Browser extensions' native hosts (paired mode, ``agent.native_host``) are peers of their own
+kind, under the same console-user rule: they say ``browser``, are told ``monitor``/``idle``
+like the helper (and ``idle`` at once, so a host knows there is no lesson), and send ``focus``
+under the lesson's nonce. Several may be connected (one per running browser, at most
+``MAX_BROWSERS``; the oldest makes way). A focus counts while it is fresh (``TAB_FRESH``: the
+extension repeats it every 30 s in a lesson) and only if the running policy's catalog has that
+family in that category; another match is dropped and counted (``browser_dropped``) and the
+tab is then no finding. A silent host is not closed: its last focus simply stops counting.
 """
 
 from __future__ import annotations
@@ -21,11 +30,13 @@ import logging
 import secrets
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from agent.channel import (
+    BrowserHello,
+    Focus,
     Hello,
     Idle,
     Lines,
@@ -38,12 +49,34 @@ from agent.channel import (
     decode,
     encode,
 )
+from policies import TabSeen
 
 log = logging.getLogger(__name__)
 
 HELLO_SECONDS = 5.0
 MAX_PENDING = 8
+MAX_BROWSERS = 4
+# The extension repeats its focus every 30 s during a lesson: two missed, and a little slack.
+TAB_FRESH = 65.0
 Status = Literal["fresh", "pending", "absent"]
+
+
+@dataclass(frozen=True)
+class BrowserView:
+    """What the browsers' extensions report now, for one service sample."""
+
+    connected: int  # native hosts connected now
+    reporting: bool  # at least one reported within ``TAB_FRESH`` in this lesson
+    tabs: tuple[TabSeen, ...] = ()  # the fresh catalog matches of the active tabs
+
+
+def fresh_tabs(
+    reports: Collection[tuple[TabSeen | None, float | None]], now: float
+) -> tuple[bool, tuple[TabSeen, ...]]:
+    """Whether any browser reports, and its tabs that count: reported within ``TAB_FRESH``."""
+    live = [tab for tab, at in reports if at is not None and 0 <= now - at <= TAB_FRESH]
+    tabs = {t for t in live if t is not None}
+    return bool(live), tuple(sorted(tabs, key=lambda t: (t.category, t.family)))
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,9 @@ class Peer:
     last_n: int = 0
     outbox: list[bytes] = field(default_factory=list)
     told: Monitor | Idle | None = None
+    browser: bool = False  # a browser extension's native host, not the helper
+    tab: TabSeen | None = None  # its latest focus in this lesson
+    tab_at: float | None = None
 
 
 class Hub:
@@ -101,6 +137,9 @@ class Hub:
         self.sample_at: float | None = None
         self.captures: set[str] = set()
         self.capture_state: State = "unavailable"
+        # The running policy's families (id -> category): what a browser's focus may name.
+        self.catalog: Mapping[str, str] = {}
+        self.browser_dropped = 0
         self.wake: Callable[[], None] = _nothing  # the transport's way to wake its thread
         # Called (outside the lock) when a helper connects or goes away: the agent rewrites its
         # status file, so ``status`` says at once whether a helper is connected.
@@ -114,8 +153,10 @@ class Hub:
         titles: bool,
         extensions: Collection[str],
         now: float,
+        catalog: Mapping[str, str] | None = None,
     ) -> None:
         with self.lock:
+            self.catalog = dict(catalog or {})
             self.lesson = Monitor(
                 lesson=secrets.token_urlsafe(12),
                 until=until,
@@ -125,15 +166,25 @@ class Hub:
             )
             self.monitor_at = now
             self._forget()
+            self._forget_tabs()
             self._tell_helper(now)
+            self._tell_browsers()
         self.wake()
 
     def idle(self) -> None:
         with self.lock:
             self.lesson, self.monitor_at = None, None
             self._forget()
+            self._forget_tabs()
             self._tell_helper(0.0)
+            self._tell_browsers()
         self.wake()
+
+    def browsers(self, now: float) -> BrowserView:
+        with self.lock:
+            peers = [p for p in self.peers.values() if p.browser]
+            reporting, tabs = fresh_tabs([(p.tab, p.tab_at) for p in peers], now)
+            return BrowserView(len(peers), reporting, tabs)
 
     def view(self, now: float) -> HelperView:
         with self.lock:
@@ -215,11 +266,11 @@ class Hub:
         """The lock, for a change that may connect or drop the helper; the agent is told
         (``on_helper_change``) after the lock is released."""
         with self.lock:
-            before = self.helper
+            before = self.helper, self._browser_count()
             try:
                 yield
             finally:
-                changed = self.helper != before
+                changed = (self.helper, self._browser_count()) != before
         if changed:
             self.on_helper_change()
 
@@ -233,7 +284,15 @@ class Hub:
             return min(times) + 0.05 if times else None
 
     # -- decisions (called with the lock held) ----------------------------------------------
+    def _browser_count(self) -> int:
+        return sum(1 for p in self.peers.values() if p.browser)
+
     def _handle(self, key: int, peer: Peer, message: object, now: float) -> None:
+        if isinstance(message, BrowserHello | Focus):
+            self._handle_browser(key, peer, message, now)
+            return
+        if peer.browser:
+            raise ProtocolError("order")  # a browser's host never speaks as the helper
         if isinstance(message, Hello):
             if peer.hello:
                 raise ProtocolError("order")
@@ -265,6 +324,58 @@ class Hub:
         self.sample_at = now
         self.captures.update(captures)
         self.capture_state = message.capture_state
+
+    def _handle_browser(
+        self, key: int, peer: Peer, message: BrowserHello | Focus, now: float
+    ) -> None:
+        if isinstance(message, BrowserHello):
+            if peer.hello:
+                raise ProtocolError("order")
+            peer.hello = peer.browser = True
+            browsers = sorted((p.opened, k) for k, p in self.peers.items() if p.browser)
+            for _, old in browsers[: max(0, len(browsers) - MAX_BROWSERS)]:
+                log.info("helper channel: a newer browser host replaces the oldest")
+                self._drop(old)
+            self._tell(peer, always=True)
+            log.info("helper channel: browser host of uid %s connected", peer.uid)
+            return
+        if not peer.browser:
+            raise ProtocolError("order")
+        if message.lesson not in peer.nonces or message.n <= peer.last_n:
+            raise ProtocolError("replay")
+        peer.last_n = message.n
+        lesson = self.lesson
+        if lesson is None or message.lesson != lesson.lesson:
+            return  # sent before it heard the lesson ended: late, not hostile
+        tab = None
+        if message.category is not None and message.family is not None:
+            if self.catalog.get(message.family) == message.category:
+                tab = TabSeen(message.category, message.family)
+            else:
+                # The extension's catalog is not this policy's (older, newer, or not ours): the
+                # match is dropped and counted, and the tab is no finding (the browser moved
+                # on from what it reported before). The connection stays.
+                self.browser_dropped += 1
+        peer.tab, peer.tab_at = tab, now
+
+    def _tell_browsers(self) -> None:
+        for peer in self.peers.values():
+            if peer.browser and peer.hello:
+                self._tell(peer, always=False)
+
+    def _tell(self, peer: Peer, *, always: bool) -> None:
+        """Tell a browser host the lesson state when it changed (``always``: on its hello)."""
+        wanted: Monitor | Idle = self.lesson or Idle()
+        if wanted == peer.told and not always:
+            return
+        if isinstance(wanted, Monitor):
+            peer.nonces.add(wanted.lesson)
+        peer.outbox.append(encode(wanted))
+        peer.told = wanted
+
+    def _forget_tabs(self) -> None:
+        for peer in self.peers.values():
+            peer.tab, peer.tab_at = None, None
 
     def _tell_helper(self, now: float) -> None:
         peer = self.peers.get(self.helper) if self.helper is not None else None

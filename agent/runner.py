@@ -376,6 +376,7 @@ class Agent:
                 titles=settings.window_title_probe,
                 extensions=config.compiled.policy.capture_extensions,
                 now=self.clock.monotonic(),
+                catalog={k: f.category for k, f in config.compiled.policy.families.items()},
             )
         for probe in self.probes:
             safe_call(f"{probe.name} start", probe.start)

@@ -41,6 +41,14 @@ def write_status(agent: Agent) -> None:
         "helper": None
         if agent.hub is None
         else ("connected" if agent.hub.helper is not None else "not connected"),
+        # Paired mode: how many browser extensions' native hosts are connected now, and how
+        # many of their messages named no app of the running policy.
+        "browser": None
+        if agent.hub is None
+        else {
+            "connected": agent.hub.browsers(agent.clock.monotonic()).connected,
+            "dropped": agent.hub.browser_dropped,
+        },
         "clock_offset_seconds": agent.offset.total_seconds(),
         "upload": {
             "sent": agent.uploader.sent,

@@ -29,6 +29,7 @@ from policies.observations import (
     DomainSeen,
     Observation,
     ProcessSeen,
+    TabSeen,
     WindowSeen,
 )
 
@@ -84,6 +85,7 @@ __all__ = [
     "ProcessSeen",
     "Rule",
     "Settings",
+    "TabSeen",
     "WindowSeen",
     "check_chat",
     "classify",

@@ -56,6 +56,7 @@ _SETTINGS: dict[str, tuple[Any, ...]] = {
     "grace_seconds": (int, 0, 3600),
     "upload_delay_max_seconds": (int, 0, 3600),
     "window_title_probe": (bool,),
+    "browser_reminder": (bool,),
     "disclosure": (str, DISCLOSURES),
     "small_count_threshold": (int, 1, 100),
     "device_allow_categories": (list,),

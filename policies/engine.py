@@ -20,11 +20,18 @@ from policies.observations import (
     DomainSeen,
     Observation,
     ProcessSeen,
+    TabSeen,
     WindowSeen,
 )
 
 Audience = Literal["pupil", "staff"]
 SignalType = Literal["process", "window", "domain", "camera", "microphone", "capture_file"]
+# The scopes a device of each audience can be in (``LessonContext.scope_at``): a rule applies to
+# a device only if its ``applies_to`` meets these; group-chat rules apply to no device at all.
+DEVICE_SCOPES: dict[Audience, frozenset[Scope]] = {
+    "pupil": frozenset({"lesson", "remote_lesson"}),
+    "staff": frozenset({"staff_work_time"}),
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,13 @@ def classify(compiled: Compiled, seen: Observation) -> Match | None:
     if isinstance(seen, DomainSeen):
         family = index.domain(seen.host)
         return Match(policy.families[family].category, family, "domain") if family else None
+    if isinstance(seen, TabSeen):
+        # The extension classified the tab with its copy of the catalog: counted only when
+        # this policy knows the family, in that category.
+        tab = policy.families.get(seen.family)
+        if tab is None or tab.category != seen.category:
+            return None
+        return Match(tab.category, seen.family, "domain")
     if isinstance(seen, DeviceInUse):
         signal = policy.signal_for(seen.device)
         holder = index.process(seen.holder) if seen.holder else None

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from policies.contact import CONTACT_LEAD, CONTACT_TAIL, SCHOOL_HOURS
+from policies.engine import DEVICE_SCOPES, Audience
 from policies.i18n import N_, translator
-from policies.model import Lang, Policy
+from policies.model import Lang, Policy, Rule
 
 # The headings, by the keys the collector's policy page asks for them with (``t``); the terminal
 # text below uses the same msgids, so the page and ``explain`` never drift apart.
@@ -27,7 +28,13 @@ HEADINGS: dict[str, str] = {
     "timing": N_("How often"),
     "leaves": N_("What leaves the device"),
     "contact": N_("When the device talks to the school's server"),
+    "browser": N_("The browser extension"),
+    "browser_checked": N_("What is checked"),
+    "browser_never": N_("What is never looked at"),
 }
+
+# How often the extension looks during a lesson: Chrome's shortest alarm period.
+BROWSER_SECONDS = 30
 
 
 def t(key: str, lang: Lang) -> str:
@@ -35,12 +42,24 @@ def t(key: str, lang: Lang) -> str:
     return translator(lang).gettext(HEADINGS[key])
 
 
-def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
-    """Everything a pupil may want to know about the active policy, as plain data."""
+def device_rules(policy: Policy, audience: Audience | None) -> tuple[Rule, ...]:
+    """The rules that concern a device of ``audience`` (all of them for ``None``, the public
+    page): those it can break, and the group-chat rules, which are about its class's chats and
+    are checked in the register, never on a device. A pupil's laptop does not list staff rules."""
+    if audience is None:
+        return policy.rules
+    scopes = DEVICE_SCOPES[audience] | {"group_chat"}
+    return tuple(rule for rule in policy.rules if rule.applies_to & scopes)
+
+
+def explain_data(policy: Policy, lang: Lang, audience: Audience | None = None) -> dict[str, Any]:
+    """Everything a pupil may want to know about the active policy, as plain data; with an
+    ``audience``, only the rules (and so the apps) that concern a device of that audience."""
     _ = translator(lang).gettext
     settings = policy.settings
     rules = []
-    for rule in policy.rules:
+    shown = device_rules(policy, audience)
+    for rule in shown:
         group_chat = rule.applies_to == frozenset({"group_chat"})
         rules.append(
             {
@@ -53,7 +72,7 @@ def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
                 "group_chat": group_chat,
             }
         )
-    watched = {c for r in policy.rules if r.enabled for c in r.categories}
+    watched = {c for r in shown if r.enabled for c in r.categories}
     apps: dict[str, list[str]] = {}
     for family in policy.families.values():
         if family.category in watched:
@@ -94,6 +113,7 @@ def explain_data(policy: Policy, lang: Lang) -> dict[str, Any]:
             "messages."
         ),
         "contact": contact_text(lang),
+        "browser": browser_text(lang),
         "timing": timing_text(
             settings.sample_seconds, settings.grace_seconds, settings.upload_delay_max_seconds, lang
         ),
@@ -121,6 +141,37 @@ def timing_text(sample: int, grace: int, upload: int, lang: Lang) -> str:
             ).format(n=upload),
         )
     )
+
+
+def browser_text(lang: Lang) -> dict[str, str]:
+    """What the browser extension checks and never reads: the sentences of its popup, so the
+    popup, ``explain`` and the collector's ``/privacy`` say the same (docs/browser.md)."""
+    tr = translator(lang)
+    return {
+        "where": tr.gettext(
+            "Where the school installed the lessonwatch extension in Chrome or Edge (on a "
+            "Chromebook, or beside the agent on a laptop):"
+        ),
+        "checked": tr.ngettext(
+            "Only during a timetabled lesson: the host name of the active tab (for example "
+            "instagram.com), when you switch tab or window and every {n} second. That name is "
+            "compared on this device with the protocol's list of apps; only a match counts.",
+            "Only during a timetabled lesson: the host name of the active tab (for example "
+            "instagram.com), when you switch tab or window and every {n} seconds. That name is "
+            "compared on this device with the protocol's list of apps; only a match counts.",
+            BROWSER_SECONDS,
+        ).format(n=BROWSER_SECONDS),
+        "never": tr.gettext(
+            "Nothing outside lessons. Never the rest of the address, searches, page titles, page "
+            "content, your history, other tabs or what you type. No address or host name goes "
+            "to the school: only, per lesson, how many minutes an app from the protocol was open."
+        ),
+        "paired": tr.gettext(
+            "On a laptop with the lessonwatch agent, the extension passes only the app it "
+            "matched to the agent, which counts it in its one summary of the lesson: an app "
+            "seen by the extension and by the agent counts once."
+        ),
+    }
 
 
 def contact_text(lang: Lang) -> str:
@@ -168,5 +219,9 @@ def render_text(data: dict[str, Any]) -> str:
         out.append(f"  - {data['signals'][key]}")
     out += ["", t("timing", lang) + ":", f"  {data['timing']}"]
     out += ["", t("contact", lang) + ":", f"  {data['contact']}"]
+    browser = data["browser"]
+    out += ["", t("browser", lang) + ":", f"  {browser['where']}"]
+    out += [f"  - {t('browser_checked', lang)}: {browser['checked']}"]
+    out += [f"  - {t('browser_never', lang)}: {browser['never']}", f"  {browser['paired']}"]
     out += ["", t("leaves", lang) + ":", f"  {data['leaves_device']}", ""]
     return "\n".join(out)

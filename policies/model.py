@@ -115,6 +115,9 @@ class Settings:
     grace_seconds: int = 60
     upload_delay_max_seconds: int = 120
     window_title_probe: bool = False
+    # The browser extension on its own shows the pupil the rule's statement when a finding
+    # starts during a lesson; off by default, and it sends nothing extra (docs/browser.md).
+    browser_reminder: bool = False
     disclosure: Disclosure = "aggregate"
     small_count_threshold: int = 3
     # Camera or microphone held by an app of these categories is no finding: the school's own

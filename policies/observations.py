@@ -42,6 +42,16 @@ class DomainSeen:
 
 
 @dataclass(frozen=True)
+class TabSeen:
+    """The active browser tab as the browser extension classified it on the device: a catalog
+    category and app family (paired mode, docs/agent.md). The host, URL and title never
+    reach the agent; the engine still checks both ids against its own catalog."""
+
+    category: str
+    family: str
+
+
+@dataclass(frozen=True)
 class DeviceInUse:
     """Camera or microphone in use, attributed to a process where the OS tells which."""
 
@@ -56,4 +66,4 @@ class CaptureFileSeen:
     path: str
 
 
-Observation = ProcessSeen | WindowSeen | DomainSeen | DeviceInUse | CaptureFileSeen
+Observation = ProcessSeen | WindowSeen | DomainSeen | TabSeen | DeviceInUse | CaptureFileSeen

@@ -24,6 +24,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import credentials, db
@@ -56,6 +58,35 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers or None
     )
+
+
+class ExtensionCors:
+    """CORS for the browser extension on the agent API only (docs/browser.md).
+
+    The extension's worker calls the collector with fetch; without a host permission the
+    browser applies CORS, so the collector allows the extension's own origins, on
+    ``/api/v1/agent/`` and nowhere else (never the pages, which carry sign-in cookies). That
+    keeps the extension free of host permissions, whose patterns would also cover every
+    pupil's tabs."""
+
+    PREFIX = "/api/v1/agent/"
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After"],
+            max_age=3600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.PREFIX):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def create_app(
@@ -113,6 +144,8 @@ def create_app(
     app.add_middleware(
         SecurityHeaders, docs_paths=frozenset({"/docs", "/redoc"} if docs else set())
     )
+    if settings.extension_origins:
+        app.add_middleware(ExtensionCors, origins=settings.extension_origins)
     if settings.trusted_proxy_list:
         # Added last, so it runs first: the scheme it sets decides HSTS and Secure cookies.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)

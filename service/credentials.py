@@ -72,6 +72,11 @@ def code_hash(code: str) -> str:
     return token_hash("code:" + normalise_code(code))
 
 
+# The stored "hash" of an account that signs in only with the school's SSO: not an argon2 hash,
+# so it matches no password (``verify_password`` is False for it), as "!" does in /etc/shadow.
+NO_PASSWORD = "!sso-only"
+
+
 def hash_password(password: str) -> str:
     return PasswordHasher().hash(password)
 

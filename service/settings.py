@@ -43,7 +43,13 @@ SETTINGS_HELP = {
     "scripts from a public CDN, so they are off by default (/openapi.json is always served)",
     "access_log_addresses": "write the client's address in serve's access log; off by default, "
     "because a device's address tells where its laptop is and when it is on (docs/deploy.md)",
+    "extension_ids": "comma-separated ids of the lessonwatch browser extension that may call the "
+    "agent API from a browser (the id its manifest key fixes, and the stores' ids if published "
+    "there); empty: none (docs/browser.md)",
 }
+
+# The id the extension's manifest "key" fixes (browser/manifest.json, docs/browser.md).
+EXTENSION_ID = "miidlkkbabhbefopaneddnaplacpdfhl"
 
 
 def default_db_url() -> str:
@@ -75,6 +81,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     api_docs: bool = False
     access_log_addresses: bool = False
+    extension_ids: str = EXTENSION_ID
 
     @property
     def allowed_fetch_hosts(self) -> frozenset[str]:
@@ -83,6 +90,12 @@ class Settings(BaseSettings):
             for h in self.fetch_allow_hosts.split(",")
             if h.strip()
         )
+
+    @property
+    def extension_origins(self) -> list[str]:
+        return [
+            f"chrome-extension://{i.strip()}" for i in self.extension_ids.split(",") if i.strip()
+        ]
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -52,6 +52,7 @@ _LONG_FIRST = (
     "tests/packaging/test_deb.py",
     "tests/service/test_end_to_end",
     "tests/agent/test_real_collector.py",
+    "tests/browser/test_extension_e2e.py",  # waits out a real lesson of seconds
 )
 
 

@@ -9,6 +9,19 @@ source while it answers.
 Capture files are taken from one source per sample, never both: the helper's when it reports
 a running watcher, else the service's own; the one not used is drained, so a screenshot seen
 by both is counted once.
+
+The browser extension (paired mode) is one more source, with this precedence
+(``browser_precedence``; docs/agent.md, "Paired mode"):
+
+1. A tab the extension reports counts like a foreground app of that family: the processes
+   probe adds it. The same family seen by several sources in one sample (the extension, a
+   window title, an installed app) is one finding, as the summary keeps one per rule and
+   family, so nothing is counted twice.
+2. While an extension reports (a focus within ``hub.TAB_FRESH``), browser window titles are not
+   used: the extension reads the committed host of the tab, a title is a guess about it (a
+   news page titled "Instagram down" is not Instagram), and a title and the tab of one window
+   must not make two findings. Titles of other windows count as before (the engine counts
+   titles of browser windows only, so in practice the title probe rests).
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ from agent.hub import Hub, Status
 from agent.probes import Off, Probe, Unavailable
 from agent.probes.processes import current_platform
 from agent.probes.window import is_browser
-from policies import CaptureFileSeen, Observation, WindowSeen
+from policies import CaptureFileSeen, Observation, TabSeen, WindowSeen
 
 Source = Literal["helper", "own", "unavailable"]
 Clock = Callable[[], float]
@@ -45,6 +58,15 @@ def source(status: Status, helper_state: State, required: bool) -> Source:
 def required_by_default() -> bool:
     """A Windows service (session 0) and a macOS LaunchDaemon cannot see the user's desktop."""
     return sys.platform in ("win32", "darwin")
+
+
+def browser_precedence(
+    seen: Sequence[Observation], tabs: Sequence[TabSeen], reporting: bool
+) -> list[Observation]:
+    """One sample's observations with the extension's tabs added and, while an extension
+    reports, browser window titles left out (rule 2 above)."""
+    kept = [x for x in seen if not (reporting and isinstance(x, WindowSeen) and x.browser)]
+    return [*kept, *tabs]
 
 
 class _Helped:
@@ -67,10 +89,12 @@ class HelpedProcesses(_Helped):
 
     def sample(self) -> Sequence[Observation]:
         seen = list(self.own.sample())
-        report = self.hub.view(self.clock()).app
+        now = self.clock()
+        report = self.hub.view(now).app
         if report is not None and report.app is not None:
             seen.append(dataclasses.replace(report.app, platform=current_platform()))
-        return seen
+        browsers = self.hub.browsers(now)
+        return browser_precedence(seen, browsers.tabs, browsers.reporting)
 
 
 class HelpedCapture(_Helped):
@@ -94,7 +118,12 @@ class HelpedWindow(_Helped):
     name = "window_title"
 
     def sample(self) -> Sequence[Observation]:
-        view = self.hub.view(self.clock())
+        now = self.clock()
+        browsers = self.hub.browsers(now)
+        return browser_precedence(self._titles(now), (), browsers.reporting)
+
+    def _titles(self, now: float) -> Sequence[Observation]:
+        view = self.hub.view(now)
         report = view.app
         chosen = source(view.status, report.title_state if report else "unavailable", self.required)
         if chosen == "own":

@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -247,11 +247,22 @@ class Seeded:
     lessons: dict[str, str]  # group name -> id of its lesson that ends about now
     codes: dict[str, str]  # group name -> an enrolment code with enough uses
     tokens: list[str]  # device tokens enrolled directly (not over HTTP)
+    # (lesson id, its end) of the earlier lessons of the first group, one an hour before it
+    earlier: list[tuple[str, datetime]] = field(default_factory=list)
 
 
-def seed(url: str, *, groups: int, devices_per_group: int, enrol: bool, now: datetime) -> Seeded:
+def seed(
+    url: str,
+    *,
+    groups: int,
+    devices_per_group: int,
+    enrol: bool,
+    now: datetime,
+    earlier_lessons: int = 0,
+) -> Seeded:
     """A school with ``groups`` groups, each with a lesson that has just ended and an enrolment
-    code; with ``enrol`` its devices are enrolled directly in the database."""
+    code; with ``enrol`` its devices are enrolled directly in the database. The first group gets
+    ``earlier_lessons`` more, one an hour before the other, all within the retention period."""
     engine = db.make_engine(url)
     try:
         with db.session_factory(engine).begin() as session:
@@ -290,9 +301,34 @@ def seed(url: str, *, groups: int, devices_per_group: int, enrol: bool, now: dat
                             now=now,
                         )
                         tokens.append(done.token)
-        return Seeded(lesson_ids, codes, tokens)
+            earlier: list[tuple[str, datetime]] = []
+            for hours in range(1, earlier_lessons + 1):
+                end = now - timedelta(hours=hours)
+                lesson = lessons.add_lesson(
+                    session,
+                    school=school,
+                    group=names[0],
+                    start=end - LESSON_LENGTH,
+                    end=end,
+                    now=now,
+                )
+                earlier.append((lesson.id, end))
+        return Seeded(lesson_ids, codes, tokens, earlier)
     finally:
         engine.dispose()
+
+
+def seed_devices_and_lessons(
+    url: str, *, devices: int, lessons: int, now: datetime
+) -> tuple[list[str], list[str]]:
+    """One group of ``devices`` enrolled devices with ``lessons`` lessons, the last ending at
+    ``now`` and each of the others an hour before the next: their device tokens, and a summary
+    template (``summary_template``) per lesson."""
+    seeded = seed(
+        url, groups=1, devices_per_group=devices, enrol=True, now=now, earlier_lessons=lessons - 1
+    )
+    ends = [(next(iter(seeded.lessons.values())), now), *seeded.earlier]
+    return seeded.tokens, [summary_template(lesson, end) for lesson, end in ends]
 
 
 def summary_template(lesson_id: str, end: datetime) -> str:

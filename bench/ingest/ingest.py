@@ -1,7 +1,7 @@
 """The collector's ingestion rate next to its own bare endpoint, measured side by side in one run.
 
     .venv/bin/python bench/ingest/ingest.py [--backends sqlite,postgres] [--workers 1,2]
-        [--seconds 10] [--rounds 1] [--concurrency 16] [--devices 64]
+        [--seconds 10] [--rounds 1] [--concurrency 16] [--devices 64] [--lessons 600]
 
 For each backend (a fresh SQLite file; a fresh schema in the PostgreSQL test database) and each
 number of collector processes (real ``lessonwatch-service serve`` processes, each on its own
@@ -17,7 +17,10 @@ After each run it reads the database: every summary the collector acknowledged a
 must be stored, once.
 
 The load generator sends as fast as the collectors answer, so the per-device rate limit is
-raised for the run (LESSONWATCH_DEVICE_BURST); the output says so.
+raised for the run (LESSONWATCH_DEVICE_BURST); the output says so. A device sends at most 30
+summaries for one lesson (``max_summaries_per_lesson``), so each device's summaries go to
+``--lessons`` lessons in turn, one an hour back: a real device sends one per lesson, and a run
+of 600 lessons stays far below the bound (every item not accepted is reported as a problem).
 """
 
 from __future__ import annotations
@@ -78,8 +81,9 @@ def one_configuration(
     problems: list[str] = []
     now = datetime.now(UTC).replace(microsecond=0)
     with harness.fresh_database(backend) as url:
-        seeded = harness.seed(url, groups=1, devices_per_group=args.devices, enrol=True, now=now)
-        lesson_id = next(iter(seeded.lessons.values()))
+        tokens, templates = harness.seed_devices_and_lessons(
+            url, devices=args.devices, lessons=args.lessons, now=now
+        )
         pids: list[int] = []
         with harness.collectors(url, workers, UNLIMITED, pids=pids) as urls:
             acked: list[str] = []
@@ -91,8 +95,8 @@ def one_configuration(
                     job = {
                         "urls": urls,
                         "batch": batch,
-                        "tokens": seeded.tokens,
-                        "template": harness.summary_template(lesson_id, now),
+                        "tokens": tokens,
+                        "templates": templates,
                         "seconds": args.seconds,
                         "max_requests": max_requests(batch, args.seconds),
                         "warmup": 40,
@@ -167,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="open connections in all")
     parser.add_argument("--devices", type=int, default=64, help="device tokens to rotate over")
     parser.add_argument(
+        "--lessons",
+        type=int,
+        default=600,
+        help="past lessons of the devices' group, hourly back (within the 28 days kept); each "
+        "device's summaries go to them in turn",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="times each endpoint is driven, taking turns"
     )
     args = parser.parse_args(argv)
@@ -175,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"run       {args.seconds:g} s per endpoint and round, {args.rounds} round(s), "
         f"{args.concurrency} keep-alive connections "
-        f"from one load-generator process, {args.devices} devices; device rate limit raised "
+        f"from one load-generator process, {args.devices} devices taking turns over "
+        f"{args.lessons} lessons; device rate limit raised "
         "for the benchmark (LESSONWATCH_DEVICE_BURST)"
     )
     header = [

@@ -38,11 +38,17 @@ def build_requests(job: dict[str, Any]) -> list[bytes]:
     host = urlsplit(job["urls"][0]).netloc
     if batch == 0:
         return [f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()] * count
-    template: str = job["template"]
+    # One template per lesson: a device's k-th summary goes to lesson k (round-robin), as a
+    # real device sends one summary per lesson, so no device reaches the collector's bound of
+    # summaries per lesson however long the run.
+    templates: list[str] = job["templates"]
     tokens: list[str] = job["tokens"]
     out = []
     for i in range(count):
-        items = ",".join(template % uuid.uuid4() for _ in range(batch))
+        first = (i // len(tokens)) * batch
+        items = ",".join(
+            templates[(first + j) % len(templates)] % uuid.uuid4() for j in range(batch)
+        )
         body = ('{"reports":[' + items + "]}").encode()
         head = (
             f"POST /api/v1/agent/reports HTTP/1.1\r\nHost: {host}\r\n"

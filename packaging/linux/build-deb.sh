@@ -5,8 +5,8 @@
 #
 # The agent goes into its own virtual environment under /opt/lessonwatch-agent, built here
 # against the target's /usr/bin/python3 (Debian 12: 3.11) and relocated from the staging
-# directory. Needs: python3 with venv, dpkg-deb, and network access to the package index; uv
-# (optional) makes the install step take seconds.
+# directory. Needs: python3 with venv, dpkg-deb, cyclonedx-py (the SBOM), and network access to
+# the package index; uv (optional; the pinned one is fetched to read uv.lock) makes it take seconds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$ROOT/dist}
@@ -20,19 +20,32 @@ ARCH=$(dpkg --print-architecture)
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 
-# A regular (not editable) install from the source tree; the wheel is built in isolation. With
-# uv on the build machine (or UV=/path/to/uv) it takes seconds; pip is the fallback. Either way
-# the venv ships without pip: nothing on a pupil's laptop installs packages.
+# Exactly the packages of uv.lock with their hashes (packaging/locked-requirements.sh), then
+# lessonwatch itself from the source tree (a regular, not editable, install; the wheel is built
+# in isolation). The venv ships without pip: nothing on a pupil's laptop installs packages.
+# The bill of materials (CycloneDX JSON) of what the venv holds goes next to the package.
+CYCLONEDX=${CYCLONEDX:-$(command -v cyclonedx-py || true)}
+if [ -z "$CYCLONEDX" ]; then
+  echo "build-deb.sh: cyclonedx-py is needed for the SBOM (pip install cyclonedx-bom, or use ./dev's venv)" >&2
+  exit 1
+fi
+PYTHON="$PY" "$ROOT/packaging/locked-requirements.sh" agent "$STAGE/requirements.txt"
 UV=${UV:-$(command -v uv || true)}
 if [ -n "$UV" ]; then
   "$PY" -m venv --without-pip "$STAGE$PREFIX/venv"
-  "$UV" pip install --quiet --python "$STAGE$PREFIX/venv/bin/python" "${ROOT}[agent]"
+  "$UV" pip install --quiet --require-hashes --python "$STAGE$PREFIX/venv/bin/python" -r "$STAGE/requirements.txt"
+  "$UV" pip install --quiet --no-deps --python "$STAGE$PREFIX/venv/bin/python" "$ROOT"
 else
   "$PY" -m venv "$STAGE$PREFIX/venv"
-  "$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
-  "$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "${ROOT}[agent]"
+  "$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --require-hashes -r "$STAGE/requirements.txt"
+  "$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --no-deps "$ROOT"
   "$STAGE$PREFIX/venv/bin/python" -m pip uninstall --quiet --yes pip
 fi
+rm "$STAGE/requirements.txt"
+mkdir -p "$OUT"
+SBOM="$OUT/lessonwatch-agent_${VERSION}_${ARCH}.cdx.json"
+"$CYCLONEDX" environment --output-reproducible --of JSON --pyproject "$ROOT/pyproject.toml" \
+  -o "$SBOM" "$STAGE$PREFIX/venv/bin/python"
 find "$STAGE$PREFIX/venv" -name __pycache__ -type d -prune -exec rm -rf {} +
 # Relocate: scripts and pyvenv.cfg name the staging path; the package installs at $PREFIX.
 grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 -r sed -i "s|$STAGE||g"
@@ -50,6 +63,12 @@ install -D -m 0644 "$HERE/lessonwatch-agent-helper.service" "$STAGE/usr/lib/syst
 install -d -m 0755 "$STAGE/usr/lib/systemd/user/graphical-session.target.wants"
 ln -s ../lessonwatch-agent-helper.service "$STAGE/usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-agent-helper.service"
 install -D -m 0644 "$HERE/lessonwatch-agent-helper.desktop" "$STAGE/etc/xdg/autostart/lessonwatch-agent-helper.desktop"
+# Paired mode: the browser extension's native messaging host, registered for Chrome, Chromium
+# and Edge (each reads its own folder; the manifest names the wrapper, which runs the agent).
+install -D -m 0755 "$HERE/native-host" "$STAGE$PREFIX/native-host"
+for folder in etc/opt/chrome etc/chromium etc/opt/edge; do
+  install -D -m 0644 "$HERE/nl.lessonwatch.agent.json" "$STAGE/$folder/native-messaging-hosts/nl.lessonwatch.agent.json"
+done
 install -D -m 0644 "$HERE/enroll.conf.example" "$STAGE/usr/share/doc/lessonwatch-agent/enroll.conf.example"
 install -D -m 0644 "$ROOT/docs/agent.md" "$STAGE/usr/share/doc/lessonwatch-agent/agent.md"
 install -d -m 0755 "$STAGE/usr/bin"
@@ -65,7 +84,6 @@ sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
     -e "s/@PYMINOR@/$PYMINOR/g" -e "s/@PYNEXT@/${PYMINOR%.*}.$(( ${PYMINOR#*.} + 1 ))/" \
     "$HERE/debian/control.in" > "$STAGE/DEBIAN/control"
 
-mkdir -p "$OUT"
 DEB="$OUT/lessonwatch-agent_${VERSION}_${ARCH}.deb"
 dpkg-deb --root-owner-group --build "$STAGE" "$DEB" >/dev/null
 echo "$DEB"

@@ -10,11 +10,27 @@ VERSION=$("$PY" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "r
 STAGE=$(mktemp -d); SCRIPTS=$(mktemp -d)
 trap 'rm -rf "$STAGE" "$SCRIPTS"' EXIT
 
+# Exactly the packages of uv.lock with their hashes, then lessonwatch itself; the SBOM of what
+# the venv holds goes next to the package (CYCLONEDX: cyclonedx-py, e.g. from ./dev's venv).
+CYCLONEDX=${CYCLONEDX:-$(command -v cyclonedx-py || true)}
+[ -n "$CYCLONEDX" ] || { echo "build-pkg.sh: cyclonedx-py is needed for the SBOM" >&2; exit 1; }
+PYTHON="$PY" "$ROOT/packaging/locked-requirements.sh" agent "$SCRIPTS/requirements.txt"
 "$PY" -m venv "$STAGE$PREFIX/venv"
-"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir "${ROOT}[agent]"
+"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --require-hashes -r "$SCRIPTS/requirements.txt"
+"$STAGE$PREFIX/venv/bin/python" -m pip install --quiet --no-cache-dir --no-deps "$ROOT"
+rm "$SCRIPTS/requirements.txt"
+mkdir -p "$OUT"
+"$CYCLONEDX" environment --output-reproducible --of JSON --pyproject "$ROOT/pyproject.toml" \
+  -o "$OUT/lessonwatch-agent-$VERSION.cdx.json" "$STAGE$PREFIX/venv/bin/python"
 grep -rlI --null "$STAGE" "$STAGE$PREFIX/venv" | xargs -0 sed -i '' "s|$STAGE||g"
 install -d "$STAGE/Library/LaunchDaemons"
 install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.agent.plist" "$STAGE/Library/LaunchDaemons/"
+# Paired mode: the browser extension's native messaging host, for Chrome, Chromium and Edge.
+install -m 0755 "$ROOT/packaging/macos/native-host" "$STAGE$PREFIX/native-host"
+for folder in "Google/Chrome" "Application Support/Chromium" "Microsoft/Edge"; do
+  install -d "$STAGE/Library/$folder/NativeMessagingHosts"
+  install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.agent.json" "$STAGE/Library/$folder/NativeMessagingHosts/"
+done
 install -d "$STAGE/Library/LaunchAgents"
 install -m 0644 "$ROOT/packaging/macos/nl.lessonwatch.helper.plist" "$STAGE/Library/LaunchAgents/"
 

@@ -3,7 +3,8 @@
   Run elevated (Intune Win32 app, install command):
     powershell.exe -ExecutionPolicy Bypass -File install.ps1 -Server https://lessonwatch.school.example -Code ABCD-EFGH-JKLM
   The package folder holds: install.ps1, uninstall.ps1, lessonwatch-agent.xml,
-  lessonwatch-agent-helper.xml (the per-user helper's logon task),
+  lessonwatch-agent-helper.xml (the per-user helper's logon task), nl.lessonwatch.agent.json and
+  native-host.bat (the browser extension's native messaging host),
   lessonwatch-agent-service.exe (WinSW v3, renamed), wheels\ (lessonwatch and its dependencies),
   and python\ (an embeddable or full CPython 3.11 for Windows). See docs/deploy.md.
 #>
@@ -24,6 +25,7 @@ Copy-Item -Recurse -Force "$Here\python" "$Base\python"
 & "$Base\python\python.exe" -m venv "$Base\venv"
 & "$Base\venv\Scripts\python.exe" -m pip install --no-index --find-links "$Here\wheels" 'lessonwatch[agent]'
 Copy-Item -Force "$Here\lessonwatch-agent.xml", "$Here\lessonwatch-agent-service.exe" $Base
+Copy-Item -Force "$Here\nl.lessonwatch.agent.json", "$Here\native-host.bat" $Base
 
 # Only SYSTEM and Administrators may read or change the state (device token) and the program.
 foreach ($path in @($Base, $Data)) {
@@ -42,3 +44,13 @@ if ($LASTEXITCODE -ne 0) { throw "enrolment failed (exit $LASTEXITCODE)" }
 # The per-user helper: a task at every logon, in the user's session (see docs/deploy.md).
 $TaskXml = Get-Content -Raw -Path "$Here\lessonwatch-agent-helper.xml"
 Register-ScheduledTask -TaskName 'lessonwatch-agent-helper' -Xml $TaskXml -Force | Out-Null
+
+# Paired mode: register the browser extension's native messaging host for Chrome, Chromium and
+# Edge, machine-wide (Edge's NativeMessagingUserLevelHosts policy may forbid per-user hosts).
+# Each key's default value is the manifest's path; the manifest names native-host.bat beside it.
+$HostManifest = Join-Path $Base 'nl.lessonwatch.agent.json'
+foreach ($browser in @('Google\Chrome', 'Chromium', 'Microsoft\Edge')) {
+    $key = "HKLM:\Software\$browser\NativeMessagingHosts\nl.lessonwatch.agent"
+    New-Item -Path $key -Force | Out-Null
+    Set-Item -Path $key -Value $HostManifest
+}

@@ -14,5 +14,8 @@ if (Test-Path "$Base\lessonwatch-agent-service.exe") {
     & "$Base\lessonwatch-agent-service.exe" stop
     & "$Base\lessonwatch-agent-service.exe" uninstall
 }
+foreach ($browser in @('Google\Chrome', 'Chromium', 'Microsoft\Edge')) {
+    Remove-Item -Path "HKLM:\Software\$browser\NativeMessagingHosts\nl.lessonwatch.agent" -Force -ErrorAction SilentlyContinue
+}
 Remove-Item -Recurse -Force $Base -ErrorAction SilentlyContinue
 if ($Purge) { Remove-Item -Recurse -Force $Data -ErrorAction SilentlyContinue }

@@ -38,16 +38,20 @@ def add_user(
         raise InvalidRequest("username must be 1 to 100 printable characters")
     if role not in ROLES:
         raise InvalidRequest("role must be one of %(choices)s", choices=", ".join(ROLES))
-    if len(password) < MIN_PASSWORD:
-        raise InvalidRequest("password must be at least %(limit)s characters", limit=MIN_PASSWORD)
     email = email.strip().lower()
     if email and ("@" not in email or len(email) > 200 or not email.isprintable()):
         raise InvalidRequest("the e-mail address is not valid")
+    # An account with an e-mail address may sign in with the school's SSO only (the provider
+    # vouches for the address): it needs no password, and then has none that could match.
+    if not password and not email:
+        raise InvalidRequest("an account without a password needs an e-mail address for SSO")
+    if password and len(password) < MIN_PASSWORD:
+        raise InvalidRequest("password must be at least %(limit)s characters", limit=MIN_PASSWORD)
     user = User(
         school_id=actor.school_id,
         username=username,
         role=role,
-        password_hash=credentials.hash_password(password),
+        password_hash=credentials.hash_password(password) if password else credentials.NO_PASSWORD,
         created_at=now,
     )
     try:

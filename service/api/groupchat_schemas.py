@@ -76,7 +76,10 @@ class ChatFindingOut(BaseModel):
     explanation: str = Field(description="in the user's language, or the one asked for")
 
 
-class ChatOut(BaseModel):
+class FlaggedChatOut(BaseModel):
+    """A chat on the overview: everything but who registered it (the overview promises a
+    leader no per-teacher view; the chat's own page names its owner)."""
+
     model_config = _CLOSED
     id: int
     group: str
@@ -89,7 +92,6 @@ class ChatOut(BaseModel):
     youngest_age: int
     parental_consent: bool
     alternative: Alternative
-    owner: str
     created_at: str
     updated_at: str
     checked_at: str
@@ -98,6 +100,10 @@ class ChatOut(BaseModel):
     findings: list[ChatFindingOut]
     may_edit: bool
     may_delete: bool
+
+
+class ChatOut(FlaggedChatOut):
+    owner: str
 
 
 class ChatListOut(BaseModel):
@@ -131,7 +137,7 @@ class ChatOverviewOut(BaseModel):
     chats_with_warnings: int
     codes: list[CodeCountOut]
     articles: list[ArticleCountOut]
-    flagged: list[ChatOut]
+    flagged: list[FlaggedChatOut]
 
 
 class ClosedPlatformOut(BaseModel):

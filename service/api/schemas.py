@@ -25,7 +25,8 @@ class ErrorBody(BaseModel):
 class EnrollRequest(BaseModel):
     model_config = _STRICT
     code: str = Field(min_length=1, max_length=64)
-    platform: Literal["linux", "windows", "macos"]
+    # chromeos: the browser extension on its own (a Chromebook, docs/browser.md).
+    platform: Literal["linux", "windows", "macos", "chromeos"]
     agent_version: str = Field(pattern=r"^[0-9A-Za-z.+-]{1,32}$")
     label: str | None = Field(default=None, max_length=64)
     fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")

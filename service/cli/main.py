@@ -34,7 +34,7 @@ from service.accounts import users
 from service.actors import Actor
 from service.cli import scope
 from service.cli import timetable as timetable_cli
-from service.cli.text import JSON_HELP, shown, tsv
+from service.cli.text import JSON_HELP, between, shown, tsv, when
 from service.demo import serve as demo
 from service.devices import enrolment, subject_access
 from service.devices import registry as devices
@@ -147,7 +147,8 @@ def cmd_enroll_code_list(run: Run, args: argparse.Namespace) -> None:
     for r in rows:
         state = "revoked" if r.revoked_at else ("active" if r.active(run.now) else "spent")
         uses = (f"{r.uses_left} left", f"{r.devices} enrolled", f"{r.active_devices} active")
-        print(tsv(str(r.id), r.group, *uses, format_time(r.expires_at), state))
+        expires = when(format_time(r.expires_at), run.school.timezone)
+        print(tsv(str(r.id), r.group, *uses, expires, state))
 
 
 def cmd_enroll_code_revoke(run: Run, args: argparse.Namespace) -> None:
@@ -196,7 +197,8 @@ def cmd_report(run: Run, args: argparse.Namespace) -> None:
         _print_json(report)
         return
     lesson, threshold = report["lesson"], report["suppressed_below"]
-    print(f"lesson {lesson['id']} ({shown(lesson['group'])}, {lesson['start']} - {lesson['end']})")
+    span = between(lesson["start"], lesson["end"], run.school.timezone)
+    print(f"lesson {lesson['id']} ({shown(lesson['group'])}, {span})")
     print(f"devices reporting: {report['devices_reporting']} of {report['devices_expected']}")
     for r in report["families"]:
         seconds = "" if r["seconds"] is None else f", {r['seconds']} s"

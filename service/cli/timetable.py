@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.actors import Actor
 from service.cli.scope import school_name, the_school
-from service.cli.text import JSON_HELP, tsv
+from service.cli.text import JSON_HELP, tsv, when
 from service.errors import InvalidRequest
 from service.settings import Settings
 from service.timetable import (
@@ -78,7 +78,8 @@ def run_lessons_import(
     _settings: Settings, sessions: sessionmaker[Session], args: argparse.Namespace
 ) -> int:
     with sessions.begin() as session:
-        the_school(session, args)  # refused before the file is read, never founded by it
+        # Refused before the file is read, never founded by it.
+        zone = the_school(session, args).timezone
     limits = Limits()
     path = Path(args.file)
     first, last = _day(args.from_date, "--from"), _day(args.to_date, "--to")
@@ -120,9 +121,10 @@ def run_lessons_import(
         _print_json(done.preview)
         return 0
     p, a = done.preview, done.applied
+    start, end = (when(p["window"][k], zone) for k in ("start", "end"))
     print(
-        f"{job.source}: {p['lessons']} lessons from {p['window']['start']} to "
-        f"{p['window']['end']}: {a.inserted} new, {a.updated} changed, {a.cancelled} cancelled, "
+        f"{job.source}: {p['lessons']} lessons from {start} to "
+        f"{end}: {a.inserted} new, {a.updated} changed, {a.cancelled} cancelled, "
         f"{a.removed + a.kept_cancelled} removed, {p['plan']['unchanged']} unchanged, "
         f"{p['plan']['frozen']} already over"
     )
@@ -147,6 +149,7 @@ def run_lessons_list(
         rows = listing.list_lessons(
             session, school=school, group=args.group, first=first, last=last
         )
+        zone = school.timezone
     if args.json:
         _print_json(rows)
         return 0
@@ -155,7 +158,7 @@ def run_lessons_list(
             ["holiday"] if "holiday" in j else []
         )
         print(
-            tsv(j["id"], j["group"], j["start"], j["end"], j["teacher"])
+            tsv(j["id"], j["group"], when(j["start"], zone), when(j["end"], zone), j["teacher"])
             + "\t"
             + tsv(j["subject"], j["room"], ",".join(flags))
         )
@@ -209,13 +212,21 @@ def run_sources_list(
     with sessions.begin() as session:
         school = the_school(session, args)
         rows = [sources.to_json(s) for s in sources.list_sources(session, school=school)]
+        zone = school.timezone
     if args.json:
         _print_json(rows)
         return 0
     for j in rows:
         error = (j["last_error"] or "").splitlines()[:1]
         print(
-            tsv(j["name"], j["kind"], j["location"], j["last_sync_at"], j["last_result"], *error)
+            tsv(
+                j["name"],
+                j["kind"],
+                j["location"],
+                when(j["last_sync_at"], zone),
+                j["last_result"],
+                *error,
+            )
             + ("" if error else "\t-")
         )
     return 0

@@ -16,8 +16,9 @@ from __future__ import annotations
 import functools
 import random
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,6 +38,12 @@ PASSWORDS = {
     "jansen": ("teacher", "demo-jansen-2026"),
 }
 DEVICES = {"3B": 24, "4A": 22}
+# Each group's lessons of a day (start, 50 minutes) and their subjects, in order.
+SLOTS = {"3B": [(8, 30), (10, 15), (13, 0)], "4A": [(9, 20), (11, 10), (14, 0)]}
+SUBJECTS = {
+    "3B": ["wiskunde", "Nederlands", "biologie"],
+    "4A": ["Engels", "geschiedenis", "natuurkunde"],
+}
 # (rule, family, share of devices, typical seconds). The article and the category come from the
 # shipped policy, as the engine would report them: the demo once filed Snipping Tool under
 # "screenshot" while /privacy and explain list it under the catalog's "screen_recording".
@@ -152,6 +159,39 @@ def _report(
         )
 
 
+def week_lessons(
+    session: Session,
+    school: School,
+    monday: date,
+    teachers: dict[str, User],
+    now: datetime,
+    skip: Callable[[str, datetime], bool] = lambda _group, _start: False,
+) -> Iterator[tuple[str, Lesson]]:
+    """A week of the demo timetable, added lesson by lesson: each group's ``SLOTS`` from
+    Monday to Friday in the school's zone, but those ``skip`` names (group, start)."""
+    tz = schools.check_timezone(school.timezone)
+    for day in range(5):
+        for group, times in SLOTS.items():
+            for k, (h, m) in enumerate(times):
+                start = datetime.combine(monday + timedelta(days=day), time(h, m), tz)
+                if skip(group, start):
+                    continue
+                yield (
+                    group,
+                    lessons.add_lesson(
+                        session,
+                        school=school,
+                        group=group,
+                        start=start,
+                        end=start + timedelta(minutes=50),
+                        now=now,
+                        teacher=teachers[group],
+                        subject=SUBJECTS[group][k],
+                        room=f"A{11 + k}",
+                    ),
+                )
+
+
 def seed(session: Session, *, now: datetime) -> DemoSchool:
     rng = random.Random(20261124)
     school: School = schools.school(session, SCHOOL, "Europe/Amsterdam")
@@ -199,38 +239,22 @@ def seed(session: Session, *, now: datetime) -> DemoSchool:
 
     today = now.astimezone(tz).date()
     monday = today - timedelta(days=today.weekday())
-    slots = {"3B": [(8, 30), (10, 15), (13, 0)], "4A": [(9, 20), (11, 10), (14, 0)]}
-    subjects = {
-        "3B": ["wiskunde", "Nederlands", "biologie"],
-        "4A": ["Engels", "geschiedenis", "natuurkunde"],
-    }
     # The lesson in progress: started 20 minutes ago, on the 5-minute grid.
     local = now.astimezone(tz)
     current_start = local.replace(minute=local.minute - local.minute % 5, second=0, microsecond=0)
     current_start -= timedelta(minutes=20)
+
+    def in_progress(group: str, start: datetime) -> bool:
+        return group == "3B" and abs(start - current_start) < timedelta(minutes=50)
+
     for week in (-3, -2, -1, 0):
-        for day in range(5):
-            date = monday + timedelta(weeks=week, days=day)
-            for group, times in slots.items():
-                for k, (h, m) in enumerate(times):
-                    start = datetime.combine(date, time(h, m), tz)
-                    overlaps = abs(start - current_start) < timedelta(minutes=50)
-                    if group == "3B" and overlaps:
-                        continue
-                    lesson = lessons.add_lesson(
-                        session,
-                        school=school,
-                        group=group,
-                        start=start,
-                        end=start + timedelta(minutes=50),
-                        now=now,
-                        teacher=teacher[group],
-                        subject=subjects[group][k],
-                        room=f"A{11 + k}",
-                    )
-                    demo.lessons.append(lesson.id)
-                    if lesson.start < now:
-                        _report(session, rng, lesson, devices[group], now)
+        start_of_week = monday + timedelta(weeks=week)
+        for group, lesson in week_lessons(
+            session, school, start_of_week, teacher, now, in_progress
+        ):
+            demo.lessons.append(lesson.id)
+            if lesson.start < now:
+                _report(session, rng, lesson, devices[group], now)
     current = lessons.add_lesson(
         session,
         school=school,

@@ -1,7 +1,9 @@
 """``lessonwatch-service demo``: the whole product on one machine, for trying it out.
 
-A collector on a fresh SQLite file with the demo school (``service.demo_data``: users, groups,
-four weeks of lessons, one lesson of group 3B in progress with its report populated), the web
+A collector on a fresh SQLite file with the demo school (``service.demo.data``: users, groups,
+four weeks of lessons, one lesson of group 3B in progress with its report populated, and
+``service.demo.showcase``: group chats, holidays, a timetable source, next week's lessons, a
+policy override, a per-device view with its reason), the web
 pages in demo mode, and a local agent enrolled in 3B and monitoring that lesson for real. The
 agent runs as its own process through its command (``lessonwatch-agent``): the collector never
 imports the agent.
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 from service import db
 from service.actors import Actor
 from service.demo import data as demo_data
+from service.demo import showcase
 from service.devices import enrolment
 from service.runtime import utc_now
 from service.schools import registry as schools
@@ -55,6 +58,7 @@ def prepare(directory: Path, url: str) -> DemoRun:
         now = utc_now()
         with db.session_factory(engine).begin() as session:
             demo = demo_data.seed(session, now=now)
+            showcase.seed(session, demo, now=now)
             school = schools.school(session, demo.school)
             code = enrolment.create_code(
                 session,
@@ -138,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
     others = ", ".join(f"{u} / {p}" for u, p in demo.passwords.items() if u != "devries")
     print(f"  also:           {others}")
     print(f"  what is checked (public page): {url}/privacy")
+    print(f"  also to see:    {url}/groupchats (as leiding: the school's overview)")
+    print(f"    as beheer:    {url}/admin/policy (an override), {url}/admin/timetable (a source),")
+    print(f"                  {url}/admin/timetable/holidays, and {url}/admin/audit, where")
+    print("                  leiding's view of per-device numbers stands with its reason")
     print(f"  collector:      {url} on SQLite {demo.database}")
     agent = None if args.no_agent else _start_agent(demo, args.dir.resolve() / "agent")
     print("Press Ctrl-C to stop.", flush=True)

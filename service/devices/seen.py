@@ -9,15 +9,12 @@ datetime on both backends) and shown as a date in that zone.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+# The school's zone; UTC for a name this machine does not know (the day is then UTC's).
+from policies.localtime import zone
 
-def zone(name: str | None) -> ZoneInfo:
-    """The school's zone; UTC for a name this machine does not know (the day is then UTC's)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+__all__ = ["day_start", "seen_day", "zone"]
 
 
 def day_start(now: datetime, tz: ZoneInfo) -> datetime:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from policies.wire import format_time
+from policies.localtime import iso
 from service import audit
 from service.actors import Actor
 from service.devices.registry import school_device
@@ -33,7 +33,9 @@ def export_device(
     """Everything stored about the device, as JSON-ready data; the export itself is audited."""
     device = school_device(session, actor=actor, device_id=device_id)
     group = session.get_one(Group, device.group_id)
-    last_seen = seen_day(device.last_seen, zone(session.get_one(School, device.school_id).timezone))
+    school = session.get_one(School, device.school_id)
+    tz = zone(school.timezone)
+    last_seen = seen_day(device.last_seen, tz)
     summaries = session.scalars(
         select(DeviceLessonSummary)
         .where(DeviceLessonSummary.device_id == device.id)
@@ -58,8 +60,11 @@ def export_device(
         obj=named,
         now=now,
     )
+    # A person reads this export (a data-access request): times are the school's local time
+    # with their offset ("2026-12-07T05:24:00+01:00"), exact and still ISO 8601.
     return {
-        "exported_at": format_time(now),
+        "timezone": school.timezone,
+        "exported_at": iso(now, tz),
         "device": {
             "id": device.id,
             "group": group.name,
@@ -67,21 +72,21 @@ def export_device(
             "platform": device.platform,
             "agent_version": device.agent_version,
             "fingerprint": device.fingerprint,
-            "enrolled_at": format_time(device.enrolled_at),
+            "enrolled_at": iso(device.enrolled_at, tz),
             "last_seen": last_seen.isoformat() if last_seen else None,
             "retired": device.retired,
         },
         "summaries": [
             {
                 "lesson_id": s.lesson_id,
-                "received_at": format_time(s.received_at),
+                "received_at": iso(s.received_at, tz),
                 "summary": s.summary,
             }
             for s in summaries
         ],
         "audit": [
             {
-                "at": format_time(e.at),
+                "at": iso(e.at, tz),
                 "actor": e.actor,
                 "action": e.action,
                 "object": e.object,

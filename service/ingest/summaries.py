@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeGuard, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, and_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -46,6 +46,17 @@ class DeviceRef(Protocol):
     def school_id(self) -> int: ...
     @property
     def group_id(self) -> int: ...
+
+
+class SchoolRef(Protocol):
+    """What ingestion needs of the device's school (a row of ``_SCHOOLS``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def retention_days(self) -> int: ...
+    @property
+    def policy_override(self) -> str | None: ...
 
 
 class LessonRef(Protocol):
@@ -87,7 +98,7 @@ def _report_id_of(item: Any) -> str | None:
 def lesson_problem(
     lesson: LessonRef | None,
     device: DeviceRef,
-    school: School,
+    school: SchoolRef,
     *,
     future: timedelta,
     now: datetime,
@@ -158,15 +169,16 @@ def store(
     """Store several requests' batches in the caller's transaction, with the results each would
     have had alone, one after another in this order: a report id twice in the group is stored
     for the first item; a later item is its duplicate (same device) or rejected (another)."""
-    schools = {
-        school.id: school
-        for school in session.scalars(
-            select(School).where(School.id.in_({b.device.school_id for b in batches}))
-        )
+    schools: dict[int, SchoolRef] = {
+        row.id: row
+        for row in session.execute(_SCHOOLS, {"ids": {b.device.school_id for b in batches}})
     }
     checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
-    lessons = _lessons(session, {e.lesson_id for c in checked for e in c if _is_summary(e)})
-    sent = _windows(session, set(lessons), {b.device.id for b in batches})
+    lessons, sent = _lessons_and_windows(
+        session,
+        {e.lesson_id for c in checked for e in c if _is_summary(e)},
+        {b.device.id for b in batches},
+    )
     # Decide every item; the new ones are inserted together afterwards. No look-up of stored
     # report ids first: the insert skips them, and only those are looked up (``lost``).
     decided: list[list[ItemResult | LessonSummary | _Repeat]] = []
@@ -216,22 +228,6 @@ def store(
     ]
 
 
-def _windows(
-    session: Session, lesson_ids: set[str], device_ids: set[str]
-) -> defaultdict[tuple[str, str], list[Window]]:
-    """The windows already stored per (device, lesson) of this group, in one query."""
-    out: defaultdict[tuple[str, str], list[Window]] = defaultdict(list)
-    if not lesson_ids:
-        return out
-    s = DeviceLessonSummary
-    query = select(s.device_id, s.lesson_id, s.report_id, s.started_at, s.ended_at).where(
-        s.lesson_id.in_(lesson_ids), s.device_id.in_(device_ids)
-    )
-    for device_id, lesson_id, report_id, started, ended in session.execute(query):
-        out[(device_id, lesson_id)].append(Window(report_id, started, ended))
-    return out
-
-
 @dataclass(frozen=True)
 class _Repeat:
     """A report id already taken by an earlier item of the same batch or group."""
@@ -243,26 +239,63 @@ def _is_summary(entry: LessonSummary | ItemResult) -> TypeGuard[LessonSummary]:
     return isinstance(entry, LessonSummary)
 
 
-def _lessons(session: Session, lesson_ids: set[str]) -> dict[str, LessonRef]:
-    """What the checks need of each lesson, with whether its numbers are frozen, in one query."""
-    if not lesson_ids:
-        return {}
-    query = (
-        select(
-            Lesson.id,
-            Lesson.school_id,
-            Lesson.group_id,
-            Lesson.start,
-            Lesson.end,
-            LessonAggregate.lesson_id.is_not(None).label("frozen"),
-        )
-        .outerjoin(LessonAggregate, LessonAggregate.lesson_id == Lesson.id)
-        .where(Lesson.id.in_(lesson_ids))
+# The statements of a transaction, built once: building a select (coercing its columns and
+# operators, then computing its cache key) cost the collector more CPU than running it did.
+# Expanding parameters take the id lists.
+# The columns, not the ORM entity: loading a School object cost as much as the query.
+_SCHOOLS = select(School.id, School.retention_days, School.policy_override).where(
+    School.id.in_(bindparam("ids", expanding=True))
+)
+_STORED = DeviceLessonSummary.__table__.alias("stored")
+_LESSONS_AND_WINDOWS = (
+    select(
+        Lesson.id,
+        Lesson.school_id,
+        Lesson.group_id,
+        Lesson.start,
+        Lesson.end,
+        LessonAggregate.lesson_id.is_not(None).label("frozen"),
+        _STORED.c.device_id,
+        _STORED.c.report_id,
+        _STORED.c.started_at,
+        _STORED.c.ended_at,
     )
-    return {row.id: row for row in session.execute(query)}
+    .outerjoin(LessonAggregate, LessonAggregate.lesson_id == Lesson.id)
+    .outerjoin(
+        _STORED,
+        and_(
+            _STORED.c.lesson_id == Lesson.id,
+            _STORED.c.device_id.in_(bindparam("devices", expanding=True)),
+        ),
+    )
+    .where(Lesson.id.in_(bindparam("lessons", expanding=True)))
+)
+_OWNERS = select(DeviceLessonSummary.report_id, DeviceLessonSummary.device_id).where(
+    DeviceLessonSummary.report_id.in_(bindparam("ids", expanding=True))
+)
 
 
-def _policy_checked(batch: Parsed, school: School) -> list[LessonSummary | ItemResult]:
+def _lessons_and_windows(
+    session: Session, lesson_ids: set[str], device_ids: set[str]
+) -> tuple[dict[str, LessonRef], defaultdict[tuple[str, str], list[Window]]]:
+    """What the checks need of each lesson, with whether its numbers are frozen, and the
+    windows these devices already stored for these lessons, per (device, lesson): one query,
+    a row per stored window (or one without a window for a lesson with none)."""
+    lessons: dict[str, LessonRef] = {}
+    sent: defaultdict[tuple[str, str], list[Window]] = defaultdict(list)
+    if not lesson_ids:
+        return lessons, sent
+    rows = session.execute(_LESSONS_AND_WINDOWS, {"lessons": lesson_ids, "devices": device_ids})
+    for row in rows:
+        lessons.setdefault(row.id, row)
+        if row.report_id is not None:
+            sent[(row.device_id, row.id)].append(
+                Window(row.report_id, row.started_at, row.ended_at)
+            )
+    return lessons, sent
+
+
+def _policy_checked(batch: Parsed, school: SchoolRef) -> list[LessonSummary | ItemResult]:
     policy = policy_cache.for_school(school)
     entries: list[LessonSummary | ItemResult] = []
     for entry in batch.entries:
@@ -294,10 +327,7 @@ def _result(
 def _stored_owners(session: Session, report_ids: Sequence[str]) -> dict[str, str]:
     if not report_ids:
         return {}
-    query = select(DeviceLessonSummary.report_id, DeviceLessonSummary.device_id).where(
-        DeviceLessonSummary.report_id.in_(report_ids)
-    )
-    return dict(session.execute(query).all())
+    return dict(session.execute(_OWNERS, {"ids": report_ids}).all())
 
 
 def _existing(report_id: str, owner: str, device: DeviceRef) -> ItemResult:
@@ -342,13 +372,20 @@ def _insert_new(
         }
         for _, (s, device) in sorted(new.items())
     ]
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    table = cast(Table, DeviceLessonSummary.__table__)
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["report_id"])
-        .returning(table.c.report_id)
-    )
+    statement = _INSERT_PG if is_postgres(session) else _INSERT_SQLITE
     # A Core executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") in
     # batches within both backends' parameter limits, from one cached compiled statement.
     return set(session.connection().execute(statement, rows).scalars())
+
+
+_TABLE = cast(Table, DeviceLessonSummary.__table__)
+_INSERT_PG = (
+    pg_insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["report_id"])
+    .returning(_TABLE.c.report_id)
+)
+_INSERT_SQLITE = (
+    sqlite_insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["report_id"])
+    .returning(_TABLE.c.report_id)
+)

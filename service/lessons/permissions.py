@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from policies.engine import DEVICE_SCOPES
 from policies.model import Lang, Policy
 from service import access, audit
 from service.actors import Actor
@@ -25,7 +26,8 @@ from service.models import Lesson, Permission, School
 from service.schools import policy as policy_cache
 
 MAX_NOTE = 500
-_DEVICE_SCOPES = {"lesson", "remote_lesson"}
+# Permissions lift rules on pupils' devices in a lesson, never a staff rule.
+_DEVICE_SCOPES = DEVICE_SCOPES["pupil"]
 
 
 def school_policy(school: School) -> Policy:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import policies
 from policies.model import Policy
@@ -46,7 +46,16 @@ def _build(school_id: int, override: str | None) -> EffectivePolicy:
     )
 
 
-def for_school(school: School) -> EffectivePolicy:
+class PolicySource(Protocol):
+    """What the policy is built from: a ``School`` row, or the intake's narrower read of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def policy_override(self) -> str | None: ...
+
+
+def for_school(school: PolicySource) -> EffectivePolicy:
     """The school's effective policy; PolicyError if its stored override does not validate."""
     return _build(school.id, school.policy_override)
 
@@ -54,3 +63,9 @@ def for_school(school: School) -> EffectivePolicy:
 def policy_of(school: School) -> Policy:
     """The school's effective policy as the engine's model: categories, rules, families."""
     return for_school(school).policy
+
+
+def proposed(school: School, override: str) -> EffectivePolicy:
+    """The effective policy the school would have with this override text (blank: none), for a
+    preview before it is saved; ``PolicyError`` when the text does not validate."""
+    return _build(school.id, override.replace("\r\n", "\n") if override.strip() else None)

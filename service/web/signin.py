@@ -110,6 +110,10 @@ def check_password(
         return Checked(username, None)
     with sessions() as session:
         stored = session.scalar(select(User.password_hash).where(User.username == username))
+    # An SSO-only account has no password: checked against the dummy hash like an unknown name,
+    # so the time taken does not tell which accounts have one.
+    if stored == credentials.NO_PASSWORD:
+        stored = None
     if verifier.verify(stored or _dummy_hash(), password) and stored is not None:
         return Checked(username, stored)
     throttle.failed(username, address, now=now)

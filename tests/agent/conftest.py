@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,6 +46,16 @@ def move_to_another_machine(state_dir: Path) -> None:
     data = json.loads(path.read_text())
     data["machine_check"] = identity.keyed(data["machine_salt"], "the-machine-of-the-image")
     path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def channel_dir() -> Iterator[Path]:
+    """A socket directory other users can reach (pytest's own tmp dirs are 0700): where a test
+    agent listens for its helper and browser hosts."""
+    path = Path(tempfile.mkdtemp(prefix="lw-channel-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -40,15 +40,6 @@ NOBODY = 65534
 
 
 @pytest.fixture
-def channel_dir() -> Iterator[Path]:
-    """A socket directory other users can reach (pytest's own tmp dirs are 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="lw-channel-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
 def pupil(tmp_path: Path) -> Path:
     """The signed-in pupil's home, apart from the service's HOME."""
     home = tmp_path / "pupil"
@@ -81,6 +72,18 @@ class HelperProcess:
         return self.log.read_text(errors="replace")
 
 
+def readable_copy(home: Path, user: int) -> Path:
+    """The helper's code (``agent`` and ``policies``) copied into ``home``, owned by ``user``."""
+    code = home / "code"
+    for package in ("agent", "policies"):
+        shutil.copytree(
+            REPO / package, code / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for path in [code, *code.rglob("*")]:
+        os.chown(path, user, user)
+    return code
+
+
 @pytest.fixture
 def helpers(tmp_path: Path) -> Iterator[Callable[..., HelperProcess]]:
     started: list[HelperProcess] = []
@@ -93,9 +96,13 @@ def helpers(tmp_path: Path) -> Iterator[Callable[..., HelperProcess]]:
             "PATH": os.environ["PATH"], "HOME": str(home), "PYTHONPATH": str(REPO),
             "PYTHONUNBUFFERED": "1", "XDG_CONFIG_HOME": str(home / ".config"), **(extra or {}),
         }  # fmt: skip
-        # Another user cannot reach this venv's interpreter under /root: Debian's python3
-        # imports what a refused helper needs (standard library and this repo) just as well.
-        python = "/usr/bin/python3" if user is not None else sys.executable
+        python = sys.executable
+        if user is not None:
+            # Another user cannot reach this venv's interpreter under /root, nor the checkout
+            # when it sits in a private folder (a CI clone in `mktemp -d`): Debian's python3
+            # runs a copy of the two packages a helper imports, in that user's own home.
+            python = "/usr/bin/python3"
+            env["PYTHONPATH"] = str(readable_copy(home, user))
         with log.open("ab") as sink:
             proc = subprocess.Popen(
                 [python, "-m", "agent", "helper", "--socket", str(address)],

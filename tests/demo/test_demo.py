@@ -66,6 +66,13 @@ def test_demo_serves_a_populated_report_and_a_monitoring_local_agent(tmp_path: P
         assert data["devices_expected"] == 25
         assert data["devices_reporting"] > 0
         assert data["categories"], "the in-progress lesson's report is populated"
+        # The showcase (service/demo/showcase.py) is in the demo: devries's own group chat.
+        chats = http.get(
+            f"http://127.0.0.1:{port}/groupchats",
+            headers={"Accept": "application/json"},
+            timeout=10,
+        ).json()["chats"]
+        assert [(c["group"], c["platform"]) for c in chats] == [("3B", "whatsapp")]
 
         # The agent was started just before the demo said so; its first config fetch (which
         # brings the lesson) takes a moment, longer on a loaded machine: wait for it, bounded.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from policies import load_policy
+from policies.explain import explain_data
 from service import db
 from service.models import DeviceLessonSummary
 from tests.support.databases import DemoDatabase
@@ -27,3 +28,9 @@ def test_every_demo_finding_has_its_catalog_category_rule_and_article(
         rule = policy.rule(f["rule"])
         assert f["category"] == policy.families[f["family"]].category, f
         assert f["category"] in rule.categories and f["article"] == rule.article, f
+    # The words match too: the report's label of Snipping Tool's category is the heading /privacy
+    # and explain list it under, in both languages.
+    snipping = policy.categories[policy.families["snipping_tool"].category]
+    for lang, label in (("nl", "schermopname"), ("en", "screen recording")):
+        assert snipping.label(lang) == label
+        assert "Snipping Tool" in explain_data(policy, lang)["apps"][label]

@@ -258,6 +258,13 @@ def test_admin_sets_the_closed_platform_on_the_school_page(demo_sqlite: Demo) ->
     overview = admin.json("/groupchats/overview").json()
     assert overview["closed_platform"] == "parro"
     assert [f["code"] for f in overview["flagged"][0]["findings"]] == ["closed_platform_available"]
+    # The overview promises no per-teacher view: it names no teacher, page or JSON; the chat's
+    # own page does, for following that one chat up.
+    assert "owner" not in overview["flagged"][0]
+    page = admin.get("/groupchats/overview").text
+    assert "nooit per docent" in page and "devries" not in page and "Geregistreerd" not in page
+    chat = admin.get(f"/groupchats/{overview['flagged'][0]['id']}").text
+    assert "Geregistreerd door: devries" in chat
     refused = admin.post(
         "/admin/school/closed-platform", {"closed_platform": "telegram"}, csrf_from="/admin/school"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
@@ -22,6 +24,7 @@ PREFIX = "opt/lessonwatch-agent"
 USER_UNIT = "usr/lib/systemd/user/lessonwatch-agent-helper.service"
 USER_WANTS = "usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-agent-helper.service"
 AUTOSTART = "etc/xdg/autostart/lessonwatch-agent-helper.desktop"
+HOST_MANIFEST = "native-messaging-hosts/nl.lessonwatch.agent.json"
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 # One worker builds the package once: two builds at once would share the tree's build/ folder.
@@ -39,16 +42,41 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     # The dev venv's uv, as a build machine with uv would use it (pip took ~20 s of CPU here).
     uv = Path(sys.executable).with_name("uv")
+    tools = {"CYCLONEDX": str(Path(sys.executable).with_name("cyclonedx-py"))}
     built = subprocess.run(
         ["bash", str(REPO / "packaging/linux/build-deb.sh"), str(out)],
         capture_output=True, text=True, timeout=900, check=False,
-        env={**os.environ, **({"UV": str(uv)} if uv.exists() else {})},
+        env={**os.environ, **tools, **({"UV": str(uv)} if uv.exists() else {})},
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-3000:]
     path = Path(built.stdout.strip().splitlines()[-1])
     arch = subprocess.check_output(["dpkg", "--print-architecture"], text=True).strip()
     assert path.name == f"lessonwatch-agent_{VERSION}_{arch}.deb"
     return path
+
+
+def locked_packages(extras: str, tmp: Path) -> dict[str, str]:
+    """The name and version of every package uv.lock gives these extras on this machine."""
+    out = tmp / f"{extras}.txt"
+    uv = Path(sys.executable).with_name("uv")
+    subprocess.run(
+        ["bash", str(REPO / "packaging/locked-requirements.sh"), extras, str(out)],
+        check=True, timeout=120, env={**os.environ, "UV": str(uv)},
+    )  # fmt: skip
+    found: dict[str, str] = {}
+    for line in out.read_text().splitlines():
+        if "==" not in line or line.startswith((" ", "#")):
+            continue
+        requirement, _, marker = line.rstrip(" \\").partition(";")
+        if marker.strip() and not Marker(marker.strip()).evaluate():
+            continue
+        name, _, version = requirement.strip().partition("==")
+        found[canonical(name)] = version
+    return found
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -91,6 +119,16 @@ def installed_agent(root: Path, *args: str, state: Path) -> subprocess.Completed
         capture_output=True, text=True, timeout=120, check=False,
         env={**ENV, "HOME": str(state), "LESSONWATCH_STATE_DIR": str(state)},
         cwd=state,
+    )  # fmt: skip
+
+
+def native_host(root: Path, origin: str, work: Path) -> subprocess.CompletedProcess[bytes]:
+    """The installed native host as a browser starts it, its port closed at once."""
+    venv = root / PREFIX / "venv"
+    return subprocess.run(
+        [str(venv / "bin/python"), str(venv / "bin/lessonwatch-agent"), "native-host", origin],
+        input=b"", capture_output=True, timeout=60, check=False, env={**ENV, "HOME": str(work)},
+        cwd=work,
     )  # fmt: skip
 
 
@@ -151,8 +189,25 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
     assert result["probes"]["processes"] == "ok"
     assert cli_pyc.stat().st_mtime_ns == compiled_at, "the shipped bytecode is used as it is"
 
+    # Paired mode: the browser extension's native host, registered for the three browsers; run
+    # as the browser runs it (origin first, framing on stdout), and refusing any other origin.
+    manifests = [
+        root / f / HOST_MANIFEST for f in ("etc/opt/chrome", "etc/chromium", "etc/opt/edge")
+    ]
+    for manifest in manifests:
+        assert json.loads(manifest.read_text())["path"] == f"/{PREFIX}/native-host"
+    assert os.access(root / PREFIX / "native-host", os.X_OK)
+    said = native_host(root, "chrome-extension://miidlkkbabhbefopaneddnaplacpdfhl/", work)
+    assert said.returncode == 0, said.stderr
+    assert json.loads(said.stdout[4 : 4 + int.from_bytes(said.stdout[:4], sys.byteorder)]) == {
+        "v": 1, "type": "hello", "agent": VERSION,
+    }  # fmt: skip
+    other = native_host(root, "chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/", work)
+    assert other.returncode == 1 and other.stdout == b""
+
     removed = dpkg(root, "--remove", "lessonwatch-agent")
     assert removed.returncode == 0, removed.stderr
+    assert not any(m.exists() for m in manifests)
     assert not (root / PREFIX).exists() and not unit.exists()
     assert not user_unit.exists() and not (root / USER_WANTS).is_symlink()
     assert state.is_dir() and conf.exists(), "remove keeps the identity and the enrolment file"
@@ -166,6 +221,35 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
                                               "etc/shadow", "etc/gshadow"))}  # fmt: skip
     assert left - stays == set(), "purge leaves only the system account and dpkg's records"
     assert "lessonwatch:" in (root / "etc/passwd").read_text()
+
+
+def test_the_package_holds_exactly_the_locked_packages_and_its_sbom_lists_them(
+    deb: Path, tmp_path: Path
+) -> None:
+    """Two builds from one commit carry the same packages: those of uv.lock, each at its locked
+    version, and nothing else; the CycloneDX SBOM beside the .deb lists exactly those."""
+    unpacked = tmp_path / "unpacked"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True, timeout=120)
+    site = next((unpacked / PREFIX / "venv/lib").glob("python3.*/site-packages"))
+    shipped: dict[str, str] = {}
+    for info in site.glob("*.dist-info"):
+        fields = dict(
+            line.split(": ", 1)
+            for line in (info / "METADATA").read_text().splitlines()
+            if line.startswith(("Name: ", "Version: "))
+        )
+        shipped[canonical(fields["Name"])] = fields["Version"]
+    assert shipped.pop("lessonwatch") == VERSION
+    assert shipped == locked_packages("agent", tmp_path)
+    assert "pip" not in shipped and "setuptools" not in shipped
+
+    sbom = json.loads(deb.with_name(deb.name.removesuffix(".deb") + ".cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert sbom["metadata"]["component"]["name"] == "lessonwatch"
+    listed = {canonical(c["name"]): c["version"] for c in sbom["components"]}
+    listed.pop("lessonwatch", None)
+    assert listed == shipped
+    assert all(c["purl"].startswith("pkg:pypi/") for c in sbom["components"])
 
 
 def test_unit_file_passes_systemd_analyze_verify(deb: Path, root: Path) -> None:

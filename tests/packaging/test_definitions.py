@@ -4,10 +4,12 @@ PowerShell, pkgbuild and a Docker engine are not available here (docs/deploy.md 
 
 from __future__ import annotations
 
+import json
 import plistlib
 import re
 import shutil
 import subprocess
+import sys
 import xml.dom.minidom
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 import yaml
 
 from agent.channel import default_address
+from agent.native_host import HOST_NAME, ORIGINS
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "packaging"
@@ -24,6 +27,9 @@ SCRIPTS = [
     PKG / "linux/debian/prerm",
     PKG / "linux/debian/postrm",
     PKG / "macos/build-pkg.sh",
+    PKG / "linux/native-host",
+    PKG / "macos/native-host",
+    PKG / "locked-requirements.sh",
     REPO / "dev",
     REPO / ".ci/run",
 ]
@@ -164,3 +170,63 @@ def test_the_agent_brings_its_own_time_zone_data_on_windows() -> None:
     assert tzdata.marker is not None
     assert tzdata.marker.evaluate({"sys_platform": "win32"})
     assert not tzdata.marker.evaluate({"sys_platform": "linux"})
+
+
+@pytest.mark.parametrize(
+    ("platform", "path", "installed_by"),
+    [
+        ("linux", "/opt/lessonwatch-agent/native-host", "linux/build-deb.sh"),
+        ("macos", "/Library/Application Support/lessonwatch/native-host", "macos/build-pkg.sh"),
+        ("windows", "native-host.bat", "windows/install.ps1"),
+    ],
+)
+def test_native_messaging_host_manifests_name_our_host_and_only_our_extension(
+    platform: str, path: str, installed_by: str
+) -> None:
+    """One manifest per platform (Chrome, Chromium and Edge read the same format): the host
+    name and origin the native host checks, no wildcard, the wrapper the installer puts there,
+    and the installer registers it for all three browsers."""
+    manifest = json.loads((PKG / platform / "nl.lessonwatch.agent.json").read_text())
+    assert manifest["name"] == HOST_NAME and manifest["type"] == "stdio"
+    assert manifest["allowed_origins"] == sorted(ORIGINS)
+    assert manifest["path"] == path
+    wrapper = PKG / platform / Path(path).name
+    assert "lessonwatch-agent" in wrapper.read_text() and "native-host" in wrapper.read_text()
+    installer = (PKG / installed_by).read_text()
+    assert Path(path).name in installer and "nl.lessonwatch.agent.json" in installer
+    folders = {
+        "linux": ("etc/opt/chrome", "etc/chromium", "etc/opt/edge"),
+        "macos": ('"Google/Chrome"', '"Application Support/Chromium"', '"Microsoft/Edge"'),
+        "windows": ("'Google\\Chrome'", "'Chromium'", "'Microsoft\\Edge'"),
+    }[platform]
+    for folder in folders:
+        assert folder in installer, folder
+    if platform == "windows":
+        assert "NativeMessagingHosts" in (PKG / "windows/uninstall.ps1").read_text()
+
+
+@pytest.mark.parametrize(
+    "installer",
+    ["dev", "packaging/linux/build-deb.sh", "packaging/macos/build-pkg.sh",
+     "packaging/collector/Dockerfile"],
+)  # fmt: skip
+def test_every_installer_installs_exactly_the_lock(installer: str) -> None:
+    """./dev (and so CI), the .deb, the macOS package and the Docker image take their packages
+    from uv.lock through one script, checked against the lock's hashes, and lessonwatch itself
+    without resolving its dependencies again."""
+    text = (REPO / installer).read_text()
+    assert "locked-requirements.sh" in text
+    assert "--require-hashes" in text
+    assert "--no-deps" in text
+    assert not re.search(r"install[^\n]*\[(agent|service|dev)\]", text), "an unlocked install"
+
+
+def test_the_lock_is_the_one_pyproject_asks_for() -> None:
+    """uv.lock answers pyproject.toml as it is: a dependency changed without `uv lock` fails
+    here (offline, from the lock and uv's cache)."""
+    uv = Path(sys.executable).with_name("uv")
+    checked = subprocess.run(
+        [str(uv), "lock", "--check", "--offline"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr

@@ -25,6 +25,7 @@ from agent.config import Lesson
 from agent.explain import Enrolment, enrolment_text, helper_text, render
 from policies import Policy
 from policies.cli import check_summary, refusal
+from policies.describe import describe, differences
 from policies.explain import explain_data, render_text, timing_text
 from policies.groupchat import (
     Chat,
@@ -38,6 +39,8 @@ from policies.groupchat import (
 )
 from policies.i18n import DOMAIN, LOCALE_DIR, translator
 from policies.model import Lang
+from tests.agent.helpers import SNIPPING, sent_summary
+from tests.policies.describe_cases import changed
 
 ROOT = Path(__file__).resolve().parents[2]
 POS = sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
@@ -259,6 +262,28 @@ def _errors(call: Any, *args: Any) -> ChatInputError:
     return caught.value
 
 
+# Two summaries of one lesson that between them reach every sentence of a summary in words: a
+# finding, a gap, a probe of each state, dropped summaries, and one with nothing found.
+_PROBES = {"processes": "unavailable", "capture_files": "off", "camera": "unavailable"}
+SENT = [
+    (sent_summary(1, [SNIPPING], dropped=2, gaps=1, probes=_PROBES), "2026-11-24 10:31"),
+    (
+        sent_summary(2, [], probes={"microphone": "unavailable", "window_title": "off"}),
+        "2026-11-24 10:32",
+    ),
+]
+
+
+def _texts(value: Any, skip: set[str]) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() if k not in skip for t in _texts(v, skip)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v, skip)]
+    return []
+
+
 def dutch_samples(policy: Policy) -> dict[str, str]:
     """Every text policies and the agent's explain write, in Dutch, by where it comes from."""
     platforms = _catalog_reaching_every_message()
@@ -316,7 +341,7 @@ def dutch_samples(policy: Policy) -> dict[str, str]:
             [],
             now,
             tz,
-            [("{}", "2026-11-24 10:31")],
+            [("{}", "2026-11-24 10:31"), *SENT],
             Enrolment(label=None, platform="linux", version="0.1.0", fingerprint="ab12"),
         ),
         # The fingerprint an older agent sent (unkeyed), and none from an older collector.
@@ -336,6 +361,15 @@ def dutch_samples(policy: Policy) -> dict[str, str]:
             for f in check_chat(facts, school, platforms)
         ),
         "field errors": "\n".join(m for e in errors for m in e.messages("nl").values()),
+        # Only the texts: the keys and ids ("rules", "a1-social-media") are not for reading.
+        "policy page": "\n".join(
+            t for p in (policy, changed()) for t in _texts(describe(p, "nl"), skip={"id", "key"})
+        )
+        + "\n".join(
+            c["text"]
+            for before, after in ((policy, changed()), (changed(), policy))
+            for c in differences(before, after, "nl")
+        ),
     }
 
 
@@ -345,6 +379,9 @@ def test_dutch_output_contains_no_english_msgid(shipped: Policy) -> None:
     english += [as_pattern(plural) for plural in extracted().values() if plural]
     for where, text in dutch_samples(shipped).items():
         assert text.strip()
+        # A sent summary is also shown verbatim (JSON, one field a line): its values ("off")
+        # are the wire's, deliberately not translated.
+        text = re.sub(r'^\s+("[^"\n]*":.*|[\[\]{}],?)$', "", text, flags=re.M)
         leaks = [p.pattern for p in english if p.search(text)]
         assert leaks == [], where
 

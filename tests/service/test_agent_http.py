@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.actors import Actor
 from service.app import create_app
 from service.devices import registry as devices
-from service.models import DeviceLessonSummary
+from service.models import Device, DeviceLessonSummary
 from service.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.collector import Live, World, finding, live_server, retire, summary
@@ -113,6 +113,45 @@ def test_config_lists_the_groups_lessons_and_answers_304(live: Live, world: Worl
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_extension_enrols_as_chromeos_and_only_its_origin_gets_cors_on_the_agent_api(
+    live: Live, world: World, sessions: sessionmaker[Session]
+) -> None:
+    """The browser extension on a Chromebook enrols with platform chromeos and calls the agent
+    API cross-origin: its own origin is allowed there, another origin and the pages are not."""
+    ext = "chrome-extension://miidlkkbabhbefopaneddnaplacpdfhl"
+    url = live.url + "/api/v1/agent"
+    preflight = requests.options(
+        url + "/enroll",
+        headers={
+            "Origin": ext,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        timeout=TIMEOUT,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == ext
+    body = {"code": world.code_3b, "platform": "chromeos", "agent_version": "0.1.0+browser"}
+    enrolled = requests.post(url + "/enroll", json=body, headers={"Origin": ext}, timeout=TIMEOUT)
+    assert enrolled.status_code == 201, enrolled.text
+    assert enrolled.headers["Access-Control-Allow-Origin"] == ext
+    token = enrolled.json()["token"]
+    config = requests.get(
+        url + "/config",
+        headers={"Origin": ext, "Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT,
+    )
+    assert config.status_code == 200
+    assert "ETag" in config.headers["Access-Control-Expose-Headers"]
+    with sessions.begin() as session:
+        device = session.get_one(Device, enrolled.json()["device_id"])
+        assert device.platform == "chromeos"
+    other = "chrome-extension://" + "a" * 32
+    for path, origin in ((url + "/config", other), (live.url + "/privacy", ext)):
+        answer = requests.get(path, headers={"Origin": origin}, timeout=TIMEOUT)
+        assert "Access-Control-Allow-Origin" not in answer.headers, path
 
 
 def test_etag_changes_when_a_permission_is_granted(

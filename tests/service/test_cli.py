@@ -13,6 +13,7 @@ from service.actors import Actor
 from service.cli.main import build_parser, main, parse_duration
 from service.errors import InvalidRequest
 from service.settings import SETTINGS_HELP, Settings
+from tests.support.clock import DEMO_NOW
 from tests.support.schools import found_school
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -80,6 +81,29 @@ def test_setup_commands_print_what_scripts_need(
     assert report["lesson"]["id"] == lesson and report["devices_expected"] == 0
     assert run(capsys, db_url, "purge")[0] == 0
     assert run(capsys, db_url, "tokens", "revoke", "--username", "ann")[1] == "1"
+
+
+# Formatting, not storage: SQLite only.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_text_output_shows_school_time_with_the_zone(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    """A lesson at 08:30 Amsterdam time and a code made at 10:45 read as such in the text of
+    report, lessons list and enroll-code list (CET named); --json keeps UTC."""
+
+    def text(*argv: str) -> str:
+        assert main([*argv, "--db", db_url], clock=lambda: DEMO_NOW) == 0
+        return capsys.readouterr().out
+
+    add = ("lessons", "add", "--group", "3B")
+    lesson = text(*add, "--start", "2026-11-24T08:30", "--end", "2026-11-24T09:20").strip()
+    text("enroll-code", "create", "--group", "3B", "--expires-in", "2d")
+    assert f"lesson {lesson} (3B, 2026-11-24 08:30–09:20 CET)" in text("report", lesson)
+    listed = text("lessons", "list", "--date", "2026-11-24").split("\t")
+    assert listed[2:4] == ["2026-11-24 08:30 CET", "2026-11-24 09:20 CET"]
+    assert "\t2026-11-26 10:45 CET\t" in text("enroll-code", "list")
+    codes = json.loads(text("enroll-code", "list", "--json"))
+    assert codes[0]["expires_at"] == "2026-11-26T09:45:00Z"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,6 +100,44 @@ def test_a_stored_report_id_repeated_in_a_group_gets_one_answer_throughout(
     outcomes = _write(sessions, clock, (fleet[0], [item, item]), (fleet[0], [item]))
     assert outcomes == [[expected, expected], [expected]]
     assert _owners(sessions) == {item["report_id"]: fleet[owner].id}
+
+
+@pytest.mark.parametrize(
+    ("batches", "repeat_stored", "expected"),
+    [(1, False, 3), (4, False, 3), (4, True, 4)],
+    ids=["one-batch", "four-batches", "four-batches-one-a-retry"],
+)
+def test_a_group_costs_the_same_statements_whatever_it_holds(
+    sessions: sessionmaker[Session],
+    world: World,
+    clock: FakeClock,
+    batches: int,
+    repeat_stored: bool,
+    expected: int,
+) -> None:
+    """A group's transaction reads the schools, then the lessons with the windows already
+    stored, then inserts: three statements for one batch or several (docs/performance.md); the
+    owners of report ids the insert skipped are looked up only when it skipped some."""
+    fleet = _devices(sessions, clock, *[world.code_3b] * batches)
+    stored = summary(world.lesson_3b, [finding()])
+    assert _write(sessions, clock, (fleet[0], [stored])) == [[ACCEPTED]]
+    group = [(device, [summary(world.lesson_3b, [finding()])]) for device in fleet]
+    if repeat_stored:
+        group[-1] = (fleet[0], [stored])
+    engine = sessions.kw["bind"]
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE"}:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        outcomes = _write(sessions, clock, *group)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert all(o in ([ACCEPTED], [DUPLICATE]) for o in outcomes), outcomes
+    assert len(seen) == expected, seen
 
 
 def test_a_batch_that_breaks_the_group_fails_alone(

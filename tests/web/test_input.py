@@ -95,6 +95,8 @@ def test_odd_ids_in_admin_actions_get_404(demo_sqlite: Demo, path: str) -> None:
         ),
         ("/admin/users", {"username": "", "role": "teacher", "password": "long enough pw"}),
         ("/admin/users", {"username": "kim", "role": "teacher", "password": "short"}),
+        # No password and no e-mail address for SSO: nobody could ever sign in.
+        ("/admin/users", {"username": "kim", "role": "teacher", "password": ""}),
         ("/admin/users", {"username": "beheer", "role": "admin", "password": "long enough pw"}),
         ("/admin/policy", {"override": "x" * 200_001}),
     ],

@@ -3,16 +3,17 @@ code flow with PKCE, state and nonce, signature and claims verified, mapping to 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 
-from service import audit
+from service import audit, credentials
 from service.models import User
 from service.web import WebSettings
-from tests.support.web import TIMEOUT, Browser, Demo
+from tests.support.web import TIMEOUT, Browser, Demo, signed_in
 from tests.web.oidc_standin import Provider, oidc_provider
 
 
@@ -74,6 +75,32 @@ def test_untrustworthy_id_tokens_are_refused(
     browser, answer = sso(demo_sqlite)
     assert answer.status_code == 401 and problem in answer.text
     assert browser.get("/lessons").status_code == 303
+
+
+def test_an_account_made_for_sso_needs_no_password_and_starts_as_a_teacher(
+    demo_sqlite: Demo, provider: Provider
+) -> None:
+    """The new-user form offers the least privileged role first and takes an e-mail address
+    without a password: that account signs in with SSO, never with a password."""
+    admin = signed_in(demo_sqlite, "beheer")
+    form = admin.get("/admin/users").text
+    assert re.search(r'<option value="teacher" selected>', form)
+    assert not re.search(r'name="password"[^>]*required', form)
+    fields = {"username": "kim", "role": "teacher", "password": "", "email": "kim@school.example"}
+    assert admin.post("/admin/users", fields, csrf_from="/admin/users").status_code == 303
+    provider.email = "kim@school.example"
+    browser, answer = sso(demo_sqlite)
+    assert answer.status_code == 303
+    assert browser.json("/lessons").json()["scope"] == "own"  # a teacher's own lessons
+    # Not even the stored marker signs in as a password.
+    refused = Browser(demo_sqlite.url).sign_in("kim", credentials.NO_PASSWORD)
+    assert refused.status_code != 303
+    # Without an e-mail address nobody could sign in: the form says so and adds nobody.
+    fields = {"username": "lee", "role": "teacher", "password": ""}
+    answer = admin.post("/admin/users", fields, csrf_from="/admin/users")
+    assert answer.status_code == 422 and "e-mailadres" in answer.text
+    with demo_sqlite.sessions.begin() as s:
+        assert s.query(User).filter_by(username="lee").count() == 0
 
 
 @pytest.mark.usefixtures("provider")

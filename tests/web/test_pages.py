@@ -13,6 +13,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from policies import load_policy
+from policies.explain import explain_data
 from service import audit
 from service.models import Device, DeviceLessonSummary, Lesson, Permission, School
 from tests.support.web import TIMEOUT, Browser, Demo, signed_in
@@ -46,12 +48,16 @@ def test_report_json_counts_and_suppression(demo: Demo) -> None:
         shown = "minder dan 3" if row["devices"] is None else str(row["devices"])
         assert row["devices_text"] == shown
     assert "<svg" in page["chart_svg"] and "minder dan 3" in page["chart_svg"]
+    # The lesson is still running: a device that has not reported is "not yet", no failure.
     missing = page["devices_expected"] - page["devices_reporting"]
+    assert page["still_reporting"] is True
     assert page["coverage_gaps"][0] == (
-        "1 apparaat rapporteerde niet"
+        "1 apparaat heeft nog niet gerapporteerd"
         if missing == 1
-        else f"{missing} apparaten rapporteerden niet"
+        else f"{missing} apparaten hebben nog niet gerapporteerd"
     )
+    assert 'class="not-yet"' in page["chart_svg"] and "<desc" in page["chart_svg"]
+    assert page["chart_table"]["rows"] and page["chart_table"]["categories"]
     assert [w["week"] for w in page["trend"]] == ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]
 
 
@@ -113,11 +119,18 @@ def test_bad_permission_forms_change_nothing(
 ) -> None:
     """Each bad grant gets a clear message and stores no permission."""
     lesson = demo_sqlite.school.lesson_in_progress
-    answer = signed_in(demo_sqlite, "devries").post(
+    teacher = signed_in(demo_sqlite, "devries")
+    answer = teacher.post(
         f"/lessons/{lesson}/permissions", fields, headers={"Accept": "application/json"}
     )
     assert answer.status_code == status
     assert message in answer.json()["error"]["message"]
+    # On the page: the lesson's report again, the message beside the form, not an error page.
+    page = teacher.post(f"/lessons/{lesson}/permissions", fields)
+    assert page.status_code == status
+    form = page.text.split('class="stack permission-form"', 1)[1].split("</form>", 1)[0]
+    assert 'id="permission-error" role="alert"' in form
+    assert page.text.count('name="category"') >= 1  # the form itself, to try again
     with demo_sqlite.sessions.begin() as s:
         assert s.scalar(select(func.count()).where(Permission.lesson_id == lesson)) == 0
 
@@ -273,19 +286,65 @@ def test_admin_sets_the_attention_threshold_audited(demo_sqlite: Demo) -> None:
 
 
 def test_policy_override_is_validated_before_saving(demo_sqlite: Demo) -> None:
-    """An invalid override shows the engine's line and problem, and nothing is stored."""
+    """An invalid override shows the engine's line and problem beside the form, in the preview
+    and when saved, and nothing is stored; a valid one is previewed in words (still nothing
+    stored), then saved through the one operation, which audits it."""
     admin = signed_in(demo_sqlite, "beheer")
     bad = '# ours\n\n[[rule]]\nid = "a1-social-media"\n'
-    answer = admin.post("/admin/policy", {"override": bad}, csrf_from="/admin/policy")
-    assert answer.status_code == 422
-    assert "Regel 4: duplicate rule id &#39;a1-social-media&#39;" in answer.text
+    for step in ("preview", "save"):
+        answer = admin.post(
+            "/admin/policy", {"override": bad, "step": step}, csrf_from="/admin/policy"
+        )
+        assert answer.status_code == 422
+        assert "Regel 4: duplicate rule id &#39;a1-social-media&#39;" in answer.text
+        assert 'id="policy-error"' in answer.text and 'id="policy-save-button"' not in answer.text
     with demo_sqlite.sessions.begin() as s:
         assert s.scalars(select(School)).one().policy_override is None
     good = '[rules."a1-video-streaming"]\nenabled = true\n'
-    answer = admin.post("/admin/policy", {"override": good}, csrf_from="/admin/policy")
-    assert answer.status_code == 303, answer.text
+    preview = admin.post(
+        "/admin/policy", {"override": good, "step": "preview"}, csrf_from="/admin/policy"
+    )
+    assert preview.status_code == 200
+    assert "Regel A.1 (a1-video-streaming) wordt aangezet" in preview.text
+    assert 'id="policy-save-button"' in preview.text
+    with demo_sqlite.sessions.begin() as s:
+        assert s.scalars(select(School)).one().policy_override is None
+        assert not [e for e in audit.entries(s) if e.action == "policy.save"]
+    answer = admin.post(
+        "/admin/policy", {"override": good, "step": "save"}, csrf_from="/admin/policy"
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/policy"
     with demo_sqlite.sessions.begin() as s:
         assert s.scalars(select(School)).one().policy_override == good
+        assert [e.action for e in audit.entries(s)][-1] == "policy.save"
+    # The page now shows the rule switched on, and previewing the same text changes nothing.
+    page = admin.json("/policy").json()
+    rules = {r["id"]: r for r in page["policy"]["rules"]}
+    assert rules["a1-video-streaming"]["enabled"] is True and page["has_override"] is True
+    again = admin.post(
+        "/admin/policy", {"override": good, "step": "preview"}, csrf_from="/admin/policy"
+    )
+    assert "Er zou niets veranderen." in again.text
+
+
+def test_staff_read_the_effective_policy_but_only_admins_change_it(demo_sqlite: Demo) -> None:
+    """Teachers and leaders read the rules, apps and settings in force; no form, and a save or
+    a preview of theirs is refused with nothing stored."""
+    for who in ("devries", "leiding"):
+        reader = signed_in(demo_sqlite, who)
+        page = reader.get("/policy")
+        assert page.status_code == 200
+        assert 'id="policy-rules"' in page.text and 'id="policy-settings"' in page.text
+        assert "elke 15 seconden" in page.text and 'id="policy-form"' not in page.text
+        for step in ("preview", "save"):
+            answer = reader.post(
+                "/admin/policy",
+                {"override": "[settings]\ngrace_seconds = 5\n", "step": step},
+                csrf_from="/policy",
+            )
+            assert answer.status_code == 403, (who, step)
+    with demo_sqlite.sessions.begin() as s:
+        assert s.scalars(select(School)).one().policy_override is None
 
 
 def test_export_and_erasure_of_one_device(demo_sqlite: Demo) -> None:
@@ -401,9 +460,13 @@ def test_privacy_page_is_public_and_in_both_languages(
         "en": ["secret key of the school", "only the day, not the time", "internet address"],
     }
     assert [text in html.text for text in kept[lang]] == [True, True, True]
+    # The browser extension, in the same words as `lessonwatch-agent explain` and its popup.
+    browser = explain_data(load_policy(), "nl" if lang == "nl" else "en")["browser"]
+    assert page["browser"] == browser and page["headings"]["browser"] in shown
+    assert [text in shown for text in browser.values()] == [True] * 4
 
 
-MENU = re.compile(r"<nav>(.*?)</nav>", re.S)
+MENU = re.compile(r"<header[^>]*>.*?<nav[^>]*>(.*?)</nav>", re.S)
 LINK = re.compile(r'href="([^"]+)"')
 
 

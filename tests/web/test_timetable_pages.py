@@ -5,6 +5,7 @@ weekly patterns; holidays; sources with secrets never shown again."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import date
 
@@ -149,6 +150,9 @@ def test_holidays_mark_the_week_and_the_lesson_report(demo: Demo) -> None:
     assert answer.status_code == 303, answer.text
     region = admin.post("/admin/timetable/holidays/region", {"region": "midden", "advised": "1"})
     assert region.status_code == 303
+    # The region links read as three words, not "noordmiddenzuid".
+    shown = re.sub(r"<[^>]+>", "", admin.get("/admin/timetable/holidays").text)
+    assert re.search(r"noord · midden · zuid", shown, re.IGNORECASE), shown
     listed = admin.json("/admin/timetable/holidays").json()
     assert [(h["name"], h["first_day"]) for h in listed["holidays"]] == [
         ("Studieweek", "2026-11-30")

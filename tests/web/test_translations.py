@@ -385,8 +385,8 @@ def assert_dutch(page: str, where: str) -> None:
 
 
 NAV = {
-    "teacher": ["Lessen", "Groepschats"],
-    "leader": ["Lessen", "Aandacht", "Groepschats"],
+    "teacher": ["Lessen", "Groepschats", "Beleid"],
+    "leader": ["Lessen", "Aandacht", "Groepschats", "Beleid"],
     "admin": [
         "Lessen",
         "Aandacht",
@@ -408,7 +408,7 @@ ROLE_WORD = {"teacher": "docent", "leader": "schoolleiding", "admin": "beheerder
 def assert_chrome(page: str, user: str, role: str, where: str) -> None:
     """The signed-in user's name and role, and the navigation of that role."""
     assert f'<span class="who">{user} · {ROLE_WORD[role]}</span>' in page, where
-    nav = re.search(r"<nav>(.*?)</nav>", page, re.S)
+    nav = re.search(r"<header[^>]*>.*?<nav[^>]*>(.*?)</nav>", page, re.S)
     shown = re.findall(r">([^<>]+)</a>", nav.group(1)) if nav else []
     assert shown == NAV[role], where
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from policies.wire import format_time
+from policies import localtime
 from service import audit
 from service.actors import Actor
 from service.errors import InvalidRequest
@@ -68,8 +68,9 @@ def export_csv(session: Session, *, viewer: User, first: date, last: date, now: 
         )
         base = [
             row.lesson.id,
-            format_time(row.lesson.start),
-            format_time(row.lesson.end),
+            # Local with the offset: a person opens this file, a program still reads it.
+            localtime.iso(row.lesson.start, tz),
+            localtime.iso(row.lesson.end, tz),
             spreadsheet_cell(row.group),
             spreadsheet_cell(row.lesson.subject or ""),
             numbers["devices_expected"],

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from service.models import ROLES, ApiToken, User
 from service.web import access
 
+DEFAULT_ROLE = "teacher"
+
 
 def users_page(session: Session, *, viewer: User) -> dict[str, Any]:
     access.require_role(viewer, access.ADMIN)
@@ -39,4 +41,7 @@ def users_page(session: Session, *, viewer: User) -> dict[str, Any]:
             for u in rows
         ],
         "roles": list(ROLES),
+        # The least privileged role is chosen until the admin picks another: a slip in a hurry
+        # then gives too little, never a second admin.
+        "default_role": DEFAULT_ROLE,
     }

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from policies.wire import format_time
 from service import audit
 from service.actors import Actor
@@ -179,7 +180,7 @@ def audit_log(
             {
                 "id": e.id,
                 "at": format_time(e.at),  # UTC, for JSON readers; the page shows "local"
-                "local": f"{e.at.astimezone(tz):%Y-%m-%d %H:%M:%S}",
+                "local": localtime.moment(e.at, tz, seconds=True),
                 "actor": e.actor,
                 "actor_label": audit_names.actor(e.actor, names, t),
                 "action": e.action,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from service.models import Device, EnrolmentCode, Group, GroupChat, Lesson
 from service.web.i18n import Translate, labels
 
@@ -66,8 +67,7 @@ def resolve(
             .where(Lesson.school_id == school_id, Lesson.id.in_(lesson_ids))
         )
         for lesson_id, group, subject, start in session.execute(query):
-            local = start.astimezone(tz)
-            lessons[lesson_id] = LessonName(group, subject, f"{local:%Y-%m-%d %H:%M}")
+            lessons[lesson_id] = LessonName(group, subject, localtime.moment(start, tz))
     devices: dict[str, str | None] = {}
     if device_ids:
         query_devices = select(Device.id, Device.label).where(

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from policies import localtime
 from policies.wire import parse_time
 from service.web.i18n import Translate, labels
 
@@ -53,7 +54,7 @@ def lesson_card(
         **lesson,
         "day": start.date().isoformat(),
         "day_label": day_label(start, t),
-        "time_label": f"{start:%H:%M}–{end:%H:%M}",
+        "time_label": f"{localtime.clock(start, tz)}–{localtime.clock(end, tz)}",
         "status": state,
         "status_label": t(labels.LESSON_STATES[state]),
     }

@@ -1,7 +1,10 @@
 """Pages of the group-chat register: the list, the form, the school's overview, the CSV.
 
 The overview counts open findings per code and per article and lists the chats that have
-them, by group name: never a count per teacher, never an order by how many findings.
+them, by group name: never a count per teacher, never an order by how many findings, and no
+teacher's name either (a list of names beside findings is a tally per teacher by other means).
+Who registered a chat is on the chat's own page and in the register's list and CSV, where a
+leader follows one chat up with the teacher who runs it (B.1 holds that teacher to it).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from policies.groupchat import (
     ACCOUNTS,
     ALTERNATIVES,
@@ -25,6 +29,7 @@ from policies.groupchat import (
     PlatformCatalog,
 )
 from policies.model import Lang
+from policies.wire import parse_time
 from service import audit
 from service.actors import Actor
 from service.groupchats import register as groupchats
@@ -170,7 +175,7 @@ def overview_page(
             for a in articles
         ],
         "flagged": [
-            c
+            {k: v for k, v in c.items() if k != "owner"}
             for c in chats_json(session, rows, viewer=viewer, catalog=catalog, lang=lang)
             if c["findings"]
         ],
@@ -197,6 +202,11 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+    tz = localtime.zone(school.timezone)
+
+    def local(at: str) -> str:
+        return localtime.iso(parse_time(at, "time"), tz)
+
     for chat in chats_json(session, rows, viewer=viewer, catalog=catalog, lang="en"):
         writer.writerow(
             [
@@ -211,8 +221,9 @@ def export_csv(session: Session, *, viewer: User, catalog: PlatformCatalog, now:
                 "yes" if chat["parental_consent"] else "no",
                 chat["alternative"],
                 spreadsheet_cell(chat["owner"]),
-                chat["updated_at"],
-                chat["checked_at"],
+                # Local with the offset (a person opens this file); the JSON keeps UTC.
+                local(chat["updated_at"]),
+                local(chat["checked_at"]),
                 chat["violations"],
                 chat["warnings"],
                 ";".join(f["code"] for f in chat["findings"]),

@@ -23,6 +23,9 @@ _HEADINGS = (
     "timing",
     "contact",
     "leaves",
+    "browser",
+    "browser_checked",
+    "browser_never",
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from service.errors import InvalidRequest
 from service.models import Group, TimetableUpload, User, WebSession
 from service.schools import registry as schools
@@ -127,7 +128,7 @@ def upload_page(
         for example in examples:
             for lesson in (example.get("before"), example.get("after"), example):
                 if lesson and "start" in lesson:
-                    lesson["local"] = f"{local(lesson['start'], tz):%Y-%m-%d %H:%M}"
+                    lesson["local"] = localtime.moment(local(lesson["start"], tz), tz)
     page["working"] = row.state in ("reading", "applying")
     page["percent"] = 100 * row.done // row.total if row.total else None
     page["problems"] = preview.get("problems", [])

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from service.errors import InvalidRequest, NotFound
 from service.models import School, TimetableSource, User
 from service.schools import registry as schools
@@ -37,11 +38,7 @@ def _interval(t: Translate, seconds: int) -> str:
 
 def _row(source: TimetableSource, t: Translate, tz: Any) -> dict[str, Any]:
     shown = sources.to_json(source)
-    last = (
-        source.last_sync_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        if source.last_sync_at
-        else None
-    )
+    last = localtime.moment(source.last_sync_at, tz, named=True) if source.last_sync_at else None
     return {
         **shown,
         "id": source.id,

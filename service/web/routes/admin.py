@@ -226,21 +226,29 @@ async def user_disabled(request: Request, user_id: str) -> Response:
 @router.get("/policy")
 async def policy(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
-        return Page("admin_policy.html", admin_school.policy_page(ctx.db, viewer=ctx.signed_in()))
+        page = admin_school.override_page(ctx.db, viewer=ctx.signed_in(), lang=ctx.lang)
+        return Page("admin_policy.html", page)
 
     return await show(request, build)
 
 
 @router.post("/policy")
 async def policy_save(request: Request) -> Response:
+    """``step=preview`` shows what the override would change and saves nothing; otherwise the
+    override is saved (validated again by the one operation, which audits it)."""
+
     def action(ctx: Ctx, form: Form) -> Outcome:
+        text, viewer = form.get("override"), ctx.signed_in()
+        if form.get("step") == "preview":
+            page = admin_school.preview_policy(ctx.db, viewer=viewer, text=text, lang=ctx.lang)
+            return Page("admin_policy.html", page, status=422 if page["error"] else 200)
         page = admin_school.save_policy(
-            ctx.db, viewer=ctx.signed_in(), text=form.get("override"), now=ctx.now
+            ctx.db, viewer=viewer, text=text, now=ctx.now, lang=ctx.lang
         )
         if page["error"] is not None:
             return Page("admin_policy.html", page, status=422)
         ctx.flash(ctx.t("Policy saved and checked."))
-        return Redirect("/admin/policy")
+        return Redirect("/policy")
 
     return await act(request, action)
 

@@ -159,7 +159,7 @@ def nav(ctx: Ctx) -> list[dict[str, Any]]:
         ("/admin/devices", N_("Devices"), Ability.MANAGE_DEVICES),
         ("/admin/codes", N_("Enrolment codes"), Ability.ENROL_DEVICES),
         ("/admin/users", N_("Users"), Ability.ADMINISTER),
-        ("/admin/policy", N_("Policy"), Ability.ADMINISTER),
+        ("/policy", N_("Policy"), Ability.STAFF_PAGES),
         ("/admin/school", N_("School settings"), Ability.ADMINISTER),
         ("/admin/audit", N_("Audit log"), Ability.ADMINISTER),
         ("/admin/export", N_("Export"), Ability.ADMINISTER),
@@ -188,6 +188,8 @@ def chrome(ctx: Ctx, *, flash: bool = True) -> dict[str, Any]:
         if ctx.user
         else None,
         "school": school.name if school else None,
+        # The school's IANA zone: templates show times in it (service.web.render's filters).
+        "zone": school.timezone if school else None,
         "csrf": ctx.ws.csrf if ctx.ws is not None else "",
         "nav": nav(ctx),
         "flash": shown,

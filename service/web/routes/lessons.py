@@ -15,6 +15,7 @@ from service.web.pages.attention import attention_page
 from service.web.pages.device_view import allowed, device_view
 from service.web.pages.report import report_page
 from service.web.pages.week import week_page
+from service.web.render import wants_json
 from service.web.routes.base import Ctx, Outcome, Page, Redirect, act, show
 
 router = APIRouter()
@@ -56,14 +57,24 @@ async def report(request: Request, lid: str) -> Response:
 @router.post("/lessons/{lid}/permissions")
 async def grant(request: Request, lid: str) -> Response:
     def action(ctx: Ctx, form: Form) -> Outcome:
-        permissions.grant(
-            ctx.db,
-            actor=ctx.actor(),
-            lesson_id=lesson_id(lid),
-            categories=form.all("category"),
-            note=form.get("note"),
-            now=ctx.now,
-        )
+        try:
+            permissions.grant(
+                ctx.db,
+                actor=ctx.actor(),
+                lesson_id=lesson_id(lid),
+                categories=form.all("category"),
+                note=form.get("note"),
+                now=ctx.now,
+            )
+        except InvalidRequest as exc:
+            if wants_json(request):
+                raise  # the JSON twin answers with the error object, as every other refusal
+            # Nothing was written (grant checks before it adds): the report again, with the
+            # message beside the form instead of an error page that loses the lesson.
+            page = report_page(
+                ctx.db, lesson_id=lid, viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang
+            )
+            return Page("report.html", {**page, "permission_error": ctx.t.error(exc)}, status=422)
         ctx.flash(ctx.t("Permission given. Devices pick it up at their next config check."))
         return Redirect(f"/lessons/{lid}")
 

@@ -1,10 +1,12 @@
-"""The public page "what lessonwatch checks" (no sign-in), in Dutch or English."""
+"""What lessonwatch checks: the public page (no sign-in), in Dutch or English, and the school's
+effective policy in words for its staff (``/policy``; admins change it at ``/admin/policy``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from service.web.pages import admin_school
 from service.web.pages.privacy import privacy_page
 from service.web.routes.base import Ctx, Outcome, Page, show
 
@@ -20,3 +22,12 @@ async def privacy(request: Request) -> Response:
         return Page("privacy.html", page)
 
     return await show(request, build, public=True)
+
+
+@router.get("/policy")
+async def policy(request: Request) -> Response:
+    def build(ctx: Ctx) -> Outcome:
+        page = admin_school.policy_page(ctx.db, viewer=ctx.signed_in(), lang=ctx.lang)
+        return Page("admin_policy.html", page)
+
+    return await show(request, build)
