@@ -26,7 +26,7 @@ class Ability(StrEnum):
     STAFF_PAGES = "staff_pages"  # the lessons page, the group-chat register for one's own chats
     OWN_LESSONS = "own_lessons"  # open the lessons one teaches: report, trend, permissions
     SCHOOL_LESSONS = "school_lessons"  # open every lesson of the school
-    SCHOOL_OVERVIEW = "school_overview"  # escalations, every group chat of the school
+    SCHOOL_OVERVIEW = "school_overview"  # the attention list, every group chat of the school
     MANAGE_DEVICES = "manage_devices"  # retire, export and erase a device
     # enrolment codes: create, list, revoke, and retire the devices a code enrolled (no data)
     ENROL_DEVICES = "enrol_devices"

@@ -67,6 +67,9 @@ class School(Base):
     # a machine id alone does not give a stored fingerprint. Handed only to a device holding a
     # usable enrolment code (``service.devices.enrolment.fingerprint_key``); never shown.
     fingerprint_key: Mapped[str] = mapped_column(String(64), default=new_fingerprint_key)
+    # Issue 17: the share of device-lessons with findings (percent) from which a group and
+    # subject is listed on the attention list (``service.reports.attention``).
+    attention_threshold: Mapped[int] = mapped_column(default=20, server_default="20")
 
 
 class Group(Base):
@@ -117,6 +120,8 @@ class Lesson(Base):
     __tablename__ = "lessons"
     __table_args__ = (
         Index("ix_lessons_group_start", "group_id", "start"),
+        # The attention list reads a school's lessons of some weeks (issue 17).
+        Index("ix_lessons_school_start", "school_id", "start"),
         # A re-import finds its lesson by the source's own identity (issue 6).
         UniqueConstraint(
             "school_id", "source", "uid", "recurrence_id", name="uq_lessons_source_key"
@@ -216,12 +221,27 @@ class LessonTotals(Base):
     with the fingerprint of the summaries they were counted from; deleted by the purge with them."""
 
     __tablename__ = "lesson_totals"
+    __table_args__ = (
+        # The attention list sums the two columns below over some weeks of lessons: an index
+        # it reads alone, without the rows' JSON (issue 17).
+        Index(
+            "ix_lesson_totals_attention",
+            "lesson_id",
+            "version",
+            "devices_reporting",
+            "devices_flagged",
+        ),
+    )
     lesson_id: Mapped[str] = mapped_column(ForeignKey("lessons.id"), primary_key=True)
     version: Mapped[int]
     summaries: Mapped[int]
     last_summary_id: Mapped[int]
     last_received_at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
+    # Issue 17: ``data``'s devices reporting and its largest category count (device-lessons
+    # with findings, as the trend counts them), as columns the database sums without JSON.
+    devices_reporting: Mapped[int | None]
+    devices_flagged: Mapped[int | None]
 
 
 class AuditEntry(Base):

@@ -211,10 +211,10 @@ def _write_lessons(
     return _write_summaries(conn, rows)
 
 
-# --- the escalations page's two weeks, written for a run and removed after it -----------------
+# --- the attention list's recent weeks, written for a run and removed after it ----------------
 
 RECENT_PREFIX = "l_r"
-RECENT_DAYS = 10  # school days: the escalations page shows the last 14 calendar days
+RECENT_DAYS = 10  # school days: two of the attention list's default six weeks
 
 
 def recent_slots(group: int, now: datetime) -> list[tuple[str, datetime, datetime]]:

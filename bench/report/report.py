@@ -2,7 +2,7 @@
 server's bare endpoint.
 
     .venv/bin/python bench/report/report.py [--scale 1] [--backends sqlite,postgres]
-        [--requests 300] [--escalations 30] [--drop]
+        [--requests 300] [--attention 30] [--drop]
 
 The data (bench/report/dataset.py; about 2.29 million summaries from 2,010 devices at scale 1)
 is generated once with bulk inserts and reused while its marker table says it is complete:
@@ -17,9 +17,11 @@ Kept data is migrated to the newest schema first. The HTML page's group trend re
 totals (``service.lesson_totals``), so the page is timed twice: with the totals table emptied
 first (the first views after the upgrade: each lesson's totals are counted when first seen),
 then, after every lesson's totals were counted (timed, in this process, as first views would),
-for another draw of lessons. Last, the escalations page (``GET /escalations``, the school's last
-14 days) over lessons of the last ten school days written for the run and removed after it:
-its first view (counting them all) and ``--escalations`` views after it.
+for another draw of lessons. Last, the attention list (``GET /attention``, issue 17): over its
+default six weeks ending today, which hold lessons of the last ten school days written for the
+run and removed after it (its first view, counting their totals, then ``--attention`` views),
+and over six and twelve weeks of the school year (12,060 and 24,120 lessons at scale 1), whose
+totals were all kept by then, ``--attention`` views each.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import argparse
 import random
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import platformdirs
@@ -130,9 +132,15 @@ REQUESTS = (
     "report JSON",
     "report HTML, totals empty",
     "report HTML",
-    "escalations, first view",
-    "escalations",
+    "attention, first view",
+    "attention",
+    "attention, 6 weeks of the year",
+    "attention, 12 weeks of the year",
 )
+
+# The newest week of the year's windows: the data's 30th week (March 2026 at scale 1), so both
+# windows lie wholly inside the 38 weeks generated.
+YEAR_WEEK = dataset.FIRST_DAY + timedelta(weeks=29)
 
 
 def one_backend(backend: str, args: argparse.Namespace) -> list[list[object]]:
@@ -175,21 +183,28 @@ def one_backend(backend: str, args: argparse.Namespace) -> list[list[object]]:
             filled, fill_seconds = dataset.fill_totals(engine, args.scale)
             paths = [f"/lessons/{lid}" for lid in again]
             timed["report HTML"] = timed_gets(base, paths, web, failed["report HTML"])
-            # The escalations page over the school's last two weeks, written for this run.
+            # The attention list: its default weeks end today, holding the two school weeks
+            # written for this run; then weeks of the year, every lesson's totals kept.
             recent, recent_summaries = dataset.add_recent(engine, args.scale, datetime.now(UTC))
             try:
-                name = "escalations, first view"
-                timed[name] = timed_gets(base, ["/escalations"], web, failed[name])
-                paths = ["/escalations"] * args.escalations
-                timed["escalations"] = timed_gets(base, paths, web, failed["escalations"])
+                name = "attention, first view"
+                timed[name] = timed_gets(base, ["/attention"], web, failed[name])
+                paths = ["/attention"] * args.attention
+                timed["attention"] = timed_gets(base, paths, web, failed["attention"])
             finally:
                 dataset.remove_recent(engine)
+            week = f"{YEAR_WEEK.isocalendar()[0]}-W{YEAR_WEEK.isocalendar()[1]:02d}"
+            for weeks, sort in ((6, "share"), (12, "change")):
+                name = f"attention, {weeks} weeks of the year"
+                paths = [f"/attention?week={week}&weeks={weeks}&sort={sort}"] * args.attention
+                timed[name] = timed_gets(base, paths, web, failed[name])
     finally:
         engine.dispose()
     print(
         f"totals    {backend}: {filled:,} lessons' totals kept in {fill_seconds:.0f} s "
-        f"({fill_seconds / filled * 1000:.2f} ms a lesson); escalations over {recent:,} lessons "
-        f"({recent_summaries:,} summaries) of the last {dataset.RECENT_DAYS} school days",
+        f"({fill_seconds / filled * 1000:.2f} ms a lesson); attention list's default weeks over "
+        f"{recent:,} lessons ({recent_summaries:,} summaries) of the last {dataset.RECENT_DAYS} "
+        f"school days; the year's weeks end with {week}",
         flush=True,
     )
     rows: list[list[object]] = []
@@ -223,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="1 is 2,010 devices")
     parser.add_argument("--backends", default=",".join(harness.BACKENDS))
     parser.add_argument("--requests", type=int, default=300, help="timed reports per backend")
-    parser.add_argument("--escalations", type=int, default=30, help="timed escalations pages")
+    parser.add_argument("--attention", type=int, default=30, help="timed attention lists each")
     parser.add_argument("--drop", action="store_true", help="generate the data again")
     args = parser.parse_args(argv)
     for line in harness.machine_lines():
@@ -233,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         f"run       scale {args.scale:g}: {groups} groups of {dataset.GROUP_SIZE} devices, "
         f"{dataset.WEEKS} weeks of 30 lessons; {args.requests} reports of random lessons per "
         "backend, one at a time, as an admin (audited): JSON with an API token, the HTML page "
-        f"with a web session (totals empty, then all kept); {args.escalations} escalations pages"
+        f"with a web session (totals empty, then all kept); {args.attention} attention lists each"
     )
     header = [
         "backend",

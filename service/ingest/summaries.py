@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeGuard, cast
 
-from sqlalchemy import Table, and_, bindparam, select
+from sqlalchemy import Table, and_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from policies.wire import LessonSummary, WireError, parse_summary
 from service.db import is_postgres
 from service.ingest import bounds
 from service.ingest.bounds import Window
-from service.models import DeviceLessonSummary, Lesson, LessonAggregate, School
+from service.models import DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals, School
 from service.schools import policy as policy_cache
 
 log = logging.getLogger("lessonwatch.service")
@@ -219,6 +219,7 @@ def store(
                 )
                 out.append(entry)
     inserted = _insert_new(session, new, now)
+    _drop_totals(session, {new[rid][0].lesson_id for rid in inserted})
     owner = {rid: device.id for rid, (_, device) in new.items() if rid in inserted}
     owner |= _stored_owners(session, [rid for rid in new if rid not in inserted])
     return [
@@ -333,6 +334,17 @@ def _existing(report_id: str, owner: str, device: DeviceRef) -> ItemResult:
     if owner == device.id:
         return ItemResult(report_id, "duplicate")
     return ItemResult(report_id, "rejected", "report_id was already used by another device")
+
+
+def _drop_totals(session: Session, lesson_ids: set[str]) -> None:
+    """Drop the kept totals (``service.reports.totals``) of the lessons that just got a
+    summary: the attention list reads kept totals without comparing fingerprints, so a late
+    upload must not leave an old count behind. The next view counts the lesson again."""
+    if lesson_ids:
+        session.execute(
+            delete(LessonTotals).where(LessonTotals.lesson_id.in_(sorted(lesson_ids))),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _insert_new(

@@ -165,6 +165,13 @@ def totals_of(
     return {key: numbers[key] for key in KEPT}
 
 
+def flagged(numbers: Mapping[str, Any]) -> int:
+    """Device-lessons with findings of one lesson's numbers: its largest category count (a
+    device counts once however many categories it had), as the trend and the attention list
+    count them."""
+    return max((c["devices"] for c in numbers["categories"]), default=0)
+
+
 def expected_counts(
     lessons: Sequence[LessonSpan], enrolled: Mapping[int, Sequence[datetime]]
 ) -> dict[str, int]:
@@ -341,6 +348,8 @@ def _recompute(session: Session, lessons: Sequence[LessonSpan]) -> dict[str, dic
                 "last_summary_id": mark.last_id,
                 "last_received_at": mark.last_received_at,
                 "data": numbers,
+                "devices_reporting": numbers["devices_reporting"],
+                "devices_flagged": flagged(numbers),
             }
         )
     if values:

@@ -28,6 +28,8 @@ from service.timetable import REGIONS
 # year's lessons whatever this says, so a longer retention would promise what is not kept.
 RETENTION_DAYS = (1, 366)
 SMALL_COUNT_THRESHOLD = (1, 100)
+# Percent of device-lessons with findings; 0 would list every group and subject.
+ATTENTION_THRESHOLD = (1, 100)
 DISCLOSURES = ("aggregate", "pseudonymous")
 MAX_OVERRIDE = 200_000
 
@@ -41,6 +43,7 @@ class Changes:
     retention_days: int | None = None
     audit_retention_days: int | None = None
     small_count_threshold: int | None = None
+    attention_threshold: int | None = None
     disclosure: str | None = None
     admin_disclosure: str | None = None
     holiday_region: str | None = None
@@ -66,6 +69,8 @@ def validate(changes: Changes) -> None:
         _within(
             changes.small_count_threshold, SMALL_COUNT_THRESHOLD, N_("the small-count threshold")
         )
+    if changes.attention_threshold is not None:
+        _within(changes.attention_threshold, ATTENTION_THRESHOLD, N_("the attention threshold"))
     for value in (changes.disclosure, changes.admin_disclosure):
         if value is not None and value not in DISCLOSURES:
             raise InvalidRequest("disclosure must be aggregate or pseudonymous")

@@ -23,13 +23,12 @@ from service.devices import subject_access
 from service.ingest import bounds
 from service.ingest import summaries as ingest
 from service.models import Device, DeviceLessonSummary, Lesson, School, User
-from service.reports import numbers
+from service.reports import attention, numbers
 from service.reports.lesson_report import live_numbers
 from service.reports.stored import readable
 from service.retention import purge as retention
 from service.web.headers import security_headers
 from service.web.i18n import translator
-from service.web.pages.escalations import escalations_page
 from service.web.pages.report import report_page
 from service.web.pages.trend import group_trend
 from tests.service.test_intake_http import device_of, post, tokens, wait_until, writes_held
@@ -87,7 +86,7 @@ def store_as_an_old_collector_did(
 
 
 def every_read(sessions: sessionmaker[Session], lesson_id: str, now: datetime) -> dict[str, Any]:
-    """The lesson's numbers after the trend, the escalations page, each device's export and the
+    """The lesson's numbers after the trend, the attention list, each device's export and the
     purge of every school (a year on: it freezes and deletes everything) have all run without
     an exception."""
     t = translator("nl")
@@ -98,7 +97,7 @@ def every_read(sessions: sessionmaker[Session], lesson_id: str, now: datetime) -
         assert admin is not None
         actor = Actor.of_user(admin)
         group_trend(session, lesson=lesson, school=school, actor=actor, now=now, t=t)
-        escalations_page(session, viewer=admin, now=now, lang="nl")
+        attention.attention_list(session, actor=actor, filters=attention.Filters(), now=now)
         for device_id in session.scalars(select(Device.id)):
             subject_access.export_device(session, actor=actor, device_id=device_id, now=now)
         found = live_numbers(session, lesson)
@@ -136,7 +135,7 @@ def test_a_stored_unreadable_row_is_quarantined_on_every_read(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A year-1 row as the old collector wrote it back: the report answers 200 and counts it as
-    unreadable, and the trend, escalations, export and purge all still run."""
+    unreadable, and the trend, attention list, export and purge all still run."""
     token = tokens(sessions, clock, world.code_3b, 1)[0]
     assert results(post(live, token, [summary(world.lesson_3b, [finding()])]))[0][0] == "accepted"
     poisoned = year_one(world.lesson_3b)
@@ -370,7 +369,7 @@ def test_any_uploads_leave_every_read_working_and_no_device_past_its_lesson(
 ) -> None:
     """Whatever three devices send (times from year 1 to 9999 at odd offsets, any window, sizes,
     counts, overlapping copies), every item gets an answer; the report, the trend, the
-    escalations, the export and the purge all run; no device counts past the lesson."""
+    attention list, the export and the purge all run; no device counts past the lesson."""
     with sessions.begin() as session:
         fleet = [
             session.get_one(Device, device_id)

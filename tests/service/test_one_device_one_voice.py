@@ -109,7 +109,7 @@ def test_extra_devices_do_not_lift_one_pupils_count(
 def test_kept_totals_count_the_same_devices_as_the_report(
     sessions: sessionmaker[Session], world: World, clock: FakeClock
 ) -> None:
-    """The trend and escalations read kept totals: devices made up during the lesson do not
+    """The trend and the attention list read kept totals: devices made up during the lesson do not
     count there either, so no page sums them into one pupil's figures."""
     with sessions.begin() as session:
         _send(session, enrol(session, world.code_3b, clock(), PUPIL).token, world, "tiktok", clock)

@@ -230,7 +230,7 @@ def walk_role(chromium: Browser, demo: Demo, role: str, username: str, tmp_path:
 # Pages each role must have reached: a walk that quietly saw nothing would pass otherwise.
 MUST_SEE = {
     "teacher": {"/signin", "/privacy", "/lessons", "/lessons/{lid}", "/groupchats/{cid}"},
-    "leader": {"/lessons", SHOWN_DEVICES, "/escalations", "/groupchats/overview"},
+    "leader": {"/lessons", SHOWN_DEVICES, "/attention", "/groupchats/overview"},
     "admin": {"/admin/devices", SHOWN_DEVICES, "/admin/timetable/import/{uid}", "/admin/audit"},
 }
 

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from html import unescape
+from typing import Any
 
 import pytest
 import requests
@@ -193,15 +194,95 @@ def test_device_level_view_follows_disclosure_needs_a_reason_and_is_audited(
     assert teacher.get(f"/lessons/{lesson}/devices").status_code == 403
 
 
-def test_escalations_are_aggregate_and_for_leaders(demo_sqlite: Demo) -> None:
-    """Leaders see lessons with findings in time order, small counts hidden; teachers get 403."""
-    page = signed_in(demo_sqlite, "leiding").json("/escalations").json()
-    starts = [e["lesson"]["start"] for e in page["lessons"]]
-    assert starts == sorted(starts) and starts
-    for e in page["lessons"]:
-        for c in e["categories"]:
-            assert c["devices"] is None or c["devices"] >= 3
-    assert signed_in(demo_sqlite, "devries").json("/escalations").status_code == 403
+def test_attention_list_is_for_leaders_and_keeps_its_filters_in_urls(demo_sqlite: Demo) -> None:
+    """Leaders get the heat map and rows (groups and subjects, no teacher, small counts hidden)
+    with every filter kept in the sorting, paging and week links and in the form; the old
+    address shows the same list; teachers get 403."""
+    leader = signed_in(demo_sqlite, "leiding")
+    chosen = "/attention?weeks=4&category=social_media&sort=change"
+    page = leader.json(chosen).json()
+    assert page["filters"] | {"page": 1} == {
+        "group": None,
+        "subject": None,
+        "category": "social_media",
+        "weeks": 4,
+        "week": None,
+        "sort": "change",
+        "page": 1,
+    }
+    assert len(page["weeks"]) == 4 and page["heat_map"] and page["rows"]
+    for group in page["heat_map"]:
+        for cell in group["cells"]:
+            assert cell["share"] is None or not cell["hidden"]
+    assert all(set(r) & {"teacher", "teacher_id", "device_id"} == set() for r in page["rows"])
+    changes = [r["change"] for r in page["rows"] if r["change"] is not None]
+    assert changes == sorted(changes, reverse=True)
+    for link in [*page["links"]["sort"].values(), page["links"]["earlier_weeks"]]:
+        assert "weeks=4" in link and "category=social_media" in link, link
+    assert "week=" in page["links"]["earlier_weeks"]
+    html = leader.get(chosen).text
+    assert '<option value="4" selected>' in html and 'value="social_media" selected' in html
+    assert '<input type="hidden" name="sort" value="change">' in html
+    old = leader.json("/escalations?weeks=4&category=social_media&sort=change").json()
+    assert old["filters"] == page["filters"] and old["heat_map"] == page["heat_map"]
+    assert leader.json("/attention?sort=teacher").status_code == 422
+    assert signed_in(demo_sqlite, "devries").json("/attention").status_code == 403
+
+
+def lessons_of(page: dict[str, Any]) -> list[dict[str, Any]]:
+    return [lesson for day in page["week"] for lesson in day["lessons"]]
+
+
+def test_history_weeks_filters_and_trend_links(demo_sqlite: Demo) -> None:
+    """The week before is one link away for everyone; a teacher sees only their own lessons
+    there and may not filter by teacher; a leader's filters stay in the week links and the
+    form; a trend row opens its week of the group."""
+    teacher = signed_in(demo_sqlite, "devries")
+    before = teacher.json("/lessons").json()["links"]["previous_week"]
+    own = teacher.json(before).json()
+    assert lessons_of(own) and {lesson["teacher"] for lesson in lessons_of(own)} == {"devries"}
+    assert own["choices"] == {"groups": [], "teachers": [], "subjects": []}
+    assert teacher.json(before + "&teacher=jansen").status_code == 403
+    leader = signed_in(demo_sqlite, "leiding")
+    school = leader.json(before).json()
+    assert {"devries", "jansen"} <= {lesson["teacher"] for lesson in lessons_of(school)}
+    chosen = before + "&teacher=jansen"
+    page = leader.json(chosen).json()
+    assert lessons_of(page) and {lesson["teacher"] for lesson in lessons_of(page)} == {"jansen"}
+    for link in (page["links"]["previous_week"], page["links"]["next_week"]):
+        assert "teacher=jansen" in link and "week=" in link, link
+    assert "<option selected>jansen</option>" in leader.get(chosen).text
+    lesson = lessons_of(school)[0]
+    trend = leader.json(f"/lessons/{lesson['id']}").json()["trend"]
+    week = leader.json(trend[-1]["href"]).json()
+    assert lessons_of(week) and {x["group"] for x in lessons_of(week)} == {lesson["group"]}
+
+
+def test_admin_sets_the_attention_threshold_audited(demo_sqlite: Demo) -> None:
+    """The threshold on the school settings page changes which rows are listed, through the one
+    settings operation (audited); a value out of bounds changes nothing."""
+    admin = signed_in(demo_sqlite, "beheer")
+    fields = {
+        "retention_days": "28",
+        "audit_retention_days": "365",
+        "disclosure": "aggregate",
+        "admin_disclosure": "aggregate",
+        "small_count_threshold": "3",
+    }
+    assert 'name="attention_threshold" value="20"' in admin.get("/admin/school").text
+    assert admin.json("/attention").json()["rows"], "the demo has groups over 20 %"
+    refused = admin.post(
+        "/admin/school", fields | {"attention_threshold": "0"}, csrf_from="/admin/school"
+    )
+    assert refused.status_code == 422
+    saved = admin.post(
+        "/admin/school", fields | {"attention_threshold": "95"}, csrf_from="/admin/school"
+    )
+    assert saved.status_code == 303
+    page = admin.json("/attention").json()
+    assert (page["threshold"], page["rows"]) == (95, [])
+    with demo_sqlite.sessions.begin() as s:
+        assert [e.action for e in audit.entries(s, action="school.settings")] == ["school.settings"]
 
 
 def test_policy_override_is_validated_before_saving(demo_sqlite: Demo) -> None:

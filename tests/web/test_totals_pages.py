@@ -1,11 +1,12 @@
-"""The group trend and the escalations read per-lesson totals: their numbers are the lessons'
+"""The group trend and the attention list read per-lesson totals: their numbers are the lessons'
 report numbers (before and after the purge), on both backends, in a fixed number of queries
 however many lessons they show."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,15 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.actors import Actor
 from service.demo import data as demo_data
 from service.models import Lesson, School, User
+from service.reports import attention
+from service.reports.attention import Filters
 from service.reports.lesson_report import stored_numbers
-from service.reports.numbers import suppress_rows
 from service.retention import purge as retention
 from service.schools import registry as schools
 from service.web.i18n import translator
-from service.web.pages.escalations import DAYS, escalations_page
 from service.web.pages.trend import WEEKS, group_trend, week_row
 from tests.support.clock import DEMO_NOW
-from tests.support.sql import recorded, touching
+from tests.support.sql import recorded
 
 # The demo school as the run's template holds it, seeded once at DEMO_NOW and copied per test
 # (seeding it in each test cost about two seconds of CPU each).
@@ -162,75 +163,92 @@ def test_trend_takes_as_many_queries_for_one_week_as_for_four(
     assert cold_one == cold_four and warm_one == warm_four < cold_one
 
 
-def escalation_numbers(page: dict[str, Any]) -> dict[str, Any]:
-    return {
-        e["lesson"]["id"]: {
-            "devices_expected": e["devices_expected"],
-            "devices_reporting": e["devices_reporting"],
-            "categories": [
-                {key: c[key] for key in ("category", "devices", "seconds")} for c in e["categories"]
-            ],
-        }
-        for e in page["lessons"]
-    }
-
-
-def expected_escalations(session: Session, now: datetime, threshold: int) -> dict[str, Any]:
-    """The lessons of the window with a finding, as each lesson's own report counts them."""
+def expected_cells(session: Session, weeks: int) -> dict[tuple[int, str | None, str], Any]:
+    """Per group, subject and week of the window the lessons, devices reporting and
+    device-lessons with findings, added up from each lesson's own report."""
     school = demo_school(session)
+    tz = schools.check_timezone(school.timezone)
+    mondays = attention.week_mondays(NOW.astimezone(tz).date(), weeks)
+    edges = attention.bounds(mondays, tz)
     window = select(Lesson).where(
         Lesson.school_id == school.id,
-        Lesson.start >= now - timedelta(days=DAYS),
-        Lesson.start <= now,
+        Lesson.start >= edges[0],
+        Lesson.start <= NOW,
+        Lesson.cancelled.is_(False),
     )
-    out = {}
+    out: dict[tuple[int, str | None, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for lesson in session.scalars(window):
         numbers = stored_numbers(session, lesson)
-        if numbers["categories"]:
-            out[lesson.id] = {
-                "devices_expected": numbers["devices_expected"],
-                "devices_reporting": numbers["devices_reporting"],
-                "categories": suppress_rows(numbers["categories"], threshold),
-            }
-    return out
+        key = (lesson.group_id, lesson.subject, attention.week_key(lesson.start.astimezone(tz)))
+        out[key][0] += 1
+        out[key][1] += numbers["devices_reporting"]
+        out[key][2] += max((c["devices"] for c in numbers["categories"]), default=0)
+    return {key: tuple(value) for key, value in out.items()}
 
 
-def test_escalations_equal_the_reports_in_a_fixed_number_of_queries(
+def shown_cells(page: dict[str, Any], expected: dict[tuple[int, str | None, str], Any]) -> Any:
+    """The heat map as the expected cells give it (the pure ``heat_map`` over them)."""
+    weeks = [w["week"] for w in reversed(page["weeks"])]
+    cells = [
+        attention.Cell(group, subject, weeks.index(week), *numbers)
+        for (group, subject, week), numbers in expected.items()
+    ]
+    heat = attention.heat_map(
+        cells, weeks=len(weeks), threshold=page["threshold"], small=page["suppressed_below"]
+    )
+    return [{"group_id": gid, "cells": [asdict(c) for c in heat[gid]]} for gid in sorted(heat)]
+
+
+def test_attention_list_equals_the_reports_in_a_fixed_number_of_queries(
     demo_sessions: sessionmaker[Session],
 ) -> None:
-    """A short window (few lessons) and the full one (many) take the same number of queries,
-    cold and warm, and never read summaries per lesson; the numbers are the reports',
-    suppressed."""
-    # 18 days back the window holds only the demo's first days; at NOW, two weeks of lessons.
-    moments = (NOW - timedelta(days=18), NOW)
+    """One week (few lessons) and six (the demo's four weeks) take the same number of queries,
+    cold and warm; warm, no summary is read; the heat map is the lessons' reports added up,
+    before and after the purge froze the older weeks."""
     runs = []
+    expected_of: dict[int, dict[tuple[int, str | None, str], Any]] = {}
     for _ in ("cold", "warm"):
-        for now in moments:
+        for weeks in (1, 6):
             with demo_sessions.begin() as session:
+                demo_school(session).small_count_threshold = 1  # every share shown
+                actor = as_leader(session)
+                session.flush()
                 with recorded(demo_sessions) as sql:
-                    page = escalations_page(session, viewer=leader(session), now=now, lang="nl")
-                expected = expected_escalations(session, now, page["suppressed_below"])
-                assert escalation_numbers(page) == expected
-                runs.append((len(page["lessons"]), sql))
+                    page = attention.attention_list(
+                        session, actor=actor, filters=Filters(weeks=weeks), now=NOW
+                    )
+                if weeks not in expected_of:  # the same cold and warm: counted once
+                    expected_of[weeks] = expected_cells(session, weeks)
+                expected = expected_of[weeks]
+                got = [{"group_id": g["group_id"], "cells": g["cells"]} for g in page["heat_map"]]
+                assert got == shown_cells(page, expected)
+                runs.append((sum(n[0] for n in expected.values()), sql))
     (few, cold_few), (many, cold_many), (_, warm_few), (_, warm_many) = runs
     assert 0 < few < many / 2, (few, many)
     assert len(cold_few) == len(cold_many) and len(warm_few) == len(warm_many)
     assert len(warm_many) < len(cold_many)
-    for sql in (cold_few, cold_many, warm_few, warm_many):
-        # One grouped fingerprint read of the summaries, plus one read of the changed ones.
-        assert len(touching(sql, "device_lesson_summaries")) <= 2
-        assert len(touching(sql, "lesson_aggregates")) == 1
     assert not [s for s in warm_many if "device_lesson_summaries.summary" in s]
-
-
-def test_escalations_hide_small_counts(demo_sessions: sessionmaker[Session]) -> None:
-    """Rows of fewer devices than the threshold show no count and no minutes, only the text."""
     with demo_sessions.begin() as session:
-        page = escalations_page(session, viewer=leader(session), now=NOW, lang="nl")
-    rows = [c for e in page["lessons"] for c in e["categories"]]
-    hidden = [c for c in rows if c["devices"] is None]
-    assert hidden and len(hidden) < len(rows), "the demo has small and large counts"
-    for c in hidden:
-        assert (c["seconds"], c["minutes"], c["devices_text"]) == (None, None, "minder dan 3")
-    for c in rows:
-        assert c["devices"] is None or c["devices"] >= 3
+        assert retention.purge(session, now=NOW + timedelta(days=14)).lessons_frozen > 0
+    with demo_sessions.begin() as session:
+        demo_school(session).small_count_threshold = 1
+        page = attention.attention_list(
+            session, actor=as_leader(session), filters=Filters(weeks=6), now=NOW
+        )
+        got = [{"group_id": g["group_id"], "cells": g["cells"]} for g in page["heat_map"]]
+        # The reports read the frozen numbers now, and must still give the same cells.
+        assert expected_cells(session, 6) == expected_of[6]
+        assert got == shown_cells(page, expected_of[6])
+
+
+def test_attention_list_hides_small_counts(demo_sessions: sessionmaker[Session]) -> None:
+    """With a threshold above every count, no share shows, no row is listed, and each group
+    and subject with findings is counted as left out."""
+    with demo_sessions.begin() as session:
+        demo_school(session).small_count_threshold = 10_000
+        page = attention.attention_list(
+            session, actor=as_leader(session), filters=Filters(), now=NOW
+        )
+    cells = [c for g in page["heat_map"] for c in g["cells"] if c["reported"]]
+    assert cells and all(c["hidden"] and c["share"] is None for c in cells)
+    assert page["rows"] == [] and page["rows_hidden"] > 0

@@ -386,10 +386,10 @@ def assert_dutch(page: str, where: str) -> None:
 
 NAV = {
     "teacher": ["Lessen", "Groepschats", "Beleid"],
-    "leader": ["Lessen", "Signalen", "Groepschats", "Beleid"],
+    "leader": ["Lessen", "Aandacht", "Groepschats", "Beleid"],
     "admin": [
         "Lessen",
-        "Signalen",
+        "Aandacht",
         "Groepschats",
         "Apparaten",
         "Inschrijfcodes",

@@ -118,6 +118,7 @@ def school_page(session: Session, *, viewer: User) -> dict[str, Any]:
         "disclosure": school.disclosure,
         "admin_disclosure": school.admin_disclosure,
         "small_count_threshold": school.small_count_threshold,
+        "attention_threshold": school.attention_threshold,
         "disclosures": list(DISCLOSURES),
     }
 
@@ -132,6 +133,7 @@ def save_school(
     admin_disclosure: str,
     threshold: int,
     now: datetime,
+    attention_threshold: int | None = None,
 ) -> None:
     changes = settings.Changes(
         retention_days=retention_days,
@@ -139,5 +141,6 @@ def save_school(
         disclosure=disclosure,
         admin_disclosure=admin_disclosure,
         small_count_threshold=threshold,
+        attention_threshold=attention_threshold,
     )
     settings.change(session, actor=Actor.of_user(viewer), changes=changes, now=now)

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import access
 from service.actors import Actor
-from service.models import Lesson, School
+from service.models import Group, Lesson, School
 from service.reports import totals as lesson_totals
 from service.reports.numbers import is_small_count
 from service.schools import registry as schools
@@ -72,6 +73,7 @@ def group_trend(
         weeks[f"{year}-W{week:02d}"].append(numbers_of[row.id])
     out = []
     threshold = school.small_count_threshold
+    group = session.get_one(Group, lesson.group_id).name
     for key in sorted(weeks):
         numbers = week_row(weeks[key])
         n = numbers["device_lessons_with_findings"]
@@ -80,6 +82,8 @@ def group_trend(
             {
                 "week": key,
                 "label": t("Week %(week)s", week=int(key[-2:])),
+                # That week's lessons of the group on the lessons page (issue 17, history).
+                "href": "/lessons?" + urlencode({"week": key, "group": group}),
                 **numbers,
                 "device_lessons_with_findings": None if hidden else n,
                 "minutes": None if hidden else numbers["minutes"],

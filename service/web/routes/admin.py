@@ -269,6 +269,7 @@ async def school(request: Request) -> Response:
 async def school_save(request: Request) -> Response:
     low_days, high_days = school_settings.RETENTION_DAYS
     low_count, high_count = school_settings.SMALL_COUNT_THRESHOLD
+    low_share, high_share = school_settings.ATTENTION_THRESHOLD
 
     def action(ctx: Ctx, form: Form) -> Outcome:
         admin_school.save_school(
@@ -281,6 +282,10 @@ async def school_save(request: Request) -> Response:
             disclosure=form.get("disclosure"),
             admin_disclosure=form.get("admin_disclosure"),
             threshold=form.integer("small_count_threshold", low=low_count, high=high_count),
+            # Optional, so a client that posts the settings of before issue 17 still saves them.
+            attention_threshold=form.integer("attention_threshold", low=low_share, high=high_share)
+            if form.get("attention_threshold").strip()
+            else None,
             now=ctx.now,
         )
         ctx.flash(ctx.t("Settings saved."))

@@ -154,7 +154,7 @@ def nav(ctx: Ctx) -> list[dict[str, Any]]:
     actor = ctx.actor() if ctx.user else None
     items: list[tuple[str, str, Ability]] = [
         ("/lessons", N_("Lessons"), Ability.STAFF_PAGES),
-        ("/escalations", N_("Escalations"), Ability.SCHOOL_OVERVIEW),
+        ("/attention", N_("Attention"), Ability.SCHOOL_OVERVIEW),
         ("/groupchats", N_("Group chats"), Ability.STAFF_PAGES),
         ("/admin/devices", N_("Devices"), Ability.MANAGE_DEVICES),
         ("/admin/codes", N_("Enrolment codes"), Ability.ENROL_DEVICES),

@@ -1,5 +1,5 @@
 """Teachers' and leaders' pages: the week, a lesson report, permissions, per-device data,
-escalations."""
+the attention list."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from starlette.responses import Response
 from service.errors import InvalidRequest, NotFound
 from service.lessons import permissions
 from service.web.forms import Form
+from service.web.pages.attention import attention_page
 from service.web.pages.device_view import allowed, device_view
-from service.web.pages.escalations import escalations_page
 from service.web.pages.report import report_page
 from service.web.pages.week import week_page
 from service.web.render import wants_json
@@ -31,7 +31,13 @@ def lesson_id(value: str) -> str:
 @router.get("/lessons")
 async def week(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
-        page = week_page(ctx.db, viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang)
+        page = week_page(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            now=ctx.now,
+            lang=ctx.lang,
+            params=ctx.request.query_params,
+        )
         return Page("week.html", page)
 
     return await show(request, build)
@@ -121,10 +127,20 @@ async def devices_show(request: Request, lid: str) -> Response:
     return await act(request, action)
 
 
+@router.get("/attention")
+# The list of every lesson with findings became the attention list (issue 17): old bookmarks
+# show it, with their parameters. The same page rather than a redirect, so a JSON client of
+# the old address gets an answer and not a 308 it may not follow.
 @router.get("/escalations")
-async def escalations(request: Request) -> Response:
+async def attention(request: Request) -> Response:
     def build(ctx: Ctx) -> Outcome:
-        page = escalations_page(ctx.db, viewer=ctx.signed_in(), now=ctx.now, lang=ctx.lang)
-        return Page("escalations.html", page)
+        page = attention_page(
+            ctx.db,
+            viewer=ctx.signed_in(),
+            params=ctx.request.query_params,
+            now=ctx.now,
+            lang=ctx.lang,
+        )
+        return Page("attention.html", page)
 
     return await show(request, build)
