@@ -28,7 +28,6 @@ from service.schools import registry as schools
 from service.schools import settings as school_settings
 from service.settings import Settings
 from service.timetable_store import holidays, sources
-from service.web.pages.device_view import device_view
 
 # Switches on the shipped video-platform rule (off by default) and widens the grace period:
 # the policy page then shows a school's own choices next to the protocol's.
@@ -88,6 +87,10 @@ def seed(session: Session, demo: DemoSchool, *, now: datetime) -> Showcase:
     changes = school_settings.Changes(disclosure="pseudonymous")
     school_settings.change(session, actor=admin, changes=changes, now=now)
     viewed = _last_finished(session, school, now)
+    # Imported here: the page's package brings the whole web app, which the collector's command
+    # line (it imports this module for `demo`) does not otherwise need on every start.
+    from service.web.pages.device_view import device_view
+
     device_view(
         session, lesson_id=viewed, viewer=users["leiding"], reason=REASON, now=now, lang="nl"
     )

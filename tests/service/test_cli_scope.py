@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -383,3 +385,14 @@ def test_school_wide_commands_refuse_a_usage_error(
         main(argv)
     assert exited.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_the_command_line_starts_without_the_web_stack() -> None:
+    """Every command starts without importing the web app (FastAPI, Jinja2, the pages): about
+    0.3 of a command's 1.1 CPU-s start-up was that, brought in by the demo's showcase; `serve`
+    and `demo` import it when they run."""
+    probe = "import sys, service.cli.main; print(sorted({'fastapi', 'jinja2'} & set(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
