@@ -27,6 +27,7 @@ from html import escape
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from policies import localtime
 from policies.wire import parse_time
 
 WIDTH, HEIGHT = 720, 260
@@ -289,6 +290,6 @@ def table_rows(
             "–" if c not in by_cat else fewer if by_cat[c] is None else str(by_cat[c])
             for c in categories
         ]
-        start = parse_time(bucket["start"], "start").astimezone(tz)
-        rows.append({"time": f"{start:%H:%M}", "cells": cells})
+        start = parse_time(bucket["start"], "start")
+        rows.append({"time": localtime.clock(start, tz), "cells": cells})
     return rows

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from policies.model import Lang
 from service import access
 from service.actors import Actor
@@ -93,11 +94,11 @@ def chart_summary(
             t(
                 "Permission for %(what)s from %(time)s.",
                 what=what,
-                time=f"{granted.astimezone(tz):%H:%M}",
+                time=localtime.clock(granted, tz),
             )
         )
         if withdrawn is not None:
-            sentences.append(t("Withdrawn at %(time)s.", time=f"{withdrawn.astimezone(tz):%H:%M}"))
+            sentences.append(t("Withdrawn at %(time)s.", time=localtime.clock(withdrawn, tz)))
     if waiting:
         sentences.append(t("The lesson is still running or devices may still report."))
     return " ".join(sentences)

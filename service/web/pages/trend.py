@@ -18,10 +18,12 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from policies import localtime
 from service import access
 from service.actors import Actor
 from service.models import Group, Lesson, School
 from service.reports import totals as lesson_totals
+from service.reports.attention import week_key
 from service.reports.numbers import is_small_count
 from service.schools import registry as schools
 from service.web.pages.common import Translate, minutes
@@ -69,8 +71,7 @@ def group_trend(
     numbers_of = lesson_totals.for_lessons(session, rows)
     weeks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        year, week, _ = row.start.astimezone(tz).isocalendar()
-        weeks[f"{year}-W{week:02d}"].append(numbers_of[row.id])
+        weeks[week_key(localtime.local(row.start, tz).date())].append(numbers_of[row.id])
     out = []
     threshold = school.small_count_threshold
     group = session.get_one(Group, lesson.group_id).name
