@@ -4,6 +4,7 @@
 #
 #   packaging/locked-requirements.sh EXTRAS OUTFILE   (EXTRAS: agent, service or dev, comma-separated;
 #                                                     or sbom: only the SBOM tool, for the builds)
+#   packaging/locked-requirements.sh --uv-version     the uv version pyproject.toml requires
 #
 # Every install of lessonwatch goes through this (./dev, CI, the .deb, the macOS package, the
 # Docker image), so two builds from the same commit carry the same packages and versions. uv
@@ -11,11 +12,12 @@
 # next to the build's Python when the machine has none (UV=/path/to/uv chooses one).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-EXTRAS=${1:?extras}
-OUT=${2:?output file}
 PY=${PYTHON:-python3}
 
 UV_VERSION=$("$PY" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["tool"]["uv"]["required-version"].lstrip("="))' "$ROOT/pyproject.toml")
+if [ "${1:-}" = --uv-version ]; then echo "$UV_VERSION"; exit 0; fi
+EXTRAS=${1:?extras}
+OUT=${2:?output file}
 is_pinned_uv() { [ -n "$1" ] && "$1" --version 2>/dev/null | grep -q "^uv $UV_VERSION\( \|$\)"; }
 UV=${UV:-$(command -v uv || true)}
 if ! is_pinned_uv "$UV"; then
