@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -74,18 +73,6 @@ def enrolled(collector: Standin, state_dir: Path) -> Path:
         == 0
     )
     return state_dir
-
-
-def wait_for(
-    predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05
-) -> None:
-    """Poll until ``predicate()`` is true; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s: {predicate}")
 
 
 Spawn = Callable[..., "subprocess.Popen[bytes]"]

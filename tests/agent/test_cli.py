@@ -17,8 +17,9 @@ from agent.cli import main as agent_main
 from agent.outbox import Outbox
 from agent.paths import StatePaths
 from agent.schedule import CONTACT_LEAD
-from tests.agent.conftest import AgentProcess, Processes, wait_for
+from tests.agent.conftest import AgentProcess, Processes
 from tests.agent.standin import Standin
+from tests.support.waiting import wait_for
 
 FAST = ("--sample-seconds", "1", "--grace-seconds", "0", "--upload-delay-max", "0")
 

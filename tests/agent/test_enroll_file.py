@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.agent.conftest import AgentProcess, move_to_another_machine, wait_for
+from tests.agent.conftest import AgentProcess, move_to_another_machine
 from tests.agent.standin import Standin
+from tests.support.waiting import wait_for
 
 
 def enroll_file(tmp_path: Path, collector: Standin, **extra: str) -> Path:

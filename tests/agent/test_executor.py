@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from agent.executor import ThreadExecutor
-from tests.agent.conftest import wait_for
+from tests.support.waiting import wait_for
 
 WAIT = 10.0  # seconds; every wait below ends as soon as its event is set
 

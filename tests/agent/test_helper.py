@@ -28,8 +28,9 @@ import pytest
 
 from agent.channel import Hello, Idle, Monitor, Sample, decode, encode
 from policies.wire import parse_summary
-from tests.agent.conftest import REPO, AgentProcess, Processes, Spawn, wait_for
+from tests.agent.conftest import REPO, AgentProcess, Processes, Spawn
 from tests.agent.standin import Standin
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

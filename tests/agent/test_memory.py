@@ -16,8 +16,9 @@ import pytest
 from agent.cli import main as agent_main
 from agent.memory import skip_charset_detection, trim
 from agent.standins import LEFT_OUT, standin, standing_in
-from tests.agent.conftest import REPO, AgentProcess, Processes, wait_for
+from tests.agent.conftest import REPO, AgentProcess, Processes
 from tests.agent.standin import Standin
+from tests.support.waiting import wait_for
 
 FAST = ("--sample-seconds", "1", "--grace-seconds", "0", "--upload-delay-max", "0")
 LOADED = object()  # stands for an imported module in a module table

@@ -26,10 +26,11 @@ import pytest
 from agent.cli import main as agent_main
 from agent.native_host import EXTENSION_ID, Frames
 from agent.status import read_status
-from tests.agent.conftest import REPO, AgentProcess, Processes, wait_for
+from tests.agent.conftest import REPO, AgentProcess, Processes
 from tests.agent.real_collector import RealCollector, stored_summaries
 from tests.agent.test_helper import fake_xprop
 from tests.agent.test_real_collector import enrol, lesson_in, until
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 ORIGIN = f"chrome-extension://{EXTENSION_ID}/"

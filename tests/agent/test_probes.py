@@ -25,7 +25,8 @@ from policies import (
     compile_policy,
     load_policy,
 )
-from tests.agent.conftest import Processes, wait_for
+from tests.agent.conftest import Processes
+from tests.support.waiting import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 COMPILED = compile_policy(load_policy())

@@ -20,9 +20,10 @@ import pytest
 
 from agent.cli import main as agent_main
 from agent.paths import StatePaths
-from tests.agent.conftest import AgentProcess, Processes, wait_for
+from tests.agent.conftest import AgentProcess, Processes
 from tests.agent.real_collector import RealCollector, stored, stored_summaries
 from tests.agent.test_cli import monitoring, queued
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 FAST = ("--sample-seconds", "1", "--grace-seconds", "2", "--upload-delay-max", "0")

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.timers import ApScheduler, Scheduler
-from tests.agent.conftest import wait_for
 from tests.agent.fakes import FakeScheduler
 from tests.support.clock import FakeClock
+from tests.support.waiting import wait_for
 
 LATER = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 

@@ -15,9 +15,9 @@ from agent.client import Collector
 from agent.outbox import Outbox
 from agent.uploader import Uploader, classify
 from policies.wire import Coverage, FindingTotal, LessonSummary
-from tests.agent.conftest import wait_for
 from tests.agent.standin import Standin
 from tests.reliability.tcp_proxy import CuttingProxy, Trigger
+from tests.support.waiting import wait_for
 
 
 @pytest.mark.parametrize(

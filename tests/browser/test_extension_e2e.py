@@ -29,6 +29,7 @@ from playwright.sync_api import BrowserContext, Worker, sync_playwright
 
 from tests.agent.real_collector import RealCollector, stored_summaries
 from tests.support.browser import ARGS, CHROMIUM
+from tests.support.waiting import wait_for
 
 EXTENSION = Path(__file__).resolve().parents[2] / "browser"
 EXTENSION_ID = "miidlkkbabhbefopaneddnaplacpdfhl"
@@ -105,16 +106,6 @@ def managed_policy() -> Iterator[Callable[[dict[str, str]], None]]:
         path.unlink(missing_ok=True)
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def storage(worker: Worker) -> dict[str, Any]:
     result: dict[str, Any] = worker.evaluate("chrome.storage.local.get(null)")
     return result
@@ -160,21 +151,23 @@ def test_extension_alone_reports_the_apps_of_the_lesson_only_and_never_a_path_or
             worker = worker or context.wait_for_event("serviceworker", timeout=15_000)
             assert EXTENSION_ID in worker.url
             wait_for(
-                "enrolment and the config",
                 lambda: storage(worker).get("config") and storage(worker).get("enrolment"),
+                timeout=30,
+                interval=0.25,
+                what="enrolment and the config",
             )
             assert datetime.now(UTC) < start, "the set-up took longer than the lead"
             browse(context, f"https://discord.com{SECRET_PATH}?q={SECRET_QUERY}")
             browse(context, "https://school.example.nl/")
             assert not storage(worker).get("running"), "something was recorded before the lesson"
-            wait_for("the lesson", lambda: storage(worker).get("running"), timeout=30)
+            wait_for(lambda: storage(worker).get("running"), 30, 0.25, "the lesson")
             browse(context, f"https://instagram.com{SECRET_PATH}?q={SECRET_QUERY}")
             time.sleep(3)  # the pupil stays on each page a few seconds of the real lesson
             browse(context, f"https://www.tiktok.com{SECRET_PATH}?q={SECRET_QUERY}")
             time.sleep(3)
             browse(context, "https://school.example.nl/")
-            wait_for("the lesson's end", lambda: datetime.now(UTC) >= end, timeout=40)
-            wait_for("the summary", lambda: stored_summaries(collector, lesson), timeout=40)
+            wait_for(lambda: datetime.now(UTC) >= end, 40, 0.25, "the lesson's end")
+            wait_for(lambda: stored_summaries(collector, lesson), 40, 0.25, "the summary")
             sent = storage(worker)
             # The pupil's popup: the mode, the lesson times and the summary sent, verbatim.
             popup = context.new_page()
