@@ -9,9 +9,12 @@ device: per-device numbers exist only on the audited device view.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,28 +32,56 @@ from service.reports.numbers import (
 from service.reports.stored import readable
 from service.timetable_store import holidays
 
+# Lessons counted per batch of ``numbers_of``: their summaries (some 30 a lesson) are read in
+# one statement and held in memory together, and the ids stay within both backends' bound
+# parameter limits.
+BATCH = 500
 
-def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
-    expected = session.scalar(
-        select(func.count())
-        .select_from(Device)
-        .where(
-            Device.group_id == lesson.group_id,
-            Device.retired.is_(False),
-            Device.enrolled_at < lesson.end,
-        )
-    )
-    s = DeviceLessonSummary
-    rows = session.execute(
-        select(s.id, s.device_id, s.summary, Device.enrolled_at, Device.fingerprint)
-        .join(Device, Device.id == s.device_id)
-        .where(s.lesson_id == lesson.id)
-        .order_by(s.id)
-    ).all()
+
+class GroupSpan(Protocol):
+    """What the expected devices need of a lesson: a ``Lesson`` row, or only these columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def group_id(self) -> int: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+
+
+class LessonSpan(GroupSpan, Protocol):
+    """What the report's numbers need of a lesson: its school's devices decide which count."""
+
+    @property
+    def school_id(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One stored summary of a lesson with what the small-count rule reads of its device."""
+
+    id: int
+    device_id: str
+    summary: dict[str, Any]
+    enrolled_at: datetime
+    fingerprint: str | None
+
+
+# --- decide: pure ----------------------------------------------------------------------------
+
+
+def lesson_numbers(
+    lesson: LessonSpan, *, expected: int, rows: Sequence[StoredRow], shared: Collection[str]
+) -> dict[str, Any]:
+    """The report numbers of one lesson from its stored summaries (in id order), the devices its
+    group expected, and the fingerprints shared in its school: the one place the report's
+    numbers are made from rows, for a report read live and for the purge freezing them."""
     counted = counted_devices(
         [Reporter(r.device_id, r.enrolled_at, r.fingerprint) for r in rows],
         lesson_start=lesson.start,
-        shared=shared_fingerprints(session, [lesson.school_id]),
+        shared=shared,
     )
     summaries, unreadable = readable(
         (r.id, r.device_id, r.summary) for r in rows if r.device_id in counted
@@ -58,23 +89,100 @@ def live_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:
     return report_numbers(
         lesson_start=lesson.start,
         lesson_end=lesson.end,
-        devices_expected=expected or 0,
+        devices_expected=expected,
         summaries=summaries,
         unreadable=unreadable,
     )
 
 
+def expected_counts(
+    lessons: Sequence[GroupSpan], enrolled: Mapping[int, Sequence[datetime]]
+) -> dict[str, int]:
+    """Per lesson the devices its report expects: its group's active devices enrolled before the
+    lesson ended, from each group's sorted enrolment times."""
+    return {
+        lesson.id: bisect_left(enrolled.get(lesson.group_id, ()), lesson.end) for lesson in lessons
+    }
+
+
+# --- gather ----------------------------------------------------------------------------------
+
+
+def live_numbers(session: Session, lesson: LessonSpan) -> dict[str, Any]:
+    """The report numbers of one lesson, counted from its summaries."""
+    return numbers_of(session, [lesson])[lesson.id]
+
+
+def numbers_of(session: Session, lessons: Sequence[LessonSpan]) -> dict[str, dict[str, Any]]:
+    """Per lesson id the report numbers counted from its summaries, as ``live_numbers`` counts
+    them one lesson at a time, in three statements per ``BATCH`` lessons: the purge freezes a
+    school day's lessons at once, and four statements a lesson were 90 % of its time."""
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(lessons), BATCH):
+        batch = lessons[i : i + BATCH]
+        expected = expected_counts(batch, enrolments(session, {x.group_id for x in batch}))
+        shared = _shared_by_school(session, {x.school_id for x in batch})
+        rows = _stored_rows(session, [x.id for x in batch])
+        for lesson in batch:
+            out[lesson.id] = lesson_numbers(
+                lesson,
+                expected=expected[lesson.id],
+                rows=rows.get(lesson.id, ()),
+                shared=shared.get(lesson.school_id, set()),
+            )
+    return out
+
+
+def _stored_rows(session: Session, lesson_ids: Sequence[str]) -> dict[str, list[StoredRow]]:
+    """The lessons' summaries with their devices, per lesson in id order."""
+    s = DeviceLessonSummary
+    found = session.execute(
+        select(s.lesson_id, s.id, s.device_id, s.summary, Device.enrolled_at, Device.fingerprint)
+        .join(Device, Device.id == s.device_id)
+        .where(s.lesson_id.in_(lesson_ids))
+        .order_by(s.id)
+    )
+    out: dict[str, list[StoredRow]] = defaultdict(list)
+    for lesson_id, row_id, device_id, data, enrolled_at, fingerprint in found:
+        out[lesson_id].append(StoredRow(row_id, device_id, data, enrolled_at, fingerprint))
+    return out
+
+
+def enrolments(session: Session, groups: Collection[int]) -> dict[int, list[datetime]]:
+    """Per group the sorted enrolment times of its active devices."""
+    if not groups:
+        return {}
+    query = (
+        select(Device.group_id, Device.enrolled_at)
+        .where(Device.group_id.in_(groups), Device.retired.is_(False))
+        .order_by(Device.group_id, Device.enrolled_at)
+    )
+    out: dict[int, list[datetime]] = defaultdict(list)
+    for group_id, enrolled_at in session.execute(query):
+        out[group_id].append(enrolled_at)
+    return out
+
+
 def shared_fingerprints(session: Session, school_ids: Collection[int]) -> set[str]:
     """Fingerprints of more than one active device of one of these schools: clones, or made-up
     devices. Such devices do not count in the reports (``numbers.counted_devices``)."""
+    return set().union(*_shared_by_school(session, school_ids).values())
+
+
+def _shared_by_school(session: Session, school_ids: Collection[int]) -> dict[int, set[str]]:
+    """``shared_fingerprints`` per school, so a lesson is judged by its own school's devices."""
     query = (
-        select(Device.fingerprint)
+        select(Device.school_id, Device.fingerprint)
         .where(Device.school_id.in_(school_ids), Device.retired.is_(False))
         .where(Device.fingerprint.is_not(None))
         .group_by(Device.school_id, Device.fingerprint)
         .having(func.count() > 1)
     )
-    return {fp for fp in session.scalars(query) if fp}
+    out: dict[int, set[str]] = defaultdict(set)
+    for school_id, fingerprint in session.execute(query):
+        if fingerprint:
+            out[school_id].add(fingerprint)
+    return out
 
 
 def stored_numbers(session: Session, lesson: Lesson) -> dict[str, Any]:

@@ -25,7 +25,6 @@ like the frozen numbers; pages suppress small counts when they show them.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ from sqlalchemy.orm import Session
 
 from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
-from service.reports.lesson_report import shared_fingerprints
+from service.reports.lesson_report import enrolments, expected_counts, shared_fingerprints
 from service.reports.numbers import Reporter, counted_devices, report_numbers
 from service.reports.stored import readable
 
@@ -172,16 +171,6 @@ def flagged(numbers: Mapping[str, Any]) -> int:
     return max((c["devices"] for c in numbers["categories"]), default=0)
 
 
-def expected_counts(
-    lessons: Sequence[LessonSpan], enrolled: Mapping[int, Sequence[datetime]]
-) -> dict[str, int]:
-    """Per lesson the devices ``lesson_report.live_numbers`` expects: its group's active devices
-    enrolled before the lesson ended, from each group's sorted enrolment times."""
-    return {
-        lesson.id: bisect_left(enrolled.get(lesson.group_id, ()), lesson.end) for lesson in lessons
-    }
-
-
 # --- gather and act --------------------------------------------------------------------------
 
 
@@ -198,7 +187,7 @@ def for_lessons(
         frozen_expected.update(frozen)
     if expected:
         live = [lesson for lesson in lessons if lesson.id not in frozen_expected]
-        counts = expected_counts(live, _enrolments(session, {lesson.group_id for lesson in live}))
+        counts = expected_counts(live, enrolments(session, {lesson.group_id for lesson in live}))
         counts.update(frozen_expected)
         for lesson_id, numbers in out.items():
             numbers["devices_expected"] = counts[lesson_id]
@@ -366,18 +355,3 @@ def _upsert(session: Session, values: list[dict[str, Any]]) -> None:
         set_={c: statement.excluded[c] for c in values[0] if c != "lesson_id"},
     )
     session.connection().execute(statement, values)
-
-
-def _enrolments(session: Session, groups: set[int]) -> dict[int, list[datetime]]:
-    """Per group the sorted enrolment times of its active devices."""
-    if not groups:
-        return {}
-    query = (
-        select(Device.group_id, Device.enrolled_at)
-        .where(Device.group_id.in_(groups), Device.retired.is_(False))
-        .order_by(Device.group_id, Device.enrolled_at)
-    )
-    out: dict[int, list[datetime]] = defaultdict(list)
-    for group_id, enrolled_at in session.execute(query):
-        out[group_id].append(enrolled_at)
-    return out

@@ -15,6 +15,7 @@ go after ``AUDIT_DAYS_DEFAULT`` days.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from service.models import (
     Permission,
     School,
 )
-from service.reports.lesson_report import live_numbers
+from service.reports.lesson_report import BATCH, numbers_of
 from service.schools import registry as schools
 
 SCHOOL_YEAR_START_MONTH = 8
@@ -108,11 +109,7 @@ def _purge_school(session: Session, school: School, now: datetime) -> tuple[int,
         .where(Lesson.school_id == school.id, Lesson.end < cutoff)
         .where(LessonAggregate.lesson_id.is_(None))
     ).all()
-    for lesson in due:
-        session.add(
-            LessonAggregate(lesson_id=lesson.id, frozen_at=now, data=live_numbers(session, lesson))
-        )
-    session.flush()
+    _freeze(session, due, now)
     past = select(Lesson.id).where(Lesson.school_id == school.id, Lesson.end < cutoff)
     deleted = _rowcount(
         session.execute(
@@ -133,6 +130,19 @@ def _purge_school(session: Session, school: School, now: datetime) -> tuple[int,
         session.execute(delete(table).where(table.lesson_id.in_(old)), execution_options=no_sync)
     gone = session.execute(delete(Lesson).where(Lesson.id.in_(old)), execution_options=no_sync)
     return len(due), deleted, _rowcount(gone)
+
+
+def _freeze(session: Session, lessons: Sequence[Lesson], now: datetime) -> None:
+    """Keep the lessons' report numbers in ``lesson_aggregates``, counted by the report's own
+    ``numbers_of`` a batch at a time: a purge held up for weeks (or the first after an upgrade)
+    never holds more than one batch's summaries in memory."""
+    for i in range(0, len(lessons), BATCH):
+        numbers = numbers_of(session, lessons[i : i + BATCH])
+        session.add_all(
+            LessonAggregate(lesson_id=lesson_id, frozen_at=now, data=data)
+            for lesson_id, data in numbers.items()
+        )
+        session.flush()
 
 
 def _rowcount(result: Result[Any]) -> int:

@@ -30,7 +30,7 @@ from service.models import (
     User,
 )
 from service.reports import totals as lesson_totals
-from service.reports.lesson_report import stored_numbers
+from service.reports.lesson_report import expected_counts, stored_numbers
 from service.retention import purge as retention
 from service.schools import registry as schools
 from tests.support.clock import DEMO_NOW, utc
@@ -364,7 +364,7 @@ def test_expected_devices_are_those_enrolled_before_the_lesson_ended(
     as it ended is not."""
     lesson = Lesson(id="l_x", group_id=5, start=NOW, end=END)
     other = Lesson(id="l_y", group_id=6, start=NOW, end=END)
-    counts = lesson_totals.expected_counts([lesson, other], {5: enrolled})
+    counts = expected_counts([lesson, other], {5: enrolled})
     assert counts == {"l_x": expected, "l_y": 0}
 
 
