@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     String,
@@ -53,7 +53,12 @@ from sqlalchemy.orm import Session
 
 from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
-from service.reports.lesson_report import enrolments, expected_counts, shared_fingerprints
+from service.reports.lesson_report import (
+    GroupSpan,
+    enrolments,
+    expected_counts,
+    shared_fingerprints,
+)
 from service.reports.numbers import Reporter, counted_devices, report_numbers
 from service.reports.stored import readable
 
@@ -67,18 +72,9 @@ CHUNK = 1000
 WARM_LIMIT = 2000
 
 
-class LessonSpan(Protocol):
-    """What the totals need of a lesson: a ``Lesson`` row, or only these columns of it (the
-    trend reads ~180 lessons per view, and whole ORM rows cost more than the totals)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def group_id(self) -> int: ...
-    @property
-    def start(self) -> datetime: ...
-    @property
-    def end(self) -> datetime: ...
+# What the totals need of a lesson: a ``Lesson`` row, or only these columns of it (the trend
+# reads ~180 lessons per view, and whole ORM rows cost more than the totals).
+LessonSpan = GroupSpan
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,23 @@ def purged_reports(
     return before, after
 
 
+def hourly_lessons(
+    session: Session, school: School, group: str, start: datetime, n: int
+) -> list[Lesson]:
+    """``n`` lessons of 50 minutes of ``group``, one an hour from ``start``."""
+    return [
+        lessons.add_lesson(
+            session,
+            school=school,
+            group=group,
+            start=start + timedelta(hours=k),
+            end=start + timedelta(hours=k, minutes=50),
+            now=DEMO_NOW,
+        )
+        for k in range(n)
+    ]
+
+
 def add_device(
     session: Session,
     lesson: Lesson,
@@ -122,17 +139,7 @@ def second_school(session: Session) -> list[str]:
     """A school beside the demo one with every case the numbers tell apart; its lesson ids."""
     school = schools.school(session, f"Tweede school {uuid.uuid4().hex[:6]}")
     start = DEMO_NOW - timedelta(days=2)
-    busy, empty, lone = (
-        lessons.add_lesson(
-            session,
-            school=school,
-            group="2C",
-            start=start + timedelta(hours=k),
-            end=start + timedelta(hours=k, minutes=50),
-            now=DEMO_NOW,
-        )
-        for k in range(3)
-    )
+    busy, empty, lone = hourly_lessons(session, school, "2C", start, 3)
     before = start - timedelta(days=30)
     pupils = [add_device(session, busy, enrolled_at=before) for _ in range(4)]
     clones = [add_device(session, busy, enrolled_at=before, fingerprint="fp-c") for _ in range(2)]
@@ -248,17 +255,7 @@ def test_generated_lessons_read_the_same_after_the_purge(
         school = schools.school(session, f"Gegenereerd {uuid.uuid4().hex[:8]}")
         school.small_count_threshold = threshold
         start = DEMO_NOW - timedelta(days=3)
-        rows = [
-            lessons.add_lesson(
-                session,
-                school=school,
-                group="1A",
-                start=start + timedelta(hours=k),
-                end=start + timedelta(hours=k, minutes=50),
-                now=DEMO_NOW,
-            )
-            for k in range(len(drawn))
-        ]
+        rows = hourly_lessons(session, school, "1A", start, len(drawn))
         first = rows[0]
         enrolled = [start - timedelta(days=1)] * 5 + [start + timedelta(hours=1, minutes=5)]
         prints = [None, None, None, "fp-x", "fp-x", None]
