@@ -8,8 +8,8 @@ duplicate) or another (rejected). One executemany per transaction rather than a 
 item: a batch of 50 took about 100 ms on PostgreSQL with savepoints and 17 ms like this
 (bench/ingest). A transaction costs the same few statements (the schools, the lessons with their
 frozen flag, the insert) for one batch or a group of them (``service.group_commit``). They run
-on the session's connection as Core statements: they load no ORM objects, so the ORM's
-execution layer (its events, its result wrapping) would be CPU spent for nothing.
+on a connection as Core statements: they load no ORM objects, so the ORM's execution layer
+(its events, its result wrapping) would be CPU spent for nothing.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def ingest_batch(
 ) -> list[ItemResult]:
     batches = [parse_batch(device, items)]
     return store(
-        session,
+        session.connection(),
         batches,
         now=now,
         future_tolerance=future_tolerance,
@@ -159,17 +159,17 @@ def ingest_batch(
 
 
 def store(
-    session: Session,
+    conn: Connection,
     batches: Sequence[Parsed],
     *,
     now: datetime,
     future_tolerance: timedelta,
     most_per_lesson: int = bounds.MAX_SUMMARIES_PER_LESSON,
 ) -> list[list[ItemResult]]:
-    """Store several requests' batches in the caller's transaction, with the results each would
-    have had alone, one after another in this order: a report id twice in the group is stored
-    for the first item; a later item is its duplicate (same device) or rejected (another)."""
-    conn = session.connection()
+    """Store several requests' batches in the caller's transaction on ``conn``, with the
+    results each would have had alone, one after another in this order: a report id twice in
+    the group is stored for the first item; a later item is its duplicate (same device) or
+    rejected (another)."""
     schools: dict[int, SchoolRef] = {
         row.id: row
         for row in conn.execute(_SCHOOLS, {"ids": {b.device.school_id for b in batches}})
