@@ -74,8 +74,9 @@ def first_error(exc: ValidationError) -> str:
 
 # Every device posts here once a lesson; the other agent routes are called at enrolment and on
 # config changes. So this is the router's first route (FastAPI tries them in order), served by
-# a bare ASGI app (service.api.reports): FastAPI's and Starlette's handling of a route cost this
-# request about a third of its CPU on the event loop (docs/performance.md). The API route after
+# a bare ASGI app (service.api.reports): FastAPI's handling of a route cost this request about a
+# quarter of its CPU on the event loop, and Starlette's request and response objects more of
+# the same, for two header values and a body (docs/performance.md). The API route after
 # it, running the same steps, is what the OpenAPI document describes; a POST never reaches it.
 router.routes.append(
     Route(f"{router.prefix}/reports", ReportsEndpoint(), methods=["POST"], include_in_schema=False)

@@ -2,9 +2,9 @@
 
 It is served by ``ReportsEndpoint``, a bare ASGI app, ahead of the agent router's API routes:
 Starlette's handling of a route (a ``Request`` with its parsed headers, the exception wrapper
-around the endpoint, a ``JSONResponse`` with its own headers object) cost this request about a
-tenth of its CPU at the ASGI level (docs/performance.md, Ingestion), and it needs none of it:
-two header values, the body and a JSON answer. Errors are raised as before and answered by the
+around the endpoint, a ``JSONResponse`` with its own headers object) is CPU on every report
+request, and the route needs none of it: two header values, the body and a JSON answer
+(docs/performance.md, Ingestion). Errors are raised as before and answered by the
 app's exception handlers (``service.app``), which the app's exception middleware applies to
 every route. The documented API route (``documented``) runs the same steps from a ``Request``.
 """

@@ -5,11 +5,10 @@ unique report id, not a look-up first, decides which summary is stored (``ingest
 
 On PostgreSQL the rows go in as one JSON document, one parameter, that the server turns back
 into rows (``json_to_recordset``): the statement's text is the same for every group, so psycopg
-converts it once and the server prepares it once per connection. SQLAlchemy's multi-row VALUES
-form ("insertmanyvalues") has ten parameters a row, and psycopg parses a query of more than 50
-parameters anew on every execution (a group of 6 single summaries already has 60); one array
-per column instead cost about as much again in psycopg's escaping of each array element. Either
-cost the collector more CPU per group than everything else the transaction does
+converts it once. SQLAlchemy's multi-row VALUES form ("insertmanyvalues") has ten parameters a
+row, and psycopg parses a query of more than 50 parameters anew on every execution (a group of
+6 single summaries already has 60), one of the largest CPU costs of a group's transaction; one
+array per column instead cost about as much in psycopg's escaping of each array element
 (docs/performance.md, Ingestion). On SQLite the multi-row VALUES form stays: sqlite3 keeps the
 compiled statement per text.
 """
