@@ -54,7 +54,11 @@ def runtime(request: Request) -> Runtime:
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    return bearer(request.headers.get("authorization", ""))
+
+
+def bearer(header: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header's value; Unauthorized else."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
         raise Unauthorized("send Authorization: Bearer <token>")

@@ -124,7 +124,7 @@ def one_backend(backend: str, rounds: int) -> list[list[object]]:
                     for _ in range(size)
                 ]
                 outcomes = group_commit.write_group(
-                    sessions, batches, clock=lambda: now, future_tolerance=TOLERANCE
+                    engine, batches, clock=lambda: now, future_tolerance=TOLERANCE
                 )
                 assert all(isinstance(o, list) for o in outcomes), outcomes
 

@@ -10,7 +10,10 @@ from fastapi.responses import JSONResponse
 from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
+from service.api import reports as report_route
+from service.api.reports import ReportsEndpoint
 from service.api.schemas import (
     AgentConfigOut,
     EnrollRequest,
@@ -25,7 +28,6 @@ from service.devices import agent_config, enrolment
 from service.devices import registry as devices
 from service.errors import InvalidRequest
 from service.http_body import read_json
-from service.ingest import intake
 from service.ratelimit import Limiter
 from service.runtime import Runtime, bearer_token, runtime
 
@@ -70,32 +72,18 @@ def first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-async def reports(request: Request) -> JSONResponse:
-    # Token first, body after (see docs/api.md); both steps are shared with the requests that
-    # arrive at the same time (service.intake). The runtime is read here rather than declared
-    # as a dependency: solving one cost this, the busiest route, about a tenth of its CPU.
-    rt = runtime(request)
-    pipeline = intake.for_app(request.app.state, rt)
-    device = await pipeline.device(bearer_token(request))
-    rt.limit(rt.device_limiter, device.id)
-    raw = await read_json(request, rt.settings.max_body_bytes)
-    if not isinstance(raw, dict) or set(raw) != {"reports"} or not isinstance(raw["reports"], list):
-        raise InvalidRequest('the body must be {"reports": [ ... ]} and nothing else')
-    items = raw["reports"]
-    if len(items) > rt.settings.max_batch:
-        raise InvalidRequest("at most %(limit)s summaries per batch", limit=rt.settings.max_batch)
-    results = await pipeline.store(device, items)
-    return JSONResponse({"results": [r.to_json() for r in results]})
-
-
 # Every device posts here once a lesson; the other agent routes are called at enrolment and on
 # config changes. So this is the router's first route (FastAPI tries them in order), served by
-# a plain Starlette route: it takes nothing but the request, and FastAPI's handling of a route
-# (solving its parameters, its request and response wrappers) cost about a quarter of this
-# request's CPU (docs/performance.md). The API route after it, with the same function, is what
-# the OpenAPI document describes; a POST never reaches it.
-router.add_route(f"{router.prefix}/reports", reports, methods=["POST"], include_in_schema=False)
-_post_with_body("/reports", ReportBatch, ReportResults, 400, 401, 413, 422, 429)(reports)
+# a bare ASGI app (service.api.reports): FastAPI's handling of a route cost this request about a
+# quarter of its CPU on the event loop, and Starlette's request and response objects more of
+# the same, for two header values and a body (docs/performance.md). The API route after
+# it, running the same steps, is what the OpenAPI document describes; a POST never reaches it.
+router.routes.append(
+    Route(f"{router.prefix}/reports", ReportsEndpoint(), methods=["POST"], include_in_schema=False)
+)
+_post_with_body("/reports", ReportBatch, ReportResults, 400, 401, 413, 422, 429)(
+    report_route.documented
+)
 
 
 @_post_with_body("/enroll", EnrollRequest, EnrollResponse, 400, 403, 413, 422, 429, status=201)

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 
 from service.ingest import summaries as ingest
 from service.ingest.bounds import MAX_SUMMARIES_PER_LESSON
@@ -35,7 +35,7 @@ Outcome = list[ItemResult] | BaseException
 
 
 def write_group(
-    sessions: sessionmaker[Session],
+    engine: Engine,
     batches: Sequence[Parsed],
     *,
     clock: Callable[[], datetime],
@@ -45,7 +45,7 @@ def write_group(
     """One outcome per batch, in order: its results, or the error its request should answer."""
     limits = (future_tolerance, most_per_lesson)
     try:
-        return list(_in_one_transaction(sessions, batches, clock, limits))
+        return list(_in_one_transaction(engine, batches, clock, limits))
     except Exception as exc:
         if len(batches) == 1:
             return [exc]
@@ -59,21 +59,24 @@ def write_group(
     outcomes: list[Outcome] = []
     for batch in batches:
         try:
-            outcomes += _in_one_transaction(sessions, [batch], clock, limits)
+            outcomes += _in_one_transaction(engine, [batch], clock, limits)
         except Exception as exc:
             outcomes.append(exc)
     return outcomes
 
 
 def _in_one_transaction(
-    sessions: sessionmaker[Session],
+    engine: Engine,
     batches: Sequence[Parsed],
     clock: Callable[[], datetime],
     limits: tuple[timedelta, int],
 ) -> list[list[ItemResult]]:
-    with sessions.begin() as session:
+    # A connection, not an ORM session: the transaction loads and changes no ORM objects, so a
+    # session's bookkeeping (its transaction object, connection look-up, commit) is CPU spent
+    # for nothing, in every group.
+    with engine.begin() as conn:
         return ingest.store(
-            session,
+            conn,
             batches,
             now=clock(),
             future_tolerance=limits[0],

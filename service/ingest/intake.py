@@ -71,7 +71,7 @@ class Intake:
     def _write(self, batches: Sequence[Batch]) -> list[group_commit.Outcome]:
         # Parsed here, on the worker thread, not on the event loop: 500 items take ~20 ms.
         return group_commit.write_group(
-            self.rt.sessions,
+            self.rt.engine,
             [ingest.parse_batch(b.device, b.items) for b in batches],
             clock=self.rt.clock,
             future_tolerance=self.rt.settings.future_tolerance,

@@ -7,7 +7,9 @@ meanwhile by another request (in this or another collector process), by this dev
 duplicate) or another (rejected). One executemany per transaction rather than a savepoint per
 item: a batch of 50 took about 100 ms on PostgreSQL with savepoints and 17 ms like this
 (bench/ingest). A transaction costs the same few statements (the schools, the lessons with their
-frozen flag, the insert) for one batch or a group of them (``service.group_commit``).
+frozen flag, the insert) for one batch or a group of them (``service.group_commit``). They run
+on a connection as Core statements: they load no ORM objects, so the ORM's execution layer
+(its events, its result wrapping) would be CPU spent for nothing.
 """
 
 from __future__ import annotations
@@ -18,17 +20,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, TypeGuard, cast
+from typing import Any, Literal, Protocol, TypeGuard
 
-from sqlalchemy import Table, and_, bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, and_, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from policies.wire import LessonSummary, WireError, parse_summary
-from service.db import is_postgres
 from service.ingest import bounds
 from service.ingest.bounds import Window
+from service.ingest.insert import insert_new
 from service.models import DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals, School
 from service.schools import policy as policy_cache
 
@@ -150,7 +150,7 @@ def ingest_batch(
 ) -> list[ItemResult]:
     batches = [parse_batch(device, items)]
     return store(
-        session,
+        session.connection(),
         batches,
         now=now,
         future_tolerance=future_tolerance,
@@ -159,30 +159,31 @@ def ingest_batch(
 
 
 def store(
-    session: Session,
+    conn: Connection,
     batches: Sequence[Parsed],
     *,
     now: datetime,
     future_tolerance: timedelta,
     most_per_lesson: int = bounds.MAX_SUMMARIES_PER_LESSON,
 ) -> list[list[ItemResult]]:
-    """Store several requests' batches in the caller's transaction, with the results each would
-    have had alone, one after another in this order: a report id twice in the group is stored
-    for the first item; a later item is its duplicate (same device) or rejected (another)."""
+    """Store several requests' batches in the caller's transaction on ``conn``, with the
+    results each would have had alone, one after another in this order: a report id twice in
+    the group is stored for the first item; a later item is its duplicate (same device) or
+    rejected (another)."""
     schools: dict[int, SchoolRef] = {
         row.id: row
-        for row in session.execute(_SCHOOLS, {"ids": {b.device.school_id for b in batches}})
+        for row in conn.execute(_SCHOOLS, {"ids": {b.device.school_id for b in batches}})
     }
     checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
     lessons, sent = _lessons_and_windows(
-        session,
+        conn,
         {e.lesson_id for c in checked for e in c if _is_summary(e)},
         {b.device.id for b in batches},
     )
     # Decide every item; the new ones are inserted together afterwards. No look-up of stored
     # report ids first: the insert skips them, and only those are looked up (``lost``).
     decided: list[list[ItemResult | LessonSummary | _Repeat]] = []
-    new: dict[str, tuple[LessonSummary, DeviceRef]] = {}
+    new: dict[str, tuple[LessonSummary, str]] = {}  # by report id: the summary, its device's id
     for batch, entries in zip(batches, checked, strict=True):
         device = batch.device
         out: list[ItemResult | LessonSummary | _Repeat] = []
@@ -213,15 +214,15 @@ def store(
             ):
                 out.append(ItemResult(entry.report_id, "rejected", problem))
             else:
-                new[entry.report_id] = (entry, device)
+                new[entry.report_id] = (entry, device.id)
                 sent[(device.id, entry.lesson_id)].append(
                     Window(entry.report_id, entry.started_at, entry.ended_at)
                 )
                 out.append(entry)
-    inserted = _insert_new(session, new, now)
-    _drop_totals(session, {new[rid][0].lesson_id for rid in inserted})
-    owner = {rid: device.id for rid, (_, device) in new.items() if rid in inserted}
-    owner |= _stored_owners(session, [rid for rid in new if rid not in inserted])
+    inserted = insert_new(conn, new, now)
+    _drop_totals(conn, {new[rid][0].lesson_id for rid in inserted})
+    owner = {rid: device_id for rid, (_, device_id) in new.items() if rid in inserted}
+    owner |= _stored_owners(conn, [rid for rid in new if rid not in inserted])
     return [
         [_result(item, batch.device, inserted, owner) for item in out]
         for batch, out in zip(batches, decided, strict=True)
@@ -273,10 +274,13 @@ _LESSONS_AND_WINDOWS = (
 _OWNERS = select(DeviceLessonSummary.report_id, DeviceLessonSummary.device_id).where(
     DeviceLessonSummary.report_id.in_(bindparam("ids", expanding=True))
 )
+_DROP_TOTALS = delete(LessonTotals).where(
+    LessonTotals.lesson_id.in_(bindparam("lessons", expanding=True))
+)
 
 
 def _lessons_and_windows(
-    session: Session, lesson_ids: set[str], device_ids: set[str]
+    conn: Connection, lesson_ids: set[str], device_ids: set[str]
 ) -> tuple[dict[str, LessonRef], defaultdict[tuple[str, str], list[Window]]]:
     """What the checks need of each lesson, with whether its numbers are frozen, and the
     windows these devices already stored for these lessons, per (device, lesson): one query,
@@ -285,7 +289,7 @@ def _lessons_and_windows(
     sent: defaultdict[tuple[str, str], list[Window]] = defaultdict(list)
     if not lesson_ids:
         return lessons, sent
-    rows = session.execute(_LESSONS_AND_WINDOWS, {"lessons": lesson_ids, "devices": device_ids})
+    rows = conn.execute(_LESSONS_AND_WINDOWS, {"lessons": lesson_ids, "devices": device_ids})
     for row in rows:
         lessons.setdefault(row.id, row)
         if row.report_id is not None:
@@ -324,10 +328,10 @@ def _result(
     raise RuntimeError(f"report {item.report_id} was neither stored nor found")
 
 
-def _stored_owners(session: Session, report_ids: Sequence[str]) -> dict[str, str]:
+def _stored_owners(conn: Connection, report_ids: Sequence[str]) -> dict[str, str]:
     if not report_ids:
         return {}
-    return dict(session.execute(_OWNERS, {"ids": report_ids}).all())
+    return dict(conn.execute(_OWNERS, {"ids": report_ids}).all())
 
 
 def _existing(report_id: str, owner: str, device: DeviceRef) -> ItemResult:
@@ -336,56 +340,9 @@ def _existing(report_id: str, owner: str, device: DeviceRef) -> ItemResult:
     return ItemResult(report_id, "rejected", "report_id was already used by another device")
 
 
-def _drop_totals(session: Session, lesson_ids: set[str]) -> None:
+def _drop_totals(conn: Connection, lesson_ids: set[str]) -> None:
     """Drop the kept totals (``service.reports.totals``) of the lessons that just got a
     summary: the attention list reads kept totals without comparing fingerprints, so a late
     upload must not leave an old count behind. The next view counts the lesson again."""
     if lesson_ids:
-        session.execute(
-            delete(LessonTotals).where(LessonTotals.lesson_id.in_(sorted(lesson_ids))),
-            execution_options={"synchronize_session": False},
-        )
-
-
-def _insert_new(
-    session: Session, new: dict[str, tuple[LessonSummary, DeviceRef]], now: datetime
-) -> set[str]:
-    """Insert the summaries; the report ids actually inserted (a conflicting one is skipped).
-
-    In report id order: two transactions inserting overlapping ids (two collector processes'
-    groups holding retries of the same batch) then wait for each other in the same order on
-    PostgreSQL's unique index instead of deadlocking."""
-    if not new:
-        return set()
-    rows = [
-        {
-            "report_id": s.report_id,
-            "device_id": device.id,
-            "lesson_id": s.lesson_id,
-            "received_at": now,
-            "started_at": s.started_at,
-            "ended_at": s.ended_at,
-            "seconds_monitored": s.coverage.seconds_monitored,
-            "gaps": s.coverage.gaps,
-            "dropped": s.dropped,
-            "summary": s.to_json(),
-        }
-        for _, (s, device) in sorted(new.items())
-    ]
-    statement = _INSERT_PG if is_postgres(session) else _INSERT_SQLITE
-    # A Core executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") in
-    # batches within both backends' parameter limits, from one cached compiled statement.
-    return set(session.connection().execute(statement, rows).scalars())
-
-
-_TABLE = cast(Table, DeviceLessonSummary.__table__)
-_INSERT_PG = (
-    pg_insert(_TABLE)
-    .on_conflict_do_nothing(index_elements=["report_id"])
-    .returning(_TABLE.c.report_id)
-)
-_INSERT_SQLITE = (
-    sqlite_insert(_TABLE)
-    .on_conflict_do_nothing(index_elements=["report_id"])
-    .returning(_TABLE.c.report_id)
-)
+        conn.execute(_DROP_TOTALS, {"lessons": sorted(lesson_ids)})

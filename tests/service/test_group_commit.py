@@ -38,7 +38,7 @@ def _write(
     sessions: sessionmaker[Session], clock: FakeClock, *batches: tuple[ActiveDevice, list[Any]]
 ) -> list[list[tuple[str, str | None]] | BaseException]:
     outcomes = group_commit.write_group(
-        sessions,
+        sessions.kw["bind"],
         [ingest.parse_batch(device, items) for device, items in batches],
         clock=clock,
         future_tolerance=HOUR,
