@@ -89,13 +89,20 @@ def test_the_agent_process_maps_no_charset_detection_xml_parser_or_asyncio_and_r
         "_asyncio.", "_multiprocessing.", "_pickle.",
     ):  # fmt: skip
         assert absent not in loaded, absent
+    output = reports_telegram_and_stops(collector, lesson_id, agent)
+    assert "Warning" not in output and "Traceback" not in output
+
+
+def reports_telegram_and_stops(collector: Standin, lesson_id: str, agent: AgentProcess) -> str:
+    """Wait for the lesson's one summary, which finds Telegram; stop the agent cleanly; its
+    output."""
     wait_for(lambda: collector.reports(), timeout=30)
     (report,) = collector.reports()
     assert report["lesson_id"] == lesson_id
     assert "telegram" in {f["family"] for f in report["findings"]}
     time.sleep(0.5)
     assert agent.terminate() == 0
-    assert "Warning" not in agent.output() and "Traceback" not in agent.output()
+    return agent.output()
 
 
 # What the running service imports (the modules of ``run``, its probes and its upload), prepared
@@ -180,3 +187,49 @@ def test_a_stand_in_lends_other_names_from_the_real_module_but_never_from_itself
     monkeypatch.setitem(sys.modules, "lessonwatch_stand_in_test", alone)
     with pytest.raises(AttributeError, match="not in the stand-in"):
         alone.anything  # noqa: B018
+
+
+# The installed services run the agent with these (docs/performance.md, "Agent"): no docstrings
+# and asserts, no column tables, the bytecode in a cache the installer compiled.
+SERVICE_FLAGS = {"PYTHONOPTIMIZE": "2", "PYTHONNODEBUGRANGES": "1"}
+
+
+def test_the_cli_answers_under_the_services_flags(tmp_path: Path) -> None:
+    """Nothing the agent says depends on docstrings or asserts: help and version under -OO."""
+    env = {**SERVICE_FLAGS, "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc"), "PYTHONPATH": str(REPO)}
+
+    def agent(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "agent", *args],
+            capture_output=True, text=True, timeout=60, cwd=REPO, env=env, check=False,
+        )  # fmt: skip
+
+    said = {args: agent(*args) for args in (("--help",), ("run", "--help"), ("--version",))}
+    assert [done.returncode for done in said.values()] == [0, 0, 0]
+    assert "checks only during scheduled lessons" in said[("--help",)].stdout
+    assert "--helper-socket" in said[("run", "--help")].stdout
+    assert said[("--version",)].stdout.startswith("lessonwatch-agent ")
+    assert list((tmp_path / "pyc").rglob("cli.cpython-*.opt-2.pyc")), "it ran optimised"
+
+
+@pytest.mark.slow
+def test_the_agent_monitors_and_reports_under_the_services_flags(
+    collector: Standin,
+    enrolled: Path,
+    agent_process: Callable[..., AgentProcess],
+    processes: Processes,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The run path (scheduler, probes, engine, outbox, upload) under -OO and without column
+    tables finds what it finds without them."""
+    for name, value in {**SERVICE_FLAGS, "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # the cache shows what ran
+    start = datetime.now(UTC).replace(microsecond=0)
+    lesson_id = collector.add_lesson("3B", start, start + timedelta(seconds=5))
+    processes.start("telegram-desktop")
+    agent = agent_process(enrolled, *FAST)
+    assert "Traceback" not in reports_telegram_and_stops(collector, lesson_id, agent)
+    optimised = {p.name.split(".")[0] for p in (tmp_path / "pyc").rglob("*.opt-2.pyc")}
+    assert {"runner", "sampler", "processes", "uploader", "background"} <= optimised
