@@ -31,7 +31,7 @@ Copy-Item -Force "$Here\lessonwatch-agent.xml", "$Here\lessonwatch-agent-service
 $Stdlib = & "$Base\venv\Scripts\python.exe" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))'
 Remove-Item -Recurse -Force "$Base\pycache" -ErrorAction SilentlyContinue
 & "$Base\venv\Scripts\python.exe" -OO -X no_debug_ranges -X "pycache_prefix=$Base\pycache" `
-    -m compileall -q -j 0 $Stdlib "$Base\venv\Lib" | Out-Null
+    -m compileall -q -j 0 -x '[\\/]tests?[\\/]' $Stdlib "$Base\venv\Lib" | Out-Null
 Copy-Item -Force "$Here\nl.lessonwatch.agent.json", "$Here\native-host.bat" $Base
 
 # Only SYSTEM and Administrators may read or change the state (device token) and the program.
