@@ -69,26 +69,31 @@ def test_run_called_with_arguments_leaves_the_callers_imports_alone(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_the_agent_process_maps_no_charset_detection_xml_parser_or_asyncio_and_reports(
+def test_the_agent_process_maps_no_http_stack_charset_detection_or_asyncio_and_reports(
     collector: Standin,
     enrolled: Path,
     agent_process: Callable[..., AgentProcess],
     processes: Processes,
 ) -> None:
+    """The service talks to the collector through short-lived processes (agent.remote): before
+    and after its upload it has mapped neither ssl nor any other part of requests' stack."""
     start = datetime.now(UTC).replace(microsecond=0)
     lesson_id = collector.add_lesson("3B", start, start + timedelta(seconds=5))
     processes.start("telegram-desktop")
     agent = agent_process(enrolled, *FAST)
     maps = Path(f"/proc/{agent.proc.pid}/maps")
-    # Loaded once it monitors: psutil's extension for the processes probe, _ssl for requests.
+    # Loaded once it monitors: psutil's extension for the processes probe.
     wait_for(lambda: "_psutil_linux" in maps.read_text(), timeout=15)
-    loaded = maps.read_text()
-    assert "_ssl." in loaded and "_sqlite3." in loaded
-    for absent in (
-        "charset_normalizer", "_codecs_jp", "_multibytecodec", "pyexpat",
-        "_asyncio.", "_multiprocessing.", "_pickle.",
-    ):  # fmt: skip
-        assert absent not in loaded, absent
+    while_monitoring = maps.read_text()
+    assert "_sqlite3." in while_monitoring
+    wait_for(lambda: collector.reports(), timeout=30)
+    after_upload = maps.read_text()
+    for loaded in (while_monitoring, after_upload):
+        for absent in (
+            "_ssl.", "charset_normalizer", "_codecs_jp", "_multibytecodec", "pyexpat",
+            "_asyncio.", "_multiprocessing.", "_pickle.",
+        ):  # fmt: skip
+            assert absent not in loaded, absent
     output = reports_telegram_and_stops(collector, lesson_id, agent)
     assert "Warning" not in output and "Traceback" not in output
 
@@ -124,13 +129,15 @@ def run_python(code: str) -> str:
     return done.stdout.strip()
 
 
-def test_the_service_loads_no_group_chat_code_toml_parser_asyncio_or_process_pool() -> None:
+def test_the_service_loads_no_group_chat_code_toml_parser_asyncio_process_pool_or_http() -> None:
     """The service leaves out the group-chat checks and the TOML parser (it builds its policy
-    from the collector's JSON) and what APScheduler imports for coroutines and process pools:
-    the memory is every laptop's (issue 15, point 7)."""
+    from the collector's JSON), what APScheduler imports for coroutines and process pools, and
+    requests' whole stack (each contact runs in agent.remote's short-lived process): the memory
+    is every laptop's (issue 15, point 7)."""
     absent = (
         "policies.groupchat", "tomllib", "asyncio", "multiprocessing",
-        "concurrent.futures.process", "pickle",
+        "concurrent.futures.process", "pickle", "requests", "urllib3", "ssl", "http.client",
+        "email.parser", "idna", "certifi",
     )  # fmt: skip
     code = SERVICE_IMPORTS + f"print(sorted(m for m in {absent!r} if m in sys.modules))\n"
     assert run_python(code) == "[]"
@@ -157,7 +164,7 @@ def test_after_the_scheduler_is_imported_the_real_modules_import_and_apscheduler
     ("table", "placed"),
     [
         ({}, list(LEFT_OUT)),
-        ({"asyncio": LOADED}, ["multiprocessing", "concurrent.futures.process"]),
+        ({"asyncio": LOADED}, [n for n in LEFT_OUT if n != "asyncio"]),
         (dict.fromkeys(LEFT_OUT, LOADED), []),
     ],
     ids=["none-loaded", "asyncio-loaded", "all-loaded"],
@@ -239,3 +246,30 @@ def test_the_agent_monitors_and_reports_under_the_services_flags(
     assert all(".opt-2." in name for name in compiled)
     optimised = {name.split(".")[0] for name in compiled}
     assert {"runner", "sampler", "processes", "uploader", "background"} <= optimised
+
+
+def test_the_metadata_stand_in_reads_versions_as_importlib_metadata_does() -> None:
+    from importlib.metadata import version
+
+    from agent.standins import PackageNotFoundError, _version
+
+    for name in ("APScheduler", "apscheduler", "psutil", "watchdog"):
+        assert _version(name) == version(name)
+    with pytest.raises(PackageNotFoundError):
+        _version("no-such-distribution-here")
+
+
+def test_in_the_service_apscheduler_knows_its_version_and_refuses_plugin_names_loudly() -> None:
+    """The stand-in leaves APScheduler's plugin tables empty: the agent hands it objects, and a
+    name ("date") fails with APScheduler's LookupError instead of doing something else."""
+    code = SERVICE_IMPORTS + (
+        "import apscheduler, importlib.metadata as real\n"
+        "from apscheduler.schedulers.background import BackgroundScheduler\n"
+        "scheduler = BackgroundScheduler()\n"
+        "try:\n"
+        "    scheduler.add_job(print, 'date')\n"
+        "except LookupError as exc:\n"
+        "    refused = str(exc)\n"
+        "print(apscheduler.__version__ == real.version('APScheduler'), refused)\n"
+    )
+    assert run_python(code) == 'True No trigger by the name "date" was found'
