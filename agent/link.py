@@ -4,7 +4,8 @@
 and ``Unreachable`` are what a link gives back. They live here, apart from ``agent.client``
 (requests), so that the long-running ``lessonwatch-agent run`` process can hold a link without
 importing requests, urllib3, http.client and ssl: it talks to the collector through
-``agent.remote``, a short-lived process per contact (docs/agent.md, "Memory").
+``agent.remote``, a short-lived process per contact (docs/agent.md, "Each contact in a
+process of its own").
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The collector through a short-lived process: the running agent never loads the HTTP stack.
 
-``lessonwatch-agent run`` lives all day on a pupil's laptop, but talks to the collector only a
-few times an hour in the school day's contact windows (docs/agent.md). requests, urllib3,
-http.client with its email parser, idna, certifi and ssl are about 11 MiB of the process's
-resident memory (docs/performance.md, "Agent") that would otherwise stay mapped all day for
-those few seconds. So each contact (a config poll, an upload, the two steps of enrolment) runs
+``lessonwatch-agent run`` lives all day on a pupil's laptop, but talks to the collector only in
+the school day's contact windows: once a minute during a lesson, every 15 minutes around them
+(docs/agent.md). requests, urllib3, http.client with its email parser, idna, certifi and ssl
+would otherwise stay mapped all day for those moments (docs/performance.md, "Agent", has what
+they cost). So each contact (a config poll, an upload, the two steps of enrolment) runs
 ``python -m agent.remote`` with this interpreter and its flags: the child does the one call
 with ``agent.client.Collector`` (requests, as before: TLS always verified, the same timeouts,
 the same limits on the answer), writes the outcome as one JSON object and exits. A side effect
