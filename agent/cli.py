@@ -213,12 +213,24 @@ def _enroll(args: argparse.Namespace) -> int:
     return 0
 
 
-def _enroll_as(paths: StatePaths, server_url: str, code: str, label: str | None) -> Identity:
+def _enroll_as(
+    paths: StatePaths, server_url: str, code: str, label: str | None, *, apart: bool = False
+) -> Identity:
+    """Enrol this machine. ``apart``: through ``agent.remote``'s short-lived process, as the
+    running service does (``run --enroll-file``), so the service never loads requests."""
     from agent import identity
-    from agent.client import Collector, Unreachable
+    from agent.link import Unreachable
 
     server = identity.check_server_url(server_url)
-    collector = Collector(server)
+    collector: Any
+    if apart:
+        from agent.remote import RemoteCollector
+
+        collector = RemoteCollector(server)
+    else:
+        from agent.client import Collector
+
+        collector = Collector(server)
     raw_machine_id = identity.machine_id()
     try:
         # The school's key makes the fingerprint one that no machine id alone gives (issue 15).
@@ -283,7 +295,7 @@ def _enroll_from_file(paths: StatePaths, path: Path) -> None:
         raise FatalError(f"enrolment file {path}: label must be a string")
     # No label from IT: none at all. A host name is often the pupil's own ("jan-jansen-laptop")
     # and would undo the pseudonymous device id.
-    me = _enroll_as(paths, server, code, label or None)
+    me = _enroll_as(paths, server, code, label or None, apart=True)
     log.info("enrolled from %s: device %s, group %s", path, me.device_id, me.group)
 
 

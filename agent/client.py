@@ -12,25 +12,22 @@ import json
 import platform
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
 from agent import __version__
 from agent.errors import CollectorError
 from agent.identity import check_server_url
+from agent.link import Answer, Link, Unreachable
+
+__all__ = ["MAX_ANSWER_BYTES", "Answer", "Collector", "Link", "Unreachable", "platform_name"]
 
 TIMEOUT = (5.0, 15.0)  # connect, read
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,512}$")
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
-
-
-class Unreachable(Exception):
-    """No answer: connection refused or reset, DNS, timeout, TLS failure. Retry later."""
 
 
 def platform_name() -> str:
@@ -39,16 +36,6 @@ def platform_name() -> str:
     if sys.platform == "darwin":
         return "macos"
     return "linux"
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-    # requests' own case-insensitive mapping: uvicorn sends "etag" and "date" in lower case.
-    headers: Mapping[str, str]
-    sent: datetime
-    received: datetime
 
 
 def _error(answer: Answer) -> CollectorError:
@@ -61,16 +48,6 @@ def _error(answer: Answer) -> CollectorError:
         status=answer.status,
         code=code if isinstance(code, str) else None,
     )
-
-
-class Link(Protocol):
-    """What the running agent asks of the collector (``Collector``; a fake in tests)."""
-
-    def config(self, etag: str | None) -> Answer: ...
-
-    def reports(self, bodies: list[str]) -> Answer: ...
-
-    def close(self) -> None: ...
 
 
 class Collector:

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent import __version__, memory, summary
-from agent.client import Answer, Collector, Link, Unreachable
 from agent.clock import Clock, SystemClock
 from agent.config import (
     AgentConfig,
@@ -47,9 +46,11 @@ from agent.config import (
     save_cache,
 )
 from agent.errors import CollectorError
+from agent.link import Answer, Link, Unreachable
 from agent.outbox import Outbox
 from agent.paths import StatePaths
 from agent.probes import Probe, safe_call
+from agent.remote import RemoteCollector
 from agent.sampler import build_probes, sample
 from agent.schedule import (
     Plan,
@@ -90,7 +91,9 @@ class Options:
     helper: HelperSettings | None = None  # listen for the per-user helper (run --helper-socket)
     clock: Clock = field(default_factory=SystemClock)
     scheduler: Callable[[], Scheduler] = ApScheduler
-    link: Callable[[str, str], Link] = Collector
+    # Each contact in a short-lived process, so this one never loads the HTTP stack
+    # (agent.remote); tests may pass ``agent.client.Collector`` or a fake.
+    link: Callable[[str, str], Link] = RemoteCollector
 
 
 class _Noted:

@@ -1,4 +1,4 @@
-"""APScheduler imported without asyncio and multiprocessing, which the agent never runs.
+"""APScheduler imported without asyncio, multiprocessing and importlib.metadata.
 
 APScheduler 3.11 imports both, whichever of its parts a program uses: ``apscheduler.util`` imports
 asyncio (about 1.5 MiB resident, with ``ssl``'s share apart) for ``iscoroutinefunction`` on
@@ -12,12 +12,22 @@ imported at that moment (docs/performance.md, "Agent"). The one difference: APSc
 process-pool executor, which the agent does not have, would not recognise a broken pool, as it
 took ``BrokenProcessPool`` from the stand-in.
 
+``importlib.metadata`` (about 2.5 MiB resident: it imports the email package, zipfile and csv,
+and reads every installed package's entry points) is asked two things at import: APScheduler's
+own version, which the stand-in reads from the name of its ``.dist-info`` folder, and the tables
+of plugins by name ("date", "interval", "threadpool", "memory"), which it leaves empty: the agent
+hands APScheduler trigger, executor and job-store objects, never names (``agent.timers``), and a
+name would fail loudly with APScheduler's own ``LookupError``, not silently (tested). Until the
+agent's process stopped importing requests (``agent.remote``), http.client loaded the email
+package anyway and this saved little.
+
 For ``lessonwatch-agent run`` only: it changes what ``import`` does while it runs.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
@@ -33,7 +43,7 @@ SCHEDULER_MODULES = (
 )
 # Modules APScheduler imports for what the agent does not use; loaded only if a name the
 # stand-in lends is asked for (nothing in the agent asks).
-LEFT_OUT = ("asyncio", "multiprocessing", "concurrent.futures.process")
+LEFT_OUT = ("asyncio", "multiprocessing", "concurrent.futures.process", "importlib.metadata")
 
 
 def _iscoroutinefunction(func: object) -> bool:
@@ -47,6 +57,34 @@ def _iscoroutinefunction(func: object) -> bool:
 class BrokenProcessPool(RuntimeError):
     """Stands in for ``concurrent.futures.process.BrokenProcessPool``, which
     ``apscheduler.executors.pool`` names only in its process-pool executor."""
+
+
+class PackageNotFoundError(ModuleNotFoundError):
+    """Stands in for ``importlib.metadata.PackageNotFoundError``."""
+
+
+def _version(name: str) -> str:
+    """A distribution's version from its ``<name>-<version>.dist-info`` folder on ``sys.path``,
+    as importlib.metadata finds it (names compared in their normalised form)."""
+    wanted = name.lower().replace("-", "_")
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            stem, dot, suffix = folder.rpartition(".")
+            if dot and suffix == "dist-info" and "-" in stem:
+                found, version = stem.split("-", 1)
+                if found.lower().replace("-", "_").replace(".", "_") == wanted:
+                    return version
+    raise PackageNotFoundError(name)
+
+
+def _no_plugins(**selection: str) -> tuple[()]:
+    """No entry points: the agent names no plugin (see the module's docstring)."""
+    del selection
+    return ()
 
 
 def standin(real: str, defined: dict[str, Any]) -> ModuleType:
@@ -69,6 +107,14 @@ STANDINS: dict[str, Callable[[], ModuleType]] = {
     "multiprocessing": lambda: standin("multiprocessing", {}),
     "concurrent.futures.process": lambda: standin(
         "concurrent.futures.process", {"BrokenProcessPool": BrokenProcessPool}
+    ),
+    "importlib.metadata": lambda: standin(
+        "importlib.metadata",
+        {
+            "version": _version,
+            "entry_points": _no_plugins,
+            "PackageNotFoundError": PackageNotFoundError,
+        },
     ),
 }
 

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from agent import backoff
-from agent.client import Link, Unreachable
 from agent.errors import CollectorError
+from agent.link import Link, Unreachable
 from agent.outbox import Outbox
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +115,10 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
 
 
 def shipped_texts() -> list[tuple[str, str]]:
+    # Imported here: importlib.resources brings tempfile, shutil and the compression modules,
+    # which the agent's service (it builds its policy from the collector's JSON) never needs.
+    from importlib import resources
+
     data = resources.files("policies") / "data"
     return [(name, (data / name).read_text(encoding="utf-8")) for name in SHIPPED_FILES]
 

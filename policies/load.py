@@ -6,7 +6,6 @@ The only module in ``policies`` that reads files; everything it returns is plain
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +55,8 @@ def effective_document(overrides: Sequence[tuple[str, str]] = ()) -> dict[str, A
 
 
 def document_digest(doc: dict[str, Any]) -> str:
+    import hashlib  # here: the agent's service builds policies but never digests them
+
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

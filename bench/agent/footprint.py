@@ -1,7 +1,7 @@
 """Agent footprint on this machine: memory while monitoring, CPU per sample, idle wake-ups.
 
     .venv/bin/python bench/agent/footprint.py [--processes 400] [--rounds 50] [--idle 30]
-        [--memory-runs 3] [--env NAME=VALUE ...]
+        [--memory-runs 3] [--env NAME=VALUE ...] [--python PATH]
 
 Measures, in one run and on the same process table:
 1. the floor: reading /proc/<pid>/comm for every process (the least any process scan costs);
@@ -15,7 +15,9 @@ Measures, in one run and on the same process table:
    cached for the standard library only (the .deb: its venv ships no ``__pycache__`` and the
    service cannot write one, so the agent's dependencies and its own code are compiled at
    every start); ``--env`` adds variables to the agent's environment (``MALLOC_ARENA_MAX=2``,
-   ``PYTHONOPTIMIZE=2``) to measure their effect;
+   ``PYTHONOPTIMIZE=2``) to measure their effect; ``--python`` runs the agent and the helper
+   with another interpreter, such as the .deb's venv (``opt/lessonwatch-agent/venv/bin/python``
+   of the unpacked package): its interpreter and libraries, this tree's agent code;
 5. an idle agent (no lesson): samples taken and context switches of all its threads.
 CPU times are process CPU (user + system) medians, not wall time.
 """
@@ -30,7 +32,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -102,12 +103,12 @@ def threads_ctx_switches(pid: int) -> int:
 
 
 def run_agent(
-    state: Path, *args: str, env: dict[str, str] | None = None
+    python: str, state: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     """The agent as a real process; ``env`` replaces the inherited environment when given."""
     env = {**(os.environ if env is None else env), "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", "--state-dir", str(state), *args],
+        [python, "-m", "agent", "run", "--state-dir", str(state), *args],
         env=env,
         stderr=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -123,6 +124,12 @@ def main() -> int:
     parser.add_argument("--memory-runs", type=int, default=3, help="agent starts per set-up")
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="for the agent runs"
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        metavar="PATH",
+        help="interpreter for the agent runs (default: this one), e.g. the .deb's venv",
     )
     args = parser.parse_args()
     print(f"load average before: {load_average()}")
@@ -207,6 +214,8 @@ def measure(args: argparse.Namespace, work: Path) -> int:
         print(f"| {label:<58} | {cost * 1000:>11.2f} ms | {cost / floor:>7.2f} |")
     print()
     extra = f", with {' '.join(args.env)}" if args.env else ""
+    if args.python != sys.executable:
+        extra += f", run by {args.python}"
     print(
         f"memory of 'lessonwatch-agent run' after {MONITOR_SECONDS} s monitoring "
         f"(median of {args.memory_runs} starts{extra}):"
@@ -290,16 +299,24 @@ def bytecode_setups(work: Path, extra: dict[str, str]) -> dict[str, dict[str, st
     }
 
 
-def keep_stdlib_bytecode(work: Path) -> None:
+def keep_stdlib_bytecode(work: Path, python: str) -> None:
     """Copy the standard library's part of the warmed-up cache: Debian ships those pycs."""
+    # The agent's interpreter may be another one (``--python``), with its library elsewhere.
+    paths = json.loads(
+        subprocess.check_output(
+            [python, "-c", "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"]
+        )
+    )
     for key in ("stdlib", "platstdlib"):
-        part = Path(sysconfig.get_paths()[key]).relative_to("/")
+        part = Path(paths[key]).relative_to("/")
         if (work / "pyc-all" / part).is_dir():
             shutil.copytree(work / "pyc-all" / part, work / "pyc-stdlib" / part, dirs_exist_ok=True)
     (work / "pyc-stdlib").mkdir(exist_ok=True)
 
 
-def monitored_run(collector: Standin, state: Path, env: dict[str, str], seconds: float) -> dict:
+def monitored_run(
+    collector: Standin, state: Path, env: dict[str, str], seconds: float, python: str
+) -> dict:
     """Enrol a fresh state, run the agent in the running lesson as the installed service does
     (listening for the per-user helper) with a helper connected, measure both after
     ``seconds``."""
@@ -309,13 +326,14 @@ def monitored_run(collector: Standin, state: Path, env: dict[str, str], seconds:
     agent_main(["enroll", "--state-dir", str(state), "--server", collector.url, "--code", code])
     socket_path = str(state) + ".sock"
     agent = run_agent(
+        python,
         state,
         "--sample-seconds", "1",
         "--helper-socket", socket_path, "--helper-user", str(os.geteuid()),
         env=env,
     )  # fmt: skip
     helper = subprocess.Popen(
-        [sys.executable, "-m", "agent", "helper", "--socket", socket_path],
+        [python, "-m", "agent", "helper", "--socket", socket_path],
         env={**env, "PYTHONPATH": str(REPO)},
         stderr=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -348,20 +366,24 @@ def agent_runs(work: Path, args: argparse.Namespace) -> tuple[dict[str, list[dic
         collector.add_lesson("3B", start, start + timedelta(hours=1))
         setups = bytecode_setups(work, dict(e.split("=", 1) for e in args.env))
         # One start writes the bytecode of everything the agent imports into the private cache.
-        monitored_run(collector, work / "warm-up", setups["cached for every module"], 8)
-        keep_stdlib_bytecode(work)
+        monitored_run(
+            collector, work / "warm-up", setups["cached for every module"], 8, args.python
+        )
+        keep_stdlib_bytecode(work, args.python)
         memory: dict[str, list[dict]] = {label: [] for label in setups}
         for i in range(args.memory_runs):
             for n, (label, env) in enumerate(setups.items()):
                 state = work / f"state-{i}-{n}"
-                memory[label].append(monitored_run(collector, state, env, MONITOR_SECONDS))
+                memory[label].append(
+                    monitored_run(collector, state, env, MONITOR_SECONDS, args.python)
+                )
 
         idle_state = work / "idle"
         code = collector.enrolment_code("4C")
         agent_main(
             ["enroll", "--state-dir", str(idle_state), "--server", collector.url, "--code", code]
         )
-        agent = run_agent(idle_state)
+        agent = run_agent(args.python, idle_state)
         try:
             time.sleep(5)  # start-up: first config poll, replan
             before = threads_ctx_switches(agent.pid)

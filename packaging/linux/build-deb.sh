@@ -79,6 +79,8 @@ for script in postinst prerm postrm; do
   install -m 0755 "$HERE/debian/$script" "$STAGE/DEBIAN/$script"
 done
 echo /etc/xdg/autostart/lessonwatch-agent-helper.desktop > "$STAGE/DEBIAN/conffiles"
+# postinst compiles the service's bytecode cache again whenever the standard library changes.
+echo "interest-noawait /usr/lib/python$PYMINOR" > "$STAGE/DEBIAN/triggers"
 SIZE=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
     -e "s/@PYMINOR@/$PYMINOR/g" -e "s/@PYNEXT@/${PYMINOR%.*}.$(( ${PYMINOR#*.} + 1 ))/" \

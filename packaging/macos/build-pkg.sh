@@ -46,6 +46,15 @@ install -d -m 0700 -o _lessonwatch "$PREFIX/state"
 install -d -m 0755 -o _lessonwatch /Library/Logs/lessonwatch  # the agent writes and rotates its log
 # The helper channel: the daemon creates its socket here; only _lessonwatch may write the folder.
 install -d -m 0755 -o _lessonwatch "$PREFIX/run"
+# The daemon's bytecode cache (PYTHONPYCACHEPREFIX in its plist): the standard library and the
+# venv compiled -OO and without column tables, root's, so the daemon reads but never changes it.
+# Compiled again at every install; a module whose source changed since (a Python update) is
+# compiled in memory at each start until then.
+stdlib=$("$PREFIX/venv/bin/python3" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))' || true)
+rm -rf "$PREFIX/pycache"
+# A failed compile costs memory (those modules are compiled at each start), never the install.
+"$PREFIX/venv/bin/python3" -OO -X no_debug_ranges -X pycache_prefix="$PREFIX/pycache" \
+  -m compileall -q -j 0 -x '/tests?/' "$stdlib" "$PREFIX/venv/lib" >/dev/null || true
 # The daemon enrols itself on first start from "$PREFIX/enroll.conf" (run --enroll-file),
 # which the MDM drops (root:_lessonwatch 0640).
 launchctl bootstrap system /Library/LaunchDaemons/nl.lessonwatch.agent.plist || true

@@ -25,6 +25,13 @@ Copy-Item -Recurse -Force "$Here\python" "$Base\python"
 & "$Base\python\python.exe" -m venv "$Base\venv"
 & "$Base\venv\Scripts\python.exe" -m pip install --no-index --find-links "$Here\wheels" 'lessonwatch[agent]'
 Copy-Item -Force "$Here\lessonwatch-agent.xml", "$Here\lessonwatch-agent-service.exe" $Base
+# The service's bytecode cache (PYTHONPYCACHEPREFIX in lessonwatch-agent.xml): the standard
+# library and the venv compiled -OO and without column tables; an embeddable CPython's library
+# stays in its zip with the bytecode it ships. Compiled again at every install.
+$Stdlib = & "$Base\venv\Scripts\python.exe" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))'
+Remove-Item -Recurse -Force "$Base\pycache" -ErrorAction SilentlyContinue
+& "$Base\venv\Scripts\python.exe" -OO -X no_debug_ranges -X "pycache_prefix=$Base\pycache" `
+    -m compileall -q -j 0 -x '[\\/]tests?[\\/]' $Stdlib "$Base\venv\Lib" | Out-Null
 Copy-Item -Force "$Here\nl.lessonwatch.agent.json", "$Here\native-host.bat" $Base
 
 # Only SYSTEM and Administrators may read or change the state (device token) and the program.

@@ -1,25 +1,35 @@
-"""The HTTP client facing a hostile or broken collector: clear errors, nothing else lost."""
+"""The HTTP client facing a hostile or broken collector: clear errors, nothing else lost.
+
+Each case runs twice: with ``Collector`` in the test's process, and with ``RemoteCollector``,
+which the running agent uses (each contact in a short-lived ``python -m agent.remote``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.client import MAX_ANSWER_BYTES, Collector, Unreachable
 from agent.errors import CollectorError
 from agent.outbox import Outbox
+from agent.remote import RemoteCollector
 from agent.uploader import Uploader
 from tests.agent.standin import Standin
 from tests.agent.test_uploader import queue, summary_for
 
 
+@pytest.fixture(params=[Collector, RemoteCollector], ids=["in-process", "apart"])
+def link(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
 @pytest.fixture
-def device(collector: Standin) -> Collector:
+def device(collector: Standin, link: Any) -> Collector:
     code = collector.enrolment_code("3B")
-    answer = Collector(collector.url).enroll(code=code, label=None, fingerprint="f" * 64)
-    return Collector(collector.url, answer["token"])
+    answer = link(collector.url).enroll(code=code, label=None, fingerprint="f" * 64)
+    return link(collector.url, answer["token"])  # type: ignore[no-any-return]
 
 
 def test_config_etag_round_trip(collector: Standin, device: Collector) -> None:
@@ -54,12 +64,12 @@ def test_oversized_report_answer_keeps_the_rows(
 
 
 @pytest.mark.parametrize("token", ["abc\r\nX-Evil: 1", "two words", "x" * 600, "ünïcode"])
-def test_hostile_enrolment_token_is_refused(collector: Standin, token: str) -> None:
+def test_hostile_enrolment_token_is_refused(collector: Standin, link: Any, token: str) -> None:
     """A token that could not go safely into a header or a file is refused at enrolment."""
     collector.state.enroll_token = token
     code = collector.enrolment_code("3B")
     with pytest.raises(CollectorError):
-        Collector(collector.url).enroll(code=code, label=None, fingerprint="f" * 64)
+        link(collector.url).enroll(code=code, label=None, fingerprint="f" * 64)
 
 
 def test_not_json_answer(collector: Standin, device: Collector) -> None:

@@ -24,6 +24,7 @@ PREFIX = "opt/lessonwatch-agent"
 USER_UNIT = "usr/lib/systemd/user/lessonwatch-agent-helper.service"
 USER_WANTS = "usr/lib/systemd/user/graphical-session.target.wants/lessonwatch-agent-helper.service"
 AUTOSTART = "etc/xdg/autostart/lessonwatch-agent-helper.desktop"
+CACHE = "var/cache/lessonwatch-agent/pycache"
 HOST_MANIFEST = "native-messaging-hosts/nl.lessonwatch.agent.json"
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
@@ -105,6 +106,7 @@ def root(tmp_path: Path) -> Iterator[Path]:
     (r / "etc/gshadow").write_text("root:*::\n")
     for sub in ("info", "updates", "triggers"):
         (r / "var/lib/dpkg" / sub).mkdir(parents=True)
+    (r / "var/cache").mkdir()  # every Debian root has it
     (r / "var/lib/dpkg/status").write_text("")
     (r / "var/lib/dpkg/available").write_text("")
     yield r
@@ -188,6 +190,7 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
     assert isinstance(result["findings"], list)
     assert result["probes"]["processes"] == "ok"
     assert cli_pyc.stat().st_mtime_ns == compiled_at, "the shipped bytecode is used as it is"
+    assert_service_bytecode_cache(root, site, unit.read_text())
 
     # Paired mode: the browser extension's native host, registered for the three browsers; run
     # as the browser runs it (origin first, framing on stdout), and refusing any other origin.
@@ -210,6 +213,7 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
     assert not any(m.exists() for m in manifests)
     assert not (root / PREFIX).exists() and not unit.exists()
     assert not user_unit.exists() and not (root / USER_WANTS).is_symlink()
+    assert not (root / CACHE).parent.exists(), "the bytecode cache goes with the program"
     assert state.is_dir() and conf.exists(), "remove keeps the identity and the enrolment file"
     # dpkg keeps a removed package's conffiles; TryExec makes the entry inert without the program.
     assert autostart.exists() and f"TryExec=/{PREFIX}/venv/bin/" in autostart.read_text()
@@ -221,6 +225,31 @@ def test_deb_installs_runs_and_purges_clean(deb: Path, root: Path, tmp_path: Pat
                                               "etc/shadow", "etc/gshadow"))}  # fmt: skip
     assert left - stays == set(), "purge leaves only the system account and dpkg's records"
     assert "lessonwatch:" in (root / "etc/passwd").read_text()
+
+
+def assert_service_bytecode_cache(root: Path, site: Path, unit: str) -> None:
+    """The service's bytecode: compiled at install with -OO and without column tables into the
+    cache its unit names, root's, and compiled again when the standard library changes."""
+    assert f"PYTHONPYCACHEPREFIX=/{CACHE}" in unit and "PYTHONOPTIMIZE=2" in unit
+    assert "PYTHONNODEBUGRANGES=1" in unit
+    cache = root / CACHE
+    cached = next((cache / site.relative_to(root) / "agent").glob("cli.cpython-*.opt-2.pyc"))
+    assert cached.stat().st_uid == 0 and not cached.stat().st_mode & 0o022
+    code = marshal.loads(cached.read_bytes()[16:])
+    assert not any(isinstance(c, str) and "Exit codes" in c for c in code.co_consts), "-OO"
+    assert {cols for *_, cols in code.co_positions()} == {None}, "no column tables"
+    triggers = (root / "var/lib/dpkg/info/lessonwatch-agent.triggers").read_text()
+    minor = ".".join(site.parent.name.removeprefix("python").split(".")[:2])
+    assert triggers.strip() == f"interest-noawait /usr/lib/python{minor}"
+    shutil.rmtree(cache)
+    postinst = root / "var/lib/dpkg/info/lessonwatch-agent.postinst"
+    again = subprocess.run(
+        ["sh", str(postinst), "triggered", f"/usr/lib/python{minor}"],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**ENV, "DPKG_ROOT": str(root)},
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert cached.exists() and not (root / f"{CACHE}.new").exists()
 
 
 def test_the_package_holds_exactly_the_locked_packages_and_its_sbom_lists_them(

@@ -132,6 +132,45 @@ def test_winsw_definition_restarts_the_agent() -> None:
     assert doc.getElementsByTagName("onfailure")[0].getAttribute("action") == "restart"
 
 
+def service_environments() -> dict[str, dict[str, str]]:
+    """The environment each platform's service definition gives the agent."""
+    unit = (PKG / "linux/lessonwatch-agent.service").read_text()
+    line = next(x for x in unit.splitlines() if x.startswith("Environment="))
+    plist = plistlib.loads((PKG / "macos/nl.lessonwatch.agent.plist").read_bytes())
+    winsw = xml.dom.minidom.parse(str(PKG / "windows/lessonwatch-agent.xml"))
+    return {
+        "systemd": dict(kv.split("=", 1) for kv in line.removeprefix("Environment=").split()),
+        "launchd": plist["EnvironmentVariables"],
+        "winsw": {
+            e.getAttribute("name"): e.getAttribute("value")
+            for e in winsw.getElementsByTagName("env")
+        },
+    }
+
+
+def test_every_service_runs_the_agent_optimised_from_the_cache_its_installer_compiles() -> None:
+    """The same flags everywhere (docs/performance.md, "Agent"), and each installer compiles
+    the standard library and the venv with them into the cache its service names."""
+    envs = service_environments()
+    for env in envs.values():
+        assert env.keys() == {"PYTHONOPTIMIZE", "PYTHONNODEBUGRANGES", "PYTHONPYCACHEPREFIX"}
+        assert (env["PYTHONOPTIMIZE"], env["PYTHONNODEBUGRANGES"]) == ("2", "1")
+    # The cache each service names, and how its installer names the same folder.
+    caches = {
+        "systemd": ("/var/cache/lessonwatch-agent/pycache", "linux/debian/postinst",
+                    "CACHE=/var/cache/lessonwatch-agent/pycache"),
+        "launchd": ("/Library/Application Support/lessonwatch/pycache", "macos/build-pkg.sh",
+                    'pycache_prefix="$PREFIX/pycache"'),
+        "winsw": ("%BASE%\\pycache", "windows/install.ps1", "pycache_prefix=$Base\\pycache"),
+    }  # fmt: skip
+    for name, (cache, installer, named) in caches.items():
+        assert envs[name]["PYTHONPYCACHEPREFIX"] == cache
+        text = (PKG / installer).read_text()
+        assert "-OO -X no_debug_ranges -X " in text and named in text, name
+        assert "-m compileall -q -j 0" in text, name
+    assert "interest-noawait /usr/lib/python$PYMINOR" in (PKG / "linux/build-deb.sh").read_text()
+
+
 def test_compose_file_has_collector_and_database() -> None:
     """compose.yaml is valid YAML with a PostgreSQL service and a collector that uses it."""
     compose = yaml.safe_load((PKG / "collector/compose.yaml").read_text())

@@ -1,0 +1,137 @@
+"""Each contact in a short-lived process: what the running agent gets back, whatever the child
+does, and what the child's process shows to other local users. (The answers themselves, from a
+real HTTP collector, are in test_client.py, run with both links.)"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import pytest
+
+import agent.remote
+from agent.errors import CollectorError
+from agent.link import Unreachable
+from agent.remote import RemoteCollector, _outcome
+
+
+@pytest.mark.parametrize(
+    ("returncode", "raw", "raised", "message"),
+    [
+        (1, b"", Unreachable, "status 1 and no outcome"),  # crashed before writing
+        (-9, b'{"kind": "ok"', Unreachable, "status -9"),  # killed while writing
+        (0, b"[1, 2]", Unreachable, "no outcome"),
+        (0, b'{"kind": "maybe"}', Unreachable, "no outcome"),
+        (0, b'{"kind": "unreachable", "message": "refused"}', Unreachable, "refused"),
+        (0, b'{"kind": "error", "message": "no", "status": 403}', CollectorError, "no"),
+    ],
+)
+def test_a_child_that_fails_is_a_clear_error(
+    returncode: int, raw: bytes, raised: type[Exception], message: str
+) -> None:
+    with pytest.raises(raised, match=message):
+        _outcome(returncode, raw)
+
+
+def test_a_collector_error_keeps_its_status_and_code() -> None:
+    raw = b'{"kind": "error", "message": "gone", "status": 410, "code": "device_removed"}'
+    with pytest.raises(CollectorError) as caught:
+        _outcome(0, raw)
+    assert (caught.value.status, caught.value.code) == (410, "device_removed")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "message"),
+    [
+        ("not json", "not a JSON object"),
+        ('{"op": "delete_everything", "args": {}, "server": "http://127.0.0.1:9"}', "unknown"),
+        ('{"op": "config", "args": {"etag": null}, "server": "http://example.org"}', "https"),
+    ],
+)
+def test_the_child_refuses_what_is_not_a_request(request_text: str, message: str) -> None:
+    """Run as the agent runs it; nothing is sent for a refused request (no network here)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.remote"],
+        input=request_text.encode(),
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    outcome = json.loads(done.stdout)
+    assert outcome["kind"] == "error" and message in outcome["message"]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[str, threading.Event]]:
+    """Accepts connections and never answers, until the event is set."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    release = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not release.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+        for conn in held:
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", release
+    release.set()
+    thread.join()
+    listener.close()
+
+
+def test_the_token_is_never_in_the_childs_command_line(
+    silent_server: tuple[str, threading.Event],
+) -> None:
+    """Other local users can read a process's arguments; the token goes over stdin."""
+    url, release = silent_server
+    token = "secret-device-token-4711"
+    outcome: list[Any] = []
+    caller = threading.Thread(
+        target=lambda: outcome.append(_try(lambda: RemoteCollector(url, token).config(None)))
+    )
+    caller.start()
+    me = psutil.Process()
+    seen: list[list[str]] = []
+    for _ in range(400):  # the child is waiting for the silent server's answer meanwhile
+        seen = [child.cmdline() for child in me.children()]
+        if any("agent.remote" in arg for line in seen for arg in line):
+            break
+        threading.Event().wait(0.05)
+    release.set()
+    caller.join(timeout=60)
+    assert seen, "the child process was never seen"
+    assert [sys.executable, "-m", "agent.remote"] in seen
+    assert all(token not in arg for line in seen for arg in line)
+    assert isinstance(outcome[0], Unreachable)  # the server closed without answering
+
+
+def test_a_child_past_its_deadline_is_killed_and_counts_as_unreachable(
+    silent_server: tuple[str, threading.Event], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = silent_server
+    monkeypatch.setattr(agent.remote, "DEADLINE", 2.0)
+    with pytest.raises(Unreachable, match="no outcome within 2 s"):
+        RemoteCollector(url, "token").config(None)
+    assert not psutil.Process().children()  # killed, not left behind
+
+
+def _try(call: Any) -> Any:
+    try:
+        return call()
+    except Exception as exc:
+        return exc
