@@ -15,11 +15,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import recurring_ical_events  # type: ignore[import-untyped]
-from icalendar import Calendar, Component
 
 from service.timetable.errors import InputTooLarge, LimitExceeded, MalformedInput
 from service.timetable.icalcheck import event_problems
@@ -31,7 +28,13 @@ from service.timetable.problems import Problems
 from service.timetable.reading import decode_text
 from service.timetable.tally import Tally
 
-Series = list[tuple[Component, EventSpan]]
+# icalendar and recurring-ical-events are imported where a calendar is read: with click and
+# dateutil they are about 0.1 CPU-s of every ``lessonwatch-service`` start, and only the
+# timetable commands and the sync read a calendar.
+if TYPE_CHECKING:
+    from icalendar import Calendar, Component
+
+Series = list[tuple["Component", EventSpan]]
 
 
 def parse_calendar(data: bytes, *, name: str, limits: Limits) -> tuple[Calendar, list[EventSpan]]:
@@ -42,6 +45,8 @@ def parse_calendar(data: bytes, *, name: str, limits: Limits) -> tuple[Calendar,
             source=name,
             limit=format(limits.max_bytes, ","),
         )
+    from icalendar import Calendar
+
     text = decode_text(data, name)
     spans = scan(text, name)
     try:
@@ -102,6 +107,9 @@ def _recurrence_id(occurrence: Component, series: Series, tz: ZoneInfo) -> str:
 
 
 def _expand(series: Series, window: Window, tz: ZoneInfo) -> list[Component]:
+    import recurring_ical_events  # type: ignore[import-untyped]
+    from icalendar import Calendar
+
     calendar = Calendar()
     for event, _ in series:
         calendar.add_component(event)

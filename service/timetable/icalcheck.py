@@ -8,12 +8,13 @@ would import a wrong lesson without a word, so every one is a problem here.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
-
-from icalendar import Component
+from typing import TYPE_CHECKING, Any
 
 from service.timetable.bounds import expansion_bound
 from service.timetable.model import MAX_UID
+
+if TYPE_CHECKING:  # only ical.py reads calendars, and imports icalendar when it does
+    from icalendar import Component
 
 _TIMED = ("DTSTART", "DTEND", "RECURRENCE-ID")
 

@@ -361,10 +361,12 @@ def test_nothing_the_other_school_does_changes_the_first(two: Two) -> None:
     no answer carries a canary of A."""
     a = two.a
     problems = []
+    # Nothing writes between one route's check and the next route: the snapshot after a route
+    # is the one before the next. One snapshot a route instead of two: 6.9 -> 5.1 CPU-s.
+    with two.sessions.begin() as session:
+        before = snapshot(session, a.school_id)
     for route in routes(two.app, a):
         for method in sorted(route.methods & WRITES):
-            with two.sessions.begin() as session:
-                before = snapshot(session, a.school_id)
             for who in b_people(two.b):
                 if route.api:
                     asked, answer = _ask(two, who, method, route, json=json_body(route.path, a))
@@ -381,9 +383,10 @@ def test_nothing_the_other_school_does_changes_the_first(two: Two) -> None:
                     problems.append((method, route.path, who.name, answer.status_code, found[:5]))
             _wait_for_background()
             with two.sessions.begin() as session:
-                changed = changes(before, snapshot(session, a.school_id))
-            if changed:
+                after = snapshot(session, a.school_id)
+            if changed := changes(before, after):
                 problems.append((method, route.path, "changed A", changed))
+            before = after
     assert problems == []
 
 
