@@ -113,6 +113,12 @@ def schema_url(base: str, schema: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def named_url(url: str, name: str) -> str:
+    """``url`` with PostgreSQL's application_name set, so its sessions can be found by name."""
+    parsed = make_url(url).update_query_dict({"application_name": name})
+    return parsed.render_as_string(hide_password=False)
+
+
 def migrate(url: str) -> None:
     engine = db.make_engine(url)
     try:
