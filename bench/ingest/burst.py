@@ -121,6 +121,8 @@ class Burst:
     sent: set[str]
     collector_cpu: float
     database_cpu: float | None
+    collector_enrol_cpu: float = 0.0
+    database_backends: int = 0
 
 
 def simulate(
@@ -154,7 +156,7 @@ def simulate(
         context.Process(target=generator, args=(part, sync, bell, out))
         for part in slices(urls, devices, args.generators, args.concurrency)
     ]
-    began = time.monotonic()
+    began, setup_cpu = time.monotonic(), harness.cpu_seconds(pids)
     for proc in procs:
         proc.start()
     sync.wait(SETUP_TIMEOUT)
@@ -164,16 +166,19 @@ def simulate(
     database = url.startswith("postgresql")
     backends = cpu_of(backend_pids(url)) if database else {}
     collectors = harness.cpu_seconds(pids)
+    enrol_cpu = collectors - setup_cpu
     sync.wait(SETUP_TIMEOUT)
     tallies = [out.get(timeout=args.spread + SETUP_TIMEOUT) for _ in procs]
     collector_cpu = harness.cpu_seconds(pids) - collectors
-    database_cpu = None
+    database_cpu, after = None, {}
     if database:
         after = cpu_of(backend_pids(url))
         database_cpu = sum(cpu - backends.get(pid, 0.0) for pid, cpu in after.items())
     for proc in procs:
         proc.join()
-    return Burst(enrolled, tallies, set(report_ids), collector_cpu, database_cpu)
+    return Burst(
+        enrolled, tallies, set(report_ids), collector_cpu, database_cpu, enrol_cpu, len(after)
+    )
 
 
 def one_backend(backend: str, args: argparse.Namespace) -> tuple[list[object], list[str]]:
@@ -185,12 +190,16 @@ def one_backend(backend: str, args: argparse.Namespace) -> tuple[list[object], l
             url = harness.named_url(url, "lwburst-" + uuid.uuid4().hex[:8])
         groups = -(-args.devices // PER_GROUP)
         direct = args.enrol == "direct"
+        began = time.monotonic()
         seeded = harness.seed(
             url, groups=groups, devices_per_group=PER_GROUP, enrol=direct, now=now
         )
+        # Direct enrolment happens in the seeding, so its time counts as the enrolment's.
+        seeding = time.monotonic() - began if direct else 0.0
         pids: list[int] = []
         with harness.collectors(url, args.workers, ENROL_UNLIMITED, pids=pids) as urls:
             burst = simulate(url, urls, pids, seeded, now, args)
+        burst.enrol_seconds += seeding
         stored = Counter(harness.stored_report_ids(url))
     tallies = burst.tallies
     retries = sum((t.retries for t in tallies), Counter[str]())
@@ -237,7 +246,7 @@ def cpu_line(backend: str, burst: Burst, args: argparse.Namespace) -> str:
     uploads = max(1, args.devices)
     generators = sum(t.upload_cpu for t in burst.tallies)
     enrol = sum(t.enrol_cpu for t in burst.tallies)
-    seconds = max(args.spread, 1e-9)
+    seconds = max((t.upload_seconds for t in burst.tallies), default=1.0)
     parts = [
         f"generators {generators / uploads * 1e6:,.0f} us/upload "
         f"({generators / seconds / args.generators:.0%} of a core each)",
@@ -246,12 +255,17 @@ def cpu_line(backend: str, burst: Burst, args: argparse.Namespace) -> str:
     ]
     if burst.database_cpu is not None:
         parts.append(
-            f"PostgreSQL backends {burst.database_cpu / uploads * 1e6:,.0f} us/upload "
+            f"{burst.database_backends} PostgreSQL backends "
+            f"{burst.database_cpu / uploads * 1e6:,.0f} us/upload "
             f"({burst.database_cpu / seconds:.0%} of a core)"
         )
     if args.enrol == "http":
-        parts.append(f"generators at enrolment {enrol / uploads * 1e6:,.0f} us/device")
-    return f"cpu       {backend}, from the bell until the last answer: " + "; ".join(parts)
+        parts.append(
+            f"at enrolment and config, generators {enrol / uploads * 1e6:,.0f} us/device, "
+            f"collectors {burst.collector_enrol_cpu / uploads * 1e6:,.0f} us/device"
+        )
+    head = f"cpu       {backend}, the {seconds:.1f} s from the bell until the last answer "
+    return head + f"({uploads / seconds:,.0f} uploads/s): " + "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,6 +55,7 @@ class Tally:
     enrol_seconds: float = 0.0
     enrol_cpu: float = 0.0
     upload_cpu: float = 0.0
+    upload_seconds: float = 0.0  # from the bell until the last answer
     retries: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     gave_up: int = 0
@@ -270,3 +271,4 @@ async def upload_all(devices: Slice, requests: list[bytes], bell: float, tally: 
             put(index)
 
     tally.gave_up += await drive(devices.urls, devices.connections, len(requests), step, at_moments)
+    tally.upload_seconds = time.monotonic() - bell
