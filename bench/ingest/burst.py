@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import random
 import sys
 import time
@@ -66,9 +67,10 @@ def generator(devices: Slice, sync: Barrier, bell: Synchronized[float], out: Any
     except BaseException:
         sync.abort()  # the parent and the other generators stop waiting at once
         raise
-    cpu = burst_devices.own_cpu()
+    cpu, waited = burst_devices.own_cpu(), harness.runqueue_seconds([os.getpid()])
     asyncio.run(burst_devices.upload_all(devices, requests, bell.value, tally))
     tally.upload_cpu = burst_devices.own_cpu() - cpu
+    tally.upload_waited = harness.runqueue_seconds([os.getpid()]) - waited
     out.put(tally)
 
 
@@ -122,6 +124,7 @@ class Burst:
     collector_cpu: float
     database_cpu: float | None
     collector_enrol_cpu: float = 0.0
+    collector_waited: float = 0.0
     database_backends: int = 0
 
 
@@ -165,11 +168,12 @@ def simulate(
     bell.value = time.monotonic() + 0.5
     database = url.startswith("postgresql")
     backends = cpu_of(backend_pids(url)) if database else {}
-    collectors = harness.cpu_seconds(pids)
+    collectors, waited = harness.cpu_seconds(pids), harness.runqueue_seconds(pids)
     enrol_cpu = collectors - setup_cpu
     sync.wait(SETUP_TIMEOUT)
     tallies = [out.get(timeout=args.spread + SETUP_TIMEOUT) for _ in procs]
     collector_cpu = harness.cpu_seconds(pids) - collectors
+    waited = harness.runqueue_seconds(pids) - waited
     database_cpu, after = None, {}
     if database:
         after = cpu_of(backend_pids(url))
@@ -177,7 +181,14 @@ def simulate(
     for proc in procs:
         proc.join()
     return Burst(
-        enrolled, tallies, set(report_ids), collector_cpu, database_cpu, enrol_cpu, len(after)
+        enrolled,
+        tallies,
+        set(report_ids),
+        collector_cpu,
+        database_cpu,
+        enrol_cpu,
+        waited,
+        len(after),
     )
 
 
@@ -249,9 +260,11 @@ def cpu_line(backend: str, burst: Burst, args: argparse.Namespace) -> str:
     seconds = max((t.upload_seconds for t in burst.tallies), default=1.0)
     parts = [
         f"generators {generators / uploads * 1e6:,.0f} us/upload "
-        f"({generators / seconds / args.generators:.0%} of a core each)",
+        f"({generators / seconds / args.generators:.0%} of a core each, waited for one "
+        f"{sum(t.upload_waited for t in burst.tallies) / seconds / args.generators:.0%})",
         f"collectors {burst.collector_cpu / uploads * 1e6:,.0f} us/upload "
-        f"({burst.collector_cpu / seconds / args.workers:.0%} of a core each)",
+        f"({burst.collector_cpu / seconds / args.workers:.0%} of a core each, waited for one "
+        f"{burst.collector_waited / seconds / args.workers:.0%})",
     ]
     if burst.database_cpu is not None:
         parts.append(

@@ -56,6 +56,7 @@ class Tally:
     enrol_cpu: float = 0.0
     upload_cpu: float = 0.0
     upload_seconds: float = 0.0  # from the bell until the last answer
+    upload_waited: float = 0.0  # runnable but waiting for a core, from the bell
     retries: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     gave_up: int = 0

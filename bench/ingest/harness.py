@@ -61,6 +61,18 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / ticks
 
 
+def runqueue_seconds(pids: Sequence[int]) -> float:
+    """Time these processes' threads have spent runnable but waiting for a core (Linux
+    /proc/PID/schedstat, second field): on a shared machine, what a process lacked besides
+    its own CPU time. Threads that have ended are not counted."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
