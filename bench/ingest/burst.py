@@ -70,7 +70,7 @@ def generator(devices: Slice, sync: Barrier, bell: Synchronized[float], out: Any
     cpu, waited = burst_devices.own_cpu(), harness.runqueue_seconds([os.getpid()])
     asyncio.run(burst_devices.upload_all(devices, requests, bell.value, tally))
     tally.upload_cpu = burst_devices.own_cpu() - cpu
-    tally.upload_waited = harness.runqueue_seconds([os.getpid()]) - waited
+    tally.upload_waited = harness.waited_between(waited, harness.runqueue_seconds([os.getpid()]))
     out.put(tally)
 
 
@@ -173,7 +173,7 @@ def simulate(
     sync.wait(SETUP_TIMEOUT)
     tallies = [out.get(timeout=args.spread + SETUP_TIMEOUT) for _ in procs]
     collector_cpu = harness.cpu_seconds(pids) - collectors
-    waited = harness.runqueue_seconds(pids) - waited
+    waited_seconds = harness.waited_between(waited, harness.runqueue_seconds(pids))
     database_cpu, after = None, {}
     if database:
         after = cpu_of(backend_pids(url))
@@ -187,7 +187,7 @@ def simulate(
         collector_cpu,
         database_cpu,
         enrol_cpu,
-        waited,
+        waited_seconds,
         len(after),
     )
 

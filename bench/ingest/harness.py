@@ -61,16 +61,23 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / ticks
 
 
-def runqueue_seconds(pids: Sequence[int]) -> float:
-    """Time these processes' threads have spent runnable but waiting for a core (Linux
-    /proc/PID/schedstat, second field): on a shared machine, what a process lacked besides
-    its own CPU time. Threads that have ended are not counted."""
-    total = 0
+def runqueue_seconds(pids: Sequence[int]) -> dict[str, float]:
+    """Per thread of these processes, the time it has spent runnable but waiting for a core
+    (Linux /proc/PID/task/TID/schedstat, second field): on a shared machine, what a process
+    lacked besides its own CPU time. Per thread, because a thread that ends takes its count
+    with it: compare two readings with ``waited_between``."""
+    out = {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(FileNotFoundError):
-                total += int((task / "schedstat").read_text().split()[1])
-    return total / 1e9
+                out[f"{pid}/{task.name}"] = int((task / "schedstat").read_text().split()[1]) / 1e9
+    return out
+
+
+def waited_between(before: Mapping[str, float], after: Mapping[str, float]) -> float:
+    """Seconds waited for a core between two ``runqueue_seconds`` readings, by the threads alive
+    at the second (what threads that ended meanwhile waited is not counted)."""
+    return sum(seconds - before.get(thread, 0.0) for thread, seconds in after.items())
 
 
 def load_average() -> str:
