@@ -61,6 +61,25 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / ticks
 
 
+def runqueue_seconds(pids: Sequence[int]) -> dict[str, float]:
+    """Per thread of these processes, the time it has spent runnable but waiting for a core
+    (Linux /proc/PID/task/TID/schedstat, second field): on a shared machine, what a process
+    lacked besides its own CPU time. Per thread, because a thread that ends takes its count
+    with it: compare two readings with ``waited_between``."""
+    out = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                out[f"{pid}/{task.name}"] = int((task / "schedstat").read_text().split()[1]) / 1e9
+    return out
+
+
+def waited_between(before: Mapping[str, float], after: Mapping[str, float]) -> float:
+    """Seconds waited for a core between two ``runqueue_seconds`` readings, by the threads alive
+    at the second (what threads that ended meanwhile waited is not counted)."""
+    return sum(seconds - before.get(thread, 0.0) for thread, seconds in after.items())
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
@@ -110,6 +129,12 @@ def fresh_database(backend: str) -> Iterator[str]:
 
 def schema_url(base: str, schema: str) -> str:
     parsed = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return parsed.render_as_string(hide_password=False)
+
+
+def named_url(url: str, name: str) -> str:
+    """``url`` with PostgreSQL's application_name set, so its sessions can be found by name."""
+    parsed = make_url(url).update_query_dict({"application_name": name})
     return parsed.render_as_string(hide_password=False)
 
 

@@ -59,16 +59,22 @@ def build_requests(job: dict[str, Any]) -> list[bytes]:
     return out
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 answer with a Content-Length: its status, headers (names lower-case), body."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    length = 0
+    headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        if name.lower() == "content-length":
-            length = int(value.strip())
+        headers[name.lower()] = value.strip()
+    length = int(headers.get("content-length") or 0)
     body = await reader.readexactly(length) if length else b""
+    return status, headers, body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status, _, body = await read_answer(reader)
     return status, body
 
 
