@@ -1,10 +1,14 @@
 """Issue 15's recorded run: the agent on a fake clock against the real collector over HTTP.
 
 The collector is the real app (``create_app``) on the same fake clock, served by uvicorn on
-loopback; the agent is the real runner with its real HTTP link, timed by the fake clock and the
-fake scheduler so a Friday, its evening, the weekend and Monday pass in a second. Every request
-the collector receives is recorded with the (fake) moment it arrived. uvicorn's own ``Date``
-header is switched off: it carries the real time, and the agent would set its clock by it.
+loopback; the agent is the real runner, timed by the fake clock and the fake scheduler so a
+Friday, its evening, the weekend and Monday pass in a second. Its link is the real HTTP client,
+``agent.client.Collector``, in the test's process: the installed service runs the same client in
+a short-lived process per contact (``agent.remote``), which sends the same bytes at the same
+moments but costs about 0.3 s a contact; tests/agent/test_client.py runs every client case
+through both links. Every request the collector receives is recorded with the (fake) moment it
+arrived. uvicorn's own ``Date`` header is switched off: it carries the real time, and the agent
+would set its clock by it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pytest
 import requests
 from sqlalchemy.orm import Session
 
+from agent.client import Collector
 from agent.config import Overrides
 from agent.paths import StatePaths
 from agent.runner import Agent, Options
@@ -143,6 +148,7 @@ def test_a_weekend_recorded_at_the_real_collector_has_no_contact_outside_the_win
         probes=lambda compiled: [FakeProbe(running)],
         clock=clock,
         scheduler=lambda: scheduler,
+        link=Collector,
     )
     agent = Agent(paths, school.url, enrolled.json()["token"], options)
     agent.start()

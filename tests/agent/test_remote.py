@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -67,13 +68,23 @@ def test_the_child_refuses_what_is_not_a_request(request_text: str, message: str
     assert outcome["kind"] == "error" and message in outcome["message"]
 
 
+@dataclass
+class Silent:
+    url: str
+    release: threading.Event  # set: hang up on every connection and accept no more
+    accepted: threading.Event  # a connection is being held
+
+
 @pytest.fixture
-def silent_server() -> Iterator[tuple[str, threading.Event]]:
-    """Accepts connections and never answers, until the event is set."""
+def silent_server() -> Iterator[Silent]:
+    """Accepts connections and never answers, until ``release`` is set."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    release = threading.Event()
+    server = Silent(
+        f"http://127.0.0.1:{listener.getsockname()[1]}", threading.Event(), threading.Event()
+    )
+    release = server.release
     held: list[socket.socket] = []
 
     def accept() -> None:
@@ -81,6 +92,7 @@ def silent_server() -> Iterator[tuple[str, threading.Event]]:
         while not release.is_set():
             try:
                 held.append(listener.accept()[0])
+                server.accepted.set()
             except TimeoutError:
                 continue
         for conn in held:
@@ -88,17 +100,15 @@ def silent_server() -> Iterator[tuple[str, threading.Event]]:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", release
+    yield server
     release.set()
     thread.join()
     listener.close()
 
 
-def test_the_token_is_never_in_the_childs_command_line(
-    silent_server: tuple[str, threading.Event],
-) -> None:
+def test_the_token_is_never_in_the_childs_command_line(silent_server: Silent) -> None:
     """Other local users can read a process's arguments; the token goes over stdin."""
-    url, release = silent_server
+    url, release = silent_server.url, silent_server.release
     token = "secret-device-token-4711"
     outcome: list[Any] = []
     caller = threading.Thread(
@@ -112,6 +122,9 @@ def test_the_token_is_never_in_the_childs_command_line(
         if any("agent.remote" in arg for line in seen for arg in line):
             break
         threading.Event().wait(0.05)
+    # Hang up only once the child's connection is held: a connection made after the server
+    # stopped accepting would wait out requests' 15 s read timeout instead.
+    assert silent_server.accepted.wait(timeout=30)
     release.set()
     caller.join(timeout=60)
     assert seen, "the child process was never seen"
@@ -121,9 +134,9 @@ def test_the_token_is_never_in_the_childs_command_line(
 
 
 def test_a_child_past_its_deadline_is_killed_and_counts_as_unreachable(
-    silent_server: tuple[str, threading.Event], monkeypatch: pytest.MonkeyPatch
+    silent_server: Silent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, _ = silent_server
+    url = silent_server.url
     monkeypatch.setattr(agent.remote, "DEADLINE", 2.0)
     with pytest.raises(Unreachable, match="no outcome within 2 s"):
         RemoteCollector(url, "token").config(None)
