@@ -73,7 +73,7 @@ class StoredRow:
 
 
 def lesson_numbers(
-    lesson: LessonSpan, *, expected: int, rows: Sequence[StoredRow], shared: Collection[str]
+    lesson: GroupSpan, *, expected: int, rows: Sequence[StoredRow], shared: Collection[str]
 ) -> dict[str, Any]:
     """The report numbers of one lesson from its stored summaries (in id order), the devices its
     group expected, and the fingerprints shared in its school: the one place the report's
@@ -121,7 +121,7 @@ def numbers_of(session: Session, lessons: Sequence[LessonSpan]) -> dict[str, dic
     for i in range(0, len(lessons), BATCH):
         batch = lessons[i : i + BATCH]
         expected = expected_counts(batch, enrolments(session, {x.group_id for x in batch}))
-        shared = _shared_by_school(session, {x.school_id for x in batch})
+        shared = shared_by_school(session, {x.school_id for x in batch})
         rows = _stored_rows(session, [x.id for x in batch])
         for lesson in batch:
             out[lesson.id] = lesson_numbers(
@@ -166,10 +166,10 @@ def enrolments(session: Session, groups: Collection[int]) -> dict[int, list[date
 def shared_fingerprints(session: Session, school_ids: Collection[int]) -> set[str]:
     """Fingerprints of more than one active device of one of these schools: clones, or made-up
     devices. Such devices do not count in the reports (``numbers.counted_devices``)."""
-    return set().union(*_shared_by_school(session, school_ids).values())
+    return set().union(*shared_by_school(session, school_ids).values())
 
 
-def _shared_by_school(session: Session, school_ids: Collection[int]) -> dict[int, set[str]]:
+def shared_by_school(session: Session, school_ids: Collection[int]) -> dict[int, set[str]]:
     """``shared_fingerprints`` per school, so a lesson is judged by its own school's devices."""
     query = (
         select(Device.school_id, Device.fingerprint)

@@ -1,7 +1,7 @@
 """Per-lesson totals: what pages that show many lessons at once (the group trend, the
 escalations) read, so a view never decodes thousands of summaries.
 
-A lesson's totals are ``devices_reporting`` and ``categories`` of ``reports.report_numbers``,
+A lesson's totals are ``devices_reporting`` and ``categories`` of ``lesson_report.lesson_numbers``,
 computed by that function from the stored summaries (one source of truth) and kept in
 ``lesson_totals`` with the fingerprint of the summaries they came from: how many, the newest
 id and the newest ``received_at``. A view compares the fingerprints of all its lessons with the
@@ -55,16 +55,18 @@ from service.db import is_postgres
 from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals
 from service.reports.lesson_report import (
     GroupSpan,
+    StoredRow,
     enrolments,
     expected_counts,
-    shared_fingerprints,
+    lesson_numbers,
+    shared_by_school,
 )
-from service.reports.numbers import Reporter, counted_devices, report_numbers
-from service.reports.stored import readable
 
 # Bump when what is kept changes: rows of another version are recomputed on their next read.
 # 2: only the devices that count as a pupil (``numbers.counted_devices``) are counted.
-VERSION = 2
+# 3: devices sharing a fingerprint judged within the lesson's own school, as the report does
+#    (version 2 pooled the fingerprints of every school in a recount).
+VERSION = 3
 KEPT = ("devices_reporting", "categories")
 # Lesson ids per IN list: well inside SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 1000
@@ -143,20 +145,12 @@ def fingerprint_of(rows: Sequence[Stored]) -> Fingerprint:
 
 
 def totals_of(
-    lesson: LessonSpan, rows: Sequence[Stored], counted: Collection[str] | None = None
+    lesson: GroupSpan, rows: Sequence[StoredRow], shared: Collection[str] = frozenset()
 ) -> dict[str, Any]:
-    """The kept numbers of one lesson, by the report's own function, of the devices in
-    ``counted`` (``numbers.counted_devices``; all when not given)."""
-    summaries, unreadable = readable(
-        (r.id, r.device_id, r.summary) for r in rows if counted is None or r.device_id in counted
-    )
-    numbers = report_numbers(
-        lesson_start=lesson.start,
-        lesson_end=lesson.end,
-        devices_expected=0,  # not kept: counted live
-        summaries=summaries,
-        unreadable=unreadable,
-    )
+    """The kept numbers of one lesson: the report's own numbers (``lesson_numbers``, the one
+    place they are made from rows), of which only ``KEPT``; the devices expected are counted
+    live, so none are passed."""
+    numbers = lesson_numbers(lesson, expected=0, rows=rows, shared=shared)
     return {key: numbers[key] for key in KEPT}
 
 
@@ -289,9 +283,9 @@ def _recompute(session: Session, lessons: Sequence[LessonSpan]) -> dict[str, dic
     if not lessons:
         return {}
     s = DeviceLessonSummary
-    rows: dict[str, list[Stored]] = defaultdict(list)
-    reporters: dict[str, Reporter] = {}
-    schools: set[int] = set()
+    rows: dict[str, list[StoredRow]] = defaultdict(list)
+    marks: dict[str, list[Stored]] = defaultdict(list)
+    school_of: dict[str, int] = {}
     found = session.execute(
         select(
             s.lesson_id,
@@ -308,22 +302,18 @@ def _recompute(session: Session, lessons: Sequence[LessonSpan]) -> dict[str, dic
         .order_by(s.id)
     )
     for lesson_id, row_id, device_id, received_at, summary, school, enrolled, fp in found:
-        rows[lesson_id].append(Stored(row_id, device_id, received_at, summary))
-        reporters[device_id] = Reporter(device_id, enrolled, fp)
-        schools.add(school)
-    shared = shared_fingerprints(session, schools) if schools else set()
+        rows[lesson_id].append(StoredRow(row_id, device_id, summary, enrolled, fp))
+        marks[lesson_id].append(Stored(row_id, device_id, received_at, summary))
+        school_of[lesson_id] = school  # a lesson's devices are its group's, of one school
+    # Per school, as the report judges a lesson by its own school's devices.
+    shared = shared_by_school(session, set(school_of.values())) if school_of else {}
     out: dict[str, dict[str, Any]] = {}
     values = []
     for lesson in sorted(lessons, key=lambda lesson: lesson.id):  # one lock order on PostgreSQL
         if not rows[lesson.id]:
             continue  # erased since the fingerprints were read
-        counted = counted_devices(
-            (reporters[r.device_id] for r in rows[lesson.id]),
-            lesson_start=lesson.start,
-            shared=shared,
-        )
-        numbers = totals_of(lesson, rows[lesson.id], counted)
-        mark = fingerprint_of(rows[lesson.id])
+        numbers = totals_of(lesson, rows[lesson.id], shared.get(school_of[lesson.id], set()))
+        mark = fingerprint_of(marks[lesson.id])
         out[lesson.id] = numbers
         values.append(
             {

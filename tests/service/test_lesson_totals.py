@@ -462,3 +462,55 @@ def test_warm_keeps_the_totals_of_ended_lessons_ahead_of_their_first_view(
             row.id: {k: v for k, v in report_view(session, row).items() if k != "devices_expected"}
             for row in ended
         }
+
+
+def test_a_fingerprint_shared_in_another_school_does_not_hide_a_device_from_its_own(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A device counts unless its fingerprint is shared within its own school, as the report
+    judges it; a recount of both schools' lessons at once must not pool their fingerprints
+    (older agents sent an unkeyed fingerprint, the same for a machine id in any school)."""
+    world = small_world(sessions, lessons_n=1, devices_n=1)
+    tag = uuid.uuid4().hex[:8]
+    same = "f" * 64
+    with sessions.begin() as session:
+        mine = session.get(Device, world.device_ids[0])
+        assert mine is not None
+        mine.fingerprint = same
+        other = schools.school(session, f"Other {tag}")
+        theirs = lessons.add_lesson(
+            session,
+            school=other,
+            group=f"H{tag}",
+            start=NOW - timedelta(hours=3),
+            end=NOW - timedelta(hours=2),
+            now=NOW,
+        )
+        clones = [
+            Device(
+                id=credentials.new_id("d_"),
+                school_id=other.id,
+                group_id=theirs.group_id,
+                token_hash=credentials.token_hash(credentials.new_device_token()),
+                platform="linux",
+                agent_version="0.1.0",
+                enrolled_at=NOW - timedelta(days=1),
+                fingerprint=same,
+            )
+            for _ in range(2)
+        ]
+        session.add_all(clones)
+        session.flush()
+        lesson = session.get(Lesson, world.lesson_ids[0])
+        assert lesson is not None
+        assert upload(session, mine, lesson, NOW, "telegram", 300) == "accepted"
+        for clone in clones:
+            assert upload(session, clone, theirs, NOW, "telegram", 300) == "accepted"
+    with sessions.begin() as session:
+        both = [session.get(Lesson, lesson.id), session.get(Lesson, theirs.id)]
+        assert all(row is not None for row in both)
+        totals = lesson_totals.for_lessons(session, both, expected=True)  # type: ignore[arg-type]
+        assert totals[lesson.id] == report_view(session, lesson)
+        assert totals[lesson.id]["devices_reporting"] == 1  # counted in its own school
+        assert totals[theirs.id] == report_view(session, theirs)
+        assert totals[theirs.id]["devices_reporting"] == 0  # clones within theirs: not counted
