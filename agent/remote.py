@@ -9,7 +9,8 @@ they cost). So each contact (a config poll, an upload, the two steps of enrolmen
 with ``agent.client.Collector`` (requests, as before: TLS always verified, the same timeouts,
 the same limits on the answer), writes the outcome as one JSON object and exits. A side effect
 wanted for its own sake: the code that parses what the network sends runs in a process that
-lives for one request.
+lives for one request and, on Linux, holds none of the service's capabilities
+(``drop_capabilities``).
 
 The device token and the request go to the child on its stdin, never in its arguments (which
 other local users can read in the process list). The child's outcome is one of three, as
@@ -147,7 +148,37 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "ok", "value": _encode(value)}
 
 
+def drop_capabilities() -> bool:
+    """On Linux, give up every capability this process holds; True if it now holds none.
+
+    The service runs with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (to read other users'
+    processes for the probes; packaging/linux/lessonwatch-agent.service), and a child started
+    with ``subprocess`` keeps them as ambient capabilities. The child needs none of them to make
+    an HTTP request, so it drops all of them (effective, permitted, inheritable; the ambient set
+    goes with the permitted one) before it reads anything the network sends. With the unit's
+    NoNewPrivileges it cannot gain them back. Elsewhere (macOS, Windows) there is nothing to
+    drop this way: False.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inheritable")]
+
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3 (two words), this process
+    nothing = (Data * 2)()
+    try:
+        return int(ctypes.CDLL(None, use_errno=True).capset(ctypes.byref(header), nothing)) == 0
+    except (OSError, AttributeError):  # no capset in this libc
+        return False
+
+
 def main() -> int:
+    drop_capabilities()  # best effort: a contact is not refused for it, and tests show it works
     try:
         request = json.loads(sys.stdin.buffer.read(_MAX_OUTCOME_BYTES))
     except ValueError:

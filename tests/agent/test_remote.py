@@ -5,6 +5,7 @@ real HTTP collector, are in test_client.py, run with both links.)"""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -148,3 +149,34 @@ def _try(call: Any) -> Any:
         return call()
     except Exception as exc:
         return exc
+
+
+def _capabilities(status: str) -> dict[str, int]:
+    return {
+        line.split(":")[0]: int(line.split()[1], 16)
+        for line in status.splitlines()
+        if line.startswith(("CapInh", "CapPrm", "CapEff", "CapAmb"))
+    }
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux capabilities")
+def test_the_child_gives_up_every_capability_before_it_talks_to_the_network() -> None:
+    """The service holds CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (and the tests run as root);
+    the process that parses the network's answers holds nothing."""
+    code = (
+        "import sys\n"
+        "from agent.remote import drop_capabilities\n"
+        "before = open('/proc/self/status').read()\n"
+        "dropped = drop_capabilities()\n"
+        "after = open('/proc/self/status').read()\n"
+        "print(dropped, before, '\\n---\\n', after)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    dropped, _, rest = done.stdout.partition(" ")
+    before_text, _, after_text = rest.partition("\n---\n")
+    assert dropped == "True"
+    assert all(value == 0 for value in _capabilities(after_text).values())
+    if os.geteuid() == 0:  # as root the child started with capabilities to lose
+        assert _capabilities(before_text)["CapEff"] != 0
