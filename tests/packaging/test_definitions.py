@@ -148,6 +148,18 @@ def service_environments() -> dict[str, dict[str, str]]:
     }
 
 
+def test_the_per_user_helper_runs_with_its_services_flags_and_cache_on_linux_and_macos() -> None:
+    """The helper reads the same root-owned cache as the service beside it. (Windows starts the
+    helper from a logon task, which cannot set an environment: there it runs without.)"""
+    unit = (PKG / "linux/lessonwatch-agent-helper.service").read_text()
+    line = next(x for x in unit.splitlines() if x.startswith("Environment="))
+    helper_systemd = dict(kv.split("=", 1) for kv in line.removeprefix("Environment=").split())
+    helper_launchd = plistlib.loads((PKG / "macos/nl.lessonwatch.helper.plist").read_bytes())
+    services = service_environments()
+    assert helper_systemd == services["systemd"]
+    assert helper_launchd["EnvironmentVariables"] == services["launchd"]
+
+
 def test_every_service_runs_the_agent_optimised_from_the_cache_its_installer_compiles() -> None:
     """The same flags everywhere (docs/performance.md, "Agent"), and each installer compiles
     the standard library and the venv with them into the cache its service names."""
