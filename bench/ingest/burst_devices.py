@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent import backoff
-from bench.ingest.load import read_answer
+from bench.ingest.load import post, read_answer
 
 MAX_TRIES = 12
 TIMEOUT = 60.0
@@ -111,15 +111,6 @@ def retried(status: int) -> bool:
     """The answers the agent tries again (agent.uploader.classify's "retry"), for any route:
     its classify takes every answer but 200 as a report batch's, so 201 would count as one."""
     return status in (408, 429) or status >= 500
-
-
-def post(netloc: str, path: str, token: str | None, body: bytes) -> bytes:
-    auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\n{auth}"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 async def attempt(

@@ -50,13 +50,18 @@ def build_requests(job: dict[str, Any]) -> list[bytes]:
             templates[(first + j) % len(templates)] % uuid.uuid4() for j in range(batch)
         )
         body = ('{"reports":[' + items + "]}").encode()
-        head = (
-            f"POST /api/v1/agent/reports HTTP/1.1\r\nHost: {host}\r\n"
-            f"Authorization: Bearer {tokens[i % len(tokens)]}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        out.append(head.encode() + body)
+        out.append(post(host, "/api/v1/agent/reports", tokens[i % len(tokens)], body))
     return out
+
+
+def post(netloc: str, path: str, token: str | None, body: bytes) -> bytes:
+    """One JSON POST, encoded: with the device's bearer token when there is one."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\n{auth}"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:

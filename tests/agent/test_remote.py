@@ -21,6 +21,7 @@ import agent.remote
 from agent.errors import CollectorError
 from agent.link import Unreachable
 from agent.remote import RemoteCollector, _outcome
+from tests.support.waiting import wait_for
 
 
 @pytest.mark.parametrize(
@@ -118,17 +119,17 @@ def test_the_token_is_never_in_the_childs_command_line(silent_server: Silent) ->
     caller.start()
     me = psutil.Process()
     seen: list[list[str]] = []
-    for _ in range(400):  # the child is waiting for the silent server's answer meanwhile
-        seen = [child.cmdline() for child in me.children()]
-        if any("agent.remote" in arg for line in seen for arg in line):
-            break
-        threading.Event().wait(0.05)
+
+    def child_seen() -> bool:  # the child is waiting for the silent server's answer meanwhile
+        seen[:] = [child.cmdline() for child in me.children()]
+        return any("agent.remote" in arg for line in seen for arg in line)
+
+    wait_for(child_seen, timeout=20, what="the child process")
     # Hang up only once the child's connection is held: a connection made after the server
     # stopped accepting would wait out requests' 15 s read timeout instead.
     assert silent_server.accepted.wait(timeout=30)
     release.set()
     caller.join(timeout=60)
-    assert seen, "the child process was never seen"
     assert [sys.executable, "-m", "agent.remote"] in seen
     assert all(token not in arg for line in seen for arg in line)
     assert isinstance(outcome[0], Unreachable)  # the server closed without answering

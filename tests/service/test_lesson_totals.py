@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import credentials
 from service.actors import Actor
 from service.demo import data as demo_data
 from service.devices.subject_access import erase_device
@@ -34,7 +33,7 @@ from service.reports.lesson_report import expected_counts, stored_numbers
 from service.retention import purge as retention
 from service.schools import registry as schools
 from tests.support.clock import DEMO_NOW, utc
-from tests.support.collector import finding, retire, summary
+from tests.support.collector import add_device, finding, retire, summary
 from tests.support.sql import recorded, touching
 
 NOW = utc(10)
@@ -129,19 +128,10 @@ def small_world(
             )
             for k in range(lessons_n)
         ]
-        device_ids = []
-        for _ in range(devices_n):
-            device = Device(
-                id=credentials.new_id("d_"),
-                school_id=school.id,
-                group_id=rows[0].group_id,
-                token_hash=credentials.token_hash(credentials.new_device_token()),
-                platform="linux",
-                agent_version="0.1.0",
-                enrolled_at=NOW - timedelta(days=1),
-            )
-            session.add(device)
-            device_ids.append(device.id)
+        device_ids = [
+            add_device(session, rows[0], enrolled_at=NOW - timedelta(days=1)).id
+            for _ in range(devices_n)
+        ]
         session.flush()
         return Small(admin.id, [row.id for row in rows], device_ids)
 
@@ -487,20 +477,9 @@ def test_a_fingerprint_shared_in_another_school_does_not_hide_a_device_from_its_
             now=NOW,
         )
         clones = [
-            Device(
-                id=credentials.new_id("d_"),
-                school_id=other.id,
-                group_id=theirs.group_id,
-                token_hash=credentials.token_hash(credentials.new_device_token()),
-                platform="linux",
-                agent_version="0.1.0",
-                enrolled_at=NOW - timedelta(days=1),
-                fingerprint=same,
-            )
+            add_device(session, theirs, enrolled_at=NOW - timedelta(days=1), fingerprint=same)
             for _ in range(2)
         ]
-        session.add_all(clones)
-        session.flush()
         lesson = session.get(Lesson, world.lesson_ids[0])
         assert lesson is not None
         assert upload(session, mine, lesson, NOW, "telegram", 300) == "accepted"

@@ -20,15 +20,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import credentials
 from service.actors import Actor
 from service.lessons import records as lessons
-from service.models import Device, DeviceLessonSummary, Lesson, LessonAggregate, School
+from service.models import DeviceLessonSummary, Lesson, LessonAggregate, School
 from service.reports.lesson_report import lesson_report
 from service.retention.purge import purge
 from service.schools import registry as schools
 from tests.support.clock import DEMO_NOW
-from tests.support.collector import finding, summary
+from tests.support.collector import add_device, finding, summary
 
 # Past every demo lesson's retention (28 days), within the same school year.
 PURGE_AT = DEMO_NOW + timedelta(days=45)
@@ -92,30 +91,6 @@ def hourly_lessons(
     ]
 
 
-def add_device(
-    session: Session,
-    lesson: Lesson,
-    *,
-    enrolled_at: datetime,
-    fingerprint: str | None = None,
-    retired: bool = False,
-) -> str:
-    device = Device(
-        id=credentials.new_id("d_"),
-        school_id=lesson.school_id,
-        group_id=lesson.group_id,
-        token_hash=credentials.token_hash(credentials.new_device_token()),
-        platform="linux",
-        agent_version="0.1.0",
-        fingerprint=fingerprint,
-        enrolled_at=enrolled_at,
-        retired=retired,
-    )
-    session.add(device)
-    session.flush()
-    return device.id
-
-
 def store(session: Session, device_id: str, lesson: Lesson, data: dict[str, Any]) -> None:
     """A summary row as ingestion stores it (or, with a bad ``data``, as an older collector
     did: the report leaves such a row out and counts it as unreadable)."""
@@ -141,10 +116,12 @@ def second_school(session: Session) -> list[str]:
     start = DEMO_NOW - timedelta(days=2)
     busy, empty, lone = hourly_lessons(session, school, "2C", start, 3)
     before = start - timedelta(days=30)
-    pupils = [add_device(session, busy, enrolled_at=before) for _ in range(4)]
-    clones = [add_device(session, busy, enrolled_at=before, fingerprint="fp-c") for _ in range(2)]
-    late = add_device(session, busy, enrolled_at=busy.start + timedelta(minutes=10))
-    gone = add_device(session, busy, enrolled_at=before, retired=True)
+    pupils = [add_device(session, busy, enrolled_at=before).id for _ in range(4)]
+    clones = [
+        add_device(session, busy, enrolled_at=before, fingerprint="fp-c").id for _ in range(2)
+    ]
+    late = add_device(session, busy, enrolled_at=busy.start + timedelta(minutes=10)).id
+    gone = add_device(session, busy, enrolled_at=before, retired=True).id
     telegram = finding("telegram", 400)
     # Restarted mid-lesson: two summaries of one device, one from 20 minutes in.
     store(
@@ -260,7 +237,7 @@ def test_generated_lessons_read_the_same_after_the_purge(
         enrolled = [start - timedelta(days=1)] * 5 + [start + timedelta(hours=1, minutes=5)]
         prints = [None, None, None, "fp-x", "fp-x", None]
         devices = [
-            add_device(session, first, enrolled_at=at, fingerprint=fp)
+            add_device(session, first, enrolled_at=at, fingerprint=fp).id
             for at, fp in zip(enrolled, prints, strict=True)
         ]
         for lesson, sent in zip(rows, drawn, strict=True):

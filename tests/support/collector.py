@@ -16,10 +16,11 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
+from service import credentials
 from service.actors import Actor
 from service.devices import enrolment
 from service.devices import registry as devices
-from service.models import Device, School
+from service.models import Device, Lesson, School
 from tests.support.clock import LESSON_END, LESSON_START
 from tests.support.ports import free_port
 
@@ -206,6 +207,31 @@ def enrol(
 def operator_of(session: Session, school_id: int) -> Actor:
     """The command line's actor for one school, as ``lessonwatch-service --school`` runs."""
     return Actor.operator(session.get_one(School, school_id))
+
+
+def add_device(
+    session: Session,
+    lesson: Lesson,
+    *,
+    enrolled_at: datetime,
+    fingerprint: str | None = None,
+    retired: bool = False,
+) -> Device:
+    """A device of the lesson's group as enrolment leaves it, without the enrolment code."""
+    device = Device(
+        id=credentials.new_id("d_"),
+        school_id=lesson.school_id,
+        group_id=lesson.group_id,
+        token_hash=credentials.token_hash(credentials.new_device_token()),
+        platform="linux",
+        agent_version="0.1.0",
+        fingerprint=fingerprint,
+        enrolled_at=enrolled_at,
+        retired=retired,
+    )
+    session.add(device)
+    session.flush()
+    return device
 
 
 def retire(session: Session, device_id: str, now: datetime) -> None:
