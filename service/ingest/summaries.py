@@ -8,8 +8,8 @@ duplicate) or another (rejected). One executemany per transaction rather than a 
 item: a batch of 50 took about 100 ms on PostgreSQL with savepoints and 17 ms like this
 (bench/ingest). A transaction costs the same few statements (the schools, the lessons with their
 frozen flag, the insert) for one batch or a group of them (``service.group_commit``). They run
-on a connection as Core statements: they load no ORM objects, so the ORM's execution layer
-(its events, its result wrapping) would be CPU spent for nothing.
+on the driver's connection inside the caller's transaction (``service.ingest.statements``):
+they load no ORM objects, and SQLAlchemy's execution layer cost more CPU than the statements.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeGuard
 
-from sqlalchemy import Connection, and_, bindparam, delete, select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from policies.wire import LessonSummary, WireError, parse_summary
-from service.ingest import bounds
+from service.ingest import bounds, statements
 from service.ingest.bounds import Window
-from service.ingest.insert import insert_new
-from service.models import DeviceLessonSummary, Lesson, LessonAggregate, LessonTotals, School
 from service.schools import policy as policy_cache
 
 log = logging.getLogger("lessonwatch.service")
@@ -170,13 +168,13 @@ def store(
     results each would have had alone, one after another in this order: a report id twice in
     the group is stored for the first item; a later item is its duplicate (same device) or
     rejected (another)."""
+    sql = statements.on(conn)
     schools: dict[int, SchoolRef] = {
-        row.id: row
-        for row in conn.execute(_SCHOOLS, {"ids": {b.device.school_id for b in batches}})
+        row.id: row for row in sql.schools({b.device.school_id for b in batches})
     }
     checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
     lessons, sent = _lessons_and_windows(
-        conn,
+        sql,
         {e.lesson_id for c in checked for e in c if _is_summary(e)},
         {b.device.id for b in batches},
     )
@@ -219,10 +217,15 @@ def store(
                     Window(entry.report_id, entry.started_at, entry.ended_at)
                 )
                 out.append(entry)
-    inserted = insert_new(conn, new, now)
-    _drop_totals(conn, {new[rid][0].lesson_id for rid in inserted})
+    inserted = sql.insert(new, now) if new else set()
+    if dropped := {new[rid][0].lesson_id for rid in inserted}:
+        # The kept totals (``service.reports.totals``) of the lessons that just got a summary:
+        # the attention list reads kept totals without comparing fingerprints, so a late upload
+        # must not leave an old count behind. The next view counts the lesson again.
+        sql.drop_totals(sorted(dropped))
     owner = {rid: device_id for rid, (_, device_id) in new.items() if rid in inserted}
-    owner |= _stored_owners(conn, [rid for rid in new if rid not in inserted])
+    if taken := [rid for rid in new if rid not in inserted]:
+        owner |= sql.owners(taken)
     return [
         [_result(item, batch.device, inserted, owner) for item in out]
         for batch, out in zip(batches, decided, strict=True)
@@ -240,47 +243,8 @@ def _is_summary(entry: LessonSummary | ItemResult) -> TypeGuard[LessonSummary]:
     return isinstance(entry, LessonSummary)
 
 
-# The statements of a transaction, built once: building a select (coercing its columns and
-# operators, then computing its cache key) cost the collector more CPU than running it did.
-# Expanding parameters take the id lists.
-# The columns, not the ORM entity: loading a School object cost as much as the query.
-_SCHOOLS = select(School.id, School.retention_days, School.policy_override).where(
-    School.id.in_(bindparam("ids", expanding=True))
-)
-_STORED = DeviceLessonSummary.__table__.alias("stored")
-_LESSONS_AND_WINDOWS = (
-    select(
-        Lesson.id,
-        Lesson.school_id,
-        Lesson.group_id,
-        Lesson.start,
-        Lesson.end,
-        LessonAggregate.lesson_id.is_not(None).label("frozen"),
-        _STORED.c.device_id,
-        _STORED.c.report_id,
-        _STORED.c.started_at,
-        _STORED.c.ended_at,
-    )
-    .outerjoin(LessonAggregate, LessonAggregate.lesson_id == Lesson.id)
-    .outerjoin(
-        _STORED,
-        and_(
-            _STORED.c.lesson_id == Lesson.id,
-            _STORED.c.device_id.in_(bindparam("devices", expanding=True)),
-        ),
-    )
-    .where(Lesson.id.in_(bindparam("lessons", expanding=True)))
-)
-_OWNERS = select(DeviceLessonSummary.report_id, DeviceLessonSummary.device_id).where(
-    DeviceLessonSummary.report_id.in_(bindparam("ids", expanding=True))
-)
-_DROP_TOTALS = delete(LessonTotals).where(
-    LessonTotals.lesson_id.in_(bindparam("lessons", expanding=True))
-)
-
-
 def _lessons_and_windows(
-    conn: Connection, lesson_ids: set[str], device_ids: set[str]
+    sql: statements.Statements, lesson_ids: set[str], device_ids: set[str]
 ) -> tuple[dict[str, LessonRef], defaultdict[tuple[str, str], list[Window]]]:
     """What the checks need of each lesson, with whether its numbers are frozen, and the
     windows these devices already stored for these lessons, per (device, lesson): one query,
@@ -289,13 +253,11 @@ def _lessons_and_windows(
     sent: defaultdict[tuple[str, str], list[Window]] = defaultdict(list)
     if not lesson_ids:
         return lessons, sent
-    rows = conn.execute(_LESSONS_AND_WINDOWS, {"lessons": lesson_ids, "devices": device_ids})
-    for row in rows:
-        lessons.setdefault(row.id, row)
-        if row.report_id is not None:
-            sent[(row.device_id, row.id)].append(
-                Window(row.report_id, row.started_at, row.ended_at)
-            )
+    for lesson, stored in sql.lessons_and_windows(lesson_ids, device_ids):
+        lessons.setdefault(lesson.id, lesson)
+        if stored is not None:
+            device_id, window = stored
+            sent[(device_id, lesson.id)].append(window)
     return lessons, sent
 
 
@@ -328,21 +290,7 @@ def _result(
     raise RuntimeError(f"report {item.report_id} was neither stored nor found")
 
 
-def _stored_owners(conn: Connection, report_ids: Sequence[str]) -> dict[str, str]:
-    if not report_ids:
-        return {}
-    return dict(conn.execute(_OWNERS, {"ids": report_ids}).all())
-
-
 def _existing(report_id: str, owner: str, device: DeviceRef) -> ItemResult:
     if owner == device.id:
         return ItemResult(report_id, "duplicate")
     return ItemResult(report_id, "rejected", "report_id was already used by another device")
-
-
-def _drop_totals(conn: Connection, lesson_ids: set[str]) -> None:
-    """Drop the kept totals (``service.reports.totals``) of the lessons that just got a
-    summary: the attention list reads kept totals without comparing fingerprints, so a late
-    upload must not leave an old count behind. The next view counts the lesson again."""
-    if lesson_ids:
-        conn.execute(_DROP_TOTALS, {"lessons": sorted(lesson_ids)})

@@ -1,0 +1,293 @@
+"""The statements of a report transaction, run on the database driver's own connection.
+
+A group's transaction (``ingest.store``) runs the same five statements whatever it holds: the
+schools, the lessons with their frozen flag and the windows already stored, the insert, the
+delete of the lessons' kept totals, and, only after a conflict, the owners of report ids that
+were taken. Through SQLAlchemy's execution layer (compiled-cache look-up, parameter and result
+processors, expanding ``IN`` lists rendered per call, events) each statement cost several times
+what the database spent running it: a group of 8 single summaries took 147 µs of CPU a summary
+on SQLite, 77 µs with the same statements on the driver (docs/performance.md, Ingestion).
+So these few statements are SQL text for each backend, with constant text (lists go in as one
+parameter: ``json_each`` on SQLite, an array on PostgreSQL) so both drivers reuse their
+prepared form. SQLAlchemy still owns the connection and the transaction (pool, ``BEGIN
+IMMEDIATE`` on SQLite, pre-ping, commit); only the statements skip its layer. Values go in and
+come out as the ORM's types store them: aware UTC datetimes, naive UTC text on SQLite
+(``db.UTCDateTime``), JSON text (tests/service/test_ingest_statements.py compares the rows
+with rows the ORM wrote).
+
+The insert is ``INSERT ... ON CONFLICT (report_id) DO NOTHING RETURNING report_id``: the unique
+report id, not a look-up first, decides which summary is stored. On PostgreSQL the rows go in as
+one JSON document through ``json_to_recordset`` (psycopg parses a query of more than 50
+parameters anew on every execution, so a multi-row VALUES insert of six or more summaries was
+one of the largest costs of a transaction); on SQLite as multi-row VALUES, whose text sqlite3
+keeps compiled per row count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+
+from policies.wire import LessonSummary
+from service.ingest.bounds import Window
+
+_COLUMNS = (
+    "report_id",
+    "device_id",
+    "lesson_id",
+    "received_at",
+    "started_at",
+    "ended_at",
+    "seconds_monitored",
+    "gaps",
+    "dropped",
+    "summary",
+)
+# SQLite: rows per INSERT, far below its limit of 32,766 parameters (ten a row).
+_SQLITE_ROWS = 500
+
+
+class SchoolRow(NamedTuple):
+    id: int
+    retention_days: int
+    policy_override: str | None
+
+
+class LessonRow(NamedTuple):
+    """A lesson, with whether its numbers are frozen (purged)."""
+
+    id: str
+    school_id: int
+    group_id: int
+    start: datetime
+    end: datetime
+    frozen: bool
+
+
+# A lesson, and a window one of the devices already stored for it (device id, window) if any:
+# a row per stored window, or one without a window for a lesson with none.
+LessonAndWindow = tuple[LessonRow, tuple[str, Window] | None]
+
+
+class Statements(Protocol):
+    def schools(self, ids: Iterable[int]) -> list[SchoolRow]: ...
+    def lessons_and_windows(
+        self, lesson_ids: Iterable[str], device_ids: Iterable[str]
+    ) -> list[LessonAndWindow]: ...
+    def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]: ...
+    def drop_totals(self, lesson_ids: Iterable[str]) -> None: ...
+    def owners(self, report_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+def on(conn: Connection) -> Statements:
+    """The statements for ``conn``'s backend, run in its current transaction."""
+    driver, dialect = conn.connection.driver_connection, conn.dialect
+    if dialect.name == "postgresql":
+        return _Postgres(driver, dialect)
+    if dialect.name == "sqlite":
+        return _SQLite(driver, dialect)
+    raise NotImplementedError(f"no report statements for {dialect.name}")
+
+
+class _Driver:
+    def __init__(self, driver: Any, dialect: Dialect) -> None:
+        self.driver = driver
+        self.dialect = dialect
+
+    def run(self, sql: str, params: Sequence[object], **options: Any) -> list[Any]:
+        """The statement's rows. A driver's error is raised as SQLAlchemy raises it for any
+        other statement (``IntegrityError`` and so on, the driver's own as its ``orig``)."""
+        error = self.dialect.loaded_dbapi.Error
+        try:
+            cursor = self.driver.execute(sql, params, **options)
+            return [] if cursor.description is None else list(cursor.fetchall())
+        except error as exc:
+            raise DBAPIError.instance(sql, params, exc, error, dialect=self.dialect) from exc
+
+
+def _rows(new: Mapping[str, tuple[LessonSummary, str]]) -> list[tuple[LessonSummary, str]]:
+    """In report id order: two transactions inserting overlapping ids (two collector processes'
+    groups holding retries of the same batch) then wait for each other in the same order on
+    PostgreSQL's unique index instead of deadlocking."""
+    return [new[rid] for rid in sorted(new)]
+
+
+_LESSONS = (
+    'SELECT lessons.id, lessons.school_id, lessons.group_id, lessons.start, lessons."end", '
+    "lesson_aggregates.lesson_id IS NOT NULL, "
+    "stored.device_id, stored.report_id, stored.started_at, stored.ended_at "
+    "FROM lessons "
+    "LEFT OUTER JOIN lesson_aggregates ON lesson_aggregates.lesson_id = lessons.id "
+    "LEFT OUTER JOIN device_lesson_summaries AS stored "
+    "ON stored.lesson_id = lessons.id AND stored.device_id {devices} "
+    "WHERE lessons.id {lessons}"
+)
+
+
+class _SQLite(_Driver):
+    """sqlite3 with qmark parameters; times as ``db.UTCDateTime`` stores them on SQLite."""
+
+    _IN = "IN (SELECT value FROM json_each(?))"
+    _SCHOOLS = f"SELECT id, retention_days, policy_override FROM schools WHERE id {_IN}"
+    _LESSONS = _LESSONS.format(devices=_IN, lessons=_IN)
+    _DROP = f"DELETE FROM lesson_totals WHERE lesson_id {_IN}"
+    _OWNERS = f"SELECT report_id, device_id FROM device_lesson_summaries WHERE report_id {_IN}"
+    _INSERT = (
+        f"INSERT INTO device_lesson_summaries ({', '.join(_COLUMNS)}) VALUES {{values}} "
+        "ON CONFLICT (report_id) DO NOTHING RETURNING report_id"
+    )
+    _ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+
+    def schools(self, ids: Iterable[int]) -> list[SchoolRow]:
+        return [SchoolRow(*row) for row in self.run(self._SCHOOLS, (_list(ids),))]
+
+    def lessons_and_windows(
+        self, lesson_ids: Iterable[str], device_ids: Iterable[str]
+    ) -> list[LessonAndWindow]:
+        rows = self.run(self._LESSONS, (_list(device_ids), _list(lesson_ids)))
+        return [
+            (
+                LessonRow(lid, school, group, _read(start), _read(end), bool(frozen)),
+                None if rid is None else (device, Window(rid, _read(started), _read(ended))),
+            )
+            for lid, school, group, start, end, frozen, device, rid, started, ended in rows
+        ]
+
+    def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
+        received = _text(now)
+        rows = [_sqlite_row(s, device_id, received) for s, device_id in _rows(new)]
+        inserted: set[str] = set()
+        for first in range(0, len(rows), _SQLITE_ROWS):
+            chunk = rows[first : first + _SQLITE_ROWS]
+            sql = self._INSERT.format(values=", ".join([self._ROW] * len(chunk)))
+            inserted.update(rid for (rid,) in self.run(sql, _flat(chunk)))
+        return inserted
+
+    def drop_totals(self, lesson_ids: Iterable[str]) -> None:
+        self.run(self._DROP, (_list(lesson_ids),))
+
+    def owners(self, report_ids: Sequence[str]) -> dict[str, str]:
+        return dict(self.run(self._OWNERS, (_list(report_ids),)))
+
+
+_PG_TYPES = ("text", "text", "text", *["timestamptz"] * 3, *["integer"] * 3, "json")
+
+
+class _Postgres(_Driver):
+    """psycopg with ``%s`` parameters: lists go in as arrays, the new rows as one JSON document."""
+
+    _SCHOOLS = "SELECT id, retention_days, policy_override FROM schools WHERE id = ANY(%s)"
+    _LESSONS = _LESSONS.format(devices="= ANY(%s)", lessons="= ANY(%s)")
+    _DROP = "DELETE FROM lesson_totals WHERE lesson_id = ANY(%s)"
+    _OWNERS = "SELECT report_id, device_id FROM device_lesson_summaries WHERE report_id = ANY(%s)"
+    # The rows in the order of the document, which is report id order (see ``_rows``).
+    _INSERT = (
+        f"INSERT INTO device_lesson_summaries ({', '.join(_COLUMNS)}) "
+        f"SELECT {', '.join(_COLUMNS)} FROM ROWS FROM (json_to_recordset(CAST(%s AS json)) AS ("
+        + ", ".join(f"{c} {t}" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
+        + f")) WITH ORDINALITY AS new ({', '.join(_COLUMNS)}, position) ORDER BY position "
+        "ON CONFLICT (report_id) DO NOTHING RETURNING report_id"
+    )
+
+    def schools(self, ids: Iterable[int]) -> list[SchoolRow]:
+        return [SchoolRow(*row) for row in self.run(self._SCHOOLS, (list(ids),))]
+
+    def lessons_and_windows(
+        self, lesson_ids: Iterable[str], device_ids: Iterable[str]
+    ) -> list[LessonAndWindow]:
+        # Planned anew for its values every time (not prepared): the generic plan psycopg's
+        # prepared statement gets after five runs reads the devices' index for all their
+        # stored windows, so a transaction slowed down as the table grew (from 0.3 to 0.8 ms
+        # a summary over 24,000 rows, while the same query planned for the values stayed flat).
+        params = (list(device_ids), list(lesson_ids))
+        rows = self.run(self._LESSONS, params, prepare=False)
+        return [
+            (
+                LessonRow(lid, school, group, start.astimezone(UTC), end.astimezone(UTC), frozen),
+                None
+                if rid is None
+                else (device, Window(rid, started.astimezone(UTC), ended.astimezone(UTC))),
+            )
+            for lid, school, group, start, end, frozen, device, rid, started, ended in rows
+        ]
+
+    def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
+        document = json.dumps(
+            [
+                {
+                    "report_id": s.report_id,
+                    "device_id": device_id,
+                    "lesson_id": s.lesson_id,
+                    "received_at": now,
+                    "started_at": s.started_at,
+                    "ended_at": s.ended_at,
+                    "seconds_monitored": s.coverage.seconds_monitored,
+                    "gaps": s.coverage.gaps,
+                    "dropped": s.dropped,
+                    "summary": s.to_json(),
+                }
+                for s, device_id in _rows(new)
+            ],
+            default=_utc_text,
+        )
+        return {rid for (rid,) in self.run(self._INSERT, (document,))}
+
+    def drop_totals(self, lesson_ids: Iterable[str]) -> None:
+        self.run(self._DROP, (list(lesson_ids),))
+
+    def owners(self, report_ids: Sequence[str]) -> dict[str, str]:
+        return dict(self.run(self._OWNERS, (list(report_ids),)))
+
+
+def _sqlite_row(s: LessonSummary, device_id: str, received: str) -> tuple[object, ...]:
+    """The values in ``_COLUMNS`` order."""
+    coverage = s.coverage
+    return (
+        s.report_id,
+        device_id,
+        s.lesson_id,
+        received,
+        _text(s.started_at),
+        _text(s.ended_at),
+        coverage.seconds_monitored,
+        coverage.gaps,
+        s.dropped,
+        json.dumps(s.to_json()),
+    )
+
+
+def _list(values: Iterable[object]) -> str:
+    return json.dumps(list(values))
+
+
+def _flat(rows: Sequence[tuple[object, ...]]) -> list[object]:
+    return [value for row in rows for value in row]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; the collector stores aware UTC times")
+    return value.astimezone(UTC)
+
+
+def _text(value: datetime) -> str:
+    """As SQLAlchemy's SQLite DATETIME stores ``db.UTCDateTime``'s naive UTC value: the text
+    the other queries compare with (string order is time order only in this one form)."""
+    return _aware(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _read(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _utc_text(value: object) -> str:
+    """A time in the PostgreSQL document, with its offset: the server would read a naive time in
+    its own time zone, so one is refused here as ``db.UTCDateTime`` refuses it for the ORM."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return _aware(value).isoformat()
