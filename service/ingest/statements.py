@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -75,13 +75,23 @@ LessonAndWindow = tuple[LessonRow, tuple[str, Window] | None]
 
 
 class Statements(Protocol):
-    def schools(self, ids: Iterable[int]) -> list[SchoolRow]: ...
-    def lessons_and_windows(
-        self, lesson_ids: Iterable[str], device_ids: Iterable[str]
-    ) -> list[LessonAndWindow]: ...
-    def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]: ...
-    def drop_totals(self, lesson_ids: Iterable[str]) -> None: ...
-    def owners(self, report_ids: Sequence[str]) -> dict[str, str]: ...
+    def read(
+        self, school_ids: Iterable[int], lesson_ids: Iterable[str], device_ids: Iterable[str]
+    ) -> tuple[list[SchoolRow], list[LessonAndWindow]]:
+        """The schools, and the lessons with the windows these devices stored for them."""
+        ...
+
+    def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
+        """Insert the summaries (by report id: the summary, its device's id); the report ids
+        inserted (one already stored is skipped). The kept totals of the lessons that got a
+        summary are dropped with them (``service.reports.totals``): the attention list reads
+        kept totals without comparing fingerprints, so a late upload must not leave an old
+        count behind; the next view counts the lesson again."""
+        ...
+
+    def owners(self, report_ids: Sequence[str]) -> dict[str, str]:
+        """The devices that stored these report ids."""
+        ...
 
 
 def on(conn: Connection) -> Statements:
@@ -108,6 +118,41 @@ class _Driver:
             return [] if cursor.description is None else list(cursor.fetchall())
         except error as exc:
             raise DBAPIError.instance(sql, params, exc, error, dialect=self.dialect) from exc
+
+    def read(
+        self, school_ids: Iterable[int], lesson_ids: Iterable[str], device_ids: Iterable[str]
+    ) -> tuple[list[SchoolRow], list[LessonAndWindow]]:
+        lessons = list(lesson_ids)
+        schools, rows = self.run_both(
+            (self._SCHOOLS, (self._list(school_ids),), {}),
+            (self._LESSONS, (self._list(device_ids), self._list(lessons)), self._PLAN_PER_CALL),
+        )
+        return [SchoolRow(*row) for row in schools], [
+            (
+                LessonRow(lid, school, group, self._time(start), self._time(end), bool(frozen)),
+                None
+                if rid is None
+                else (device, Window(rid, self._time(started), self._time(ended))),
+            )
+            for lid, school, group, start, end, frozen, device, rid, started, ended in rows
+        ]
+
+    def run_both(self, *statements: tuple[str, Sequence[object], Mapping[str, Any]]) -> list[Any]:
+        """Each statement's rows, in order."""
+        return [self.run(sql, params, **options) for sql, params, options in statements]
+
+    def owners(self, report_ids: Sequence[str]) -> dict[str, str]:
+        return dict(self.run(self._OWNERS, (self._list(report_ids),)))
+
+    # Set by each backend.
+    _SCHOOLS = _LESSONS = _OWNERS = ""
+    _PLAN_PER_CALL: ClassVar[Mapping[str, Any]] = {}
+
+    def _list(self, values: Iterable[object]) -> object:
+        raise NotImplementedError
+
+    def _time(self, value: Any) -> datetime:
+        raise NotImplementedError
 
 
 def _rows(new: Mapping[str, tuple[LessonSummary, str]]) -> list[tuple[LessonSummary, str]]:
@@ -143,20 +188,11 @@ class _SQLite(_Driver):
     )
     _ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
 
-    def schools(self, ids: Iterable[int]) -> list[SchoolRow]:
-        return [SchoolRow(*row) for row in self.run(self._SCHOOLS, (_list(ids),))]
+    def _list(self, values: Iterable[object]) -> object:
+        return json.dumps(list(values))
 
-    def lessons_and_windows(
-        self, lesson_ids: Iterable[str], device_ids: Iterable[str]
-    ) -> list[LessonAndWindow]:
-        rows = self.run(self._LESSONS, (_list(device_ids), _list(lesson_ids)))
-        return [
-            (
-                LessonRow(lid, school, group, _read(start), _read(end), bool(frozen)),
-                None if rid is None else (device, Window(rid, _read(started), _read(ended))),
-            )
-            for lid, school, group, start, end, frozen, device, rid, started, ended in rows
-        ]
+    def _time(self, value: Any) -> datetime:
+        return _read(value)
 
     def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
         received = _text(now)
@@ -166,13 +202,10 @@ class _SQLite(_Driver):
             chunk = rows[first : first + _SQLITE_ROWS]
             sql = self._INSERT.format(values=", ".join([self._ROW] * len(chunk)))
             inserted.update(rid for (rid,) in self.run(sql, _flat(chunk)))
+        if inserted:
+            lessons = sorted({new[rid][0].lesson_id for rid in inserted})
+            self.run(self._DROP, (self._list(lessons),))
         return inserted
-
-    def drop_totals(self, lesson_ids: Iterable[str]) -> None:
-        self.run(self._DROP, (_list(lesson_ids),))
-
-    def owners(self, report_ids: Sequence[str]) -> dict[str, str]:
-        return dict(self.run(self._OWNERS, (_list(report_ids),)))
 
 
 _PG_TYPES = ("text", "text", "text", *["timestamptz"] * 3, *["integer"] * 3, "json")
@@ -183,38 +216,44 @@ class _Postgres(_Driver):
 
     _SCHOOLS = "SELECT id, retention_days, policy_override FROM schools WHERE id = ANY(%s)"
     _LESSONS = _LESSONS.format(devices="= ANY(%s)", lessons="= ANY(%s)")
-    _DROP = "DELETE FROM lesson_totals WHERE lesson_id = ANY(%s)"
     _OWNERS = "SELECT report_id, device_id FROM device_lesson_summaries WHERE report_id = ANY(%s)"
-    # The rows in the order of the document, which is report id order (see ``_rows``).
+    # Planned anew for its values every time (not prepared): the generic plan psycopg's
+    # prepared statement gets after five runs reads the devices' index for all their stored
+    # windows, so a transaction slowed down as the table grew (from 0.3 to 0.8 ms a summary
+    # over 24,000 rows, while the same query planned for the values stayed flat).
+    _PLAN_PER_CALL: ClassVar[Mapping[str, Any]] = {"prepare": False}
+    # The rows in the order of the document, which is report id order (see ``_rows``); the
+    # kept totals of the lessons inserted into dropped in the same statement (a data-modifying
+    # WITH runs to completion whether or not the outer query reads it).
     _INSERT = (
+        "WITH inserted AS ("
         f"INSERT INTO device_lesson_summaries ({', '.join(_COLUMNS)}) "
         f"SELECT {', '.join(_COLUMNS)} FROM ROWS FROM (json_to_recordset(CAST(%s AS json)) AS ("
         + ", ".join(f"{c} {t}" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
         + f")) WITH ORDINALITY AS new ({', '.join(_COLUMNS)}, position) ORDER BY position "
-        "ON CONFLICT (report_id) DO NOTHING RETURNING report_id"
+        "ON CONFLICT (report_id) DO NOTHING RETURNING report_id, lesson_id), "
+        "dropped AS (DELETE FROM lesson_totals WHERE lesson_id IN "
+        "(SELECT lesson_id FROM inserted)) "
+        "SELECT report_id FROM inserted"
     )
 
-    def schools(self, ids: Iterable[int]) -> list[SchoolRow]:
-        return [SchoolRow(*row) for row in self.run(self._SCHOOLS, (list(ids),))]
+    def run_both(self, *statements: tuple[str, Sequence[object], Mapping[str, Any]]) -> list[Any]:
+        """Sent together in psycopg's pipeline mode: one round trip to the server for both
+        (and the transaction's BEGIN) instead of one each."""
+        error = self.dialect.loaded_dbapi.Error
+        try:
+            with self.driver.pipeline():
+                cursors = [self.driver.execute(sql, p, **o) for sql, p, o in statements]
+            return [list(cursor.fetchall()) for cursor in cursors]
+        except error as exc:
+            sql = "; ".join(sql for sql, _, _ in statements)
+            raise DBAPIError.instance(sql, [], exc, error, dialect=self.dialect) from exc
 
-    def lessons_and_windows(
-        self, lesson_ids: Iterable[str], device_ids: Iterable[str]
-    ) -> list[LessonAndWindow]:
-        # Planned anew for its values every time (not prepared): the generic plan psycopg's
-        # prepared statement gets after five runs reads the devices' index for all their
-        # stored windows, so a transaction slowed down as the table grew (from 0.3 to 0.8 ms
-        # a summary over 24,000 rows, while the same query planned for the values stayed flat).
-        params = (list(device_ids), list(lesson_ids))
-        rows = self.run(self._LESSONS, params, prepare=False)
-        return [
-            (
-                LessonRow(lid, school, group, start.astimezone(UTC), end.astimezone(UTC), frozen),
-                None
-                if rid is None
-                else (device, Window(rid, started.astimezone(UTC), ended.astimezone(UTC))),
-            )
-            for lid, school, group, start, end, frozen, device, rid, started, ended in rows
-        ]
+    def _list(self, values: Iterable[object]) -> object:
+        return list(values)
+
+    def _time(self, value: Any) -> datetime:
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
 
     def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
         document = json.dumps(
@@ -237,12 +276,6 @@ class _Postgres(_Driver):
         )
         return {rid for (rid,) in self.run(self._INSERT, (document,))}
 
-    def drop_totals(self, lesson_ids: Iterable[str]) -> None:
-        self.run(self._DROP, (list(lesson_ids),))
-
-    def owners(self, report_ids: Sequence[str]) -> dict[str, str]:
-        return dict(self.run(self._OWNERS, (list(report_ids),)))
-
 
 def _sqlite_row(s: LessonSummary, device_id: str, received: str) -> tuple[object, ...]:
     """The values in ``_COLUMNS`` order."""
@@ -259,10 +292,6 @@ def _sqlite_row(s: LessonSummary, device_id: str, received: str) -> tuple[object
         s.dropped,
         json.dumps(s.to_json()),
     )
-
-
-def _list(values: Iterable[object]) -> str:
-    return json.dumps(list(values))
 
 
 def _flat(rows: Sequence[tuple[object, ...]]) -> list[object]:

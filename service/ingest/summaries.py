@@ -169,15 +169,17 @@ def store(
     the group is stored for the first item; a later item is its duplicate (same device) or
     rejected (another)."""
     sql = statements.on(conn)
-    schools: dict[int, SchoolRef] = {
-        row.id: row for row in sql.schools({b.device.school_id for b in batches})
-    }
-    checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
-    lessons, sent = _lessons_and_windows(
-        sql,
-        {e.lesson_id for c in checked for e in c if _is_summary(e)},
-        {b.device.id for b in batches},
+    # One read for the schools, the lessons and the windows the devices stored for them: the
+    # lessons of every summary that passed the wire format's checks, some of which the
+    # school's policy may still refuse (one round trip rather than two on PostgreSQL).
+    school_rows, lesson_rows = sql.read(
+        {b.device.school_id for b in batches},
+        sorted({e.lesson_id for b in batches for e in b.entries if _is_summary(e)}),
+        sorted({b.device.id for b in batches}),
     )
+    schools: dict[int, SchoolRef] = {row.id: row for row in school_rows}
+    checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
+    lessons, sent = _lessons_and_windows(lesson_rows)
     # Decide every item; the new ones are inserted together afterwards. No look-up of stored
     # report ids first: the insert skips them, and only those are looked up (``lost``).
     decided: list[list[ItemResult | LessonSummary | _Repeat]] = []
@@ -218,11 +220,6 @@ def store(
                 )
                 out.append(entry)
     inserted = sql.insert(new, now) if new else set()
-    if dropped := {new[rid][0].lesson_id for rid in inserted}:
-        # The kept totals (``service.reports.totals``) of the lessons that just got a summary:
-        # the attention list reads kept totals without comparing fingerprints, so a late upload
-        # must not leave an old count behind. The next view counts the lesson again.
-        sql.drop_totals(sorted(dropped))
     owner = {rid: device_id for rid, (_, device_id) in new.items() if rid in inserted}
     if taken := [rid for rid in new if rid not in inserted]:
         owner |= sql.owners(taken)
@@ -244,16 +241,13 @@ def _is_summary(entry: LessonSummary | ItemResult) -> TypeGuard[LessonSummary]:
 
 
 def _lessons_and_windows(
-    sql: statements.Statements, lesson_ids: set[str], device_ids: set[str]
+    rows: Sequence[statements.LessonAndWindow],
 ) -> tuple[dict[str, LessonRef], defaultdict[tuple[str, str], list[Window]]]:
     """What the checks need of each lesson, with whether its numbers are frozen, and the
-    windows these devices already stored for these lessons, per (device, lesson): one query,
-    a row per stored window (or one without a window for a lesson with none)."""
+    windows the devices already stored for these lessons, per (device, lesson)."""
     lessons: dict[str, LessonRef] = {}
     sent: defaultdict[tuple[str, str], list[Window]] = defaultdict(list)
-    if not lesson_ids:
-        return lessons, sent
-    for lesson, stored in sql.lessons_and_windows(lesson_ids, device_ids):
+    for lesson, stored in rows:
         lessons.setdefault(lesson.id, lesson)
         if stored is not None:
             device_id, window = stored

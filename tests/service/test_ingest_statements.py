@@ -17,7 +17,7 @@ from policies.wire import parse_summary
 from service.devices import registry as devices
 from service.ingest import statements
 from service.ingest import summaries as ingest
-from service.models import Device, DeviceLessonSummary, Lesson
+from service.models import Device, DeviceLessonSummary, Lesson, School
 from tests.support.clock import FakeClock
 from tests.support.collector import World, enrol, finding, summary
 
@@ -85,11 +85,11 @@ def test_a_stored_summary_is_the_row_the_orm_would_have_written(
         assert a.received_at == clock() and a.received_at.tzinfo is not None
 
 
-def test_lessons_and_windows_read_what_the_orm_reads(
+def test_the_read_gives_what_the_orm_reads(
     sessions: sessionmaker[Session], world: World, clock: FakeClock
 ) -> None:
-    """The lesson's times and the stored window, as the checks get them from the driver, equal
-    the ORM's aware UTC values."""
+    """The school, the lesson's times and the stored window, as the checks get them from the
+    driver (on PostgreSQL both queries in one pipeline), equal the ORM's aware UTC values."""
     device = _device(sessions, world.code_3b, clock)
     item = summary(world.lesson_3b)
     with sessions.begin() as session:
@@ -99,9 +99,11 @@ def test_lessons_and_windows_read_what_the_orm_reads(
     with sessions.begin() as session:
         lesson = session.get_one(Lesson, world.lesson_3b)
         stored = session.scalars(select(DeviceLessonSummary)).one()
-        [(row, window)] = statements.on(session.connection()).lessons_and_windows(
-            [world.lesson_3b], [device.id]
+        school = session.get_one(School, device.school_id)
+        [school_row], [(row, window)] = statements.on(session.connection()).read(
+            [device.school_id], [world.lesson_3b], [device.id]
         )
+    assert school_row == (school.id, school.retention_days, school.policy_override)
     assert (row.id, row.school_id, row.group_id, row.frozen) == (
         lesson.id,
         lesson.school_id,
