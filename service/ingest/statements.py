@@ -307,7 +307,9 @@ def _aware(value: datetime) -> datetime:
 def _text(value: datetime) -> str:
     """As SQLAlchemy's SQLite DATETIME stores ``db.UTCDateTime``'s naive UTC value: the text
     the other queries compare with (string order is time order only in this one form)."""
-    return _aware(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat rather than strftime: a fifth of the cost, and it pads a year before 1000 to
+    # four digits as SQLAlchemy does, where glibc's %Y would not.
+    return _aware(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _read(value: str) -> datetime:

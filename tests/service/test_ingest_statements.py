@@ -6,10 +6,13 @@ ORM reads."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
+from sqlalchemy.dialects.sqlite.base import DATETIME, SQLiteDialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +25,15 @@ from tests.support.clock import FakeClock
 from tests.support.collector import World, enrol, finding, summary
 
 HOUR = timedelta(hours=1)
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """What SQLAlchemy's SQLite DATETIME type stores for a naive UTC value."""
+    bind = DATETIME().bind_processor(SQLiteDialect())  # type: ignore[no-untyped-call]
+    assert bind is not None
+    return str(bind(value))
+
+
 COLUMNS = "report_id, device_id, lesson_id, received_at, started_at, ended_at, " + (
     "seconds_monitored, gaps, dropped, summary"
 )
@@ -144,3 +156,18 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(
         statements.on(session.connection()).insert(
             {parsed.report_id: (parsed, "no-such-device")}, clock()
         )
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(-HOUR)]),
+    )
+)
+def test_a_time_is_written_on_sqlite_as_sqlalchemy_writes_it(value: datetime) -> None:
+    """Every aware time, in any offset and any year (glibc's %Y would not pad year 5 to 0005),
+    becomes the text SQLAlchemy's SQLite DATETIME stores for its UTC value: the other queries
+    compare these as text."""
+    naive_utc = value.astimezone(UTC).replace(tzinfo=None)
+    assert statements._text(value) == sqlite_datetime(naive_utc)
