@@ -169,14 +169,47 @@ def store(
     the group is stored for the first item; a later item is its duplicate (same device) or
     rejected (another)."""
     sql = statements.on(conn)
-    # One read for the schools, the lessons and the windows the devices stored for them: the
-    # lessons of every summary that passed the wire format's checks, some of which the
-    # school's policy may still refuse (one round trip rather than two on PostgreSQL).
-    school_rows, lesson_rows = sql.read(
+    school_rows, lesson_rows = sql.read(*reading(batches))
+    decided, new = decide(
+        batches,
+        school_rows,
+        lesson_rows,
+        now=now,
+        future_tolerance=future_tolerance,
+        most_per_lesson=most_per_lesson,
+    )
+    inserted = sql.insert(new, now) if new else set()
+    owner = {rid: device_id for rid, (_, device_id) in new.items() if rid in inserted}
+    if taken := [rid for rid in new if rid not in inserted]:
+        owner |= sql.owners(taken)
+    return answers(batches, decided, inserted, owner)
+
+
+def reading(batches: Sequence[Parsed]) -> tuple[set[int], list[str], list[str]]:
+    """What a group's one read asks for: the schools, the lessons of every summary that passed
+    the wire format's checks (some of which the school's policy may still refuse), and the
+    devices whose stored windows count."""
+    return (
         {b.device.school_id for b in batches},
         sorted({e.lesson_id for b in batches for e in b.entries if _is_summary(e)}),
         sorted({b.device.id for b in batches}),
     )
+
+
+Decided = list[list["ItemResult | LessonSummary | _Repeat"]]
+
+
+def decide(
+    batches: Sequence[Parsed],
+    school_rows: Sequence[statements.SchoolRow],
+    lesson_rows: Sequence[statements.LessonAndWindow],
+    *,
+    now: datetime,
+    future_tolerance: timedelta,
+    most_per_lesson: int,
+) -> tuple[Decided, dict[str, tuple[LessonSummary, str]]]:
+    """Every item's fate before the insert (pure): its result, or the summary to insert; and
+    the new summaries by report id with their device's id."""
     schools: dict[int, SchoolRef] = {row.id: row for row in school_rows}
     checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
     lessons, sent = _lessons_and_windows(lesson_rows)
@@ -219,10 +252,16 @@ def store(
                     Window(entry.report_id, entry.started_at, entry.ended_at)
                 )
                 out.append(entry)
-    inserted = sql.insert(new, now) if new else set()
-    owner = {rid: device_id for rid, (_, device_id) in new.items() if rid in inserted}
-    if taken := [rid for rid in new if rid not in inserted]:
-        owner |= sql.owners(taken)
+    return decided, new
+
+
+def answers(
+    batches: Sequence[Parsed],
+    decided: Decided,
+    inserted: set[str],
+    owner: dict[str, str],
+) -> list[list[ItemResult]]:
+    """Each batch's results once the insert has said which report ids it stored."""
     return [
         [_result(item, batch.device, inserted, owner) for item in out]
         for batch, out in zip(batches, decided, strict=True)
