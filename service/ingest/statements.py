@@ -1,19 +1,21 @@
 """The statements of a report transaction, run on the database driver's own connection.
 
-A group's transaction (``ingest.store``) runs the same five statements whatever it holds: the
-schools, the lessons with their frozen flag and the windows already stored, the insert, the
-delete of the lessons' kept totals, and, only after a conflict, the owners of report ids that
-were taken. Through SQLAlchemy's execution layer (compiled-cache look-up, parameter and result
-processors, expanding ``IN`` lists rendered per call, events) each statement cost several times
-what the database spent running it: a group of 8 single summaries took 147 µs of CPU a summary
-on SQLite, 77 µs with the same statements on the driver (docs/performance.md, Ingestion).
-So these few statements are SQL text for each backend, with constant text (lists go in as one
-parameter: ``json_each`` on SQLite, an array on PostgreSQL) so both drivers reuse their
-prepared form. SQLAlchemy still owns the connection and the transaction (pool, ``BEGIN
-IMMEDIATE`` on SQLite, pre-ping, commit); only the statements skip its layer. Values go in and
-come out as the ORM's types store them: aware UTC datetimes, naive UTC text on SQLite
-(``db.UTCDateTime``), JSON text (tests/service/test_ingest_statements.py compares the rows
-with rows the ORM wrote).
+A group's transaction (``ingest.store``) runs the same statements whatever it holds: one read
+(the schools; the lessons with their frozen flag and the windows the devices already stored),
+the insert with the delete of those lessons' kept totals, and, only after a conflict, the
+owners of report ids that were taken. Through SQLAlchemy's execution layer (compiled-cache
+look-up, parameter and result processors, expanding ``IN`` lists rendered per call, events)
+each statement cost several times what the database spent running it: a group of 8 single
+summaries took 147 µs of CPU a summary on SQLite and 186 on PostgreSQL, 102-110 and 130-140
+with the statements on the driver (docs/performance.md, Ingestion). So these few statements
+are SQL text for each backend, with constant text (lists go in as one parameter: ``json_each``
+on SQLite, an array on PostgreSQL) so both drivers reuse their prepared form; on PostgreSQL
+the read's two queries go in one pipeline and the insert deletes the totals in the same
+statement, one round trip each. SQLAlchemy still owns the connection and the transaction
+(pool, ``BEGIN IMMEDIATE`` on SQLite, pre-ping, commit); only the statements skip its layer.
+Values go in and come out as the ORM's types store them: aware UTC datetimes, naive UTC text
+on SQLite (``db.UTCDateTime``), JSON text (tests/service/test_ingest_statements.py compares the
+rows with rows the ORM wrote).
 
 The insert is ``INSERT ... ON CONFLICT (report_id) DO NOTHING RETURNING report_id``: the unique
 report id, not a look-up first, decides which summary is stored. On PostgreSQL the rows go in as
