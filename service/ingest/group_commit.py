@@ -1,10 +1,11 @@
 """Several requests' report batches stored in one transaction, each answered after it commits.
 
-A transaction costs the same few round trips (begin, the school, lessons and stored report ids,
-the insert, the commit) whether it holds one summary or fifty; ``service.combiner`` hands this
-module the batches of the requests that arrived together. Each request gets the results it would
-have had alone (``ingest.store`` decides them in arrival order), and only after the transaction
-holding its rows has committed, so an acknowledged summary is durable.
+A transaction costs the same few statements (one read of the schools, lessons and stored
+windows, the insert, the commit; ``service.ingest.statements``) whether it holds one summary or
+fifty; ``service.combiner`` hands this module the batches of the requests that arrived
+together. Each request gets the results it would have had alone (``ingest.store`` decides them
+in arrival order), and only after the transaction holding its rows has committed, so an
+acknowledged summary is durable.
 
 If the group's transaction fails, the batches are stored again one transaction each: one bad
 request (say a device erased by an admin meanwhile, whose rows now break a foreign key) fails
@@ -14,7 +15,7 @@ rows: the batches stored alone then find them and answer ``duplicate``, as the a
 would, and the agent deletes duplicates from its queue as it does accepted items.
 
 Across collector processes nothing is shared but the database: the unique ``report_id`` stays the
-arbiter (``ingest._insert_new``).
+arbiter (``statements.insert``).
 """
 
 from __future__ import annotations

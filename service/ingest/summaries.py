@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from policies.wire import LessonSummary, WireError, parse_summary
 from service.ingest import bounds, statements
 from service.ingest.bounds import Window
+from service.ingest.statements import LessonRow, SchoolRow
 from service.schools import policy as policy_cache
 
 log = logging.getLogger("lessonwatch.service")
@@ -44,32 +45,6 @@ class DeviceRef(Protocol):
     def school_id(self) -> int: ...
     @property
     def group_id(self) -> int: ...
-
-
-class SchoolRef(Protocol):
-    """What ingestion needs of the device's school (a row of ``_SCHOOLS``)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def retention_days(self) -> int: ...
-    @property
-    def policy_override(self) -> str | None: ...
-
-
-class LessonRef(Protocol):
-    """What the checks need of a lesson (a row of ``_lessons``)."""
-
-    @property
-    def school_id(self) -> int: ...
-    @property
-    def group_id(self) -> int: ...
-    @property
-    def start(self) -> datetime: ...
-    @property
-    def end(self) -> datetime: ...
-    @property
-    def frozen(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -94,9 +69,9 @@ def _report_id_of(item: Any) -> str | None:
 
 
 def lesson_problem(
-    lesson: LessonRef | None,
+    lesson: LessonRow | None,
     device: DeviceRef,
-    school: SchoolRef,
+    school: SchoolRow,
     *,
     future: timedelta,
     now: datetime,
@@ -201,7 +176,7 @@ Decided = list[list["ItemResult | LessonSummary | _Repeat"]]
 
 def decide(
     batches: Sequence[Parsed],
-    school_rows: Sequence[statements.SchoolRow],
+    school_rows: Sequence[SchoolRow],
     lesson_rows: Sequence[statements.LessonAndWindow],
     *,
     now: datetime,
@@ -210,7 +185,7 @@ def decide(
 ) -> tuple[Decided, dict[str, tuple[LessonSummary, str]]]:
     """Every item's fate before the insert (pure): its result, or the summary to insert; and
     the new summaries by report id with their device's id."""
-    schools: dict[int, SchoolRef] = {row.id: row for row in school_rows}
+    schools: dict[int, SchoolRow] = {row.id: row for row in school_rows}
     checked = [_policy_checked(b, schools[b.device.school_id]) for b in batches]
     lessons, sent = _lessons_and_windows(lesson_rows)
     # Decide every item; the new ones are inserted together afterwards. No look-up of stored
@@ -281,10 +256,10 @@ def _is_summary(entry: LessonSummary | ItemResult) -> TypeGuard[LessonSummary]:
 
 def _lessons_and_windows(
     rows: Sequence[statements.LessonAndWindow],
-) -> tuple[dict[str, LessonRef], defaultdict[tuple[str, str], list[Window]]]:
+) -> tuple[dict[str, LessonRow], defaultdict[tuple[str, str], list[Window]]]:
     """What the checks need of each lesson, with whether its numbers are frozen, and the
     windows the devices already stored for these lessons, per (device, lesson)."""
-    lessons: dict[str, LessonRef] = {}
+    lessons: dict[str, LessonRow] = {}
     sent: defaultdict[tuple[str, str], list[Window]] = defaultdict(list)
     for lesson, stored in rows:
         lessons.setdefault(lesson.id, lesson)
@@ -294,7 +269,7 @@ def _lessons_and_windows(
     return lessons, sent
 
 
-def _policy_checked(batch: Parsed, school: SchoolRef) -> list[LessonSummary | ItemResult]:
+def _policy_checked(batch: Parsed, school: SchoolRow) -> list[LessonSummary | ItemResult]:
     policy = policy_cache.for_school(school)
     entries: list[LessonSummary | ItemResult] = []
     for entry in batch.entries:
