@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import credentials, db
@@ -83,10 +83,44 @@ class ExtensionCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(self.PREFIX):
+            await self.app(scope, receive, send)
+        elif any(name == b"origin" for name, _ in scope["headers"]):
             await self.cors(scope, receive, send)
         else:
-            await self.app(scope, receive, send)
+            # Not a CORS request (every agent's, and the extension's in paired mode): of
+            # CORSMiddleware's work only its ``Vary: Origin`` applies, added here without
+            # the parsed headers objects it builds for every request (a cost on every report;
+            # docs/performance.md, Ingestion).
+            async def send_varied(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = vary_origin(message.get("headers") or [])
+                await send(message)
+
+            await self.app(scope, receive, send_varied)
+
+
+def vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response headers with ``Origin`` added to ``Vary`` as CORSMiddleware adds it to a
+    response to a request without an Origin header: one ``vary`` header, the values before it
+    joined, in the place of the first (or last if there was none)."""
+    out: list[tuple[bytes, bytes]] = []
+    values: list[bytes] = []
+    place = None
+    for name, value in headers:
+        if name == b"vary":  # ASGI response header names are lower-case, as Starlette reads them
+            if place is None:
+                place = len(out)
+                out.append((b"vary", b""))
+            values.append(value)
+        else:
+            out.append((name, value))
+    joined = b", ".join([*values, b"Origin"])
+    if place is None:
+        out.append((b"vary", joined))
+    else:
+        out[place] = (b"vary", joined)
+    return out
 
 
 def create_app(

@@ -3,11 +3,16 @@
 On SQLite every transaction starts with ``BEGIN IMMEDIATE``: one writer at a time, so a read
 that later writes can never fail half-way on a lock upgrade, and SAVEPOINTs work (pysqlite's
 own transaction handling is switched off, as the SQLAlchemy pysqlite docs recommend).
+
+``connect_now`` is for the event loop, which must never wait: a connection only if one is free
+at this moment, and a transaction only if SQLite's write lock is free too (ingestion stores
+small groups there; ``service.ingest.intake``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,8 +22,18 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
+
+# SQLite's busy timeout: how long a transaction waits for another's write lock, except in
+# ``connect_now``, which does not wait.
+BUSY_TIMEOUT_MS = 30_000
+# SQLite's default: a commit that leaves more than this many pages in the write-ahead log
+# copies them back into the database (a checkpoint).
+WAL_AUTOCHECKPOINT_PAGES = 1000
 
 # Arbitrary but fixed: every collector process uses the same keys for the same job.
 MIGRATION_LOCK = 734_1001
@@ -57,6 +72,7 @@ def make_engine(url: str) -> Engine:
         # steps of up to 100 ms: queueing on one pooled connection instead cut the ingestion
         # benchmark's p99 from about 950 ms to 170 ms at the same rate (bench/ingest).
         pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        pool["poolclass"] = _NoWaitQueuePool
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
@@ -66,7 +82,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -74,6 +90,87 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+# Set only around ``connect_now``'s checkout, in its own context: other threads keep waiting.
+_NO_WAIT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "lessonwatch_no_wait", default=False
+)
+
+
+class _NoWaitQueuePool(QueuePool):
+    """QueuePool whose checkout gives up at once, rather than after ``pool_timeout``, in a
+    context that says so (``connect_now``): QueuePool reads ``_timeout`` on every checkout."""
+
+    @property
+    def _timeout(self) -> float:
+        return 0.0 if _NO_WAIT.get() else self._wait_seconds
+
+    @_timeout.setter
+    def _timeout(self, value: float) -> None:
+        self._wait_seconds = value
+
+
+def can_connect_now(engine: Engine) -> bool:
+    """Whether ``connect_now`` can ever give this engine a connection (SQLite files)."""
+    return isinstance(engine.pool, _NoWaitQueuePool)
+
+
+@contextlib.contextmanager
+def connect_now(engine: Engine) -> Iterator[Connection | None]:
+    """A connection in a transaction that took no waiting to start, committed at the end of the
+    block (rolled back on an error); None if that would have meant waiting: for the pool's
+    connection, or for SQLite's write lock (another process's transaction, a checkpoint).
+
+    Only SQLite file databases (one pooled connection, ``_NoWaitQueuePool``) can say so; on
+    other engines it is always None, and the caller waits elsewhere (a worker thread)."""
+    if not can_connect_now(engine):
+        yield None
+        return
+    token = _NO_WAIT.set(True)
+    try:
+        conn = engine.connect()
+    except PoolTimeout:
+        conn = None
+    finally:
+        _NO_WAIT.reset(token)
+    if conn is None:
+        yield None
+        return
+    with conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a checked-out connection has one
+        # No automatic checkpoint at this commit: it writes the WAL back and syncs the file
+        # (15-18 ms for SQLite's 1,000 pages here), and the caller is the event loop: the
+        # caller checkpoints on a thread instead (``checkpoint``).
+        driver.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            driver.execute("PRAGMA busy_timeout=0")
+            try:
+                transaction = conn.begin()  # BEGIN IMMEDIATE: fails at once if locked
+            except OperationalError:
+                transaction = None
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if transaction is None:
+                yield None
+            else:
+                with transaction:
+                    yield conn
+        finally:
+            driver.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy a SQLite database's write-ahead log back into it as far as no reader needs it
+    (PASSIVE: waits for no one), as SQLite's automatic checkpoint would have; on a thread."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            # On the driver: through SQLAlchemy the statement would begin a transaction first,
+            # and a connection inside a transaction cannot checkpoint.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -7,6 +7,14 @@ starts with all of them. Nothing waits on a timer: under light load a group is o
 load a group holds what arrived during the previous group's round trip to the database. This is
 group commit as databases do it for their own log, applied to the collector's transactions.
 
+With ``here``, a group starts at the event loop's next turn instead (by then the requests whose
+bytes arrived together have all reached ``submit``), and one of at most ``here_weight`` is first
+offered to the loop itself: ``here`` runs it at once if it can do so without waiting (on
+SQLite: the connection and the write lock free) and returns its outcomes, or returns None and
+the group goes to the worker thread. On a busy collector a small group costs the loop less than
+handing it over (a thread's turn, the GIL passed back and forth at every statement;
+docs/performance.md, Ingestion).
+
 ``run`` gets the jobs and returns one outcome per job, in order: a result, or the exception that
 job's caller should see. Groups hold at most ``max_weight`` (the sum of ``weight(job)``), so a
 few large batches cannot make one transaction unbounded. The group's outcome is handed out from
@@ -34,14 +42,20 @@ class Combiner(Generic[J, R]):
         *,
         max_weight: int,
         weight: Callable[[J], int] = lambda _job: 1,
+        here: Callable[[Sequence[J]], Sequence[R | BaseException] | None] | None = None,
+        here_weight: int = 0,
     ) -> None:
         self._run = run
         self._max_weight = max_weight
         self._weight = weight
+        self._here = here
+        self._here_weight = here_weight
         self._pending: deque[tuple[J, asyncio.Future[R]]] = deque()
         self._running: asyncio.Future[Sequence[R | BaseException]] | None = None
+        self._scheduled = False  # a group's start waits for the loop's next turn
         self.groups = 0  # groups run and jobs in them, for tests and the benchmark
         self.jobs = 0
+        self.groups_here = 0  # of them, run on the event loop
 
     @property
     def waiting(self) -> int:
@@ -50,13 +64,26 @@ class Combiner(Generic[J, R]):
 
     async def submit(self, job: J) -> R:
         """The job's outcome, once the group holding it has finished."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         self._pending.append((job, future))
         if self._running is None:
-            self._start()
+            self._schedule(loop)
         return await future
 
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._here is None:
+            # A worker thread's group starts at once: the thread works while the loop reads
+            # the next requests (waiting a turn left it idle for a turn per group).
+            self._start()
+        elif not self._scheduled:
+            # A group the loop may run itself waits for the loop's next turn, by which time
+            # the requests read together have all reached ``submit``.
+            self._scheduled = True
+            loop.call_soon(self._start)
+
     def _start(self) -> None:
+        self._scheduled = False
         # A job whose caller is gone (cancelled while it queued) is dropped unrun: nobody would
         # see its outcome, and for a report batch the agent retries what was not acknowledged.
         while self._pending and self._pending[0][1].done():
@@ -73,6 +100,14 @@ class Combiner(Generic[J, R]):
         self.groups += 1
         self.jobs += len(group)
         jobs = [job for job, _ in group]
+        if self._here is not None and weight <= self._here_weight:
+            outcomes = self._here(jobs)
+            if outcomes is not None:
+                self.groups_here += 1
+                self._hand_out(group, outcomes)
+                if self._pending:
+                    self._schedule(asyncio.get_running_loop())
+                return
         # Kept referenced while it runs: the event loop holds only weak references to tasks.
         self._running = asyncio.ensure_future(anyio.to_thread.run_sync(self._run, jobs))
         self._running.add_done_callback(lambda done: self._finish(group, done))
@@ -90,8 +125,16 @@ class Combiner(Generic[J, R]):
             outcomes = [error] * len(group)
         else:
             outcomes = done.result()
-            if len(outcomes) != len(group):
-                outcomes = [RuntimeError("the group gave a wrong number of outcomes")] * len(group)
+        self._hand_out(group, outcomes)
+        if self._pending:
+            self._schedule(asyncio.get_running_loop())
+
+    @staticmethod
+    def _hand_out(
+        group: list[tuple[J, asyncio.Future[R]]], outcomes: Sequence[R | BaseException]
+    ) -> None:
+        if len(outcomes) != len(group):
+            outcomes = [RuntimeError("the group gave a wrong number of outcomes")] * len(group)
         for (_, future), outcome in zip(group, outcomes, strict=True):
             if future.done():  # its caller was cancelled
                 continue
@@ -99,5 +142,3 @@ class Combiner(Generic[J, R]):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
-        if self._pending:
-            self._start()

@@ -3,19 +3,25 @@ cache, else in a look-up shared with the other requests waiting for one), then i
 in a group commit. One ``Intake`` per app, made on first use.
 
 Both database steps go through ``service.combiner``: a request that finds the database idle
-starts the step at once; requests arriving meanwhile go together in the next transaction. Under
-load the collector thus runs two transactions per round trip for all waiting requests instead
-of two per request.
+starts the step at the loop's next turn; requests arriving meanwhile go together in the next
+transaction. Under load the collector thus runs two transactions per round trip for all waiting
+requests instead of two per request. On SQLite a small group is stored by the event loop itself
+when the database is free at that moment (``db.connect_now``): the worker thread's hand-over
+cost a report more CPU than the statements (docs/performance.md, Ingestion).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from starlette.datastructures import State
 
+from service import db
 from service.devices import registry as devices
 from service.devices import token_cache
 from service.devices.registry import ActiveDevice
@@ -25,12 +31,21 @@ from service.ingest import summaries as ingest
 from service.ingest.combiner import Combiner
 from service.runtime import Runtime
 
+log = logging.getLogger("lessonwatch.service")
+
 # Summaries in one group transaction: enough that a group holds every single-summary request a
 # busy process has waiting, small enough that one transaction stays short (a full batch of 500
 # still goes alone, over the limit).
 MAX_GROUP_SUMMARIES = 1000
 # Tokens in one combined look-up (one IN list).
 MAX_LOOKUP = 500
+# Summaries in a group the event loop may store itself (on SQLite, when the database is free):
+# a few milliseconds of the loop's time at most; larger groups go to a worker thread, which
+# parses them there too (500 items take ~20 ms).
+MAX_HERE_SUMMARIES = 64
+# After groups stored on the event loop, SQLite's write-ahead log is checkpointed on a worker
+# thread at most this often (the loop's commits skip the automatic checkpoint; db.connect_now).
+CHECKPOINT_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,8 +61,15 @@ class Intake:
         token_cache.watch(self.cache)
         self.lookups: Combiner[str, ActiveDevice] = Combiner(self._look_up, max_weight=MAX_LOOKUP)
         self.writes: Combiner[Batch, list[ingest.ItemResult]] = Combiner(
-            self._write, max_weight=MAX_GROUP_SUMMARIES, weight=lambda b: max(len(b.items), 1)
+            self._write,
+            max_weight=MAX_GROUP_SUMMARIES,
+            weight=lambda b: max(len(b.items), 1),
+            # PostgreSQL: always a worker thread (its round trips would stop the loop).
+            here=self._write_here if db.can_connect_now(rt.engine) else None,
+            here_weight=MAX_HERE_SUMMARIES,
         )
+        self._checkpoint_at: float | None = None  # when a checkpoint is due, if one is
+        self._checkpointing = False
 
     async def device(self, token: str) -> ActiveDevice:
         """The active device behind ``token``; Unauthorized for anything else."""
@@ -67,6 +89,43 @@ class Intake:
         for key, device in found.items():
             self.cache.put(key, device, generation=generation)
         return [found.get(key) or Unauthorized(devices.REVOKED) for key in keys]
+
+    def _write_here(self, batches: Sequence[Batch]) -> list[group_commit.Outcome] | None:
+        """The group stored on the event loop, if the database lets its transaction start
+        without waiting (SQLite's connection and write lock free; never on PostgreSQL, whose
+        round trips would stop the loop); None hands it to ``_write`` on a worker thread, which
+        also takes it after any error here (rolled back), with its handling of one bad batch."""
+        try:
+            with db.connect_now(self.rt.engine) as conn:
+                if conn is None:
+                    return None
+                outcomes: list[group_commit.Outcome] = list(
+                    ingest.store(
+                        conn,
+                        [ingest.parse_batch(b.device, b.items) for b in batches],
+                        now=self.rt.clock(),
+                        future_tolerance=self.rt.settings.future_tolerance,
+                        most_per_lesson=self.rt.settings.max_summaries_per_lesson,
+                    )
+                )
+        except Exception:
+            return None
+        self._after_write_here()
+        return outcomes
+
+    def _after_write_here(self) -> None:
+        now = self.rt.monotonic()
+        if self._checkpoint_at is None:
+            self._checkpoint_at = now + CHECKPOINT_EVERY_SECONDS
+        if now >= self._checkpoint_at and not self._checkpointing:
+            self._checkpointing, self._checkpoint_at = True, None
+            task = asyncio.ensure_future(anyio.to_thread.run_sync(db.checkpoint, self.rt.engine))
+            task.add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpointing = False
+        if not done.cancelled() and (error := done.exception()) is not None:
+            log.warning("checkpoint of the write-ahead log failed: %s", error)
 
     def _write(self, batches: Sequence[Batch]) -> list[group_commit.Outcome]:
         # Parsed here, on the worker thread, not on the event loop: 500 items take ~20 ms.

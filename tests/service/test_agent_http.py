@@ -152,6 +152,13 @@ def test_extension_enrols_as_chromeos_and_only_its_origin_gets_cors_on_the_agent
     for path, origin in ((url + "/config", other), (live.url + "/privacy", ext)):
         answer = requests.get(path, headers={"Origin": origin}, timeout=TIMEOUT)
         assert "Access-Control-Allow-Origin" not in answer.headers, path
+    # An agent sends no Origin: no CORS headers, and Vary says the answer could differ for one.
+    plain = requests.get(
+        url + "/config", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+    )
+    assert plain.status_code == 200
+    assert "Access-Control-Allow-Origin" not in plain.headers
+    assert "Origin" in [v.strip() for v in plain.headers["Vary"].split(",")]
 
 
 def test_etag_changes_when_a_permission_is_granted(

@@ -150,3 +150,67 @@ def test_results_reach_the_right_callers(count: int) -> None:
     """Under many concurrent callers each one gets the outcome of its own job."""
     combiner: Combiner[int, int] = Combiner(Recorder(), max_weight=7)
     assert asyncio.run(_submit_all(combiner, list(range(count)))) == [j * 10 for j in range(count)]
+
+
+class Here:
+    """Runs groups on the event loop itself when ``take`` says so (records the thread too)."""
+
+    def __init__(self, take: bool) -> None:
+        self.take = take
+        self.groups: list[list[int]] = []
+        self.threads: set[int] = set()
+
+    def __call__(self, jobs: Sequence[int]) -> list[int | BaseException] | None:
+        self.threads.add(threading.get_ident())
+        if not self.take:
+            return None
+        self.groups.append(list(jobs))
+        return [ValueError("seven") if j == 7 else j * 10 for j in jobs]
+
+
+def test_with_here_jobs_submitted_in_one_turn_of_the_loop_go_in_one_group() -> None:
+    """Requests whose bytes arrived together reach ``submit`` in one turn: with ``here`` the
+    group waits for the turn's end and holds them all; without, the first starts at once."""
+    here = Here(take=True)
+    combiner: Combiner[int, int] = Combiner(Recorder(), max_weight=100, here=here, here_weight=9)
+    assert asyncio.run(_submit_all(combiner, [1, 2, 3, 4, 5])) == [10, 20, 30, 40, 50]
+    assert here.groups == [[1, 2, 3, 4, 5]]
+    recorder = Recorder()
+    combiner = Combiner(recorder, max_weight=100)
+    assert asyncio.run(_submit_all(combiner, [1, 2, 3, 4, 5])) == [10, 20, 30, 40, 50]
+    assert recorder.groups[0] == [1]
+
+
+def test_a_small_group_runs_on_the_loop_when_here_takes_it() -> None:
+    """``here`` runs the group on the event loop's own thread; no worker thread is used, and
+    each caller still gets its own outcome (an exception only for its job)."""
+    recorder, here = Recorder(), Here(take=True)
+    combiner: Combiner[int, int] = Combiner(recorder, max_weight=100, here=here, here_weight=4)
+    results = asyncio.run(_submit_all(combiner, [1, 7, 3]))
+    assert results[0] == 10 and results[2] == 30 and isinstance(results[1], ValueError)
+    assert here.groups == [[1, 7, 3]] and recorder.groups == []
+    assert here.threads == {threading.get_ident()}
+    assert (combiner.groups, combiner.groups_here) == (1, 1)
+
+
+def test_a_group_here_declines_or_too_heavy_for_the_loop_goes_to_a_worker_thread() -> None:
+    """``here`` returning None hands the same group to the worker thread; a group over
+    ``here_weight`` is never offered to the loop."""
+    declined, recorder = Here(take=False), Recorder()
+    combiner: Combiner[int, int] = Combiner(recorder, max_weight=100, here=declined, here_weight=4)
+    assert asyncio.run(_submit_all(combiner, [1, 2])) == [10, 20]
+    assert recorder.groups == [[1, 2]] and declined.threads == {threading.get_ident()}
+    assert threading.get_ident() not in recorder.threads
+
+    taker, recorder = Here(take=True), Recorder()
+    combiner = Combiner(recorder, max_weight=100, here=taker, here_weight=4)
+    assert asyncio.run(_submit_all(combiner, [1, 2, 3, 4, 5])) == [10, 20, 30, 40, 50]
+    assert recorder.groups == [[1, 2, 3, 4, 5]] and taker.groups == []
+
+
+def test_jobs_left_over_a_group_on_the_loop_run_in_the_next_group() -> None:
+    """A group on the loop holds at most ``max_weight``; the jobs past it run next, in order."""
+    here = Here(take=True)
+    combiner: Combiner[int, int] = Combiner(Recorder(), max_weight=2, here=here, here_weight=2)
+    assert asyncio.run(_submit_all(combiner, [1, 2, 3, 4, 5])) == [10, 20, 30, 40, 50]
+    assert here.groups == [[1, 2], [3, 4], [5]]
