@@ -123,6 +123,15 @@ def vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, byt
     return out
 
 
+def release(app: FastAPI) -> None:
+    """Close what the app holds open: the report writer's own connection (PostgreSQL) and the
+    engine's pool. The lifespan's end calls it; so does whoever serves the app without one."""
+    intake = getattr(app.state, "intake", None)
+    if intake is not None:
+        intake.close()
+    app.state.runtime.engine.dispose()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -156,7 +165,7 @@ def create_app(
             for thread in (worker, syncer):
                 if thread is not None:
                     thread.join(timeout=30)
-            engine.dispose()
+            release(_app)
 
     # Swagger UI and ReDoc load their scripts from a public CDN: off unless asked for (issue 14).
     docs = settings.api_docs

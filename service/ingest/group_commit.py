@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 
 from service.ingest import summaries as ingest
 from service.ingest.bounds import MAX_SUMMARIES_PER_LESSON
+from service.ingest.pg_writer import PostgresWriter
 from service.ingest.summaries import ItemResult, Parsed
 
 log = logging.getLogger("lessonwatch.service")
@@ -42,11 +43,17 @@ def write_group(
     clock: Callable[[], datetime],
     future_tolerance: timedelta,
     most_per_lesson: int = MAX_SUMMARIES_PER_LESSON,
+    writer: PostgresWriter | None = None,
 ) -> list[Outcome]:
-    """One outcome per batch, in order: its results, or the error its request should answer."""
+    """One outcome per batch, in order: its results, or the error its request should answer.
+    With ``writer`` (PostgreSQL) the transactions run on its connection, not the engine's."""
     limits = (future_tolerance, most_per_lesson)
+    if writer is not None:
+        engine_or_writer: Engine | PostgresWriter = writer
+    else:
+        engine_or_writer = engine
     try:
-        return list(_in_one_transaction(engine, batches, clock, limits))
+        return list(_in_one_transaction(engine_or_writer, batches, clock, limits))
     except Exception as exc:
         if len(batches) == 1:
             return [exc]
@@ -60,18 +67,22 @@ def write_group(
     outcomes: list[Outcome] = []
     for batch in batches:
         try:
-            outcomes += _in_one_transaction(engine, [batch], clock, limits)
+            outcomes += _in_one_transaction(engine_or_writer, [batch], clock, limits)
         except Exception as exc:
             outcomes.append(exc)
     return outcomes
 
 
 def _in_one_transaction(
-    engine: Engine,
+    engine: Engine | PostgresWriter,
     batches: Sequence[Parsed],
     clock: Callable[[], datetime],
     limits: tuple[timedelta, int],
 ) -> list[list[ItemResult]]:
+    if isinstance(engine, PostgresWriter):
+        return engine.store(
+            batches, now=clock(), future_tolerance=limits[0], most_per_lesson=limits[1]
+        )
     # A connection, not an ORM session: the transaction loads and changes no ORM objects, so a
     # session's bookkeeping (its transaction object, connection look-up, commit) is CPU spent
     # for nothing, in every group.

@@ -29,6 +29,7 @@ from service.errors import Unauthorized
 from service.ingest import group_commit
 from service.ingest import summaries as ingest
 from service.ingest.combiner import Combiner
+from service.ingest.pg_writer import PostgresWriter
 from service.runtime import Runtime
 
 log = logging.getLogger("lessonwatch.service")
@@ -68,6 +69,8 @@ class Intake:
             here=self._write_here if db.can_connect_now(rt.engine) else None,
             here_weight=MAX_HERE_SUMMARIES,
         )
+        # PostgreSQL: the groups' own connection (two round trips a group; pg_writer).
+        self.writer = PostgresWriter(rt.engine) if rt.engine.dialect.name == "postgresql" else None
         self._checkpoint_at: float | None = None  # when a checkpoint is due, if one is
         self._checkpointing = False
 
@@ -135,7 +138,12 @@ class Intake:
             clock=self.rt.clock,
             future_tolerance=self.rt.settings.future_tolerance,
             most_per_lesson=self.rt.settings.max_summaries_per_lesson,
+            writer=self.writer,
         )
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def for_app(state: State, rt: Runtime) -> Intake:

@@ -213,6 +213,13 @@ class _SQLite(_Driver):
 _PG_TYPES = ("text", "text", "text", *["timestamptz"] * 3, *["integer"] * 3, "json")
 
 
+def on_writer(driver: Any, dialect: Dialect) -> Statements:
+    """The statements on the PostgreSQL writer's own connection (``service.ingest.pg_writer``,
+    in autocommit mode): the read opens the transaction and the insert commits it, one round
+    trip each."""
+    return _PostgresWriter(driver, dialect)
+
+
 class _Postgres(_Driver):
     """psycopg with ``%s`` parameters: lists go in as arrays, the new rows as one JSON document."""
 
@@ -258,25 +265,64 @@ class _Postgres(_Driver):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
     def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
-        document = json.dumps(
-            [
-                {
-                    "report_id": s.report_id,
-                    "device_id": device_id,
-                    "lesson_id": s.lesson_id,
-                    "received_at": now,
-                    "started_at": s.started_at,
-                    "ended_at": s.ended_at,
-                    "seconds_monitored": s.coverage.seconds_monitored,
-                    "gaps": s.coverage.gaps,
-                    "dropped": s.dropped,
-                    "summary": s.to_json(),
-                }
-                for s, device_id in _rows(new)
-            ],
-            default=_utc_text,
-        )
-        return {rid for (rid,) in self.run(self._INSERT, (document,))}
+        return {rid for (rid,) in self.run(self._INSERT, (_document(new, now),))}
+
+
+def _document(new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> str:
+    """The new rows as the JSON document the PostgreSQL insert reads."""
+    return json.dumps(
+        [
+            {
+                "report_id": s.report_id,
+                "device_id": device_id,
+                "lesson_id": s.lesson_id,
+                "received_at": now,
+                "started_at": s.started_at,
+                "ended_at": s.ended_at,
+                "seconds_monitored": s.coverage.seconds_monitored,
+                "gaps": s.coverage.gaps,
+                "dropped": s.dropped,
+                "summary": s.to_json(),
+            }
+            for s, device_id in _rows(new)
+        ],
+        default=_utc_text,
+    )
+
+
+class _PostgresWriter(_Postgres):
+    """The same statements sent as one simple-protocol message per round trip, parameters
+    bound by psycopg on the client (``ClientCursor``, escaped by libpq): ``BEGIN; schools;
+    lessons`` and ``insert; COMMIT``. psycopg's pipeline mode, the other way to batch, waits
+    for the BEGIN's answer before sending the queries and syncs again at its end (four round
+    trips a group, seen in libpq's trace; tests/service/test_pg_writer.py counts them). The
+    simple protocol plans every query for its values, as the lessons query wants anyway."""
+
+    def __init__(self, driver: Any, dialect: Dialect) -> None:
+        super().__init__(driver, dialect)
+        self.cursor = dialect.loaded_dbapi.ClientCursor(driver)
+
+    def run_both(self, *statements: tuple[str, Sequence[object], Mapping[str, Any]]) -> list[Any]:
+        sql = "; ".join(["BEGIN", *(text for text, _, _ in statements)])
+        results = self._each_result(sql, [p for _, params, _ in statements for p in params])
+        return results[1:]  # BEGIN's has no rows
+
+    def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
+        (inserted, _commit) = self._each_result(self._INSERT + "; COMMIT", [_document(new, now)])
+        return {rid for (rid,) in inserted}
+
+    def _each_result(self, sql: str, params: Sequence[object]) -> list[list[Any]]:
+        """The rows of each statement in ``sql``, in order ([] for one without rows)."""
+        error = self.dialect.loaded_dbapi.Error
+        try:
+            self.cursor.execute(sql, params)
+            results = []
+            while True:
+                results.append(list(self.cursor.fetchall()) if self.cursor.description else [])
+                if not self.cursor.nextset():
+                    return results
+        except error as exc:
+            raise DBAPIError.instance(sql, [], exc, error, dialect=self.dialect) from exc
 
 
 def _sqlite_row(s: LessonSummary, device_id: str, received: str) -> tuple[object, ...]:

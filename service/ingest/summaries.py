@@ -143,7 +143,25 @@ def store(
     results each would have had alone, one after another in this order: a report id twice in
     the group is stored for the first item; a later item is its duplicate (same device) or
     rejected (another)."""
-    sql = statements.on(conn)
+    return store_with(
+        statements.on(conn),
+        batches,
+        now=now,
+        future_tolerance=future_tolerance,
+        most_per_lesson=most_per_lesson,
+    )
+
+
+def store_with(
+    sql: statements.Statements,
+    batches: Sequence[Parsed],
+    *,
+    now: datetime,
+    future_tolerance: timedelta,
+    most_per_lesson: int = bounds.MAX_SUMMARIES_PER_LESSON,
+) -> list[list[ItemResult]]:
+    """``store`` with these statements (gather, decide, act): the read, the pure decision,
+    the insert, and the owners of report ids the insert found taken."""
     school_rows, lesson_rows = sql.read(*reading(batches))
     decided, new = decide(
         batches,

@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -119,19 +120,21 @@ def test_checkpoint_writes_back_what_the_loops_commits_left_in_the_log(tmp_path:
     engine.dispose()
 
 
-def _intake(sessions: sessionmaker[Session], clock: FakeClock) -> Intake:
+@pytest.fixture
+def intake(sessions: sessionmaker[Session], clock: FakeClock) -> Iterator[Intake]:
     engine = sessions.kw["bind"]
     settings = Settings(db=engine.url.render_as_string(hide_password=False))
-    return Intake(Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock))
+    made = Intake(Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock))
+    yield made
+    made.close()
 
 
 def test_reports_are_stored_on_the_loop_when_free_and_by_a_thread_while_locked(
-    sessions: sessionmaker[Session], world: World, clock: FakeClock
+    sessions: sessionmaker[Session], world: World, clock: FakeClock, intake: Intake
 ) -> None:
     """Free: the group is stored on the loop (SQLite only). Write lock held elsewhere: the
     group goes to a worker thread, which waits for it, while the loop keeps running."""
     engine = sessions.kw["bind"]
-    intake = _intake(sessions, clock)
     with sessions.begin() as session:
         key = devices.token_key(enrol(session, world.code_3b, clock()).token)
     with sessions.begin() as session:

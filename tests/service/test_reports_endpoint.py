@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import ClientDisconnect
 
-from service.app import create_app
+from service.app import create_app, release
 from service.models import DeviceLessonSummary
 from service.settings import Settings
 from tests.support.clock import FakeClock
@@ -28,7 +28,7 @@ Message = dict[str, Any]
 def app(db_url: str, clock: FakeClock) -> Iterator[FastAPI]:
     built = create_app(Settings(db=db_url, purge_interval_seconds=0), clock=clock)
     yield built
-    built.state.runtime.engine.dispose()  # the lifespan would, which these calls do not run
+    release(built)  # the lifespan would, which these calls do not run
 
 
 def call(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service import credentials
 from service.actors import Actor
+from service.app import release
 from service.devices import enrolment
 from service.devices import registry as devices
 from service.models import Device, Lesson, School
@@ -173,7 +174,7 @@ def live_server(app: FastAPI, timeout: float = 20.0, *, lifespan: bool = False) 
         yield Live(shared.url, app)
     finally:
         shared.app = None
-        app.state.runtime.engine.dispose()
+        release(app)
 
 
 @dataclass(frozen=True)

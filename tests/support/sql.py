@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,3 +89,28 @@ def sent_by_driver(sessions: sessionmaker[Session]) -> Iterator[list[str]]:
     finally:
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "checkin", checkin)
+
+
+T = TypeVar("T")
+
+
+def client_messages(connection: Any, act: Callable[[], T]) -> tuple[T, list[str]]:
+    """What ``act`` returned, and the protocol messages a psycopg ``connection`` sent to the
+    server while it ran, from libpq's own trace (``Query`` for a simple-protocol message,
+    ``Parse``/``Bind``/``Execute``/``Sync`` for the extended protocol; a round trip ends with
+    a ``Query`` or a ``Sync``)."""
+    from psycopg.pq import Trace
+
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn = connection.pgconn
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            result = act()
+        finally:
+            pgconn.untrace()
+        trace.flush()
+        os.fsync(trace.fileno())
+        trace.seek(0)
+        lines = trace.read().splitlines()
+    return result, [line.split("\t")[2] for line in lines if line[:2] == "F\t"]

@@ -23,7 +23,7 @@ import requests
 from fastapi import FastAPI
 
 from service import credentials
-from service.app import create_app
+from service.app import create_app, release
 from service.settings import Settings
 from service.web import WebSettings
 from tests.support.clock import DEMO_NOW, FakeClock
@@ -59,7 +59,7 @@ def as_served(app: FastAPI) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(20)
-        app.state.runtime.engine.dispose()
+        release(app)
 
 
 def serve(

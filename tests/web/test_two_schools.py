@@ -26,7 +26,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.app import create_app
+from service.app import create_app, release
 from service.models import AuditEntry, Base, Lesson, School, User
 from service.settings import Settings
 from service.timetable import parse_holidays
@@ -112,7 +112,7 @@ def two(demo_db: DemoDatabase, web_clock: FakeClock) -> Iterator[Two]:
     yield Two(app, client, sessions, a, b)
     client.close()
     _wait_for_background()
-    app.state.runtime.engine.dispose()
+    release(app)
 
 
 def path_ids(a: SchoolA) -> dict[str, tuple[str, str]]:
