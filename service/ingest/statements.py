@@ -11,8 +11,9 @@ with the statements on the driver (docs/performance.md, Ingestion). So these few
 are SQL text for each backend, with constant text (lists go in as one parameter: ``json_each``
 on SQLite, an array on PostgreSQL) so both drivers reuse their prepared form; on PostgreSQL
 the read's two queries go in one pipeline and the insert deletes the totals in the same
-statement, one round trip each. SQLAlchemy still owns the connection and the transaction
-(pool, ``BEGIN IMMEDIATE`` on SQLite, pre-ping, commit); only the statements skip its layer.
+statement. SQLAlchemy still owns the connection and the transaction on SQLite (pool,
+``BEGIN IMMEDIATE``, commit); the collector's PostgreSQL groups run on the report writer's own
+connection (``on_writer``, ``service.ingest.pg_writer``), two round trips a group.
 Values go in and come out as the ORM's types store them: aware UTC datetimes, naive UTC text
 on SQLite (``db.UTCDateTime``), JSON text (tests/service/test_ingest_statements.py compares the
 rows with rows the ORM wrote).

@@ -4,6 +4,7 @@ connection of its own, which survives a failed group and is replaced when it bre
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -132,3 +133,35 @@ def test_client_side_parameters_are_quoted_not_run(
     with sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(School)) >= 1
     assert len(schools) <= 1
+
+
+def test_the_writer_stores_the_row_the_pools_path_stores(
+    sessions: sessionmaker[Session], world: World, clock: FakeClock, writer: PostgresWriter
+) -> None:
+    """The same summary (another report id) through the writer and through a pooled
+    connection (``summaries.ingest_batch``, checked against the ORM's rows in
+    test_ingest_statements): the same values in the same form."""
+    device, other = _fleet(sessions, clock, world.code_3b, 2)
+    clock.now = clock.now.replace(microsecond=654321)
+    mine = summary(world.lesson_3b, [finding()])
+    twin = {**mine, "report_id": str(uuid.uuid4())}
+    assert _store(writer, clock, [(device, [mine])]) == [["accepted"]]
+    with sessions.begin() as session:
+        [result] = ingest.ingest_batch(
+            session, device=other, items=[twin], now=clock(), future_tolerance=HOUR
+        )
+    assert result.status == "accepted"
+    columns = "lesson_id, received_at, started_at, ended_at, seconds_monitored, gaps, dropped"
+    with sessions.begin() as session:
+        rows = session.execute(
+            text(
+                f"SELECT {columns}, summary::text, report_id FROM device_lesson_summaries "
+                "WHERE report_id IN (:a, :b) ORDER BY device_id = :device DESC"
+            ),
+            {"a": mine["report_id"], "b": twin["report_id"], "device": device.id},
+        ).all()
+    assert len(rows) == 2
+    ours, pools = rows
+    assert ours[:-2] == pools[:-2] and ours[1] == clock()
+    # The stored JSON text is the same but for the report id.
+    assert ours[-2].replace(ours[-1], "") == pools[-2].replace(pools[-1], "")
