@@ -27,12 +27,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+# What ``here`` gives: the outcomes at once, or a future of them (a sequence as ``run`` gives,
+# or None: the worker thread takes the group after all).
+Here = Sequence[R | BaseException] | asyncio.Future[Any]
 
 
 class Combiner(Generic[J, R]):
@@ -42,7 +46,7 @@ class Combiner(Generic[J, R]):
         *,
         max_weight: int,
         weight: Callable[[J], int] = lambda _job: 1,
-        here: Callable[[Sequence[J]], Sequence[R | BaseException] | None] | None = None,
+        here: Callable[[Sequence[J]], Here[R] | None] | None = None,
         here_weight: int = 0,
     ) -> None:
         self._run = run
@@ -51,7 +55,8 @@ class Combiner(Generic[J, R]):
         self._here = here
         self._here_weight = here_weight
         self._pending: deque[tuple[J, asyncio.Future[R]]] = deque()
-        self._running: asyncio.Future[Sequence[R | BaseException]] | None = None
+        # The group under way: the worker thread's, or one the loop started itself (``here``).
+        self._running: asyncio.Future[Any] | None = None
         self._scheduled = False  # a group's start waits for the loop's next turn
         self.groups = 0  # groups run and jobs in them, for tests and the benchmark
         self.jobs = 0
@@ -102,20 +107,40 @@ class Combiner(Generic[J, R]):
         jobs = [job for job, _ in group]
         if self._here is not None and weight <= self._here_weight:
             outcomes = self._here(jobs)
+            if isinstance(outcomes, asyncio.Future):
+                self._running = outcomes
+                outcomes.add_done_callback(lambda done: self._here_done(group, done))
+                return
             if outcomes is not None:
                 self.groups_here += 1
                 self._hand_out(group, outcomes)
                 if self._pending:
                     self._schedule(asyncio.get_running_loop())
                 return
+        self._on_thread(group)
+
+    def _on_thread(self, group: list[tuple[J, asyncio.Future[R]]]) -> None:
+        jobs = [job for job, _ in group]
         # Kept referenced while it runs: the event loop holds only weak references to tasks.
         self._running = asyncio.ensure_future(anyio.to_thread.run_sync(self._run, jobs))
         self._running.add_done_callback(lambda done: self._finish(group, done))
 
+    def _here_done(
+        self,
+        group: list[tuple[J, asyncio.Future[R]]],
+        done: asyncio.Future[Any],
+    ) -> None:
+        """A group the loop started itself has ended: handed out, or given to the thread."""
+        if done.cancelled() or done.exception() is not None or done.result() is None:
+            self._on_thread(group)
+            return
+        self.groups_here += 1
+        self._finish(group, done)
+
     def _finish(
         self,
         group: list[tuple[J, asyncio.Future[R]]],
-        done: asyncio.Future[Sequence[R | BaseException]],
+        done: asyncio.Future[Any],
     ) -> None:
         self._running = None
         outcomes: Sequence[R | BaseException]

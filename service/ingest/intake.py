@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+from sqlalchemy import Engine
 from starlette.datastructures import State
 
 from service import db
@@ -28,7 +29,8 @@ from service.devices.registry import ActiveDevice
 from service.errors import Unauthorized
 from service.ingest import group_commit
 from service.ingest import summaries as ingest
-from service.ingest.combiner import Combiner
+from service.ingest.combiner import Combiner, Here
+from service.ingest.pg_loop import LoopWriter
 from service.ingest.pg_writer import PostgresWriter
 from service.runtime import Runtime
 
@@ -65,12 +67,14 @@ class Intake:
             self._write,
             max_weight=MAX_GROUP_SUMMARIES,
             weight=lambda b: max(len(b.items), 1),
-            # PostgreSQL: always a worker thread (its round trips would stop the loop).
-            here=self._write_here if db.can_connect_now(rt.engine) else None,
+            here=self._here_for(rt.engine),
             here_weight=MAX_HERE_SUMMARIES,
         )
-        # PostgreSQL: the groups' own connection (two round trips a group; pg_writer).
-        self.writer = PostgresWriter(rt.engine) if rt.engine.dialect.name == "postgresql" else None
+        # PostgreSQL: the groups' own connections, one the loop drives without waiting
+        # (pg_loop), and the worker thread's for what the loop hands over (pg_writer).
+        on_postgres = rt.engine.dialect.name == "postgresql"
+        self.loop_writer = LoopWriter(rt.engine) if on_postgres else None
+        self.writer = PostgresWriter(rt.engine) if on_postgres else None
         self._checkpoint_at: float | None = None  # when a checkpoint is due, if one is
         self._checkpointing = False
 
@@ -92,6 +96,27 @@ class Intake:
         for key, device in found.items():
             self.cache.put(key, device, generation=generation)
         return [found.get(key) or Unauthorized(devices.REVOKED) for key in keys]
+
+    def _here_for(
+        self, engine: Engine
+    ) -> Callable[[Sequence[Batch]], Here[list[ingest.ItemResult]] | None] | None:
+        """How the event loop may store a group itself: on SQLite when the database is free,
+        on PostgreSQL without waiting on its own connection; elsewhere it may not."""
+        if db.can_connect_now(engine):
+            return self._write_here
+        if engine.dialect.name == "postgresql":
+            return self._write_from_loop
+        return None
+
+    def _write_from_loop(self, batches: Sequence[Batch]) -> asyncio.Future[Any] | None:
+        """PostgreSQL: the group under way from the loop (``pg_loop``), or None."""
+        assert self.loop_writer is not None
+        return self.loop_writer.start(
+            [ingest.parse_batch(b.device, b.items) for b in batches],
+            now=self.rt.clock(),
+            future_tolerance=self.rt.settings.future_tolerance,
+            most_per_lesson=self.rt.settings.max_summaries_per_lesson,
+        )
 
     def _write_here(self, batches: Sequence[Batch]) -> list[group_commit.Outcome] | None:
         """The group stored on the event loop, if the database lets its transaction start
@@ -142,6 +167,8 @@ class Intake:
         )
 
     def close(self) -> None:
+        if self.loop_writer is not None:
+            self.loop_writer.close()
         if self.writer is not None:
             self.writer.close()
 

@@ -266,10 +266,10 @@ class _Postgres(_Driver):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
     def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
-        return {rid for (rid,) in self.run(self._INSERT, (_document(new, now),))}
+        return {rid for (rid,) in self.run(self._INSERT, (document(new, now),))}
 
 
-def _document(new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> str:
+def document(new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> str:
     """The new rows as the JSON document the PostgreSQL insert reads."""
     return json.dumps(
         [
@@ -291,6 +291,13 @@ def _document(new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> st
     )
 
 
+# PostgreSQL's statements as text, for a caller that sends them itself (``pg_loop``).
+SCHOOLS_SQL = _Postgres._SCHOOLS
+LESSONS_SQL = _Postgres._LESSONS
+INSERT_SQL = _Postgres._INSERT
+OWNERS_SQL = _Postgres._OWNERS
+
+
 class _PostgresWriter(_Postgres):
     """The same statements sent as one simple-protocol message per round trip, parameters
     bound by psycopg on the client (``ClientCursor``, escaped by libpq): ``BEGIN; schools;
@@ -309,7 +316,7 @@ class _PostgresWriter(_Postgres):
         return results[1:]  # BEGIN's has no rows
 
     def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
-        (inserted, _commit) = self._each_result(self._INSERT + "; COMMIT", [_document(new, now)])
+        (inserted, _commit) = self._each_result(self._INSERT + "; COMMIT", [document(new, now)])
         return {rid for (rid,) in inserted}
 
     def _each_result(self, sql: str, params: Sequence[object]) -> list[list[Any]]:

@@ -6,6 +6,7 @@ tests/support/databases.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.accounts import users
 from service.actors import Actor
 from service.devices import enrolment
+from service.ingest.intake import Intake
 from service.lessons import records as lessons
 from service.models import User
+from service.runtime import Runtime
 from service.schools import registry as schools
+from service.settings import Settings
 from tests.support.actors import operator_for
 from tests.support.clock import LESSON_END, LESSON_START, FakeClock
 from tests.support.collector import World
@@ -81,3 +85,13 @@ def world(sessions: sessionmaker[Session], clock: FakeClock, password_hash: str)
             admin_token=users.create_token(session, actor=operator_for(root), user=root, now=now),
             it_token=users.create_token(session, actor=operator_for(it), user=it, now=now),
         )
+
+
+@pytest.fixture
+def intake(sessions: sessionmaker[Session], clock: FakeClock) -> Iterator[Intake]:
+    """A collector process's report intake on the test's database, closed at the end."""
+    engine = sessions.kw["bind"]
+    settings = Settings(db=engine.url.render_as_string(hide_password=False))
+    made = Intake(Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock))
+    yield made
+    made.close()

@@ -7,7 +7,6 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ from service import db
 from service.devices import registry as devices
 from service.ingest.intake import Intake
 from service.models import DeviceLessonSummary
-from service.runtime import Runtime
-from service.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.collector import World, enrol, finding, summary
+from tests.support.waiting import loop_ticks
 
 
 def _engine(tmp_path: Path) -> db.Engine:
@@ -120,15 +118,6 @@ def test_checkpoint_writes_back_what_the_loops_commits_left_in_the_log(tmp_path:
     engine.dispose()
 
 
-@pytest.fixture
-def intake(sessions: sessionmaker[Session], clock: FakeClock) -> Iterator[Intake]:
-    engine = sessions.kw["bind"]
-    settings = Settings(db=engine.url.render_as_string(hide_password=False))
-    made = Intake(Runtime(settings=settings, engine=engine, sessions=sessions, clock=clock))
-    yield made
-    made.close()
-
-
 def test_reports_are_stored_on_the_loop_when_free_and_by_a_thread_while_locked(
     sessions: sessionmaker[Session], world: World, clock: FakeClock, intake: Intake
 ) -> None:
@@ -141,19 +130,10 @@ def test_reports_are_stored_on_the_loop_when_free_and_by_a_thread_while_locked(
         device = devices.active_devices(session, [key], clock())[key]
 
     async def send(count: int) -> tuple[list[str], int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        beat = asyncio.ensure_future(ticker())
         items = [[summary(world.lesson_3b, [finding()])] for _ in range(count)]
-        results = await asyncio.gather(*(intake.store(device, i) for i in items))
-        beat.cancel()
-        return [r.status for batch in results for r in batch], ticks
+        async with loop_ticks() as ticks:
+            results = await asyncio.gather(*(intake.store(device, i) for i in items))
+        return [r.status for batch in results for r in batch], ticks[0]
 
     statuses, _ = asyncio.run(send(3))
     assert statuses == ["accepted"] * 3

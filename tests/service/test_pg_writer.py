@@ -14,14 +14,13 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.devices import registry as devices
 from service.devices.registry import ActiveDevice
 from service.ingest import statements
 from service.ingest import summaries as ingest
 from service.ingest.pg_writer import PostgresWriter
 from service.models import Device, DeviceLessonSummary, School
 from tests.support.clock import FakeClock
-from tests.support.collector import World, enrol, finding, summary
+from tests.support.collector import World, active_fleet, finding, summary
 from tests.support.sql import client_messages
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -35,14 +34,6 @@ def writer(sessions: sessionmaker[Session]) -> Iterator[PostgresWriter]:
     made = PostgresWriter(sessions.kw["bind"])
     yield made
     made.close()
-
-
-def _fleet(sessions: sessionmaker[Session], clock: FakeClock, code: str, n: int) -> list[Any]:
-    with sessions.begin() as session:
-        keys = [devices.token_key(enrol(session, code, clock()).token) for _ in range(n)]
-    with sessions.begin() as session:
-        found = devices.active_devices(session, keys, clock())
-    return [found[k] for k in keys]
 
 
 def _store(
@@ -67,7 +58,7 @@ def test_a_group_is_two_round_trips_whatever_it_holds(
 ) -> None:
     """``BEGIN`` with the read, the insert with ``COMMIT``: two messages and nothing else (no
     pre-ping, no separate BEGIN or COMMIT, no pipeline syncs), for one batch or eight."""
-    fleet = _fleet(sessions, clock, world.code_3b, 8)
+    fleet = active_fleet(sessions, clock, world.code_3b, 8)
     assert _store(writer, clock, [(fleet[0], [summary(world.lesson_3b, [finding()])])]) == [
         ["accepted"]
     ]
@@ -86,7 +77,7 @@ def test_a_failed_group_rolls_back_and_keeps_the_connection(
 ) -> None:
     """A device erased by another process breaks the insert's foreign key: SQLAlchemy's
     IntegrityError, nothing of the group stored, and the same connection serves the next."""
-    first, gone = _fleet(sessions, clock, world.code_3b, 2)
+    first, gone = active_fleet(sessions, clock, world.code_3b, 2)
     with sessions.begin() as session:
         session.connection().execute(delete(Device.__table__).where(Device.id == gone.id))
     items = [summary(world.lesson_3b, [finding()])]
@@ -106,7 +97,7 @@ def test_a_broken_connection_is_replaced_and_the_group_stored_once(
 ) -> None:
     """The server ends the writer's session (a restart, an idle timeout): the next group finds
     the connection broken, is stored on a new one, and its caller sees only the results."""
-    (device,) = _fleet(sessions, clock, world.code_3b, 1)
+    (device,) = active_fleet(sessions, clock, world.code_3b, 1)
     assert _store(writer, clock, [(device, [summary(world.lesson_3b, [finding()])])])
     pid = writer.connection.info.backend_pid
     with sessions.begin() as session:
@@ -123,7 +114,7 @@ def test_client_side_parameters_are_quoted_not_run(
     sessions: sessionmaker[Session], writer: PostgresWriter, world: World, clock: FakeClock
 ) -> None:
     """The writer binds parameters on the client: a hostile value is a value."""
-    (device,) = _fleet(sessions, clock, world.code_3b, 1)
+    (device,) = active_fleet(sessions, clock, world.code_3b, 1)
     assert _store(writer, clock, [(device, [summary(world.lesson_3b)])]) == [["accepted"]]
     sql = statements.on_writer(writer.connection, sessions.kw["bind"].dialect)
     hostile = "l_x'); DROP TABLE schools; --\\"
@@ -141,7 +132,7 @@ def test_the_writer_stores_the_row_the_pools_path_stores(
     """The same summary (another report id) through the writer and through a pooled
     connection (``summaries.ingest_batch``, checked against the ORM's rows in
     test_ingest_statements): the same values in the same form."""
-    device, other = _fleet(sessions, clock, world.code_3b, 2)
+    device, other = active_fleet(sessions, clock, world.code_3b, 2)
     clock.now = clock.now.replace(microsecond=654321)
     mine = summary(world.lesson_3b, [finding()])
     twin = {**mine, "report_id": str(uuid.uuid4())}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,13 +14,14 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service import credentials
 from service.actors import Actor
 from service.app import release
 from service.devices import enrolment
 from service.devices import registry as devices
+from service.devices.registry import ActiveDevice
 from service.models import Device, Lesson, School
 from tests.support.clock import LESSON_END, LESSON_START
 from tests.support.ports import free_port
@@ -189,6 +190,17 @@ class World:
     other_teacher_token: str
     admin_token: str
     it_token: str
+
+
+def active_fleet(
+    sessions: sessionmaker[Session], clock: Callable[[], datetime], code: str, count: int
+) -> list[ActiveDevice]:
+    """``count`` devices enrolled with ``code``, as the token check gives them to ingestion."""
+    with sessions.begin() as session:
+        keys = [devices.token_key(enrol(session, code, clock()).token) for _ in range(count)]
+    with sessions.begin() as session:
+        found = devices.active_devices(session, keys, clock())
+    return [found[k] for k in keys]
 
 
 def enrol(
