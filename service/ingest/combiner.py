@@ -10,8 +10,9 @@ group commit as databases do it for their own log, applied to the collector's tr
 With ``here``, a group starts at the event loop's next turn instead (by then the requests whose
 bytes arrived together have all reached ``submit``), and one of at most ``here_weight`` is first
 offered to the loop itself: ``here`` runs it at once if it can do so without waiting (on
-SQLite: the connection and the write lock free) and returns its outcomes, or returns None and
-the group goes to the worker thread. On a busy collector a small group costs the loop less than
+SQLite: the connection and the write lock free) and returns its outcomes, or starts it and
+returns a future of them (PostgreSQL, whose answers the loop waits for as for any socket), or
+returns None (also as the future's result) and the group goes to the worker thread. On a busy collector a small group costs the loop less than
 handing it over (a thread's turn, the GIL passed back and forth at every statement;
 docs/performance.md, Ingestion).
 

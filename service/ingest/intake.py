@@ -5,9 +5,11 @@ in a group commit. One ``Intake`` per app, made on first use.
 Both database steps go through ``service.combiner``: a request that finds the database idle
 starts the step at the loop's next turn; requests arriving meanwhile go together in the next
 transaction. Under load the collector thus runs two transactions per round trip for all waiting
-requests instead of two per request. On SQLite a small group is stored by the event loop itself
-when the database is free at that moment (``db.connect_now``): the worker thread's hand-over
-cost a report more CPU than the statements (docs/performance.md, Ingestion).
+requests instead of two per request. A small group of reports is stored from the event loop
+itself: on SQLite when the database is free at that moment (``db.connect_now``), on PostgreSQL
+on a non-blocking connection the loop drives (``pg_loop``); the worker thread's hand-over, a
+wait for the GIL after every statement, cost more than the statements (docs/performance.md,
+Ingestion). The worker thread takes what the loop cannot.
 """
 
 from __future__ import annotations
