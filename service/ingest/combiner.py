@@ -12,9 +12,9 @@ bytes arrived together have all reached ``submit``), and one of at most ``here_w
 offered to the loop itself: ``here`` runs it at once if it can do so without waiting (on
 SQLite: the connection and the write lock free) and returns its outcomes, or starts it and
 returns a future of them (PostgreSQL, whose answers the loop waits for as for any socket), or
-returns None (also as the future's result) and the group goes to the worker thread. On a busy collector a small group costs the loop less than
-handing it over (a thread's turn, the GIL passed back and forth at every statement;
-docs/performance.md, Ingestion).
+returns None (also as the future's result) and the group goes to the worker thread. On a busy
+collector a small group costs the loop less than handing it over (a thread's turn, the GIL
+passed back and forth at every statement; docs/performance.md, Ingestion).
 
 ``run`` gets the jobs and returns one outcome per job, in order: a result, or the exception that
 job's caller should see. Groups hold at most ``max_weight`` (the sum of ``weight(job)``), so a
