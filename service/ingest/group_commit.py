@@ -48,10 +48,7 @@ def write_group(
     """One outcome per batch, in order: its results, or the error its request should answer.
     With ``writer`` (PostgreSQL) the transactions run on its connection, not the engine's."""
     limits = (future_tolerance, most_per_lesson)
-    if writer is not None:
-        engine_or_writer: Engine | PostgresWriter = writer
-    else:
-        engine_or_writer = engine
+    engine_or_writer: Engine | PostgresWriter = writer or engine
     try:
         return list(_in_one_transaction(engine_or_writer, batches, clock, limits))
     except Exception as exc:

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -38,8 +38,8 @@ from sqlalchemy import Engine
 
 from service.ingest import statements
 from service.ingest import summaries as ingest
-from service.ingest.bounds import Window
-from service.ingest.statements import LessonRow, SchoolRow
+from service.ingest.pg_writer import new_connection
+from service.ingest.statements import SchoolRow
 
 log = logging.getLogger("lessonwatch.service")
 
@@ -48,8 +48,7 @@ Results = list[list[ingest.ItemResult]]
 
 class LoopWriter:
     def __init__(self, engine: Engine) -> None:
-        # The engine's own connection arguments (host, database, options such as search_path).
-        self._args, self._kwargs = engine.dialect.create_connect_args(engine.url)
+        self._engine = engine
         self._conn: Connection[Any] | None = None
         self._connecting = False
         self._busy = False
@@ -93,7 +92,7 @@ class LoopWriter:
             self._conn = None
 
     def _connect(self) -> None:
-        conn = Connection.connect(*self._args, **{**self._kwargs, "autocommit": True})
+        conn = new_connection(self._engine)
         conn.pgconn.nonblocking = 1
         with self._lock:
             if self._closed:
@@ -136,7 +135,6 @@ class _Group:
         future_tolerance: timedelta,
         most_per_lesson: int,
     ) -> None:
-        self.conn = conn
         self.sql = ClientCursor(conn)
         self.batches = batches
         self.now = now
@@ -163,7 +161,7 @@ class _Group:
             self.decided, self.new = ingest.decide(
                 self.batches,
                 [SchoolRow(*row) for row in schools],
-                [_lesson_and_window(row) for row in lessons],
+                statements.lessons_and_windows(lessons, statements.postgres_time),
                 now=self.now,
                 future_tolerance=self.limits[0],
                 most_per_lesson=self.limits[1],
@@ -184,14 +182,6 @@ class _Group:
         if self.step == "owners":
             owner |= dict(results[0])
         return ingest.answers(self.batches, self.decided, self.inserted, owner)
-
-
-def _lesson_and_window(row: tuple[Any, ...]) -> statements.LessonAndWindow:
-    lid, school, group, start, end, frozen, device, rid, started, ended = row
-    lesson = LessonRow(lid, school, group, start.astimezone(UTC), end.astimezone(UTC), bool(frozen))
-    if rid is None:
-        return lesson, None
-    return lesson, (device, Window(rid, started.astimezone(UTC), ended.astimezone(UTC)))
 
 
 class _Exchange:

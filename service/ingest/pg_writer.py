@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg import Connection
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -34,11 +35,18 @@ log = logging.getLogger("lessonwatch.service")
 IDLE = TransactionStatus.IDLE
 
 
+def new_connection(engine: Engine) -> Connection[Any]:
+    """A connection of the report writers' own, with the engine's connection arguments (host,
+    database, options such as search_path), in autocommit: the statements say BEGIN and COMMIT
+    themselves, in the same message as the queries (``statements.on_writer``)."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    return Connection.connect(*args, **{**kwargs, "autocommit": True})
+
+
 class PostgresWriter:
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._dialect = engine.dialect
-        # The engine's own connection arguments (host, database, options such as search_path).
-        self._args, self._kwargs = engine.dialect.create_connect_args(engine.url)
         self._connection: Any = None
         self._lock = threading.Lock()  # one group at a time (the combiner's rule, held here)
         self.connections = 0  # made so far, for tests
@@ -92,11 +100,7 @@ class PostgresWriter:
 
     def _connect(self) -> Any:
         if self._connection is None:
-            # Autocommit: the statements say BEGIN and COMMIT themselves, in the same message
-            # as the queries (statements.on_writer).
-            self._connection = self._dialect.loaded_dbapi.connect(
-                *self._args, **{**self._kwargs, "autocommit": True}
-            )
+            self._connection = new_connection(self._engine)
             self.connections += 1
         return self._connection
 

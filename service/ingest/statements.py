@@ -29,7 +29,7 @@ keeps compiled per row count.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, Protocol
 
@@ -75,6 +75,24 @@ class LessonRow(NamedTuple):
 # A lesson, and a window one of the devices already stored for it (device id, window) if any:
 # a row per stored window, or one without a window for a lesson with none.
 LessonAndWindow = tuple[LessonRow, tuple[str, Window] | None]
+
+
+def lessons_and_windows(
+    rows: Iterable[Sequence[Any]], time: Callable[[Any], datetime]
+) -> list[LessonAndWindow]:
+    """The lessons query's rows as the checks take them, its times read with ``time``."""
+    return [
+        (
+            LessonRow(lid, school, group, time(start), time(end), bool(frozen)),
+            None if rid is None else (device, Window(rid, time(started), time(ended))),
+        )
+        for lid, school, group, start, end, frozen, device, rid, started, ended in rows
+    ]
+
+
+def postgres_time(value: datetime) -> datetime:
+    """A timestamptz as psycopg gives it, in UTC as the ORM reads it."""
+    return value.astimezone(UTC)
 
 
 class Statements(Protocol):
@@ -130,15 +148,7 @@ class _Driver:
             (self._SCHOOLS, (self._list(school_ids),), {}),
             (self._LESSONS, (self._list(device_ids), self._list(lessons)), self._PLAN_PER_CALL),
         )
-        return [SchoolRow(*row) for row in schools], [
-            (
-                LessonRow(lid, school, group, self._time(start), self._time(end), bool(frozen)),
-                None
-                if rid is None
-                else (device, Window(rid, self._time(started), self._time(ended))),
-            )
-            for lid, school, group, start, end, frozen, device, rid, started, ended in rows
-        ]
+        return [SchoolRow(*row) for row in schools], lessons_and_windows(rows, self._time)
 
     def run_both(self, *statements: tuple[str, Sequence[object], Mapping[str, Any]]) -> list[Any]:
         """Each statement's rows, in order."""
@@ -263,7 +273,7 @@ class _Postgres(_Driver):
         return list(values)
 
     def _time(self, value: Any) -> datetime:
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+        return postgres_time(value)
 
     def insert(self, new: Mapping[str, tuple[LessonSummary, str]], now: datetime) -> set[str]:
         return {rid for (rid,) in self.run(self._INSERT, (document(new, now),))}
